@@ -1,0 +1,7 @@
+"""evidence: an open evidence base for community-centred social care.
+
+Stories and research findings live as files (stories/, findings/,
+approaches/), are built into SQLite, tagged by outcome domain and published
+with Datasette. See README.md.
+"""
+__version__ = "0.1.0"

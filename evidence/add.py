@@ -1,0 +1,302 @@
+"""Add: write a new story (or finding) file and update both databases.
+
+Everything is validated before anything is written; the file is written
+through a temp file and a rename; if the following incremental build fails,
+the new file is removed again, so a refused add leaves no trace.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .build import BuildSummary, build
+from .content import write_atomic
+from .errors import EvidenceError, ValidationError
+from .records import (
+    CONSENT_BASES, CONSENT_SCOPES, IDENTITIES, SLUG_RE, Vocabulary, content_hash,
+    normalise_text, parse_areas, parse_story, parse_study, slugify, split_front_matter,
+)
+
+
+@dataclass
+class StoryInput:
+    """The fields of a new story, as a curator gives them."""
+
+    title: str = ""
+    body: str = ""
+    id: str = ""
+    summary: str = ""
+    people: list[tuple[str, str]] = field(default_factory=list)  # (name, role)
+    approach: str = ""
+    organisation: str = ""
+    place: str = ""
+    area_of_work: str = ""
+    source_title: str = ""
+    source_author: str = ""
+    source_organisation: str = ""
+    source_url: str = ""
+    source_date: str = ""
+    consent: str = ""  # the basis
+    consent_scope: str = ""
+    identity: str = "named"
+    pseudonym: str = ""
+    consent_date: str = ""
+    recorded_by: str = ""
+    consent_wording: str = ""
+    status: str = "published"
+
+
+def vocabulary(root: Path) -> Vocabulary:
+    """Known approach and area ids, read from the content files."""
+    root = Path(root)
+    vocab = Vocabulary(approaches={p.stem for p in (root / "approaches").glob("*.yml")})
+    areas_file = root / "pipelines" / "areas_of_work.yml"
+    if areas_file.exists():
+        vocab.areas = {a.id for a in parse_areas(str(areas_file), areas_file.read_text(encoding="utf-8"))}
+    return vocab
+
+
+def parse_person(text: str) -> tuple[str, str]:
+    """'James:person supported' -> ('James', 'person supported')."""
+    name, _, role = text.partition(":")
+    return name.strip(), role.strip()
+
+
+def check_body(body: str | bytes) -> str:
+    """The body as text, or EvidenceError if it is empty or not text."""
+    if isinstance(body, bytes):
+        if b"\x00" in body:
+            raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
+        try:
+            body = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise EvidenceError("the story body is not UTF-8 text; save it as UTF-8 and try again") from None
+    if "\x00" in body:
+        raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
+    if not body.strip():
+        raise EvidenceError("the story body is empty; pass --body-file FILE or pipe the narrative on stdin")
+    return body.strip() + "\n"
+
+
+def render_story(inp: StoryInput, story_id: str, today: str) -> str:
+    """The Markdown file text of a new story (front matter then narrative)."""
+    consent = {
+        "basis": inp.consent, "scope": inp.consent_scope, "identity": inp.identity or "named",
+    }
+    if inp.pseudonym:
+        consent["pseudonym"] = inp.pseudonym
+    consent.update({
+        "date": inp.consent_date or today, "recorded_by": inp.recorded_by,
+        "wording": inp.consent_wording,
+    })
+    front = {
+        "id": story_id, "title": inp.title, "summary": inp.summary,
+        "people": [{"name": n, "role": r} for n, r in inp.people],
+        "approach": inp.approach, "organisation": inp.organisation, "place": inp.place,
+        "area_of_work": inp.area_of_work,
+        "source": {
+            "title": inp.source_title, "author": inp.source_author,
+            "organisation": inp.source_organisation, "url": inp.source_url, "date": inp.source_date,
+        },
+        "consent": consent, "status": inp.status, "added": today,
+    }
+    fm = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{fm}---\n{inp.body.strip()}\n"
+
+
+def existing_bodies(root: Path) -> dict[str, str]:
+    """normalised-body hash -> story id, for every story file under root."""
+    out = {}
+    for p in sorted((Path(root) / "stories").glob("*.md")):
+        try:
+            _, body, _ = split_front_matter(p.name, p.read_text(encoding="utf-8"))
+        except (ValidationError, UnicodeDecodeError):
+            continue
+        out[content_hash(normalise_text(body))] = p.stem
+    return out
+
+
+def prepare_story(root: Path, inp: StoryInput, today: str | None = None) -> tuple[Path, str]:
+    """Validate a new story exactly as build does; return (path, file text).
+    Raises EvidenceError with a one-line message; writes nothing."""
+    root = Path(root)
+    today = today or _dt.date.today().isoformat()
+    inp.body = check_body(inp.body)
+    if not inp.title.strip():
+        raise EvidenceError("the story needs a title; pass --title TEXT")
+    story_id = inp.id or slugify(inp.title)[:60].strip("-")
+    if not SLUG_RE.match(story_id):
+        raise EvidenceError(f"id '{story_id}' is not a slug; pass --id with lower-case letters, digits and hyphens")
+    if not inp.consent:
+        raise EvidenceError(f"the story has no consent basis; pass --consent with one of: {', '.join(CONSENT_BASES)}")
+    if inp.consent not in CONSENT_BASES:
+        raise EvidenceError(f"unknown consent basis '{inp.consent}'; use one of: {', '.join(CONSENT_BASES)}")
+    if not inp.consent_scope:
+        raise EvidenceError(f"the story has no consent scope; pass --consent-scope with one of: {', '.join(CONSENT_SCOPES)}")
+    if inp.identity not in IDENTITIES:
+        raise EvidenceError(f"unknown identity '{inp.identity}'; use one of: {', '.join(IDENTITIES)}")
+    vocab = vocabulary(root)
+    if not inp.approach:
+        raise EvidenceError(f"the story needs an approach; pass --approach with one of: {', '.join(sorted(vocab.approaches))}")
+    if inp.approach not in vocab.approaches:
+        by_name = _approach_by_name(root, inp.approach)
+        if not by_name:
+            raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+        inp.approach = by_name
+    if not inp.consent_wording and inp.consent == "published-by-organisation":
+        where = inp.source_organisation or inp.organisation or "the organisation"
+        inp.consent_wording = f"Account published by {where}" + (f" in \"{inp.source_title}\"" if inp.source_title else "") + "; reproduced with attribution."
+    if not inp.consent_wording:
+        raise EvidenceError("the consent record needs the wording or version the person agreed to; pass --consent-wording TEXT")
+    path = root / "stories" / f"{story_id}.md"
+    if path.exists():
+        raise EvidenceError(f"a story with id '{story_id}' already exists (stories/{story_id}.md); pass another --id")
+    duplicate = existing_bodies(root).get(content_hash(normalise_text(inp.body)))
+    if duplicate:
+        raise EvidenceError(f"this narrative is already in the evidence base as story '{duplicate}'; edit that story instead")
+    text = render_story(inp, story_id, today)
+    try:
+        parse_story(f"stories/{story_id}.md", text, vocab)
+    except ValidationError as exc:
+        raise EvidenceError(exc.message) from None
+    return path, text
+
+
+def _approach_by_name(root: Path, name: str) -> str:
+    """Accept an approach's display name ('Shared Lives') for its id."""
+    wanted = slugify(name)
+    for p in (Path(root) / "approaches").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if slugify(str(data.get("name", ""))) == wanted or p.stem == wanted:
+            return p.stem
+    return ""
+
+
+def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+    """Validate, write stories/<id>.md atomically, then build incrementally.
+    If the build fails the file is removed and the databases stay as they were."""
+    path, text = prepare_story(root, inp)
+    return path, _write_and_build(root, path, text, None, db_path, public_path)
+
+
+def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
+    write_atomic(path, text)
+    try:
+        return build(root, db_path, public_path)
+    except BaseException:
+        if old_text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomic(path, old_text)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# findings
+
+
+@dataclass
+class FindingInput:
+    """A new finding, and the study it belongs to."""
+
+    study: str
+    statement: str
+    id: str = ""
+    measure: str = ""
+    value: float | None = None
+    unit: str = ""
+    direction: str = ""
+    comparator: str = ""
+    sample_size: int | None = None
+    population: str = ""
+    design: str = ""
+    year: int | None = None
+    place: str = ""
+    approach: str = ""
+    source_sentence: str = ""
+    # only for a new study
+    study_title: str = ""
+    study_authors: str = ""
+    study_organisation: str = ""
+    study_year: int | None = None
+    study_url: str = ""
+    study_kind: str = ""
+
+
+FINDING_KEYS = ("id", "statement", "measure", "value", "unit", "direction", "comparator", "sample_size",
+                "population", "design", "year", "place", "approach", "source_sentence")
+
+
+def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+    """Append a finding to findings/<study>.yml (creating the study file when
+    --study-title is given), validate it as build does, then build."""
+    root = Path(root)
+    if not inp.statement.strip():
+        raise EvidenceError("the finding needs a statement; pass --statement TEXT")
+    if not SLUG_RE.match(inp.study or ""):
+        raise EvidenceError(f"study id '{inp.study}' is not a slug; pass --study with lower-case letters, digits and hyphens")
+    vocab = vocabulary(root)
+    if inp.approach and inp.approach not in vocab.approaches:
+        raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+    fid = inp.id or slugify(f"{inp.study} {inp.statement}")[:60].strip("-")
+    item = {k: getattr(inp, k) for k in FINDING_KEYS}
+    item["id"] = fid
+    item = {k: v for k, v in item.items() if v not in (None, "")}
+    path = root / "findings" / f"{inp.study}.yml"
+    all_ids = _all_finding_ids(root)
+    if fid in all_ids:
+        raise EvidenceError(f"a finding with id '{fid}' already exists in {all_ids[fid]}; pass another --id")
+    dup = _duplicate_statement(root, inp.statement)
+    if dup:
+        raise EvidenceError(f"this statement is already in the evidence base as finding '{dup}'; edit that finding instead")
+    item_text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
+    item_text = "\n".join("  " + line if line else line for line in item_text.splitlines()) + "\n"
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if not re.search(r"(?m)^findings:\s*$", old):
+            raise EvidenceError(f"findings/{inp.study}.yml has no 'findings:' list to add to; add the finding by hand")
+        text = old.rstrip("\n") + "\n" + item_text
+    else:
+        if not inp.study_title:
+            raise EvidenceError(f"there is no study '{inp.study}' yet; pass --study-title (and --study-organisation) to create it")
+        old = None
+        head = {
+            "id": inp.study, "title": inp.study_title, "authors": inp.study_authors,
+            "organisation": inp.study_organisation, "year": inp.study_year, "url": inp.study_url,
+            "kind": inp.study_kind,
+        }
+        text = yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100) + "findings:\n" + item_text
+    rel = f"findings/{inp.study}.yml"
+    try:
+        study = parse_study(rel, text, vocab)
+    except ValidationError as exc:
+        raise EvidenceError(f"{exc.message}") from None
+    if old is not None:
+        before = parse_study(rel, old, None)
+        if len(study.findings) != len(before.findings) + 1 or study.findings[-1].id != fid:
+            raise EvidenceError(f"{rel}: the new finding could not be appended safely (is 'findings:' the last key?); add it by hand")
+    return path, _write_and_build(root, path, text, old, db_path, public_path)
+
+
+def _all_finding_ids(root: Path) -> dict[str, str]:
+    out = {}
+    for p in (Path(root) / "findings").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        for f in data.get("findings") or []:
+            if isinstance(f, dict) and f.get("id"):
+                out[str(f["id"])] = f"findings/{p.name}"
+    return out
+
+
+def _duplicate_statement(root: Path, statement: str) -> str:
+    wanted = normalise_text(statement)
+    for p in (Path(root) / "findings").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        for f in data.get("findings") or []:
+            if isinstance(f, dict) and normalise_text(str(f.get("statement", ""))) == wanted:
+                return str(f.get("id"))
+    return ""

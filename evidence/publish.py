@@ -1,0 +1,167 @@
+"""Publish: derive the public database from the working database.
+
+The public database is built from an allow-list: only the tables and
+columns named in PUBLIC_TABLES reach it, and only stories whose consent
+permits public use. It is written to a temporary file in the same folder,
+checked with `PRAGMA integrity_check`, fsync'd and renamed over the old one,
+so a reader sees the old database or the new one, never half of either.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import sqlite_utils
+
+from .content import fsync_dir
+from .errors import EvidenceError
+
+# Which stories may be published at all. Consent scope 'public' and status
+# 'published' are both required; everything else stays in the working db.
+PUBLISHABLE_STORY = "s.status = 'published' AND s.consent_scope = 'public'"
+
+# table -> (row filter on alias s, [(column, SQL expression over s)], primary key)
+PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
+    "areas_of_work": ("1", [(c, f"s.{c}") for c in ("id", "label", "description", "position")], ("id",)),
+    "approaches": ("1", [(c, f"s.{c}") for c in (
+        "id", "name", "description", "area_of_work", "also_areas", "scale", "scale_note",
+        "organisation", "website", "sources")], ("id",)),
+    "frameworks": ("1", [(c, f"s.{c}") for c in (
+        "id", "title", "version", "description", "domain_count", "source_title", "source_author",
+        "source_organisation", "source_url")], ("id",)),
+    "domains": ("1", [(c, f"s.{c}") for c in (
+        "id", "framework_id", "domain_id", "label", "description", "examples", "position")], ("id",)),
+    "crosswalk": ("1", [("from_domain", "s.from_domain"), ("to_domain", "s.to_domain")], ("from_domain", "to_domain")),
+    "studies": ("1", [(c, f"s.{c}") for c in (
+        "id", "title", "authors", "organisation", "year", "url", "kind", "source_title", "source_author",
+        "source_organisation", "source_publisher", "source_url", "source_date")], ("id",)),
+    "findings": ("1", [(c, f"s.{c}") for c in (
+        "id", "study_id", "statement", "measure", "value", "unit", "direction", "comparator",
+        "sample_size", "population", "design", "year", "place", "approach")] + [
+        ("area_of_work", "(SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach)"),
+        ("source_sentence", "s.source_sentence"), ("note", "s.note"),
+    ], ("id",)),
+    "stories": (PUBLISHABLE_STORY, [(c, f"s.{c}") for c in (
+        "id", "title", "summary", "body", "approach", "organisation", "place")] + [
+        ("area_of_work", "COALESCE(NULLIF(s.area_of_work, ''), (SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach))"),
+    ] + [(c, f"s.{c}") for c in (
+        "people", "source_title", "source_author", "source_organisation", "source_publisher",
+        "source_url", "source_date", "added")], ("id",)),
+    "story_people": (
+        f"s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
+        [(c, f"s.{c}") for c in ("story_id", "position", "name", "role")], ("story_id", "position")),
+}
+
+FTS = {"stories": ["title", "summary", "body"], "findings": ["statement", "measure", "population"]}
+
+VIEWS = {
+    "evidence": """
+SELECT 'story' AS kind, s.id, s.title AS title, s.summary AS detail, s.approach, s.area_of_work, s.place,
+       NULL AS year, NULL AS design, NULL AS value, NULL AS unit, NULL AS sample_size,
+       s.source_title, s.source_organisation, '/public/stories/' || s.id AS path
+  FROM stories s
+UNION ALL
+SELECT 'finding', f.id, f.statement, f.measure, f.approach, f.area_of_work, f.place,
+       f.year, f.design, f.value, f.unit, f.sample_size,
+       st.title, st.organisation, '/public/findings/' || f.id
+  FROM findings f JOIN studies st ON st.id = f.study_id""",
+    "evidence_by_approach": """
+SELECT a.id AS approach, a.name, a.area_of_work, a.scale,
+       (SELECT count(*) FROM stories s WHERE s.approach = a.id) AS stories,
+       (SELECT count(*) FROM findings f WHERE f.approach = a.id) AS findings
+  FROM approaches a ORDER BY stories + findings DESC, a.name""",
+}
+
+
+def schema_fingerprint() -> str:
+    """Changes whenever the public schema defined here changes."""
+    return hashlib.sha256(json.dumps([PUBLIC_TABLES, FTS, VIEWS], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def needs_publish(db: sqlite_utils.Database, public_path: Path) -> bool:
+    """True when the public database is missing or older than the working one."""
+    from .store import get_meta
+
+    if not Path(public_path).exists():
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{public_path}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return True
+    return (version != int(get_meta(db, "generation", "0"))
+            or get_meta(db, "public_schema") != schema_fingerprint()
+            or get_meta(db, "public_path") != str(Path(public_path).resolve()))
+
+
+def _create_table(conn: sqlite3.Connection, table: str, columns: list[tuple[str, str]], pk: tuple[str, ...]) -> None:
+    types = {r[1]: r[2] for r in conn.execute(f"PRAGMA work.table_info([{table}])")}
+    fks = [r for r in conn.execute(f"PRAGMA work.foreign_key_list([{table}])")
+           if r[2] in PUBLIC_TABLES and r[3] in dict(columns)]
+    cols = [f"[{c}] {types.get(c, 'TEXT')}" for c, _ in columns]
+    cols.append(f"PRIMARY KEY ({', '.join(f'[{c}]' for c in pk)})")
+    cols += [f"FOREIGN KEY ([{r[3]}]) REFERENCES [{r[2]}]([{r[4]}])" for r in fks]
+    conn.execute(f"CREATE TABLE [{table}] (\n  " + ",\n  ".join(cols) + "\n)")
+
+
+def publish(db: sqlite_utils.Database, public_path: str | Path) -> dict[str, int]:
+    """Write the public database atomically; returns row counts per table."""
+    from .store import get_meta, set_meta
+
+    public_path = Path(public_path).resolve()
+    work_path = Path(db.execute("PRAGMA database_list").fetchone()[2])
+    generation = int(get_meta(db, "generation", "0"))
+    public_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{public_path.name}.", suffix=".tmp", dir=public_path.parent)
+    os.close(fd)
+    counts: dict[str, int] = {}
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("ATTACH DATABASE ? AS work", (str(work_path),))
+            conn.execute("BEGIN")
+            for table, (where, columns, pk) in PUBLIC_TABLES.items():
+                _create_table(conn, table, columns, pk)
+                names = ", ".join(f"[{c}]" for c, _ in columns)
+                exprs = ", ".join(e for _, e in columns)
+                order = ", ".join(f"s.[{c}]" for c in pk)
+                conn.execute(f"INSERT INTO [{table}] ({names}) SELECT {exprs} FROM work.[{table}] s WHERE {where} ORDER BY {order}")
+                counts[table] = conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+            for name, sql in VIEWS.items():
+                conn.execute(f"CREATE VIEW [{name}] AS {sql}")
+            conn.execute("COMMIT")
+            conn.execute("DETACH DATABASE work")
+            pdb = sqlite_utils.Database(conn)
+            for table, cols in FTS.items():
+                pdb[table].enable_fts(cols, tokenize="porter")
+            for table, col in [("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
+                               ("findings", "approach"), ("findings", "study_id"), ("findings", "design"),
+                               ("findings", "year"), ("story_people", "name"), ("domains", "framework_id")]:
+                pdb[table].create_index([col])
+            conn.execute(f"PRAGMA user_version = {generation}")
+            conn.execute("VACUUM")
+            ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if ok != "ok":
+                raise EvidenceError(f"the new public database failed its integrity check ({ok}); the old one was kept")
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, public_path)
+        fsync_dir(public_path.parent)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    with db.atomic():
+        set_meta(db, "public_schema", schema_fingerprint())
+        set_meta(db, "public_path", str(public_path))
+    return counts

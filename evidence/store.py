@@ -1,0 +1,171 @@
+"""Store: the working SQLite database, its schema (numbered migrations) and
+the row shapes of every record type.
+
+The schema is created and changed only through `sqlite_utils.Migrations`;
+writes go through `db.atomic()` so that one build or one add is one
+transaction.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from .records import Approach, Area, Framework, Finding, Story, Study
+
+migrations = Migrations("evidence")
+
+SOURCE_COLUMNS = {
+    "source_title": str, "source_author": str, "source_organisation": str, "source_publisher": str,
+    "source_url": str, "source_date": str, "source_seed": str, "source_note": str,
+}
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["files"].create({"path": str, "kind": str, "sha256": str, "size": int, "records": str}, pk="path")
+    db["areas_of_work"].create({"id": str, "label": str, "description": str, "position": int}, pk="id")
+    db["frameworks"].create({
+        "id": str, "title": str, "version": str, "description": str, "domain_count": int,
+        **SOURCE_COLUMNS, "file": str, "content_hash": str,
+    }, pk="id")
+    db["domains"].create({
+        "id": str, "framework_id": str, "domain_id": str, "label": str, "description": str,
+        "examples": str, "position": int,
+    }, pk="id", foreign_keys=[("framework_id", "frameworks", "id")])
+    db["crosswalk"].create({"from_domain": str, "to_domain": str}, pk=("from_domain", "to_domain"),
+                           foreign_keys=[("from_domain", "domains", "id"), ("to_domain", "domains", "id")])
+    db["approaches"].create({
+        "id": str, "name": str, "description": str, "area_of_work": str, "also_areas": str,
+        "scale": str, "scale_note": str, "organisation": str, "website": str, "sources": str,
+        "file": str, "content_hash": str,
+    }, pk="id", foreign_keys=[("area_of_work", "areas_of_work", "id")])
+    db["studies"].create({
+        "id": str, "title": str, "authors": str, "organisation": str, "year": int, "url": str,
+        "kind": str, **SOURCE_COLUMNS, "file": str, "content_hash": str,
+    }, pk="id")
+    db["findings"].create({
+        "id": str, "study_id": str, "statement": str, "measure": str, "value": float, "unit": str,
+        "direction": str, "comparator": str, "sample_size": int, "population": str, "design": str,
+        "year": int, "place": str, "approach": str, "source_sentence": str, "note": str, "position": int,
+        "content_hash": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id"), ("approach", "approaches", "id")])
+    db["stories"].create({
+        "id": str, "title": str, "summary": str, "body": str, "approach": str, "organisation": str,
+        "place": str, "area_of_work": str, **SOURCE_COLUMNS, "people": str, "status": str,
+        "added": str, "consent_basis": str, "consent_scope": str, "consent_identity": str,
+        "consent_pseudonym": str, "consent_date": str, "consent_recorded_by": str,
+        "consent_wording": str, "curator_notes": str, "review": str, "file": str,
+        "content_hash": str, "body_hash": str,
+    }, pk="id", foreign_keys=[("approach", "approaches", "id")])
+    db["story_people"].create({
+        "story_id": str, "position": int, "name": str, "role": str, "aliases": str,
+    }, pk=("story_id", "position"), foreign_keys=[("story_id", "stories", "id")])
+    for table, col in [("findings", "study_id"), ("findings", "approach"), ("stories", "approach"),
+                       ("stories", "place"), ("stories", "body_hash"), ("domains", "framework_id"),
+                       ("approaches", "area_of_work"), ("story_people", "name")]:
+        db[table].create_index([col])
+    db["stories"].enable_fts(["title", "summary", "body"], create_triggers=True, tokenize="porter")
+    db["findings"].enable_fts(["statement", "measure", "population"], create_triggers=True, tokenize="porter")
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the working database with WAL, a busy timeout
+    and foreign keys on, and apply pending migrations."""
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout = 5000")
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str = "") -> str:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+
+
+# ---------------------------------------------------------------------------
+# Row shapes
+
+
+def _source_cols(src) -> dict:
+    return {f"source_{k}": v for k, v in asdict(src).items()}
+
+
+def area_row(a: Area) -> dict:
+    return asdict(a)
+
+
+def framework_rows(fw: Framework) -> tuple[dict, list[dict], list[dict]]:
+    """(framework row, domain rows, crosswalk rows)."""
+    row = {
+        "id": fw.id, "title": fw.title, "version": fw.version, "description": fw.description,
+        "domain_count": len(fw.domains), **_source_cols(fw.source), "file": fw.path, "content_hash": fw.hash(),
+    }
+    domains = [{
+        "id": d.key, "framework_id": fw.id, "domain_id": d.id, "label": d.label,
+        "description": d.description, "examples": json.dumps(d.examples, ensure_ascii=False),
+        "position": d.position,
+    } for d in fw.domains]
+    cross = [{"from_domain": d.key, "to_domain": target} for d in fw.domains for target in d.maps_to]
+    return row, domains, cross
+
+
+def approach_row(a: Approach) -> dict:
+    return {
+        "id": a.id, "name": a.name, "description": a.description, "area_of_work": a.area_of_work,
+        "also_areas": json.dumps(a.also_areas), "scale": a.scale, "scale_note": a.scale_note,
+        "organisation": a.organisation, "website": a.website,
+        "sources": json.dumps([asdict(s) for s in a.sources], ensure_ascii=False),
+        "file": a.path, "content_hash": a.hash(),
+    }
+
+
+def study_row(s: Study) -> dict:
+    return {
+        "id": s.id, "title": s.title, "authors": s.authors, "organisation": s.organisation,
+        "year": s.year, "url": s.url, "kind": s.kind, **_source_cols(s.source), "file": s.path,
+        "content_hash": s.hash(),
+    }
+
+
+def finding_row(f: Finding) -> dict:
+    row = asdict(f)
+    row["approach"] = f.approach or None
+    row["content_hash"] = f.hash()
+    return row
+
+
+def story_row(s: Story) -> dict:
+    from .records import content_hash, normalise_text
+
+    return {
+        "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, "approach": s.approach,
+        "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
+        **_source_cols(s.source),
+        "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
+        "status": s.status, "added": s.added,
+        "consent_basis": s.consent.basis, "consent_scope": s.consent.scope,
+        "consent_identity": s.consent.identity, "consent_pseudonym": s.consent.pseudonym,
+        "consent_date": s.consent.date, "consent_recorded_by": s.consent.recorded_by,
+        "consent_wording": s.consent.wording, "curator_notes": s.curator_notes,
+        "review": json.dumps({"tags": s.tags, "links": s.links}, ensure_ascii=False, default=str),
+        "file": s.path, "content_hash": s.hash(), "body_hash": content_hash(normalise_text(s.body)),
+    }
+
+
+def people_rows(s: Story) -> list[dict]:
+    return [{
+        "story_id": s.id, "position": i, "name": p.name, "role": p.role,
+        "aliases": json.dumps(p.aliases, ensure_ascii=False),
+    } for i, p in enumerate(s.people)]
