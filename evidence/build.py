@@ -6,12 +6,13 @@ one build are one transaction, so a failure leaves the database as it was.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import store
 from .content import ContentFile, check_root, scan
@@ -24,6 +25,29 @@ from .records import (
 Progress = Callable[[str, int, int], None]
 
 COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
+
+# Enrichment steps, run in order inside the build's transaction after the
+# records are written: each is "module:function" taking (db, summary, options)
+# and must bring its own tables up to date for the stories and findings that
+# were added, changed or removed (summary.changed_ids / summary.removed_ids).
+# A step that fails rolls the whole build back. Steps run on every build, so
+# each must find quickly (by content hash, model id, codebook version) that it
+# has nothing to do, and load heavy models only when it has; it reports what
+# it rewrote in summary.enriched[step], which makes the build republish.
+ENRICH_STEPS: list[str] = []
+
+
+@dataclass
+class BuildOptions:
+    """Knobs for one build. `embedder` is any object with
+    `encode(list[str]) -> numpy array` (None: the configured model); tests
+    pass a fake one. `enrich=False` skips tagging, embedding and linking."""
+
+    enrich: bool = True
+    embedder: Any = None
+    force_publish: bool = False
+    progress: Progress | None = None
+    root: Path = Path(".")
 
 
 @dataclass
@@ -43,6 +67,8 @@ class BuildSummary:
     db_path: str = ""
     public_path: str = ""
     changed_ids: dict[str, list[str]] = field(default_factory=dict)
+    removed_ids: dict[str, list[str]] = field(default_factory=dict)
+    enriched: dict[str, int] = field(default_factory=dict)  # step -> rows it (re)wrote
 
     def line(self) -> str:
         pub = (f"{Path(self.public_path).name}: {self.published.get('stories', 0)} stories, "
@@ -68,10 +94,15 @@ def default_paths(root: Path, db_path: str | Path | None, public_path: str | Pat
 
 
 def build(root: str | Path, db_path: str | Path | None = None, public_path: str | Path | None = None,
-          *, progress: Progress | None = None, force_publish: bool = False) -> BuildSummary:
+          *, progress: Progress | None = None, force_publish: bool = False,
+          options: BuildOptions | None = None) -> BuildSummary:
     """Build the working and public databases from the content files under `root`."""
     start = time.perf_counter()
     root = Path(root)
+    options = options or BuildOptions(progress=progress, force_publish=force_publish)
+    options.root = root
+    progress = options.progress
+    force_publish = options.force_publish
     check_root(root)
     db_path, public_path = default_paths(root, db_path, public_path)
     files = scan(root)
@@ -84,10 +115,15 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
         summary = BuildSummary(files_total=len(files), files_parsed=len(changed),
                                db_path=str(db_path), public_path=str(public_path))
         parsed = _parse(db, changed, removed, progress)
-        if changed or removed:
+        if changed or removed or (options.enrich and ENRICH_STEPS):
             with db.atomic():
-                _apply(db, parsed, changed, removed, summary)
-                if summary.added or summary.changed or summary.removed:
+                if changed or removed:
+                    _apply(db, parsed, changed, removed, summary)
+                if options.enrich:
+                    for step in ENRICH_STEPS:
+                        module, func = step.split(":")
+                        getattr(importlib.import_module(module), func)(db, summary, options)
+                if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
         summary.unchanged = totals - summary.added - summary.changed
@@ -246,6 +282,7 @@ def _delete(db, table: str, ids: set[str], summary: BuildSummary | None) -> None
         cur = db.execute(f"DELETE FROM [{table}] WHERE id IN ({','.join('?' * len(part))})", part)
         if summary is not None:
             summary.removed += cur.rowcount
+            summary.removed_ids.setdefault(table, []).extend(part)
 
 
 def _apply(db, parsed: _Parsed, changed: list[ContentFile], removed: dict, summary: BuildSummary) -> None:

@@ -1,0 +1,137 @@
+"""Shared fixtures: a copy of the evidence base in a temp folder, a built
+copy, the CLI runner, and a real `evidence serve` process on 127.0.0.1."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
+
+# plumbing tests use the deterministic fake embedder; tests about search or
+# tagging quality opt into the real model with @pytest.mark.model
+os.environ.setdefault("EVIDENCE_EMBEDDER", "fake")
+
+
+def copy_base(dest: Path) -> Path:
+    """Copy the repository's content (not its databases) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CONTENT:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    """A fresh copy of the evidence base's content files."""
+    return copy_base(tmp_path / "base")
+
+
+@pytest.fixture
+def built(base: Path) -> Path:
+    """The copy, built: base/evidence.db and base/public.db exist."""
+    from evidence.build import build
+
+    build(base)
+    return base
+
+
+@pytest.fixture(scope="session")
+def built_session(tmp_path_factory) -> Path:
+    """One built copy shared by read-only tests (faster)."""
+    from evidence.build import build
+
+    base = copy_base(tmp_path_factory.mktemp("shared") / "base")
+    build(base)
+    return base
+
+
+@pytest.fixture
+def cli():
+    """Run the evidence CLI in-process: cli(args, input=None) -> Result."""
+    from evidence.cli import app
+
+    runner = CliRunner()
+
+    def invoke(args: list[str], input: str | bytes | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+class Server:
+    """A real `evidence serve` process on 127.0.0.1."""
+
+    def __init__(self, root: Path, extra: list[str] | None = None, env: dict | None = None):
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(root / f"serve-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evidence", "serve", "--root", str(root), "--port", str(self.port), *(extra or [])],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        )
+        try:
+            wait_for(self.url + "/-/versions.json")
+        except Exception:
+            self.stop()
+            raise RuntimeError((root / f"serve-{self.port}.log").read_text())
+
+    def get(self, path: str, headers: dict | None = None):
+        """(status, headers, body bytes) of a GET."""
+        req = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(built_session: Path):
+    """One real `evidence serve` on the shared built copy."""
+    srv = Server(built_session)
+    yield srv
+    srv.stop()
