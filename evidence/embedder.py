@@ -92,7 +92,8 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
 
                 self._model = SentenceTransformer(str(self.path), device="cpu")
-                self.dim = self._model.get_sentence_embedding_dimension() or DIM
+                dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                self.dim = dims() or DIM
         return self._model
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
