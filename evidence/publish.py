@@ -45,15 +45,18 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         ("area_of_work", "(SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach)"),
         ("source_sentence", "s.source_sentence"), ("note", "s.note"),
     ], ("id",)),
-    "stories": (PUBLISHABLE_STORY, [(c, f"s.{c}") for c in (
-        "id", "title", "summary", "body", "approach", "organisation", "place")] + [
+    # anonymised stories: the public_* texts, with names replaced by the pseudonym
+    "stories": (PUBLISHABLE_STORY, [("id", "s.id"), ("title", "s.public_title"), ("summary", "s.public_summary"),
+                                    ("body", "s.public_body")] + [(c, f"s.{c}") for c in (
+        "approach", "organisation", "place")] + [
         ("area_of_work", "COALESCE(NULLIF(s.area_of_work, ''), (SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach))"),
-    ] + [(c, f"s.{c}") for c in (
-        "people", "source_title", "source_author", "source_organisation", "source_publisher",
+    ] + [("people", "s.public_people")] + [(c, f"s.{c}") for c in (
+        "source_title", "source_author", "source_organisation", "source_publisher",
         "source_url", "source_date", "added")], ("id",)),
     "story_people": (
         f"s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
-        [(c, f"s.{c}") for c in ("story_id", "position", "name", "role")], ("story_id", "position")),
+        [("story_id", "s.story_id"), ("position", "s.position"), ("name", "s.public_name"), ("role", "s.role")],
+        ("story_id", "position")),
 }
 
 FTS = {"stories": ["title", "summary", "body"], "findings": ["statement", "measure", "population"]}

@@ -220,6 +220,7 @@ class Person:
     name: str
     role: str = ""
     aliases: list[str] = field(default_factory=list)
+    pseudonym: str = ""  # overrides consent.pseudonym for this person
 
 
 @dataclass
@@ -430,8 +431,9 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     for i, p in enumerate(people_raw):
         if isinstance(p, str):
             p = {"name": p}
-        pf = _Fields(doc, p, ("people", i), "a person", ("name", "role", "aliases"))
-        people.append(Person(name=pf.str("name"), role=pf.str("role"), aliases=pf.str_list("aliases")))
+        pf = _Fields(doc, p, ("people", i), "a person", ("name", "role", "aliases", "pseudonym"))
+        people.append(Person(name=pf.str("name"), role=pf.str("role"), aliases=pf.str_list("aliases"),
+                             pseudonym=pf.str("pseudonym")))
     consent_raw = doc.data.get("consent")
     if consent_raw is None:
         raise doc.error(

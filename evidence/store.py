@@ -55,7 +55,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         "content_hash": str,
     }, pk="id", foreign_keys=[("study_id", "studies", "id"), ("approach", "approaches", "id")])
     db["stories"].create({
-        "id": str, "title": str, "summary": str, "body": str, "approach": str, "organisation": str,
+        "id": str, "title": str, "summary": str, "body": str,
+        "public_title": str, "public_summary": str, "public_body": str, "public_people": str,
+        "approach": str, "organisation": str,
         "place": str, "area_of_work": str, **SOURCE_COLUMNS, "people": str, "status": str,
         "added": str, "consent_basis": str, "consent_scope": str, "consent_identity": str,
         "consent_pseudonym": str, "consent_date": str, "consent_recorded_by": str,
@@ -64,11 +66,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     }, pk="id", foreign_keys=[("approach", "approaches", "id")])
     db["story_people"].create({
         "story_id": str, "position": int, "name": str, "role": str, "aliases": str,
+        "public_name": str,
     }, pk=("story_id", "position"), foreign_keys=[("story_id", "stories", "id")])
     for table, col in [("findings", "study_id"), ("findings", "approach"), ("stories", "approach"),
                        ("stories", "place"), ("stories", "body_hash"), ("domains", "framework_id"),
                        ("approaches", "area_of_work"), ("story_people", "name")]:
         db[table].create_index([col])
+    # curators search the real text in the working db; the public db indexes public_* only
     db["stories"].enable_fts(["title", "summary", "body"], create_triggers=True, tokenize="porter")
     db["findings"].enable_fts(["statement", "measure", "population"], create_triggers=True, tokenize="porter")
 
@@ -147,10 +151,13 @@ def finding_row(f: Finding) -> dict:
 
 
 def story_row(s: Story) -> dict:
+    from .privacy import public_people, public_texts
     from .records import content_hash, normalise_text
 
     return {
-        "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, "approach": s.approach,
+        "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, **public_texts(s),
+        "public_people": json.dumps(public_people(s), ensure_ascii=False),
+        "approach": s.approach,
         "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
         **_source_cols(s.source),
         "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
@@ -165,7 +172,10 @@ def story_row(s: Story) -> dict:
 
 
 def people_rows(s: Story) -> list[dict]:
+    from .privacy import public_people
+
+    public = public_people(s)
     return [{
         "story_id": s.id, "position": i, "name": p.name, "role": p.role,
-        "aliases": json.dumps(p.aliases, ensure_ascii=False),
+        "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
     } for i, p in enumerate(s.people)]
