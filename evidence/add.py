@@ -183,6 +183,27 @@ def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None) -> tu
     return path, _write_and_build(root, path, text, None, db_path, public_path)
 
 
+def add_story_file(root: Path, file: Path, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+    """Add a complete story file (front matter and narrative) as stories/<id>.md."""
+    from .records import YamlDoc
+
+    try:
+        text = check_body(Path(file).read_bytes())
+    except FileNotFoundError:
+        raise EvidenceError(f"file not found: {file}; check the path") from None
+    front, _, offset = split_front_matter(str(file), text)
+    meta = YamlDoc(str(file), front, offset).data
+    story_id = str(meta.get("id") or Path(file).stem) if isinstance(meta, dict) else Path(file).stem
+    story = parse_story(f"stories/{story_id}.md", text, vocabulary(root))
+    target = Path(root) / "stories" / f"{story.id}.md"
+    if target.exists():
+        raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
+    dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
+    if dup:
+        raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
+    return target, _write_and_build(root, target, text, None, db_path, public_path)
+
+
 def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
     write_atomic(path, text)
     try:

@@ -125,7 +125,7 @@ def add_cmd(
     from . import add as adding
 
     if file is not None:
-        path, result = _add_story_file(root, file, db, public)
+        path, result = adding.add_story_file(root, file, db, public)
     else:
         prompt = sys.stdin.isatty() if interactive is None else interactive
         inp = adding.StoryInput(
@@ -152,27 +152,6 @@ def add_cmd(
     if not quiet:
         _err(f"added {path.relative_to(root) if path.is_relative_to(root) else path}")
         _err(result.line())
-
-
-def _add_story_file(root: Path, file: Path, db, public):
-    from .add import _write_and_build, existing_bodies, vocabulary
-    from .records import content_hash, normalise_text, parse_story
-
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {file}; check the path") from None
-    from .add import check_body
-
-    text = check_body(data)
-    story = parse_story(f"stories/{file.stem}.md", text, vocabulary(root))
-    target = Path(root) / "stories" / f"{story.id}.md"
-    if target.exists():
-        raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
-    dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
-    if dup:
-        raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
-    return target, _write_and_build(root, target, text, None, db, public)
 
 
 def _user() -> str:

@@ -1,0 +1,177 @@
+"""Build: idempotent, incremental, one transaction, and a public database that
+holds only publishable records and columns."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from evidence.build import build
+from evidence.errors import ValidationErrors
+from evidence.publish import PUBLIC_TABLES
+
+RECORD_TABLES = ("stories", "story_people", "findings", "studies", "approaches", "frameworks", "domains", "crosswalk", "areas_of_work")
+
+
+def dump(db_path: Path) -> str:
+    """A canonical hash of every record table's rows."""
+    conn = sqlite3.connect(db_path)
+    h = hashlib.sha256()
+    for t in RECORD_TABLES:
+        for row in conn.execute(f"SELECT * FROM [{t}] ORDER BY 1, 2"):
+            h.update(repr(row).encode())
+    conn.close()
+    return h.hexdigest()
+
+
+def rows(db_path: Path, sql: str, params=()) -> list:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_second_build_changes_nothing(built):
+    work, public = built / "evidence.db", built / "public.db"
+    before, stat = dump(work), os.stat(public)
+    summary = build(built)
+    assert (summary.added, summary.changed, summary.removed) == (0, 0, 0)
+    assert summary.unchanged >= 70 and summary.files_parsed == 0
+    assert not summary.public_written
+    assert dump(work) == before
+    assert os.stat(public).st_ino == stat.st_ino and os.stat(public).st_mtime_ns == stat.st_mtime_ns
+
+
+def test_changed_story_is_the_only_record_rewritten(built):
+    p = built / "stories" / "james-and-phil.md"
+    p.write_text(p.read_text().replace("greyhound races", "greyhound racing"))
+    summary = build(built)
+    assert (summary.added, summary.changed, summary.removed) == (0, 1, 0)
+    assert summary.changed_ids == {"stories": ["james-and-phil"]}
+    assert summary.files_parsed == 1 and summary.public_written
+    body = rows(built / "public.db", "SELECT body FROM stories WHERE id = 'james-and-phil'")[0][0]
+    assert "greyhound racing" in body
+    # the public full-text index follows the change
+    assert rows(built / "public.db", "SELECT id FROM stories_fts JOIN stories ON stories.rowid = stories_fts.rowid WHERE stories_fts MATCH 'racing'")
+
+
+def test_reformatting_a_file_without_changing_data_writes_no_record(built):
+    p = built / "approaches" / "homeshare.yml"
+    p.write_text(p.read_text() + "\n# a comment\n")
+    summary = build(built)
+    assert summary.files_parsed == 1 and (summary.added, summary.changed) == (0, 0)
+    assert not summary.public_written
+
+
+def test_deleted_file_removes_its_records_everywhere(built):
+    (built / "stories" / "nick-shared-lives-ambassador.md").unlink()
+    (built / "findings" / "skills-for-care-workforce.yml").unlink()
+    summary = build(built)
+    assert summary.removed == 1 + 1 + 3  # story, study, its three findings
+    for db in ("evidence.db", "public.db"):
+        assert not rows(built / db, "SELECT id FROM stories WHERE id = 'nick-shared-lives-ambassador'")
+        assert not rows(built / db, "SELECT story_id FROM story_people WHERE story_id = 'nick-shared-lives-ambassador'")
+        assert not rows(built / db, "SELECT id FROM findings WHERE study_id = 'skills-for-care-workforce'")
+    assert not rows(built / "public.db", "SELECT rowid FROM stories_fts WHERE stories_fts MATCH 'awesome'")
+
+
+def test_removed_finding_inside_a_file_is_deleted(built):
+    p = built / "findings" / "skills-for-care-workforce.yml"
+    text = p.read_text()
+    head, *items = text.split("\n  - id: ")
+    p.write_text(head + "\n  - id: " + items[0].rstrip() + "\n")
+    summary = build(built)
+    assert summary.removed == len(items) - 1
+    assert rows(built / "evidence.db", "SELECT count(*) FROM findings WHERE study_id = 'skills-for-care-workforce'")[0][0] == 1
+
+
+def test_failed_build_leaves_both_databases_as_they_were(built):
+    work, public = built / "evidence.db", built / "public.db"
+    before, public_bytes = dump(work), public.read_bytes()
+    good = built / "stories" / "agnes-and-lucia.md"
+    good.write_text(good.read_text().replace("Lucia", "Lucia M."))  # a valid change...
+    bad = built / "stories" / "debs-creative-minds.md"
+    bad.write_text(bad.read_text().replace("scope: public", "scope: everyone"))  # ...and an invalid one
+    with pytest.raises(ValidationErrors, match="debs-creative-minds.md:.*scope"):
+        build(built)
+    assert dump(work) == before and public.read_bytes() == public_bytes
+
+
+def test_failure_inside_the_transaction_rolls_back(built, monkeypatch):
+    from evidence import build as build_mod
+
+    work = built / "evidence.db"
+    before = dump(work)
+    p = built / "stories" / "agnes-and-lucia.md"
+    p.write_text(p.read_text().replace("more like family", "more like family!"))
+
+    def boom(db, summary, options):
+        raise RuntimeError("enrichment failed")
+
+    import sys
+    import types
+
+    mod = types.ModuleType("boom_step")
+    mod.enrich = boom
+    monkeypatch.setitem(sys.modules, "boom_step", mod)
+    monkeypatch.setattr(build_mod, "ENRICH_STEPS", ["boom_step:enrich"])
+    with pytest.raises(RuntimeError):
+        build(built)
+    assert dump(work) == before
+    monkeypatch.setattr(build_mod, "ENRICH_STEPS", [])
+    assert build(built).changed == 1  # the change was not half-applied: it is still pending
+
+
+def test_public_database_holds_only_publishable_stories_and_columns(base):
+    src = (base / "stories" / "james-and-andy.md").read_text()
+    for scope, status in [("research", "published"), ("internal", "published"), ("public", "draft")]:
+        sid = f"hidden-{scope}-{status}"
+        text = (src.replace("id: james-and-andy", f"id: {sid}").replace("scope: public", f"scope: {scope}")
+                .replace("status: published", f"status: {status}").replace("James", f"Canary{scope.title()}{status.title()}"))
+        (base / "stories" / f"{sid}.md").write_text(text)
+    build(base)
+    work, public = base / "evidence.db", base / "public.db"
+    assert rows(work, "SELECT count(*) FROM stories WHERE id LIKE 'hidden-%'")[0][0] == 3
+    assert not rows(public, "SELECT id FROM stories WHERE id LIKE 'hidden-%'")
+    assert not rows(public, "SELECT story_id FROM story_people WHERE story_id LIKE 'hidden-%'")
+    raw = public.read_bytes()
+    for marker in (b"CanaryResearch", b"CanaryInternal", b"CanaryPublicDraft"):
+        assert marker not in raw
+    # only allow-listed tables and columns
+    conn = sqlite3.connect(public)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        if name.endswith(("_fts", "_fts_data", "_fts_idx", "_fts_docsize", "_fts_config")):
+            continue
+        assert name in PUBLIC_TABLES, name
+        cols = {r[1] for r in conn.execute(f"PRAGMA table_info([{name}])")}
+        assert cols == {c for c, _ in PUBLIC_TABLES[name][1]}
+        assert not any(c.startswith("consent") or c in ("file", "content_hash", "curator_notes", "review", "aliases") for c in cols)
+    conn.close()
+
+
+def test_build_refuses_a_folder_that_is_not_an_evidence_base(tmp_path, cli):
+    result = cli(["build", "--root", tmp_path])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and "no stories/ or approaches/" in result.stderr
+
+
+def test_cli_build_prints_one_summary_line(base, cli):
+    result = cli(["build", "--root", base])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr.startswith("build: ") and "added" in result.stderr and "unchanged" in result.stderr
+    again = cli(["build", "--root", base])
+    assert "0 added, 0 changed" in again.stderr and "0 removed" in again.stderr
+
+
+def test_cli_build_errors_are_one_line_each_without_traceback(base, cli):
+    p = base / "stories" / "pearl-florist-somerset.md"
+    p.write_bytes(b"\x00\x01binary")
+    result = cli(["build", "--root", base])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: stories/pearl-florist-somerset.md: file is not text (it contains NUL bytes); remove it or replace it with a UTF-8 text file"
+    assert "Traceback" not in result.output
