@@ -130,7 +130,7 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
         from . import publish
 
         if force_publish or publish.needs_publish(db, public_path):
-            summary.published = publish.publish(db, public_path)
+            summary.published = publish.publish(db, public_path, full=force_publish)
             summary.public_written = True
     finally:
         db.close()

@@ -262,8 +262,16 @@ def serve_cmd(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. An unexpected failure is reported in one
+    line too (EVIDENCE_DEBUG=1 shows the traceback)."""
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("EVIDENCE_DEBUG"):
+            raise
+        _err(f"Error: unexpected {type(exc).__name__}: {exc}; nothing was left half-written. "
+             "Run with EVIDENCE_DEBUG=1 for details and report it.")
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -114,43 +115,97 @@ def _create_table(conn: sqlite3.Connection, table: str, columns: list[tuple[str,
     conn.execute(f"CREATE TABLE [{table}] (\n  " + ",\n  ".join(cols) + "\n)")
 
 
-def publish(db: sqlite_utils.Database, public_path: str | Path) -> dict[str, int]:
-    """Write the public database atomically; returns row counts per table."""
+def _can_patch(db: sqlite_utils.Database, public_path: Path) -> bool:
+    """True when the existing public file has this schema and can be copied
+    and brought up to date instead of rebuilt."""
+    from .store import get_meta
+
+    if not public_path.exists() or get_meta(db, "public_schema") != schema_fingerprint():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{public_path}?mode=ro", uri=True)
+        try:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _sync_table(conn: sqlite3.Connection, table: str, where: str, columns: list[tuple[str, str]], pk: tuple[str, ...]) -> int:
+    """Bring main.<table> to exactly the allow-listed rows of work.<table>:
+    delete rows that differ or vanished, insert rows that are new or changed.
+    Unchanged rows are not touched, so the cost follows what changed.
+    Returns the number of rows deleted (changed or vanished)."""
+    names = ", ".join(f"[{c}]" for c, _ in columns)
+    exprs = ", ".join(e for _, e in columns)
+    keys = ", ".join(f"[{c}]" for c in pk)
+    conn.execute(f"CREATE TEMP TABLE _desired AS SELECT {exprs} FROM work.[{table}] s WHERE {where}")
+    try:
+        deleted = conn.execute(f"DELETE FROM main.[{table}] WHERE ({keys}) IN (SELECT {keys} FROM "
+                               f"(SELECT {names} FROM main.[{table}] EXCEPT SELECT * FROM temp._desired))").rowcount
+        conn.execute(f"INSERT INTO main.[{table}] ({names}) SELECT * FROM temp._desired EXCEPT SELECT {names} FROM main.[{table}]")
+        return deleted
+    finally:
+        conn.execute("DROP TABLE temp._desired")
+
+
+def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = False) -> dict[str, int]:
+    """Write the public database atomically; returns row counts per table.
+
+    Normally the current public file is copied and patched (only changed
+    rows are rewritten, FTS segments are then merged so no deleted text
+    lingers, freed pages are zeroed by secure_delete); `full=True`, a schema
+    change or a missing/damaged file rebuild it from nothing."""
     from .store import get_meta, set_meta
 
     public_path = Path(public_path).resolve()
     work_path = Path(db.execute("PRAGMA database_list").fetchone()[2])
     generation = int(get_meta(db, "generation", "0"))
     public_path.parent.mkdir(parents=True, exist_ok=True)
+    patch = not full and _can_patch(db, public_path)
     fd, tmp = tempfile.mkstemp(prefix=f".{public_path.name}.", suffix=".tmp", dir=public_path.parent)
     os.close(fd)
     counts: dict[str, int] = {}
+    deleted: dict[str, int] = {}
     try:
+        if patch:
+            shutil.copyfile(public_path, tmp)
         conn = sqlite3.connect(tmp)
         try:
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("ATTACH DATABASE ? AS work", (str(work_path),))
             conn.execute("BEGIN")
             for table, (where, columns, pk) in PUBLIC_TABLES.items():
-                _create_table(conn, table, columns, pk)
-                names = ", ".join(f"[{c}]" for c, _ in columns)
-                exprs = ", ".join(e for _, e in columns)
-                order = ", ".join(f"s.[{c}]" for c in pk)
-                conn.execute(f"INSERT INTO [{table}] ({names}) SELECT {exprs} FROM work.[{table}] s WHERE {where} ORDER BY {order}")
+                if patch:
+                    deleted[table] = _sync_table(conn, table, where, columns, pk)
+                else:
+                    _create_table(conn, table, columns, pk)
+                    names = ", ".join(f"[{c}]" for c, _ in columns)
+                    exprs = ", ".join(e for _, e in columns)
+                    order = ", ".join(f"s.[{c}]" for c in pk)
+                    conn.execute(f"INSERT INTO [{table}] ({names}) SELECT {exprs} FROM work.[{table}] s WHERE {where} ORDER BY {order}")
                 counts[table] = conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
-            for name, sql in VIEWS.items():
-                conn.execute(f"CREATE VIEW [{name}] AS {sql}")
+            if not patch:
+                for name, sql in VIEWS.items():
+                    conn.execute(f"CREATE VIEW [{name}] AS {sql}")
             conn.execute("COMMIT")
             conn.execute("DETACH DATABASE work")
             pdb = sqlite_utils.Database(conn)
             for table, cols in FTS.items():
-                pdb[table].enable_fts(cols, tokenize="porter")
-            for table, col in [("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
+                if not patch:  # triggers keep the index in step when a later build patches this file
+                    pdb[table].enable_fts(cols, tokenize="porter", create_triggers=True)
+                elif deleted.get(table):
+                    # FTS5 keeps a deleted row's terms in its segment pages (even after
+                    # 'optimize' or 'rebuild'); drop the index (secure_delete zeroes its
+                    # pages) and index the current rows afresh, so no removed text lingers
+                    pdb[table].disable_fts()
+                    pdb[table].enable_fts(cols, tokenize="porter", create_triggers=True)
+            for table, col in [] if patch else [("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
                                ("findings", "approach"), ("findings", "study_id"), ("findings", "design"),
                                ("findings", "year"), ("story_people", "name"), ("domains", "framework_id")]:
                 pdb[table].create_index([col])
             conn.execute(f"PRAGMA user_version = {generation}")
-            conn.execute("VACUUM")
             ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
             if ok != "ok":
                 raise EvidenceError(f"the new public database failed its integrity check ({ok}); the old one was kept")

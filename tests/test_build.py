@@ -175,3 +175,26 @@ def test_cli_build_errors_are_one_line_each_without_traceback(base, cli):
     assert result.exit_code == 1
     assert result.stderr.strip() == "Error: stories/pearl-florist-somerset.md: file is not text (it contains NUL bytes); remove it or replace it with a UTF-8 text file"
     assert "Traceback" not in result.output
+
+
+def test_patched_public_database_keeps_no_trace_of_removed_or_edited_text(built):
+    """The public file is patched, not rebuilt, when little changed: removed
+    and edited text must still leave no bytes behind (FTS pages included)."""
+    public = built / "public.db"
+    src = (built / "stories" / "james-and-andy.md").read_text()
+    (built / "stories" / "canary.md").write_text(src.replace("id: james-and-andy", "id: canary").replace("James", "Zqxcanary"))
+    build(built)
+    assert b"Zqxcanary" in public.read_bytes()
+    (built / "stories" / "canary.md").unlink()
+    p = built / "stories" / "james-and-phil.md"
+    p.write_text(p.read_text().replace("greyhound races", "Zqxedited races"))
+    build(built)
+    p.write_text(p.read_text().replace("Zqxedited races", "greyhound races"))
+    summary = build(built)
+    assert summary.public_written
+    raw = public.read_bytes().lower()
+    assert b"zqxcanar" not in raw and b"zqxedit" not in raw
+    conn = sqlite3.connect(public)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'greyhound'").fetchone()[0] == 1
+    conn.close()
