@@ -12,12 +12,9 @@ the stages that need it import it.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -28,6 +25,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, load_config, load_model_from_config, registry
 
 from .errors import EvidenceError
+from .pipelines import nlp_version, pipeline_files, read_approaches
 
 if not Span.has_extension("quantity"):
     Span.set_extension("quantity", default=None)  # (value, unit, qualifier)
@@ -313,50 +311,6 @@ def _blank() -> Language:
     return _blank_nlp
 
 
-def read_approaches(root: Path) -> list[dict]:
-    """id, name and organisation of each approaches/*.yml (tolerant: a file
-    that does not parse is skipped; the build reports it)."""
-    import yaml
-
-    out = []
-    for p in sorted((Path(root) / "approaches").glob("*.yml")):
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError):
-            continue
-        if isinstance(data, dict):
-            out.append({"id": str(data.get("id") or p.stem), "name": str(data.get("name") or ""),
-                        "organisation": str(data.get("organisation") or "")})
-    return out
-
-
-@dataclass
-class PipelineFiles:
-    config: Path
-    patterns: Path
-
-
-def pipeline_files(root: Path) -> PipelineFiles:
-    """pipelines/nlp.cfg and pipelines/patterns.jsonl under root (the
-    package's own copies are not used: the evidence base defines its pipeline)."""
-    root = Path(root)
-    cfg = root / "pipelines" / "nlp.cfg"
-    if not cfg.exists():
-        raise EvidenceError(f"{cfg} not found; the NLP pipeline is defined there (copy it from the evidence repository)")
-    return PipelineFiles(cfg, root / "pipelines" / "patterns.jsonl")
-
-
-def nlp_version(root: Path, approaches: list[dict]) -> str:
-    """A hash of everything that decides what the pipeline extracts."""
-    files = pipeline_files(root)
-    h = hashlib.sha256(files.config.read_bytes())
-    if files.patterns.exists():
-        h.update(files.patterns.read_bytes())
-    h.update(json.dumps(sorted((a["id"], a["name"], a.get("organisation", "")) for a in approaches)).encode())
-    h.update(b"trained" if importlib.util.find_spec("en_core_web_sm") else b"rules")
-    return h.hexdigest()[:16]
-
-
 def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> Language:
     """The configured pipeline (cached per process and configuration)."""
     root = Path(root)
@@ -377,6 +331,18 @@ def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> La
                 nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches))
             _cache[key] = nlp
         return _cache[key]
+
+
+def minimal_nlp() -> Language:
+    """spacy.blank("en") with the sentencizer and stem norms only: for
+    evaluating a codebook outside an evidence base (no pipelines/nlp.cfg)."""
+    with _lock:
+        if "minimal" not in _cache:
+            nlp = spacy.blank("en")
+            nlp.add_pipe("sentencizer")
+            nlp.add_pipe("evidence_stem_norm", name="stem_norm")
+            _cache["minimal"] = nlp
+        return _cache["minimal"]
 
 
 # ---------------------------------------------------------------------------
