@@ -166,6 +166,22 @@ def enrich(db, summary, options) -> None:
     summary.enriched[STEP] = written or len(ids)
 
 
+def forget_tagging(root: Path, db_path=None) -> None:
+    """Make the next build tag every item again."""
+    from . import store
+    from .build import default_paths
+
+    path, _ = default_paths(Path(root), db_path, None)
+    if not Path(path).exists():
+        return
+    db = store.open_db(path)
+    try:
+        with db.atomic():
+            db.execute("UPDATE tagged_items SET tagger_version = '', nlp_version = ''")
+    finally:
+        db.close()
+
+
 def _delete_for(db, table: str, kind: str, ids: list[str]) -> None:
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
