@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -22,6 +23,8 @@ import yaml
 from .errors import EvidenceError
 
 METHODS = ("rule", "embedding", "classifier")
+# a line wholly in Markdown emphasis ("*Source: ...*") is an attribution, not content
+_ATTRIBUTION = re.compile(r"^([*_])[^*_].*\1$", re.DOTALL)
 
 
 @dataclass
@@ -43,9 +46,10 @@ class Settings:
     """Tagging settings (pipelines/tagging.yml); see that file."""
 
     weights: dict[str, float] = field(default_factory=lambda: {"rule": 0.5, "embedding": 1.0, "classifier": 1.0})
-    similarity_low: float = 0.2
-    similarity_high: float = 0.6
-    threshold: float = 0.55
+    similarity_low: float = 0.15
+    similarity_high: float = 0.55
+    similarity_top_k: int = 3
+    threshold: float = 0.3
     max_tags_per_framework: int = 4
     min_examples: int = 3
     classifier_c: float = 4.0
@@ -164,7 +168,8 @@ class Tagger:
         if whole_text_max_words and len(text.split()) <= whole_text_max_words and text:
             lead = len(doc.text) - len(doc.text.lstrip())
             return [(lead, lead + len(text), text)]
-        return sentences(doc) or ([(0, len(doc.text), doc.text)] if text else [])
+        units = [u for u in sentences(doc) if not _ATTRIBUTION.match(u[2])]
+        return units or ([(0, len(doc.text), doc.text)] if text else [])
 
     def analyse(self, docs: Sequence[Any], whole_text_max_words: int = 0, batch_size: int = 64) -> list[ItemScores]:
         """Score every unit of every doc with each method (batched encoding)."""
@@ -191,14 +196,17 @@ class Tagger:
         return out
 
     def _similarity(self, vecs: np.ndarray) -> np.ndarray:
-        """units x labels: the best cosine between a unit and any of the
-        label's anchors (vectors are normalised, so a dot product)."""
+        """units x labels: the mean of the `similarity_top_k` best cosines
+        between a unit and the label's anchors (vectors are normalised, so a
+        dot product); measured better than the single best or a centroid."""
         cos = vecs @ self.anchor_vectors.T
         out = np.full((len(vecs), len(self.labels)), -1.0, dtype=np.float32)
+        k = max(1, self.settings.similarity_top_k)
         for i in range(len(self.labels)):
             cols = self._anchor_owner_arr == i
             if cols.any():
-                out[:, i] = cos[:, cols].max(axis=1)
+                c = cos[:, cols]
+                out[:, i] = np.sort(c, axis=1)[:, -k:].mean(axis=1) if c.shape[1] > 1 else c[:, 0]
         return out
 
     def fit(self, texts: Sequence[str], label_sets: Sequence[Iterable[str]],
