@@ -273,7 +273,9 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> li
         decisions = {d["domain"]: d for d in it.decisions}
         for dom in decisions:
             if dom not in tagger.index:
-                close = [k for k in keys if k.split("/")[-1] == dom.split("/")[-1]]
+                import difflib
+
+                close = difflib.get_close_matches(dom, keys, n=1) or [k for k in keys if k.split("/")[-1] == dom.split("/")[-1]]
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ValidationError(it.file, None, f"tag decision for unknown domain '{dom}'{hint} on {it.type} '{it.id}'; "
                                                      "use <framework>/<domain-id> from pipelines/frameworks/")
