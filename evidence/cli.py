@@ -356,6 +356,7 @@ def eval_cmd(
     test: Annotated[Path, typer.Option("--test", help="Test CSV with columns text and labels ('|'-separated).")],
     train: Annotated[Optional[Path], typer.Option("--train", help="Training CSV, same columns [default: the codebook alone].")] = None,
     min_labels: Annotated[Optional[int], typer.Option("--min-labels", help="Labels every text gets at least [default: 1, or 0 when some training texts have none].")] = None,
+    max_labels: Annotated[Optional[int], typer.Option("--max-labels", help="Labels every text gets at most, 0 for no limit [default: 1 when every training text has one label, else 0].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     root: RootOpt = Path("."),
     quiet: QuietOpt = False,
@@ -367,7 +368,9 @@ def eval_cmd(
 
     from .evaluate import evaluate
 
-    result = evaluate(codebook, test, train, root=root, min_labels=min_labels,
+    if (min_labels is not None and min_labels < 0) or (max_labels is not None and max_labels < 0):
+        raise EvidenceError("--min-labels and --max-labels must be 0 or more")
+    result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
                       progress=None if quiet else (lambda m: _err(m)))
     if as_json:
         typer.echo(_json.dumps(result, ensure_ascii=False))

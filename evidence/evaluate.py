@@ -184,7 +184,7 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
         if len(classes) == 1:
             pred[:, index[classes[0]]] = True
             return pred
-        model = LinearSVC().fit(X, [labs[0] for labs in train_labels])
+        model = LinearSVC(random_state=0).fit(X, [labs[0] for labs in train_labels])
         for r, lab in enumerate(model.predict(Xt)):
             pred[r, index[lab]] = True
         return pred
@@ -192,7 +192,7 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
     decision = np.full((len(test_texts), len(keys)), -np.inf)
     for i in range(len(keys)):
         if 0 < Y[:, i].sum() < len(Y):
-            decision[:, i] = LinearSVC().fit(X, Y[:, i]).decision_function(Xt)
+            decision[:, i] = LinearSVC(random_state=0).fit(X, Y[:, i]).decision_function(Xt)
     for r, chosen in enumerate(decide(decision, 0.0, min_labels=min_labels)):
         pred[r, chosen] = True
     return pred
@@ -253,7 +253,8 @@ def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: in
 
 
 def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *, root: Path | None = None,
-             embedder: Any = None, min_labels: int | None = None, progress=None) -> dict:
+             embedder: Any = None, min_labels: int | None = None, max_labels: int | None = None,
+             progress=None) -> dict:
     """Tagger and baseline on TEST (trained on TRAIN when given, else on the
     codebook alone). Returns macro_f1, micro_f1, per_label, baseline, and how
     the tagger was set up."""
@@ -271,8 +272,8 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     settings = load_settings(root) if root else Settings()
     if min_labels is None:
         min_labels = 0 if train and any(not labs for labs in train_labels) else 1
-    single = bool(train) and all(len(labs) == 1 for labs in train_labels)
-    max_labels = 1 if single else 0
+    if max_labels is None:
+        max_labels = 1 if train and all(len(labs) == 1 for labs in train_labels) else 0
     emb = MemoEmbedder(embedder or get_embedder(root))
     try:
         nlp = load_nlp(root) if root and (Path(root) / "pipelines" / "nlp.cfg").exists() else minimal_nlp()

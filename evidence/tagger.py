@@ -45,11 +45,11 @@ class Label:
 class Settings:
     """Tagging settings (pipelines/tagging.yml); see that file."""
 
-    weights: dict[str, float] = field(default_factory=lambda: {"rule": 0.5, "embedding": 1.0, "classifier": 1.0})
-    similarity_low: float = 0.15
-    similarity_high: float = 0.55
+    weights: dict[str, float] = field(default_factory=lambda: {"rule": 0.25, "embedding": 1.0, "classifier": 1.0})
+    similarity_low: float = 0.1
+    similarity_high: float = 0.6
     similarity_top_k: int = 3
-    threshold: float = 0.3
+    threshold: float = 0.35
     max_tags_per_framework: int = 4
     min_examples: int = 3
     classifier_c: float = 4.0
@@ -190,7 +190,7 @@ class Tagger:
                     if a >= us and b <= ue:
                         rule[u, label] = 1.0
             s = sim[pos:pos + n]
-            out.append(ItemScores(units=units, rule=rule, embedding=np.clip((s - lo) / max(hi - lo, 1e-6), 0, 1),
+            out.append(ItemScores(units=units, rule=rule, embedding=rescale(s, lo, hi),
                                   classifier=None if clf is None else clf[pos:pos + n], similarity=s))
             pos += n
         return out
@@ -235,12 +235,15 @@ class Tagger:
         from sklearn.linear_model import LogisticRegression
 
         vecs = np.asarray(self.embedder.encode(list(texts)) if vectors is None else vectors, dtype=np.float32)
-        self._tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, max_features=200_000)
+        # words seen once are noise in a large training set but all there is in a small one
+        self._tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
+                                      max_features=200_000)
         X = self._features(self._tfidf.fit_transform(list(texts)), vecs)
         models = {}
         for i in np.flatnonzero(usable):
             y = (Y[:, i] == 1).astype(int)
-            m = LogisticRegression(C=self.settings.classifier_c, class_weight="balanced", max_iter=2000, solver="liblinear")
+            m = LogisticRegression(C=self.settings.classifier_c, class_weight="balanced", max_iter=2000,
+                                   solver="liblinear", random_state=0)
             models[int(i)] = m.fit(X, y)
         self.classifier = models
         self.trained = usable
@@ -264,6 +267,15 @@ class Tagger:
 
 # ---------------------------------------------------------------------------
 # Combining
+
+
+def rescale(similarity: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Cosine similarity to (0, 1) with a logistic curve: `low` maps to about
+    0.05, `high` to about 0.95. Strictly increasing, so it never turns two
+    different similarities into a tie (a clipped line did, and the best label
+    of a short text was then picked arbitrarily)."""
+    mid, width = (low + high) / 2, max(high - low, 1e-6) / 6
+    return (1.0 / (1.0 + np.exp(-(similarity - mid) / width))).astype(np.float32)
 
 
 def combine(item: ItemScores, weights: dict[str, float]) -> np.ndarray:
