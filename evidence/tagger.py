@@ -326,6 +326,17 @@ def decide(scores: np.ndarray, threshold: float, min_labels: int = 0, max_labels
     return [[int(i) for i in np.argsort(-row, kind="stable") if c[i]] for row, c in zip(scores, chosen)]
 
 
+def supporting_methods(rule: float, embedding: float, classifier: float | None, weights: dict[str, float]) -> list[str]:
+    """The methods that support a tag: those scoring at least 0.5, else the
+    one that contributed most to the combined score."""
+    scored = [(m, v) for m, v in (("rule", rule), ("embedding", embedding), ("classifier", classifier))
+              if v is not None and weights.get(m, 0)]
+    strong = [m for m, v in scored if v >= 0.5]
+    if strong or not scored:
+        return strong
+    return [max(scored, key=lambda mv: weights[mv[0]] * mv[1])[0]]
+
+
 def tags_for(item: ItemScores, weights: dict[str, float], keys: Sequence[str], chosen: Iterable[int]) -> list[Tag]:
     """The Tag (score, supporting unit, contributing methods) for each chosen label."""
     c = combine(item, weights)
@@ -334,8 +345,6 @@ def tags_for(item: ItemScores, weights: dict[str, float], keys: Sequence[str], c
         u = int(c[:, i].argmax())
         r, e = float(item.rule[u, i]), float(item.embedding[u, i])
         k = None if item.classifier is None or np.isnan(item.classifier[u, i]) else float(item.classifier[u, i])
-        methods = [m for m, v in (("rule", r), ("embedding", e), ("classifier", k))
-                   if v is not None and weights.get(m, 0) and v >= 0.5]
-        out.append(Tag(key=keys[i], score=round(float(c[u, i]), 4), unit=u, methods=methods or ["embedding"],
+        out.append(Tag(key=keys[i], score=round(float(c[u, i]), 4), unit=u, methods=supporting_methods(r, e, k, weights),
                        rule=r, embedding=round(e, 4), classifier=None if k is None else round(k, 4)))
     return out

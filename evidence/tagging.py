@@ -316,11 +316,12 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> li
 def _row(it: Item, fk: str, key: str, i: int, u: int, scores, c, settings, status: str, run: dict) -> dict:
     import numpy as np
 
+    from .tagger import supporting_methods
+
     start, end, text = scores.units[u]
     rule, emb = float(scores.rule[u, i]), float(scores.embedding[u, i])
     clf = None if scores.classifier is None or np.isnan(scores.classifier[u, i]) else float(scores.classifier[u, i])
-    methods = [m for m, v in (("rule", rule), ("embedding", emb), ("classifier", clf))
-               if v is not None and settings.weights.get(m, 0) and v >= 0.5]
+    methods = supporting_methods(rule, emb, clf, settings.weights)
     return {
         "item_type": it.type, "item_id": it.id, "story_id": None, "finding_id": None, fk: it.id, "framework": key.split("/", 1)[0], "domain": key,
         "score": round(float(c[u, i]), 4), "methods": "+".join(methods),
