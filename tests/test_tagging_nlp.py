@@ -100,3 +100,13 @@ def test_entity_offsets_point_into_the_text():
     rows = entity_rows(doc)
     assert rows and all(text[r["start"]:r["end"]] == r["text"] for r in rows)
     assert {r["label"] for r in rows} >= {"PERSON", "QUANTITY", "PLACE"}
+
+
+def test_trained_ner_entities_are_mapped_and_added_where_free(monkeypatch):
+    other = spacy.blank("en")
+    other.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Wigan"}, {"label": "ORG", "pattern": "Nesta"},
+                                                 {"label": "DATE", "pattern": "Monday"}])
+    monkeypatch.setattr(evidence.nlp, "trained_pipeline", lambda model: other)
+    nlp = blank("evidence_trained_ner")
+    doc = nlp("Nesta met people in Wigan on Monday.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Nesta", "ORG"), ("Wigan", "PLACE")]  # DATE is not mapped
