@@ -261,6 +261,111 @@ def serve_cmd(
     os.execv(args[0], args)
 
 
+@app.command("tags")
+@friendly
+def tags_cmd(
+    item_id: Annotated[str, typer.Argument(metavar="ID", help="A story or finding id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """List a story's or finding's outcome tags: domain, score, status, the
+    methods behind it and the supporting sentence."""
+    from .review import as_json as to_json, describe, list_tags
+
+    result = list_tags(root, item_id, db)
+    if as_json:
+        typer.echo(to_json(result))
+    else:
+        for line in describe(result):
+            typer.echo(line)
+
+
+@app.command("review")
+@friendly
+def review_cmd(
+    item_id: Annotated[str, typer.Argument(metavar="ID", help="A story or finding id.")],
+    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain as <framework>/<domain-id>, e.g. ascot/occupation.")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm the tag (it stays, and teaches the tagger).")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the tag (it is never suggested again).")] = False,
+    sentence: Annotated[Optional[str], typer.Option("--sentence", help="The supporting sentence [default: the tag's current one].")] = None,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Only write the file; apply it at the next build.")] = False,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Confirm or reject a tag: the decision is written into the item's file
+    (a line in its 'tags:' list; the rest of the file is kept byte for byte)
+    and applied on this and every later build."""
+    from .review import review
+
+    if confirm == reject:
+        raise EvidenceError("say what to do with the tag: --confirm or --reject (one of them)")
+    path, used = review(root, item_id, domain, "confirmed" if confirm else "rejected", sentence=sentence,
+                        by=_user(), db_path=db, public_path=public, rebuild=not no_build)
+    if not quiet:
+        _err(f"{'confirmed' if confirm else 'rejected'} {domain} for {item_id} in "
+             f"{path.relative_to(root) if path.is_relative_to(root) else path}" + (f": \"{used}\"" if used else ""))
+
+
+@app.command("retag")
+@friendly
+def retag_cmd(
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Tag every story and finding again (e.g. after many confirmations, so
+    the classifier's new training reaches items that did not change)."""
+    from .build import build
+    from .tagging import forget_tagging
+
+    forget_tagging(root, db)
+    summary = build(root, db, public, progress=_progress(quiet))
+    if not quiet:
+        _err(summary.line())
+
+
+@app.command("eval")
+@friendly
+def eval_cmd(
+    codebook: Annotated[list[Path], typer.Option("--codebook", help="Codebook YAML (name, domains with label, optional id, description, examples); repeat to combine several.")],
+    test: Annotated[Path, typer.Option("--test", help="Test CSV with columns text and labels ('|'-separated).")],
+    train: Annotated[Optional[Path], typer.Option("--train", help="Training CSV, same columns [default: the codebook alone].")] = None,
+    min_labels: Annotated[Optional[int], typer.Option("--min-labels", help="Labels every text gets at least [default: 1, or 0 when some training texts have none].")] = None,
+    max_labels: Annotated[Optional[int], typer.Option("--max-labels", help="Labels every text gets at most, 0 for no limit [default: 1 when every training text has one label, else 0].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    root: RootOpt = Path("."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure the tagger on labelled data: per-label precision, recall and
+    F1, macro and micro F1, and a TF-IDF + linear SVM baseline on the same
+    split in the same run."""
+    import json as _json
+
+    from .evaluate import evaluate
+
+    if (min_labels is not None and min_labels < 0) or (max_labels is not None and max_labels < 0):
+        raise EvidenceError("--min-labels and --max-labels must be 0 or more")
+    result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
+                      progress=None if quiet else (lambda m: _err(m)))
+    if as_json:
+        typer.echo(_json.dumps(result, ensure_ascii=False))
+        return
+    width = max([len(k) for k in result["per_label"]] + [5])
+    typer.echo(f"{'label':{width}s}  precision  recall     f1  support")
+    for label, m in result["per_label"].items():
+        typer.echo(f"{label:{width}s}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:5.3f}  {m['support']:7d}")
+    b = result["baseline"]
+    typer.echo(f"tagger:   macro F1 {result['macro_f1']:.3f}  micro F1 {result['micro_f1']:.3f}")
+    typer.echo(f"baseline: macro F1 {b['macro_f1']:.3f}  micro F1 {b['micro_f1']:.3f}  ({b['name']}, same split)")
+    setup = result["setup"]
+    typer.echo(f"({setup['test_texts']} test texts, {setup['train_texts']} training texts, {setup['labels']} labels, "
+               f"model {setup['model']}, weights {setup['weights']}, threshold {setup['threshold']})")
+
+
 def main() -> None:
     """Console-script entry point. An unexpected failure is reported in one
     line too (EVIDENCE_DEBUG=1 shows the traceback)."""

@@ -58,6 +58,21 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         f"s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
         [("story_id", "s.story_id"), ("position", "s.position"), ("name", "s.public_name"), ("role", "s.role")],
         ("story_id", "position")),
+    # outcome tags and extracted entities: findings', and publishable stories'
+    # (computed from their public text); rejected tags stay in the working db
+    "tags": (
+        f"s.status != 'rejected' AND (s.item_type = 'finding' OR s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
+        [(c, f"s.{c}") for c in (
+            "item_type", "item_id", "story_id", "finding_id", "framework", "domain", "score", "methods",
+            "sentence", "sentence_start", "sentence_end", "status", "via_crosswalk", "via_domain",
+            "rule_score", "embedding_score", "classifier_score", "run_date", "model_id", "codebook_version")],
+        ("item_type", "item_id", "domain")),
+    "entities": (
+        f"s.item_type = 'finding' OR s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
+        [(c, f"s.{c}") for c in (
+            "item_type", "item_id", "story_id", "finding_id", "start", "end", "label", "text", "norm",
+            "value", "unit", "qualifier")],
+        ("item_type", "item_id", "start")),
 }
 
 FTS = {"stories": ["title", "summary", "body"], "findings": ["statement", "measure", "population"]}
@@ -78,6 +93,22 @@ SELECT a.id AS approach, a.name, a.area_of_work, a.scale,
        (SELECT count(*) FROM stories s WHERE s.approach = a.id) AS stories,
        (SELECT count(*) FROM findings f WHERE f.approach = a.id) AS findings
   FROM approaches a ORDER BY stories + findings DESC, a.name""",
+    "evidence_by_domain": """
+SELECT d.id AS domain, d.framework_id AS framework, d.label,
+       (SELECT count(DISTINCT t.story_id) FROM tags t WHERE t.domain = d.id AND t.item_type = 'story') AS stories,
+       (SELECT count(DISTINCT t.finding_id) FROM tags t WHERE t.domain = d.id AND t.item_type = 'finding') AS findings,
+       (SELECT group_concat(approach, ', ') FROM (
+          SELECT s.approach AS approach FROM tags t JOIN stories s ON s.id = t.story_id WHERE t.domain = d.id
+          UNION
+          SELECT f.approach FROM tags t JOIN findings f ON f.id = t.finding_id
+           WHERE t.domain = d.id AND f.approach IS NOT NULL AND f.approach != ''
+          ORDER BY 1)) AS approaches
+  FROM domains d ORDER BY d.framework_id, d.position""",
+    "stories_by_domain": """
+SELECT t.domain, t.framework, d.label AS domain_label, s.id AS story_id, s.title, s.approach, s.area_of_work,
+       s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/public/stories/' || s.id AS path
+  FROM tags t JOIN stories s ON s.id = t.story_id JOIN domains d ON d.id = t.domain
+ ORDER BY t.domain, t.score DESC""",
 }
 
 

@@ -319,6 +319,7 @@ class Finding:
     source_sentence: str
     note: str = ""
     position: int = 0
+    tags: list[dict] = field(default_factory=list)  # curator decisions, see parse_tag_decisions
 
     def hash(self) -> str:
         return content_hash(asdict(self))
@@ -326,7 +327,7 @@ class Finding:
 
 FINDING_FIELDS = (
     "id", "statement", "measure", "value", "unit", "direction", "comparator", "sample_size",
-    "population", "design", "year", "place", "approach", "source_sentence", "note",
+    "population", "design", "year", "place", "approach", "source_sentence", "note", "tags",
 )
 
 
@@ -451,10 +452,10 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     )
     if consent.identity == "anonymised" and not consent.pseudonym:
         raise doc.error("an anonymised story needs 'pseudonym:' under consent (the name to publish instead)", "consent")
-    tags = doc.data.get("tags") or []
     links = doc.data.get("links") or []
-    if not isinstance(tags, list) or not isinstance(links, list):
-        raise doc.error("'tags' and 'links' must be lists", "tags" if not isinstance(tags, list) else "links")
+    if not isinstance(links, list):
+        raise doc.error("'links' must be a list", "links")
+    tags = parse_tag_decisions(doc, doc.data.get("tags"), ("tags",))
     story = Story(
         id=f.slug("id"),
         title=f.str("title", required=True),
@@ -482,6 +483,39 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         if story.area_of_work:
             check_area(doc, story.area_of_work, vocab, ("area_of_work",))
     return story
+
+
+TAG_STATUSES = ("confirmed", "rejected")
+TAG_FIELDS = ("domain", "status", "sentence", "by", "date", "note")
+DOMAIN_KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def parse_tag_decisions(doc: YamlDoc, raw: Any, keys: tuple) -> list[dict]:
+    """A curator's tag decisions: a list of {domain: <framework>/<domain-id>,
+    status: confirmed|rejected, sentence (optional, the supporting sentence
+    verbatim), by, date, note (optional)}. Whether the domain exists is
+    checked when the item is tagged (the codebooks may change)."""
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list):
+        raise doc.error("'tags' must be a list of {domain: <framework>/<domain>, status: confirmed|rejected}", *keys)
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        tf = _Fields(doc, item, (*keys, i), "a tag decision", TAG_FIELDS)
+        domain = tf.str("domain", required=True)
+        if not DOMAIN_KEY_RE.match(domain):
+            raise doc.error(f"tag domain '{domain}' must be written <framework>/<domain-id>, e.g. ascot/occupation", *keys, i, "domain")
+        if domain in seen:
+            raise doc.error(f"tag domain '{domain}' appears twice; keep one decision per domain", *keys, i, "domain")
+        seen.add(domain)
+        decision = {"domain": domain, "status": tf.choice("status", TAG_STATUSES)}
+        for k in ("sentence", "by", "note"):
+            if tf.str(k):
+                decision[k] = tf.str(k)
+        if tf.date("date"):
+            decision["date"] = tf.date("date")
+        out.append(decision)
+    return out
 
 
 def check_approach(doc: YamlDoc, approach: str, vocab: Vocabulary, keys: tuple) -> None:
@@ -560,6 +594,7 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
             source_sentence=ff.str("source_sentence"),
             note=ff.str("note"),
             position=i,
+            tags=parse_tag_decisions(doc, raw.get("tags"), ("findings", i, "tags")),
         )
         if finding.value is not None and not finding.unit:
             raise doc.error(f"finding '{finding.id}' has a value but no unit; add 'unit: ...'", "findings", i, "value")

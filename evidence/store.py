@@ -77,6 +77,45 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["findings"].enable_fts(["statement", "measure", "population"], create_triggers=True, tokenize="porter")
 
 
+@migrations()
+def m002_tagging(db: sqlite_utils.Database) -> None:
+    """Outcome tags, extracted entities, and what each item was last tagged
+    with (so an unchanged item is not tagged again)."""
+    db["tagged_items"].create({
+        "item_type": str, "item_id": str, "content_hash": str, "nlp_version": str,
+        "tagger_version": str, "tagged_at": str,
+    }, pk=("item_type", "item_id"))
+    # ON DELETE CASCADE: when the build deletes a story, finding or domain,
+    # its tags and entities go in the same statement (and transaction)
+    db.execute("""
+CREATE TABLE [tags] (
+  [item_type] TEXT NOT NULL, [item_id] TEXT NOT NULL,
+  [story_id] TEXT REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [framework] TEXT REFERENCES [frameworks]([id]) ON DELETE CASCADE,
+  [domain] TEXT NOT NULL REFERENCES [domains]([id]) ON DELETE CASCADE,
+  [score] FLOAT, [methods] TEXT, [rule_score] FLOAT, [embedding_score] FLOAT, [classifier_score] FLOAT,
+  [sentence] TEXT, [sentence_start] INTEGER, [sentence_end] INTEGER,
+  [status] TEXT NOT NULL, [via_crosswalk] INTEGER NOT NULL DEFAULT 0, [via_domain] TEXT,
+  [run_date] TEXT, [model_id] TEXT, [codebook_version] TEXT, [tagger_version] TEXT,
+  PRIMARY KEY ([item_type], [item_id], [domain])
+)""")
+    db.execute("""
+CREATE TABLE [entities] (
+  [item_type] TEXT NOT NULL, [item_id] TEXT NOT NULL,
+  [story_id] TEXT REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [start] INTEGER NOT NULL, [end] INTEGER, [label] TEXT, [text] TEXT, [norm] TEXT,
+  [value] FLOAT, [unit] TEXT, [qualifier] TEXT,
+  PRIMARY KEY ([item_type], [item_id], [start])
+)""")
+    db["findings"].add_column("review_tags", str)  # curator tag decisions (JSON), from the findings file
+    for table, cols in [("tags", ["domain"]), ("tags", ["story_id"]), ("tags", ["finding_id"]),
+                        ("tags", ["status"]), ("entities", ["label", "norm"]), ("entities", ["story_id"]),
+                        ("entities", ["finding_id"])]:
+        db[table].create_index(cols)
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
@@ -145,6 +184,7 @@ def study_row(s: Study) -> dict:
 
 def finding_row(f: Finding) -> dict:
     row = asdict(f)
+    row["review_tags"] = json.dumps(row.pop("tags"), ensure_ascii=False)
     row["approach"] = f.approach or None
     row["content_hash"] = f.hash()
     return row

@@ -1,0 +1,134 @@
+"""Tagging inside the build: tags and entities for every item, the crosswalk,
+incremental re-tagging, removal and privacy (fake embedder)."""
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from evidence.build import build
+from evidence.tagging import STEP
+
+
+def q(path: Path, sql: str, params=()) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_every_item_is_tagged_with_a_checkable_sentence(built_session: Path):
+    db = built_session / "evidence.db"
+    tagged = q(db, "SELECT item_type, count(*) FROM tagged_items GROUP BY item_type")
+    assert dict(tagged) == {"finding": 39, "story": 7}
+    rows = q(db, "SELECT t.item_type, t.item_id, t.sentence, t.sentence_start, t.sentence_end, "
+                 "coalesce(s.public_body, f.statement), t.status, t.model_id, t.codebook_version, t.run_date "
+                 "FROM tags t LEFT JOIN stories s ON s.id = t.story_id LEFT JOIN findings f ON f.id = t.finding_id")
+    assert len(rows) > 10
+    assert {r[0] for r in rows} == {"story", "finding"}
+    for kind, item, sentence, start, end, text, status, model, version, date in rows:
+        assert text[start:end] == sentence, (item, sentence)  # offsets into the public text
+        assert status == "suggested" and model == "fake-hash-384" and version and date
+    # a researcher can find the stories that mention Somerset
+    assert q(db, "SELECT DISTINCT item_id FROM entities WHERE label = 'PLACE' AND norm = 'somerset' AND item_type = 'story'") == [
+        ("pearl-florist-somerset",)]
+    assert q(db, "SELECT value, unit FROM entities WHERE item_id = 'pearl-florist-somerset' AND text = '27 local people'") == [
+        (27.0, "local people")]
+    people = {r[0] for r in q(db, "SELECT text FROM entities WHERE label = 'PERSON' AND item_id = 'agnes-and-lucia'")}
+    assert {"Agnes", "Lucia"} <= people
+
+
+def test_crosswalk_reaches_the_mapped_domain(built_session: Path):
+    db = built_session / "evidence.db"
+    cross = q(db, "SELECT from_domain, to_domain FROM crosswalk")
+    tags = {(r[0], r[1]): r[2:] for r in q(db, "SELECT item_id, domain, via_crosswalk, via_domain, methods FROM tags")}
+    via = [(k, v) for k, v in tags.items() if v[0] == 1]
+    assert via, "no tag came through the crosswalk"
+    for (item, domain), (flag, source, methods) in via:
+        assert (source, domain) in cross and (item, source) in tags and methods == "crosswalk"
+    for (item, domain) in list(tags):
+        for src, dst in cross:
+            if domain == src:
+                assert (item, dst) in tags  # every mapped domain is reached, directly or via the crosswalk
+
+
+def test_second_build_retags_nothing_and_a_change_retags_one_item(base: Path, monkeypatch):
+    from evidence import tagger as tagger_mod
+
+    first = build(base)
+    assert first.enriched[STEP] > 0
+    seen: list[int] = []
+    original = tagger_mod.Tagger.analyse
+    monkeypatch.setattr(tagger_mod.Tagger, "analyse", lambda self, docs, *a, **k: seen.append(len(docs)) or original(self, docs, *a, **k))
+    again = build(base)
+    assert again.enriched[STEP] == 0 and seen == [] and not again.public_written
+    story = base / "stories" / "james-and-phil.md"
+    story.write_text(story.read_text(encoding="utf-8").replace(
+        "such as fishing", "such as fishing, cooking a hot meal every day"), encoding="utf-8")
+    third = build(base)
+    assert seen == [1] and third.enriched[STEP] > 0 and third.public_written
+
+
+def test_codebook_change_retags_everything(base: Path):
+    build(base)
+    fw = base / "pipelines" / "frameworks" / "ascot.yml"
+    fw.write_text(fw.read_text(encoding="utf-8").replace('      - "got a job"\n', '      - "got a job"\n      - "paints pictures"\n'), encoding="utf-8")
+    before = dict(q(base / "evidence.db", "SELECT item_id, tagger_version FROM tagged_items"))
+    build(base)
+    after = dict(q(base / "evidence.db", "SELECT item_id, tagger_version FROM tagged_items"))
+    assert set(before) == set(after) and all(before[k] != after[k] for k in before)
+
+
+def test_removed_story_leaves_no_tags_or_entities(base: Path):
+    build(base)
+    db = base / "evidence.db"
+    assert q(db, "SELECT count(*) FROM entities WHERE item_id = 'pearl-florist-somerset'")[0][0] > 0
+    (base / "stories" / "pearl-florist-somerset.md").unlink()
+    build(base)
+    for table in ("tags", "entities", "tagged_items"):
+        assert q(db, f"SELECT count(*) FROM {table} WHERE item_id = 'pearl-florist-somerset'") == [(0,)]
+    assert q(base / "public.db", "SELECT count(*) FROM entities WHERE item_id = 'pearl-florist-somerset'") == [(0,)]
+
+
+def test_public_tags_follow_consent_and_pseudonyms(base: Path):
+    lucia = base / "stories" / "agnes-and-lucia.md"
+    text = lucia.read_text(encoding="utf-8")
+    lucia.write_text(text.replace("identity: named", "identity: anonymised\n  pseudonym: Rose"), encoding="utf-8")
+    pearl = base / "stories" / "pearl-florist-somerset.md"
+    pearl.write_text(pearl.read_text(encoding="utf-8").replace("scope: public", "scope: research"), encoding="utf-8")
+    build(base)
+    pub = base / "public.db"
+    assert q(pub, "SELECT count(*) FROM tags WHERE item_id = 'pearl-florist-somerset'") == [(0,)]
+    assert q(pub, "SELECT count(*) FROM entities WHERE item_id = 'pearl-florist-somerset'") == [(0,)]
+    assert q(base / "evidence.db", "SELECT count(*) FROM tags WHERE item_id = 'pearl-florist-somerset'")[0][0] > 0
+    sentences = [r[0] for r in q(pub, "SELECT sentence FROM tags WHERE item_id = 'agnes-and-lucia'")]
+    names = [r[0] for r in q(pub, "SELECT text FROM entities WHERE item_id = 'agnes-and-lucia'")]
+    assert sentences and not any("Agnes" in s or "Lucia" in s for s in sentences)
+    assert "Rose" in names and "Agnes" not in names and "Lucia" not in names
+    assert q(pub, "SELECT count(*) FROM tags WHERE status = 'rejected'") == [(0,)]
+
+
+def test_unknown_domain_in_a_decision_fails_the_build_cleanly(base: Path, cli):
+    build(base)
+    story = base / "stories" / "james-and-andy.md"
+    story.write_text(story.read_text(encoding="utf-8").replace(
+        "\nstatus: published", "\ntags:\n  - {domain: ascot/ocupation, status: confirmed}\nstatus: published"), encoding="utf-8")
+    before = q(base / "evidence.db", "SELECT content_hash FROM stories WHERE id = 'james-and-andy'")
+    result = cli(["build", "--root", base])
+    assert result.exit_code == 1
+    assert "unknown domain 'ascot/ocupation'" in result.output and "did you mean 'ascot/occupation'" in result.output
+    assert "Traceback" not in result.output
+    assert q(base / "evidence.db", "SELECT content_hash FROM stories WHERE id = 'james-and-andy'") == before  # rolled back
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("tags: ascot/occupation", "'tags' must be a list"),
+    ("tags:\n  - {domain: occupation, status: confirmed}", "must be written <framework>/<domain-id>"),
+    ("tags:\n  - {domain: ascot/occupation, status: maybe}", "use one of: confirmed, rejected"),
+    ("tags:\n  - {domain: ascot/occupation, status: confirmed, score: 1}", "unknown field 'score'"),
+])
+def test_malformed_tag_decisions_are_refused(base: Path, cli, bad, message):
+    story = base / "stories" / "james-and-andy.md"
+    story.write_text(story.read_text(encoding="utf-8").replace("\nstatus: published", f"\n{bad}\nstatus: published"), encoding="utf-8")
+    result = cli(["build", "--root", base])
+    assert result.exit_code == 1 and message in result.output and "stories/james-and-andy.md:" in result.output

@@ -1,0 +1,127 @@
+"""`evidence eval` on a small labelled fixture with known answers."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evidence.evaluate import scores, split_validation
+
+CODEBOOK = """\
+name: pets
+domains:
+  - label: Cats
+    theme: animals          # extra keys are ignored
+    examples: ["purring cat", "a kitten"]
+  - label: Dogs
+    id: dogs
+    description: Dogs and puppies.
+    examples: ["barking dog", "a puppy"]
+  - label: Fish
+    examples: ["goldfish bowl", "aquarium"]
+"""
+TRAIN = """text,labels
+the cat purred on the sofa,Cats
+a cat chased the kitten,Cats
+our cat sleeps all day,Cats
+the cat and the kitten played,Cats
+a dog barked at the postman,Dogs
+the dog fetched a stick,Dogs
+walk the dog in the park,dogs
+the puppy and the dog ran,Dogs
+goldfish swim in the bowl,Fish
+feed the goldfish daily,Fish
+a goldfish in the aquarium,Fish
+clean the aquarium for the goldfish,Fish
+"""
+TEST = """text,labels
+"a purring cat, and a kitten",Cats
+the barking dog wanted a walk,Dogs
+an aquarium and a goldfish bowl,Fish
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, text in {"codebook.yml": CODEBOOK, "train.csv": TRAIN, "test.csv": TEST}.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        out[name] = tmp_path / name
+    return out
+
+
+def test_eval_json_with_training_data_has_known_answers(files, cli):
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--train", files["train.csv"], "--test", files["test.csv"], "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert set(data) >= {"macro_f1", "micro_f1", "per_label", "baseline"}
+    assert data["macro_f1"] == data["micro_f1"] == 1.0
+    assert data["per_label"] == {lab: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for lab in ("Cats", "Dogs", "Fish")}
+    assert data["baseline"]["macro_f1"] == data["baseline"]["micro_f1"] == 1.0
+    assert data["setup"]["train_texts"] == 12 and data["setup"]["max_labels"] == 1  # single-label data: one label each
+
+
+def test_eval_codebook_only_and_table_output(files, cli):
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "precision  recall     f1  support" in out
+    assert "tagger:   macro F1 1.000  micro F1 1.000" in out  # every test text contains a codebook phrase
+    assert "baseline: macro F1" in out and "TF-IDF + LinearSVC" in out
+
+
+def test_metrics_by_hand():
+    gold = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
+    pred = np.array([[1, 0], [0, 1], [0, 1], [1, 0]], dtype=bool)
+    m = scores(gold, pred, ["a", "b"])
+    # a: tp 1, fp 1, fn 1 -> p .5 r .5 f .5; b: tp 1, fp 1, fn 0 -> p .5 r 1 f .6667
+    assert m["per_label"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert m["per_label"]["b"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
+    assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3) / 2, abs=1e-4)
+    assert m["micro_f1"] == pytest.approx(2 * 2 / (2 * 2 + 2 + 1), abs=1e-4)
+
+
+def test_validation_slice_comes_from_training_rows_only():
+    labels = [["a"]] * 10 + [["b"]] * 5 + [["c"]]
+    fit, val = split_validation(labels)
+    assert sorted(fit + val) == list(range(16)) and not set(fit) & set(val)
+    assert sum(1 for i in val if labels[i] == ["a"]) == 2 and sum(1 for i in val if labels[i] == ["b"]) == 1
+    assert 15 in fit  # a label with one example keeps it for training
+
+
+@pytest.mark.parametrize("content, message", [
+    ("text,tags\nhello,Cats\n", "has no 'labels' column"),
+    ("words,labels\nhello,Cats\n", "has no 'text' column"),
+    ("", "is empty"),
+    ("text,labels\n", "has no rows with text"),
+    ("text,labels\na cat,Catz\n", "test.csv:2: unknown label 'Catz' (did you mean 'Cats'?)"),
+])
+def test_bad_test_files_are_refused_with_one_line(files, cli, content, message):
+    files["test.csv"].write_text(content, encoding="utf-8")
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
+    assert r.exit_code == 1
+    assert message in r.output and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_missing_files_and_bad_codebooks(files, cli, tmp_path):
+    r = cli(["eval", "--codebook", tmp_path / "nope.yml", "--test", files["test.csv"]])
+    assert r.exit_code == 1 and "codebook not found" in r.output
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", tmp_path / "nope.csv"])
+    assert r.exit_code == 1 and "test file not found" in r.output
+    (tmp_path / "bad.yml").write_text("name: x\ndomains: []\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", tmp_path / "bad.yml", "--test", files["test.csv"]])
+    assert r.exit_code == 1 and "needs 'domains:'" in r.output
+
+
+def test_multi_label_with_two_codebooks(tmp_path, cli):
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "t.csv").write_text(
+        "text,labels\nShe made new friends at the club and got a job.,ascot/social-participation-and-involvement|ascot/occupation|community-outcomes/more-connected\n"
+        "The report was published in 2017.,\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", root / "pipelines/frameworks/ascot.yml", "--codebook", root / "pipelines/frameworks/community-outcomes.yml",
+             "--test", tmp_path / "t.csv", "--min-labels", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["per_label"]["ascot/occupation"]["support"] == 1
+    assert data["per_label"]["ascot/social-participation-and-involvement"]["recall"] == 1.0  # 'made new friends' is a codebook phrase
+    assert data["setup"]["labels"] == 11

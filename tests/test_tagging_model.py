@@ -1,0 +1,67 @@
+"""Tagging quality with the real all-MiniLM-L6-v2 model (marked `model`)."""
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_base
+
+pytestmark = pytest.mark.model
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory) -> Path:
+    from evidence.build import BuildOptions, build
+    from evidence.embedder import get_embedder
+
+    base = copy_base(tmp_path_factory.mktemp("model") / "base")
+    build(base, options=BuildOptions(embedder=get_embedder(base, name="all-MiniLM-L6-v2")))
+    return base
+
+
+def tag(base: Path, item: str, domain: str):
+    conn = sqlite3.connect(base / "evidence.db")
+    try:
+        return conn.execute("SELECT sentence, score, model_id FROM tags WHERE item_id = ? AND domain = ? AND status != 'rejected'",
+                            [item, domain]).fetchone()
+    finally:
+        conn.close()
+
+
+def test_debs_is_tagged_occupation_for_her_work_as_an_artist(real_build: Path):
+    row = tag(real_build, "debs-creative-minds", "ascot/occupation")
+    assert row is not None, "Debs' story has no Occupation tag"
+    sentence, score, model = row
+    assert model == "all-MiniLM-L6-v2"
+    assert any(w in sentence.lower() for w in ("artist", "speaker", "paints", "talks to", "training sessions")), sentence
+
+
+def test_agnes_is_tagged_more_connected_for_isolation_or_family(real_build: Path):
+    row = tag(real_build, "agnes-and-lucia", "community-outcomes/more-connected")
+    assert row is not None
+    assert any(w in row[0].lower() for w in ("family", "friends", "isolat", "visit", "neighbours")), row[0]
+
+
+def test_a_sentence_with_no_outcome_is_not_a_supporting_sentence(real_build: Path):
+    conn = sqlite3.connect(real_build / "evidence.db")
+    sentences = [r[0] for r in conn.execute("SELECT sentence FROM tags WHERE item_id = 'pearl-florist-somerset'")]
+    conn.close()
+    assert sentences and not any(s.startswith("Sian Lockwood, Chief Executive") for s in sentences)
+    assert not any(s.startswith("*Source") for s in sentences)
+
+
+def test_gold_set_tagger_beats_the_baseline(cli):
+    import json
+
+    from evidence.embedder import get_embedder
+    from evidence.evaluate import evaluate
+
+    result = evaluate([ROOT / "pipelines/frameworks/ascot.yml", ROOT / "pipelines/frameworks/community-outcomes.yml"],
+                      ROOT / "tests/gold/stories_gold.csv", root=ROOT, min_labels=0,
+                      embedder=get_embedder(ROOT, name="all-MiniLM-L6-v2"))
+    json.dumps(result)
+    assert result["setup"]["test_texts"] >= 150
+    assert result["macro_f1"] > result["baseline"]["macro_f1"]
+    assert result["micro_f1"] > result["baseline"]["micro_f1"]
+    assert result["micro_f1"] >= 0.3

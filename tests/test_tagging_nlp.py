@@ -1,0 +1,112 @@
+"""The spaCy components, each on spacy.blank("en"), and the configured pipeline."""
+from pathlib import Path
+
+import pytest
+import spacy
+
+import evidence.nlp  # noqa: F401  (registers the factories)
+from evidence.nlp import entity_rows, light_stem, load_nlp, make_docs, sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def blank(*pipes: str):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    for p in pipes:
+        nlp.add_pipe(p)
+    return nlp
+
+
+def quantities(text: str) -> list[tuple]:
+    doc = blank("evidence_quantities")(text)
+    return [(e.text, e.label_, e._.quantity) for e in doc.ents]
+
+
+def test_light_stem_meets_inflections():
+    assert light_stem("friends") == light_stem("friend") == "friend"
+    assert light_stem("calls") == light_stem("call")
+    assert light_stem("neighbours") == "neighbour"
+    assert light_stem("is") == "is"  # short words kept
+
+
+def test_stem_norm_component_sets_norms():
+    doc = blank("evidence_stem_norm")("Her neighbours call in")
+    assert [t.norm_ for t in doc] == ["her", "neighbour", "call", "in"]
+
+
+@pytest.mark.parametrize("text, span, value, unit", [
+    ("Pearl now has 27 people on her books.", "27 people", 27.0, "people"),
+    ("The workforce fell by -9.3% last year.", "-9.3%", -9.3, "%"),
+    ("They support nearly 50 older neighbours.", "nearly 50 older neighbours", 50.0, "older neighbours"),
+    ("Half a million people have personal budgets.", "Half a million people", 500000.0, "people"),
+    ("It rose by 15.8 per cent.", "15.8 per cent", 15.8, "%"),
+    ("The network is 2,000 strong.", "2,000 strong", 2000.0, "strong"),
+    ("The bid raised £1.2m for a bus.", "£1.2m", 1_200_000.0, "GBP"),
+])
+def test_quantities_with_units(text, span, value, unit):
+    found = {t: q for t, label, q in quantities(text) if label == "QUANTITY"}
+    assert span in found, found
+    assert found[span][0] == pytest.approx(value)
+    assert found[span][1] == unit
+
+
+def test_quantity_qualifier_and_years():
+    got = quantities("In 2007 over 150 micro-enterprises joined; one of them said so.")
+    assert ("2007", "DATE", (2007.0, "", "")) in got
+    over = [q for t, label, q in got if label == "QUANTITY"]
+    assert over == [(150.0, "micro-enterprises", "over")]  # 'one of them' is not a number
+
+
+def test_people_component_marks_listed_names_only():
+    nlp = blank("evidence_people")
+    doc = nlp.make_doc("Debs met Alex at the seminar. Debsy is someone else.")
+    doc.user_data["people"] = ["Debs"]
+    doc = nlp(doc)
+    assert [(e.text, e.label_) for e in doc.ents] == [("Debs", "PERSON")]
+
+
+def test_trained_ner_is_a_no_op_without_the_package():
+    nlp = blank("evidence_trained_ner")
+    assert nlp.get_pipe_config("evidence_trained_ner")["model"] == "en_core_web_sm"
+    doc = nlp("Debs lives in Manchester.")  # en_core_web_sm is not installed here: nothing added, nothing fails
+    assert list(doc.ents) == []
+
+
+def test_configured_pipeline_recognises_places_orgs_and_approaches():
+    nlp = load_nlp(ROOT)
+    assert nlp.pipe_names[:3] == ["sentencizer", "stem_norm", "entity_ruler"]
+    doc = make_docs(nlp, ["Community Catalysts runs a programme in Somerset. Shared Lives carers help, and so does local area coordination."],
+                    [["Pearl"]])[0]
+    ents = {(r["label"], r["norm"]) for r in entity_rows(doc)}
+    assert ("PLACE", "somerset") in ents
+    assert ("ORG", "community-catalysts") in ents
+    assert ("APPROACH", "shared-lives") in ents
+    assert ("APPROACH", "local-area-coordination") in ents  # approach names match in any case
+    assert [s[2][:10] for s in sentences(doc)] == ["Community ", "Shared Liv"]
+
+
+def test_a_new_approach_file_is_recognised(base: Path):
+    (base / "approaches" / "men-in-sheds.yml").write_text(
+        "id: men-in-sheds\nname: Men in Sheds\ndescription: x\narea_of_work: whole-community\n"
+        "sources: [{title: t, author: a}]\n", encoding="utf-8")
+    doc = make_docs(load_nlp(base), ["He joined Men in Sheds last year."])[0]
+    assert ("APPROACH", "men-in-sheds") in {(r["label"], r["norm"]) for r in entity_rows(doc)}
+
+
+def test_entity_offsets_point_into_the_text():
+    text = "Pearl now has 27 local people on her books in Somerset."
+    doc = make_docs(load_nlp(ROOT), [text], [["Pearl"]])[0]
+    rows = entity_rows(doc)
+    assert rows and all(text[r["start"]:r["end"]] == r["text"] for r in rows)
+    assert {r["label"] for r in rows} >= {"PERSON", "QUANTITY", "PLACE"}
+
+
+def test_trained_ner_entities_are_mapped_and_added_where_free(monkeypatch):
+    other = spacy.blank("en")
+    other.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Wigan"}, {"label": "ORG", "pattern": "Nesta"},
+                                                 {"label": "DATE", "pattern": "Monday"}])
+    monkeypatch.setattr(evidence.nlp, "trained_pipeline", lambda model: other)
+    nlp = blank("evidence_trained_ner")
+    doc = nlp("Nesta met people in Wigan on Monday.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Nesta", "ORG"), ("Wigan", "PLACE")]  # DATE is not mapped
