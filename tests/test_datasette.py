@@ -104,9 +104,16 @@ def test_real_datasette_serve_answers_tables_and_every_canned_query(server):
     stories = {row["id"]: row for row in json.loads(body)}
     assert "more like family" in stories["agnes-and-lucia"]["body"]
     assert "Feeling important is awesome" in stories["nick-shared-lives-ambassador"]["body"]
-    params = {"evidence_for_approach": "?approach=shared-lives"}
-    for name in QUERIES:
-        status, _, body = server.get(f"/public/{name}.json{params.get(name, '')}")
+    values = {"approach": "shared-lives", "domain": "community-outcomes/more-connected", "place": "Somerset",
+              "text": "Somerset", "entity": "Somerset", "mention": "somerset", "q": "isolated older woman", "query": "isolated older woman"}
+    import re
+    import urllib.parse
+
+    for name, spec in QUERIES.items():
+        wanted = sorted(set(re.findall(r"(?<!:):([a-z_]+)", spec["sql"])))
+        assert all(w in values for w in wanted), f"{name}: give the test a value for {wanted}"
+        qs = urllib.parse.urlencode({w: values[w] for w in wanted})
+        status, _, body = server.get(f"/public/{name}.json?{qs}")
         assert status == 200, name
         data = json.loads(body)
         assert data["rows"], f"canned query {name} returned no rows"
