@@ -60,7 +60,8 @@ def _progress(quiet: bool):
         return None
 
     def report(stage: str, done: int, total: int) -> None:
-        sys.stderr.write(f"\r{stage}: {done}/{total}")
+        filled = 30 * done // total if total else 30
+        sys.stderr.write(f"\r{stage}: [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()

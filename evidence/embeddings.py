@@ -40,7 +40,7 @@ def item_passages(item_type: str, row: dict, size: int, stride: int) -> list[Pas
     if item_type == "story":
         return story_passages(row["public_title"] or "", row["public_summary"] or "", row["public_body"] or "",
                               size, stride)
-    return finding_passages(row["statement"] or "", row["measure"] or "")
+    return finding_passages(row["statement"] or "")
 
 
 def _chunks(items: list, n: int = 500) -> Iterable[list]:
@@ -49,7 +49,7 @@ def _chunks(items: list, n: int = 500) -> Iterable[list]:
 
 
 def _rows(db, item_type: str, ids: list[str]) -> list[dict]:
-    cols = ("id, public_title, public_summary, public_body" if item_type == "story" else "id, statement, measure")
+    cols = ("id, public_title, public_summary, public_body" if item_type == "story" else "id, statement")
     out = []
     for part in _chunks(ids):
         cur = db.execute(f"SELECT {cols} FROM [{ITEM_TABLES[item_type]}] WHERE id IN ({','.join('?' * len(part))})", part)
