@@ -63,6 +63,27 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+_blas_limited = False
+
+
+def one_blas_thread() -> None:
+    """Let numpy's OpenBLAS use one thread (once per process). Its threads
+    spin while they wait, which makes the small matrix products of a query
+    several times slower on a busy 2-core machine; search parallelises its
+    one big product itself (vector_index). torch's own threads are not
+    touched."""
+    global _blas_limited
+    if _blas_limited:
+        return
+    _blas_limited = True
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits={"libscipy_openblas": 1, "libopenblas": 1})
+    except Exception:  # pragma: no cover - threadpoolctl missing or BLAS unknown: only slower
+        pass
+
+
 def _erf(x: np.ndarray) -> np.ndarray:
     # Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7)
     s = np.sign(x)
@@ -119,6 +140,7 @@ class NumpyBertEncoder:
             self.heads = int(config["num_attention_heads"])
             self.layers = int(config["num_hidden_layers"])
             self.eps = float(config.get("layer_norm_eps", 1e-12))
+            one_blas_thread()
             tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
             tok.no_padding()
             tok.enable_truncation(self.max_len)

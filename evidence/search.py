@@ -156,7 +156,7 @@ def filter_mask(idx: VectorIndex, conn: sqlite3.Connection, filters: Filters) ->
             mask &= codes == (values.index(wanted) if wanted in values else -2)
     if filters.place:
         codes, values = idx.facets["place"]
-        known = {v.lower(): v for v in values if v}
+        known = {v.lower(): v for v in sorted(values) if v}
         wanted = _resolve(filters.place, known, "place", "places in this database")
         mask &= codes == values.index(wanted)
     if filters.domain:
@@ -212,19 +212,56 @@ def fts_terms(query: str) -> list[str]:
     return list(dict.fromkeys(content or words))
 
 
+# in a large table, a word found in more than this share of rows says little
+# about relevance and costs a scan of most of the index: it is left out
+LARGE_TABLE = 20_000
+COMMON_SHARE = 0.05
+_df_cache: dict[tuple, int] = {}
+
+
+def _doc_freq(idx: VectorIndex, conn: sqlite3.Connection, table: str, term: str) -> int:
+    """Rows of the table whose text holds the word (as FTS5 tokenises it),
+    cached per database version."""
+    key = (idx.path, idx.stamp, table, term)
+    if key not in _df_cache:
+        if len(_df_cache) > 50_000:
+            _df_cache.clear()
+        _df_cache[key] = conn.execute(f"SELECT count(*) FROM [{table}_fts] WHERE [{table}_fts] MATCH ?",
+                                      [f'"{term}"']).fetchone()[0]
+    return _df_cache[key]
+
+
+def informative_terms(idx: VectorIndex, conn: sqlite3.Connection, table: str, terms: list[str]) -> list[str]:
+    """The query words worth an FTS5 match in this table: all of them in a
+    small table; in a large one, those in at most 5% of its rows (or the
+    rarest word, when every word is common)."""
+    rows = int(np.sum(idx.item_type == TYPES.index("story" if table == "stories" else "finding")))
+    if rows < LARGE_TABLE:
+        return terms
+    df = {t: _doc_freq(idx, conn, table, t) for t in terms}
+    keep = [t for t in terms if 0 < df[t] <= COMMON_SHARE * rows]
+    if not keep:
+        present = [t for t in terms if df[t] > 0]
+        keep = [min(present, key=df.get)] if present else []
+    return keep
+
+
 def fts_rank(idx: VectorIndex, conn: sqlite3.Connection, query: str, mask: np.ndarray | None,
              limit: int) -> list[tuple[int, float]]:
     """Items matching any query word in the FTS5 indexes, best bm25 first,
     as (item number, -bm25); only items the mask keeps."""
-    terms = fts_terms(query)
-    if not terms:
+    all_terms = fts_terms(query)
+    if not all_terms:
         return []
-    match = " OR ".join(f'"{t}"' for t in terms)
     ranked: list[tuple[float, int]] = []
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for item_type, table in TABLES.items():
         if f"{table}_fts" not in tables:
             continue
+        terms = informative_terms(idx, conn, table, all_terms)
+        if not terms:
+            continue
+        match = " OR ".join(f'"{t}"' for t in terms)
         params: list = [match]
         keep = ""
         if mask is not None:
@@ -410,7 +447,7 @@ def filter_values(db_path: str | Path) -> dict[str, list]:
         out = {
             "approach": conn.execute("SELECT id, name FROM approaches ORDER BY name").fetchall(),
             "area": conn.execute("SELECT id, label FROM areas_of_work ORDER BY position").fetchall(),
-            "place": [(v, v) for v in idx.facets["place"][1] if v],
+            "place": [(v, v) for v in sorted(idx.facets["place"][1]) if v],
             "domain": [],
         }
         if _columns(conn, "tags"):

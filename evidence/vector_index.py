@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from bisect import bisect_left
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +24,36 @@ from .errors import EvidenceError
 TYPES = ("story", "finding")
 FACETS = ("approach", "area_of_work", "place")
 
+# the one big matrix-vector product is split over this many threads (numpy
+# releases the GIL; BLAS itself runs one thread each) when the matrix is
+# larger than SPLIT_BYTES
+THREADS = max(1, min(4, int(os.environ.get("EVIDENCE_SEARCH_THREADS") or os.cpu_count() or 1)))
+SPLIT_BYTES = 64 << 20
+_pool: ThreadPoolExecutor | None = None
+
+
+def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """matrix @ vector, split over THREADS threads for a large matrix."""
+    global _pool
+    if THREADS < 2 or matrix.nbytes < SPLIT_BYTES:
+        return matrix @ vector
+    if _pool is None:
+        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="evidence-matvec")
+    out = np.empty(len(matrix), dtype=np.float32)
+    bounds = np.linspace(0, len(matrix), THREADS + 1).astype(int)
+
+    def part(a: int, b: int) -> None:
+        np.matmul(matrix[a:b], vector, out=out[a:b])
+
+    for f in [_pool.submit(part, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
+        f.result()
+    return out
+
 # the filter columns of every item; works on the public and the working database
 ITEMS_SQL = """
-SELECT 'story', s.id, s.approach,
-       COALESCE(NULLIF(s.area_of_work, ''), (SELECT a.area_of_work FROM approaches a WHERE a.id = s.approach)),
-       s.place
+SELECT 'story' AS item_type, s.id, s.approach AS approach,
+       COALESCE(NULLIF(s.area_of_work, ''), (SELECT a.area_of_work FROM approaches a WHERE a.id = s.approach)) AS area,
+       s.place AS place
   FROM stories s
 UNION ALL
 SELECT 'finding', f.id, f.approach, (SELECT a.area_of_work FROM approaches a WHERE a.id = f.approach), f.place
@@ -68,7 +95,13 @@ class VectorIndex:
     item_type: np.ndarray         # (items,) 0 story, 1 finding
     item_ids: list[str]
     facets: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)  # codes, values
-    position: dict[tuple[str, str], int] = field(default_factory=dict)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # type -> (first, last + 1) item
+
+    def __post_init__(self) -> None:
+        # items are sorted by (type, id): an id is found by bisection, no dict needed
+        for code, name in enumerate(TYPES):
+            where = np.flatnonzero(self.item_type == code)
+            self.ranges[name] = (int(where[0]), int(where[-1]) + 1) if len(where) else (0, 0)
 
     @property
     def size(self) -> int:
@@ -76,7 +109,9 @@ class VectorIndex:
 
     def item(self, item_type: str, item_id: str) -> int | None:
         """The item number of (type, id), or None."""
-        return self.position.get((item_type, item_id))
+        lo, hi = self.ranges.get(item_type, (0, 0))
+        i = bisect_left(self.item_ids, item_id, lo, hi)
+        return i if i < hi and self.item_ids[i] == item_id else None
 
     def item_rows(self, item: int) -> slice:
         end = self.item_start[item + 1] if item + 1 < len(self.item_start) else len(self.row_item)
@@ -98,7 +133,7 @@ class VectorIndex:
                     starts = np.flatnonzero(np.r_[True, self.row_item[rows][1:] != self.row_item[rows][:-1]])
                     scores[self.row_item[rows][starts]] = np.maximum.reduceat(sub, starts)
             return scores
-        sims = self.matrix @ query
+        sims = matvec(self.matrix, query)
         scores = sims if len(sims) == items else np.maximum.reduceat(sims, self.item_start)
         if mask is not None:
             scores = np.where(mask, scores, np.float32(-np.inf))
@@ -133,7 +168,11 @@ def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
 
 
 def load(path: str | Path) -> VectorIndex:
-    """Read every vector of the database's model into one matrix."""
+    """Read every vector of the database's model into one matrix, with each
+    item's filter values as small integer codes."""
+    from .numpy_encoder import one_blas_thread
+
+    one_blas_thread()
     path = Path(path).resolve()
     stamp = file_stamp(path)
     conn = connect(path)
@@ -146,9 +185,6 @@ def load(path: str | Path) -> VectorIndex:
             raise EvidenceError(f"{path.name} holds no embeddings; run 'evidence build' to embed stories and findings")
         model, nbytes = row[0], row[1]
         dim = nbytes // 4
-        meta: dict[tuple[str, str], tuple] = {}
-        for r in conn.execute(ITEMS_SQL):
-            meta[(r[0], r[1])] = r[2:]
         count = conn.execute("SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
         matrix = np.empty((count, dim), dtype=np.float32)
         row_item = np.empty(count, dtype=np.int32)
@@ -156,47 +192,64 @@ def load(path: str | Path) -> VectorIndex:
         item_ids: list[str] = []
         item_type: list[int] = []
         starts: list[int] = []
-        position: dict[tuple[str, str], int] = {}
-        cur = conn.execute("SELECT item_type, item_id, passage, vector FROM embeddings WHERE model = ? "
-                           "ORDER BY item_type, item_id, passage", [model])
+        lookups: list[dict[str, int]] = [{} for _ in FACETS]
+        codes: list[list[int]] = [[] for _ in FACETS]
+        # vectors in item order, each with its item's filter values; vectors
+        # of items that no longer exist drop out in the join
+        cur = conn.execute(f"""
+SELECT e.item_type, e.item_id, e.passage, e.vector, m.approach, m.area, m.place
+  FROM embeddings e JOIN ({ITEMS_SQL}) m ON m.item_type = e.item_type AND m.id = e.item_id
+ WHERE e.model = ? AND length(e.vector) = ?
+ ORDER BY e.item_type, e.item_id, e.passage""", [model, nbytes])
         n = 0
+        last = None
         while True:
-            chunk = cur.fetchmany(20000)
+            chunk = cur.fetchmany(4096)
             if not chunk:
                 break
-            keep = []
-            for t, i, p, blob in chunk:
-                key = (t, i)
-                if key not in meta or len(blob) != nbytes:
-                    continue  # a vector whose item is gone (or of another size): never shown
-                item = position.get(key)
-                if item is None:
-                    item = position[key] = len(item_ids)
+            blobs = []
+            for t, i, p, blob, *values in chunk:
+                if (t, i) != last:
+                    last = (t, i)
                     item_ids.append(i)
                     item_type.append(TYPES.index(t))
-                    starts.append(n + len(keep))
-                row_item[n + len(keep)] = item
-                row_passage[n + len(keep)] = p
-                keep.append(blob)
-            if keep:
-                matrix[n:n + len(keep)] = np.frombuffer(b"".join(keep), dtype="<f4").reshape(len(keep), dim)
-                n += len(keep)
+                    starts.append(n + len(blobs))
+                    for j, v in enumerate(values):
+                        codes[j].append(lookups[j].setdefault(v or "", len(lookups[j])))
+                row_item[n + len(blobs)] = len(item_ids) - 1
+                row_passage[n + len(blobs)] = p
+                blobs.append(blob)
+            matrix[n:n + len(blobs)] = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
+            n += len(blobs)
+            del chunk, blobs
     finally:
         conn.close()
     if n < count:
         matrix, row_item, row_passage = matrix[:n].copy(), row_item[:n].copy(), row_passage[:n].copy()
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    np.divide(matrix, np.maximum(norms, 1e-12), out=matrix)
+    for start in range(0, n, 65536):  # unit length, in place
+        block = matrix[start:start + 65536]
+        block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
     facets = {}
-    item_meta = [meta[(TYPES[t], i)] for t, i in zip(item_type, item_ids)]
     for j, name in enumerate(FACETS):
-        values = sorted({m[j] or "" for m in item_meta})
-        lookup = {v: c for c, v in enumerate(values)}
-        facets[name] = (np.array([lookup[m[j] or ""] for m in item_meta], dtype=np.int32), values)
+        values = [""] * len(lookups[j])
+        for v, c in lookups[j].items():
+            values[c] = v
+        facets[name] = (np.array(codes[j], dtype=np.int32), values)
+    _release_freed_memory()
     return VectorIndex(
         path=str(path), stamp=stamp, model=model, matrix=matrix, row_item=row_item, row_passage=row_passage,
         item_start=np.array(starts, dtype=np.int64), item_type=np.array(item_type, dtype=np.int8),
-        item_ids=item_ids, facets=facets, position=position)
+        item_ids=item_ids, facets=facets)
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap pages freed after loading back to the system (glibc)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 _indexes: dict[str, VectorIndex] = {}

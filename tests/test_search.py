@@ -190,11 +190,10 @@ def _random_index(n_items: int, passages: int, seed: int = 0) -> VectorIndex:
     m /= np.linalg.norm(m, axis=1, keepdims=True)
     row_item = np.repeat(np.arange(n_items), counts).astype(np.int32)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    ids = [f"i{i}" for i in range(n_items)]
+    ids = [f"i{i:05d}" for i in range(n_items)]
     return VectorIndex(path="x.db", stamp=(), model="m", matrix=m, row_item=row_item,
                        row_passage=np.concatenate([np.arange(c) for c in counts]).astype(np.int32),
-                       item_start=starts, item_type=np.zeros(n_items, dtype=np.int8), item_ids=ids,
-                       position={("story", i): n for n, i in enumerate(ids)})
+                       item_start=starts, item_type=np.zeros(n_items, dtype=np.int8), item_ids=ids)
 
 
 @pytest.mark.parametrize("share", [0.05, 0.6, 1.0])
