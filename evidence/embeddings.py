@@ -69,11 +69,24 @@ def delete_items(db, item_type: str, ids: Iterable[str]) -> int:
     return n
 
 
+# a story withdrawn but kept as a row (a tombstone) is never embedded
+LIVE = {"story": "COALESCE(status, '') != 'withdrawn'", "finding": "1"}
+
+
 def _missing(db, item_type: str) -> list[str]:
     """Items that have no passages at all (new since the step last ran)."""
     table = ITEM_TABLES[item_type]
     return [r[0] for r in db.execute(
-        f"SELECT id FROM [{table}] WHERE id NOT IN (SELECT item_id FROM passages WHERE item_type = ?)", [item_type])]
+        f"SELECT id FROM [{table}] WHERE {LIVE[item_type]} AND id NOT IN "
+        "(SELECT item_id FROM passages WHERE item_type = ?)", [item_type])]
+
+
+def _withdrawn(db, ids: list[str]) -> list[str]:
+    out = []
+    for part in _chunks(ids):
+        out += [r[0] for r in db.execute(
+            f"SELECT id FROM stories WHERE NOT ({LIVE['story']}) AND id IN ({','.join('?' * len(part))})", part)]
+    return out
 
 
 def _orphans(db) -> int:
@@ -108,10 +121,16 @@ def enrich(db, summary: Any, options: Any) -> None:
         written += delete_items(db, item_type, ids)
     if full:
         written += _orphans(db)
-        targets = {t: [r[0] for r in db.execute(f"SELECT id FROM [{ITEM_TABLES[t]}]")] for t in ITEM_TABLES}
+        targets = {t: [r[0] for r in db.execute(f"SELECT id FROM [{ITEM_TABLES[t]}] WHERE {LIVE[t]}")]
+                   for t in ITEM_TABLES}
+        gone = [r[0] for r in db.execute(f"SELECT id FROM stories WHERE NOT ({LIVE['story']})")]
     else:
         targets = {t: sorted(set(summary.changed_ids.get(ITEM_TABLES[t], [])) | set(_missing(db, t)))
                    for t in ITEM_TABLES}
+        gone = _withdrawn(db, targets["story"])
+    if gone:
+        written += delete_items(db, "story", gone)
+        targets["story"] = sorted(set(targets["story"]) - set(gone))
     if any(targets.values()):
         written += _embed_items(db, targets, embedder, model, size, stride, options.progress)
     if full:

@@ -155,3 +155,24 @@ def test_embedding_reports_progress(base):
     _build(base, progress=lambda stage, done, total: seen.append((stage, done, total)))
     embedding = [s for s in seen if s[0] == "embedding passages"]
     assert embedding and embedding[-1][1] == embedding[-1][2] > 0
+
+
+def test_a_story_withdrawn_but_kept_as_a_row_loses_its_vectors(base):
+    from types import SimpleNamespace
+
+    from evidence import store
+    from evidence.build import BuildSummary
+    from evidence.embeddings import enrich
+
+    _build(base)
+    db = store.open_db(base / "evidence.db")
+    try:
+        with db.atomic():
+            db.execute("UPDATE stories SET status = 'withdrawn' WHERE id = 'james-and-phil'")
+            summary = BuildSummary(changed_ids={"stories": ["james-and-phil"]})
+            enrich(db, summary, SimpleNamespace(root=base, embedder=CountingEmbedder(), progress=None))
+        assert db.execute("SELECT count(*) FROM passages WHERE item_id = 'james-and-phil'").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM embeddings WHERE item_id = 'james-and-phil'").fetchone()[0] == 0
+        assert summary.enriched[STEP] > 0
+    finally:
+        db.close()
