@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import struct
 import threading
 from pathlib import Path
@@ -42,14 +43,19 @@ def supported(path: Path) -> bool:
             and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists())
 
 
+def safetensors_header(path: Path) -> tuple[dict, int]:
+    """(header, offset of the data) of a .safetensors file."""
+    with open(path, "rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        return json.loads(fh.read(size)), 8 + size
+
+
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """Tensors of a .safetensors file as read-only numpy arrays mapped from
     the file (no copy: only the pages used become resident)."""
+    header, base = safetensors_header(path)
     with open(path, "rb") as fh:
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    (size,) = struct.unpack("<Q", mm[:8])
-    header = json.loads(mm[8:8 + size])
-    base = 8 + size
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -61,6 +67,27 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         arr = np.frombuffer(mm, dtype=dtype, count=(end - start) // np.dtype(dtype).itemsize, offset=base + start)
         out[name] = arr.reshape(info["shape"])
     return out
+
+
+class RowReader:
+    """Rows of a float32 matrix in a file, read on demand with pread: a query
+    needs a dozen rows of the 47 MB word-embedding table, and mapping it
+    would make whole neighbourhoods of it resident."""
+
+    def __init__(self, path: Path, offset: int, shape: tuple[int, int]):
+        self.fd = os.open(path, os.O_RDONLY)
+        self.offset = offset
+        self.shape = shape
+        self.row_bytes = shape[1] * 4
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        if unique.size and (unique[0] < 0 or unique[-1] >= self.shape[0]):
+            raise EvidenceError("token id out of range for the model's vocabulary")
+        data = b"".join(os.pread(self.fd, self.row_bytes, self.offset + int(i) * self.row_bytes) for i in unique)
+        rows = np.frombuffer(data, dtype="<f4").reshape(len(unique), self.shape[1])
+        return rows[inverse.reshape(-1)].reshape(*ids.shape, self.shape[1])
 
 
 _blas_limited = False
@@ -145,8 +172,13 @@ class NumpyBertEncoder:
             tok.no_padding()
             tok.enable_truncation(self.max_len)
             self.tokenizer = tok
-            w = read_safetensors(weights)
-            self.w = {k.removeprefix("bert."): v for k, v in w.items()}
+            w = {k.removeprefix("bert."): v for k, v in read_safetensors(weights).items()}
+            header, base = safetensors_header(weights)
+            name = next(k for k in header if k.removeprefix("bert.") == "embeddings.word_embeddings.weight")
+            if header[name]["dtype"] == "F32":
+                w["embeddings.word_embeddings.weight"] = RowReader(
+                    weights, base + header[name]["data_offsets"][0], tuple(header[name]["shape"]))
+            self.w = w
             self.dim = int(config["hidden_size"])
             self._loaded = True
 
@@ -189,7 +221,7 @@ class NumpyBertEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         self.load()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch([str(t) for t in texts])
+        encodings = [self.tokenizer.encode(str(t)) for t in texts]  # no rayon thread pool
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # similar lengths together
         for chunk in range(0, len(order), batch_size):
             part = order[chunk:chunk + batch_size]

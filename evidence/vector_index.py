@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +80,26 @@ def connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
 
+class IdList:
+    """Item ids, sorted within each type, as one numpy bytes array (a few
+    bytes per id instead of a Python object each)."""
+
+    def __init__(self, ids: list[str]):
+        self.ids = np.array([i.encode("utf-8") for i in ids], dtype=bytes) if ids else np.array([], dtype="S1")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> str:
+        return self.ids[i].decode("utf-8")
+
+    def find(self, item_id: str, lo: int, hi: int) -> int | None:
+        """Position of the id between lo and hi (sorted there), or None."""
+        key = item_id.encode("utf-8")
+        i = lo + int(np.searchsorted(self.ids[lo:hi], key))
+        return i if i < hi and self.ids[i] == key else None
+
+
 @dataclass
 class VectorIndex:
     """Passage vectors of one database plus what filters need per item."""
@@ -93,11 +112,13 @@ class VectorIndex:
     row_passage: np.ndarray       # (passages,) passage number within its item
     item_start: np.ndarray        # (items,) first row of each item
     item_type: np.ndarray         # (items,) 0 story, 1 finding
-    item_ids: list[str]
+    item_ids: IdList
     facets: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)  # codes, values
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # type -> (first, last + 1) item
 
     def __post_init__(self) -> None:
+        if not isinstance(self.item_ids, IdList):
+            self.item_ids = IdList(list(self.item_ids))
         # items are sorted by (type, id): an id is found by bisection, no dict needed
         for code, name in enumerate(TYPES):
             where = np.flatnonzero(self.item_type == code)
@@ -110,8 +131,7 @@ class VectorIndex:
     def item(self, item_type: str, item_id: str) -> int | None:
         """The item number of (type, id), or None."""
         lo, hi = self.ranges.get(item_type, (0, 0))
-        i = bisect_left(self.item_ids, item_id, lo, hi)
-        return i if i < hi and self.item_ids[i] == item_id else None
+        return self.item_ids.find(item_id, lo, hi)
 
     def item_rows(self, item: int) -> slice:
         end = self.item_start[item + 1] if item + 1 < len(self.item_start) else len(self.row_item)
@@ -173,6 +193,12 @@ def load(path: str | Path) -> VectorIndex:
     from .numpy_encoder import one_blas_thread
 
     one_blas_thread()
+    idx = _read(Path(path).resolve())
+    _release_freed_memory()  # now that the loading's temporaries are gone
+    return idx
+
+
+def _read(path: Path) -> VectorIndex:
     path = Path(path).resolve()
     stamp = file_stamp(path)
     conn = connect(path)
@@ -235,7 +261,6 @@ SELECT e.item_type, e.item_id, e.passage, e.vector, m.approach, m.area, m.place
         for v, c in lookups[j].items():
             values[c] = v
         facets[name] = (np.array(codes[j], dtype=np.int32), values)
-    _release_freed_memory()
     return VectorIndex(
         path=str(path), stamp=stamp, model=model, matrix=matrix, row_item=row_item, row_passage=row_passage,
         item_start=np.array(starts, dtype=np.int64), item_type=np.array(item_type, dtype=np.int8),
