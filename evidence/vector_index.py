@@ -48,6 +48,7 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
         f.result()
     return out
 
+
 # the filter columns of every item; works on the public and the working database
 ITEMS_SQL = """
 SELECT 'story' AS item_type, s.id, s.approach AS approach,
