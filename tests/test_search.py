@@ -299,3 +299,17 @@ def test_fts_rank_applies_the_mask_in_sql(built_session):
     ranked = fts_rank(idx, conn, "Pearl florist", mask, 10)
     conn.close()
     assert ranked and all(idx.item_type[i] == 1 for i, _ in ranked)
+
+
+def test_a_story_added_with_evidence_add_is_found_by_the_next_search(cli, built, tmp_path):
+    public = built / "public.db"
+    query = "Ottoline teaches neighbours to mend clothes at the library"
+    before = get_index(public).size
+    (tmp_path / "stories").mkdir()
+    src = write_story(tmp_path, "ottoline", "Ottoline mends", "Ottoline teaches her neighbours to mend clothes. "
+                      "They meet at the library every Tuesday.")
+    r = cli(["add", "--file", src, "--root", built, "--quiet"])
+    assert r.exit_code == 0, r.output
+    hits = search(public, query, limit=1)
+    assert hits[0].id == "ottoline" and get_index(public).size == before + 1
+    assert "mend clothes" in hits[0].snippet or "mends" in hits[0].title
