@@ -25,7 +25,17 @@ FILTERS = ("type", "approach", "domain", "area", "place")
 
 
 def search_database(datasette) -> tuple[str, str] | None:
-    """(name, file path) of the first served database that holds embeddings."""
+    """(name, file path) of the first served database that holds embeddings
+    (looked up once per Datasette instance)."""
+    found = getattr(datasette, "_evidence_search_db", None)
+    if found is None:
+        found = _find_search_database(datasette)
+        if found:
+            datasette._evidence_search_db = found
+    return found
+
+
+def _find_search_database(datasette) -> tuple[str, str] | None:
     import sqlite3
 
     for name, db in datasette.databases.items():

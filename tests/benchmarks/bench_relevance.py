@@ -9,7 +9,6 @@ model (all-MiniLM-L6-v2) in a temporary folder first.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -26,17 +25,17 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=ROOT / "tests" / "relevance.yml")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each query's rank")
     args = parser.parse_args()
-    os.environ.pop("EVIDENCE_EMBEDDER", None)
     from evidence.relevance import evaluate, load_cases
 
     db = args.db
     if db is None:
         from conftest import copy_base
-        from evidence.build import build
+        from evidence.build import BuildOptions, build
+        from evidence.embedder import get_embedder
 
         base = copy_base(Path(tempfile.mkdtemp(prefix="relevance-")) / "base")
         start = time.perf_counter()
-        build(base)
+        build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
         print(f"built {base} with the real model in {time.perf_counter() - start:.1f}s")
         db = base / "public.db"
     cases = load_cases(args.cases)

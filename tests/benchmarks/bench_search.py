@@ -289,12 +289,14 @@ def main() -> None:
 
     if not args.no_cli:
         from conftest import copy_base
-        from evidence.build import build
+        from evidence.build import BuildOptions, build
+        from evidence.embedder import get_embedder
 
         tmp = Path(tempfile.mkdtemp(prefix="bench-cli-"))
-        os.environ.pop("EVIDENCE_EMBEDDER", None)
         base = copy_base(tmp / "base")
-        build(base)
+        build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
+        model = sqlite3.connect(base / "public.db").execute("SELECT DISTINCT model FROM embeddings").fetchall()
+        assert model == [("all-MiniLM-L6-v2",)], model
         cli_cold(base / "public.db", "the repository's 7 stories and 39 findings, real model")
         shutil.rmtree(tmp, ignore_errors=True)
 
