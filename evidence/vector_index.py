@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EvidenceError
+from .sign_codes import SignCodes
 
 TYPES = ("story", "finding")
 FACETS = ("approach", "area_of_work", "place")
@@ -28,6 +29,10 @@ FACETS = ("approach", "area_of_work", "place")
 # larger than SPLIT_BYTES
 THREADS = max(1, min(4, int(os.environ.get("EVIDENCE_SEARCH_THREADS") or os.cpu_count() or 1)))
 SPLIT_BYTES = 64 << 20
+# from this many passages on, a sign-bit first pass picks candidates that are
+# then scored exactly (evidence/sign_codes.py); 0 turns it off
+QUANTISE_ROWS = int(os.environ.get("EVIDENCE_QUANTISE_ROWS") or 500_000)
+RESCORE = 1000  # rows rescored exactly, at least (100 per result asked for)
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -116,6 +121,7 @@ class VectorIndex:
     item_ids: IdList
     facets: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)  # codes, values
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # type -> (first, last + 1) item
+    codes: SignCodes | None = None  # the quantised first pass, for very large matrices
 
     def __post_init__(self) -> None:
         if not isinstance(self.item_ids, IdList):
@@ -169,8 +175,22 @@ class VectorIndex:
 
     def top_k(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k items most similar to the query among those the mask keeps,
-        best first, as (item number, similarity)."""
-        return top_k(self.item_scores(query, mask), k)
+        best first, as (item number, similarity). With sign codes (very large
+        indexes) the candidates come from them and are scored exactly."""
+        if self.codes is None or k <= 0 or (mask is not None and mask.sum() < self.size // 4):
+            return top_k(self.item_scores(query, mask), k)
+        query = np.asarray(query, dtype=np.float32)
+        rows = self.codes.candidates(query, max(RESCORE, 100 * int(k)),
+                                     None if mask is None else mask[self.row_item])
+        rows.sort()
+        sims = self.matrix[rows] @ query
+        items, first = np.unique(self.row_item[rows], return_index=True)
+        best = np.maximum.reduceat(sims, first) if len(rows) else sims
+        return [(int(items[i]), s) for i, s in top_k(best, k)]
+
+    def quantise(self) -> None:
+        """Build the sign codes of the first pass."""
+        self.codes = SignCodes(self.matrix)
 
     def centroid(self, item: int) -> np.ndarray:
         """The normalised mean of an item's passage vectors."""
@@ -195,6 +215,8 @@ def load(path: str | Path) -> VectorIndex:
 
     one_blas_thread()
     idx = _read(Path(path).resolve())
+    if QUANTISE_ROWS and len(idx.matrix) >= QUANTISE_ROWS:
+        idx.quantise()
     _release_freed_memory()  # now that the loading's temporaries are gone
     return idx
 

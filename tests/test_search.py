@@ -313,3 +313,39 @@ def test_a_story_added_with_evidence_add_is_found_by_the_next_search(cli, built,
     hits = search(public, query, limit=1)
     assert hits[0].id == "ottoline" and get_index(public).size == before + 1
     assert "mend clothes" in hits[0].snippet or "mends" in hits[0].title
+
+
+def test_the_sign_bit_first_pass_finds_what_exact_search_finds_and_honours_masks():
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((300, 384)).astype(np.float32)
+    matrix = centres[rng.integers(0, 300, 30_000)] + rng.standard_normal((30_000, 384)).astype(np.float32) * 0.06
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    qs = matrix[rng.integers(0, 30_000, 20)] + rng.standard_normal((20, 384)).astype(np.float32) * 0.03
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    n = len(matrix)
+    idx = VectorIndex(path="x.db", stamp=(), model="m", matrix=matrix, row_item=np.arange(n, dtype=np.int32),
+                      row_passage=np.zeros(n, dtype=np.int32), item_start=np.arange(n),
+                      item_type=np.zeros(n, dtype=np.int8), item_ids=[f"i{i:05d}" for i in range(n)])
+    exact = [idx.top_k(q, 10) for q in qs]
+    idx.quantise()
+    assert idx.codes.nbytes == 30_000 * 48
+    recall = [len({i for i, _ in e} & {i for i, _ in idx.top_k(q, 10)}) / 10 for q, e in zip(qs, exact)]
+    assert np.mean(recall) >= 0.95
+    got = idx.top_k(qs[0], 10)
+    assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+    assert all(s == pytest.approx(float(matrix[i] @ qs[0]), abs=1e-5) for i, s in got)  # exact scores
+    mask = np.zeros(idx.size, dtype=bool)
+    mask[::2] = True  # half the items: the first pass, not the selective path
+    assert all(i % 2 == 0 for i, _ in idx.top_k(qs[0], 10, mask)) and len(idx.top_k(qs[0], 10, mask)) == 10
+
+
+def test_large_indexes_are_quantised_when_loaded(built_session, monkeypatch):
+    public = built_session / "public.db"
+    exact = [(h.id, h.score) for h in search(public, BUS, limit=5)]
+    monkeypatch.setattr(vector_index, "QUANTISE_ROWS", 10)
+    idx = vector_index.load(public)
+    assert idx.codes is not None
+    monkeypatch.setitem(vector_index._indexes, str(public.resolve()), idx)
+    got = [(h.id, h.score) for h in search(public, BUS, limit=5)]
+    assert [i for i, _ in got] == [i for i, _ in exact]
+    assert [s for _, s in got] == pytest.approx([s for _, s in exact], abs=1e-6)

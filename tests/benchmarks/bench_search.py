@@ -9,8 +9,9 @@ similar` ranks (a Python cosine function called by SQLite for every row,
 ORDER BY score LIMIT 10) and the ratio; at --http-size a whole
 /-/search.json request to a real `evidence serve` (query embedding
 included), its first-request cost and its resident memory against the raw
-matrix plus the model; at 1,000,000 also an int8 first pass with exact
-rescoring and its recall@10; and the cold wall time of `evidence search`.
+matrix plus the model; from 500,000 also the sign-bit first pass with exact
+rescoring that search uses at that size, and its recall@10 against exact
+search; and the cold wall time of `evidence search`.
 
 Vectors are clustered (2,000 centres, each item about 0.6 cosine from its
 centre) and queries are perturbed items, so that the top 10 is meaningful
@@ -136,24 +137,6 @@ def llm_way(matrix: np.ndarray, qs: np.ndarray) -> list[float]:
         assert len(rows) == 10
     conn.close()
     return times
-
-
-# ---------------------------------------------------------------------------
-# int8 first pass + exact rescoring
-
-
-def int8_search(q8: np.ndarray, scale: np.ndarray, matrix: np.ndarray, q: np.ndarray, k: int = 10,
-                candidates: int = 200) -> np.ndarray:
-    """Approximate scores from int8 rows (chunked into float32 for BLAS), then
-    exact float32 scores for the best `candidates`."""
-    approx = np.empty(len(q8), dtype=np.float32)
-    for i in range(0, len(q8), 65536):
-        approx[i:i + 65536] = q8[i:i + 65536].astype(np.float32) @ q
-    approx *= scale
-    cand = np.argpartition(-approx, candidates)[:candidates]
-    exact = matrix[cand] @ q
-    best = np.argsort(-exact)[:k]
-    return cand[best]
 
 
 # ---------------------------------------------------------------------------
@@ -326,20 +309,22 @@ def main() -> None:
             s50 = float(np.median(slow) * 1000)
             print(f"   llm-similar way (Python cosine per row in SQLite) at 10,000: p50 {s50:.0f} ms "
                   f"-> numpy top-10 is {s50 / p50:.0f}x faster")
-        if n >= 1_000_000:
-            scale = np.abs(matrix).max(axis=1) / 127.0
-            q8 = np.round(matrix / scale[:, None]).astype(np.int8)
+        if n >= vector_index.QUANTISE_ROWS:
+            t = time.perf_counter()
+            idx.quantise()
+            built = time.perf_counter() - t
             times, recall = [], []
             for q in qs:
                 t = time.perf_counter()
-                got = int8_search(q8, scale, matrix, q)
+                got = idx.top_k(q, 10)
                 times.append(time.perf_counter() - t)
                 exact = {i for i, _ in top_k(matrix @ q, 10)}
-                recall.append(len(exact & set(int(i) for i in got)) / 10)
+                recall.append(len(exact & {i for i, _ in got}) / 10)
             p50, p95 = pct(times)
-            print(f"   int8 first pass + exact rescoring of 200: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
-                  f"recall@10 {np.mean(recall):.3f} (not used: exact float32 is faster with numpy, which has no int8 BLAS)")
-            del q8
+            print(f"   sign-bit first pass ({idx.codes.nbytes / 1e6:.0f} MB, built in {built:.1f}s) + exact rescoring of "
+                  f"{vector_index.RESCORE}: p50 {p50:.1f} ms, p95 {p95:.1f} ms, recall@10 {np.mean(recall):.3f} "
+                  f"(the default from {vector_index.QUANTISE_ROWS:,} passages); load average {os.getloadavg()[0]:.2f}")
+            idx.codes = None
         if n == args.http_size and not args.no_http:
             http_bench(n, matrix, args.http_queries, ["vector", "hybrid"])
         del idx, matrix
