@@ -34,7 +34,7 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # each must find quickly (by content hash, model id, codebook version) that it
 # has nothing to do, and load heavy models only when it has; it reports what
 # it rewrote in summary.enriched[step], which makes the build republish.
-ENRICH_STEPS: list[str] = ["evidence.tagging:enrich"]
+ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enrich"]
 
 
 @dataclass

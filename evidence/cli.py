@@ -60,7 +60,8 @@ def _progress(quiet: bool):
         return None
 
     def report(stage: str, done: int, total: int) -> None:
-        sys.stderr.write(f"\r{stage}: {done}/{total}")
+        filled = 30 * done // total if total else 30
+        sys.stderr.write(f"\r{stage}: [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -252,6 +253,9 @@ def serve_cmd(
     args = datasette_args(root, public, metadata, port)
     # read by the plugin's /robots.txt
     os.environ["EVIDENCE_ALLOW_ROBOTS"] = "1" if allow_robots else "0"
+    # fewer malloc arenas: the search index is loaded in a start-up thread and
+    # served from several; this keeps freed memory from lingering per thread
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     if dry_run:
         typer.echo(" ".join(args))
         return
@@ -364,6 +368,77 @@ def eval_cmd(
     setup = result["setup"]
     typer.echo(f"({setup['test_texts']} test texts, {setup['train_texts']} training texts, {setup['labels']} labels, "
                f"model {setup['model']}, weights {setup['weights']}, threshold {setup['threshold']})")
+SearchDbOpt = Annotated[Optional[Path], typer.Option("--db", help="Database to search [default: ROOT/public.db, what 'evidence serve' serves].")]
+TypeOpt = Annotated[Optional[str], typer.Option("--type", help="Only stories or only findings: story or finding.")]
+ApproachOpt = Annotated[Optional[str], typer.Option("--approach", help="Only this community approach (id or name).")]
+DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="Only items tagged with this outcome domain (framework/domain-id).")]
+AreaOpt = Annotated[Optional[str], typer.Option("--area", help="Only this area of work (id or label).")]
+PlaceOpt = Annotated[Optional[str], typer.Option("--place", help="Only this place.")]
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="How many results.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="A JSON array on stdout, best first.")]
+
+
+def _print_hits(hits: list, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        _err("no results")
+        return
+    for n, h in enumerate(hits, start=1):
+        snippet = " ".join(h.snippet.split())
+        snippet = snippet if len(snippet) <= 240 else snippet[:239] + "…"
+        typer.echo(f"{n}. {h.title}\n   {h.type} {h.id}  score {h.score:.3f}  {h.url}\n   “{snippet}”")
+
+
+@app.command("search")
+@friendly
+def search_cmd(
+    query: Annotated[str, typer.Argument(help="What to look for, in your own words.")] = "",
+    type: TypeOpt = None,
+    approach: ApproachOpt = None,
+    domain: DomainOpt = None,
+    area: AreaOpt = None,
+    place: PlaceOpt = None,
+    limit: LimitOpt = 10,
+    mode: Annotated[str, typer.Option("--mode", help="vector (meaning), fts (words) or hybrid (both, rank-fused).")] = "vector",
+    json_out: JsonOpt = False,
+    root: RootOpt = Path("."),
+    db: SearchDbOpt = None,
+) -> None:
+    """Search stories and findings by meaning; each result shows the passage
+    that matched. Filters apply before ranking."""
+    from .search import Filters, search
+
+    hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=Filters(
+        type=type, approach=approach, domain=domain, area=area, place=place))
+    _print_hits(hits, json_out)
+
+
+@app.command("similar")
+@friendly
+def similar_cmd(
+    id: Annotated[str, typer.Argument(help="Id of a story or finding (story:ID or finding:ID when both exist).")] = "",
+    type: TypeOpt = None,
+    approach: ApproachOpt = None,
+    domain: DomainOpt = None,
+    area: AreaOpt = None,
+    place: PlaceOpt = None,
+    limit: LimitOpt = 10,
+    json_out: JsonOpt = False,
+    root: RootOpt = Path("."),
+    db: SearchDbOpt = None,
+) -> None:
+    """Stories and findings most like a given one (no model needed)."""
+    from .search import Filters, similar
+
+    if not id.strip():
+        raise EvidenceError("no id given; pass the id of a story or finding, e.g. evidence similar james-and-andy")
+    hits = similar(db or root / "public.db", id, limit=limit, filters=Filters(
+        type=type, approach=approach, domain=domain, area=area, place=place))
+    _print_hits(hits, json_out)
 
 
 def main() -> None:

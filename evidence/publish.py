@@ -73,6 +73,17 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
             "item_type", "item_id", "story_id", "finding_id", "start", "end", "label", "text", "norm",
             "value", "unit", "qualifier")],
         ("item_type", "item_id", "start")),
+    # passages and vectors (evidence/embeddings.py): findings, and stories
+    # that may be published; only the current model's vectors
+    "passages": (
+        f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
+        [(c, f"s.{c}") for c in ("item_type", "item_id", "passage", "field", "start_char", "end_char", "text")],
+        ("item_type", "item_id", "passage")),
+    "embeddings": (
+        "s.model = (SELECT value FROM work.meta WHERE key = 'embedding_model') AND "
+        f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
+        [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "content_hash", "vector")],
+        ("model", "item_type", "item_id", "passage")),
 }
 
 FTS = {"stories": ["title", "summary", "body"], "findings": ["statement", "measure", "population"]}

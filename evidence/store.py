@@ -116,6 +116,21 @@ CREATE TABLE [entities] (
         db[table].create_index(cols)
 
 
+@migrations()
+def m003_embeddings(db: sqlite_utils.Database) -> None:
+    """Passages (sentence windows with offsets) and their vectors, keyed by
+    model, item, passage and the hash of the embedded text."""
+    db["passages"].create({
+        "item_type": str, "item_id": str, "passage": int, "field": str,
+        "start_char": int, "end_char": int, "text": str, "content_hash": str,
+    }, pk=("item_type", "item_id", "passage"))
+    db["embeddings"].create({
+        "model": str, "item_type": str, "item_id": str, "passage": int,
+        "content_hash": str, "vector": bytes,
+    }, pk=("model", "item_type", "item_id", "passage"))
+    db["embeddings"].create_index(["model", "content_hash"])
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

@@ -168,7 +168,7 @@ def test_generic_codebook_is_accepted():
 
 
 def test_every_content_file_in_the_repository_is_valid(tmp_path):
-    from tests.conftest import copy_base
+    from conftest import copy_base
 
     summary = build(copy_base(tmp_path / "b"))
     assert summary.added >= 7 + 10 + 15 + 2

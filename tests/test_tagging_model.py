@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_base
+from conftest import copy_base
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent

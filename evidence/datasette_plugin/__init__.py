@@ -10,6 +10,7 @@ import os
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+from . import search_views
 from .render import render_markdown
 
 MARKDOWN_COLUMNS = {("stories", "body")}
@@ -31,4 +32,35 @@ async def robots_txt(request):
 
 @hookimpl
 def register_routes():
-    return [(r"^/robots\.txt$", robots_txt)]
+    return [
+        (r"^/robots\.txt$", robots_txt),
+        (r"^/-/search(?P<format>\.json)?$", search_views.search_view),
+        (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
+    ]
+
+
+@hookimpl
+def prepare_connection(conn):
+    """SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
+    search_views.register_sql_functions(conn)
+
+
+@hookimpl
+def startup(datasette):
+    """Load the vector index and query model in the background, once per process."""
+    search_views.warm_up(datasette)
+
+
+@hookimpl
+def extra_template_vars(view_name, table, database, request, datasette):
+    """"More like this" for a story's row page."""
+    if view_name == "row" and table == "stories" and request is not None and "pks" in request.url_vars:
+        async def inner():
+            return await search_views.more_like_this(datasette, database, request.url_vars["pks"])
+        return inner
+    return None
+
+
+@hookimpl
+def menu_links(datasette):
+    return [{"href": datasette.urls.path("/-/search"), "label": "Search by meaning"}]

@@ -23,10 +23,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
+sys.path.insert(0, str(HERE.parent))
 
 from evidence.build import BuildOptions, build  # noqa: E402
 from evidence.synthetic import write_synthetic_stories  # noqa: E402
-from tests.conftest import copy_base  # noqa: E402
+from conftest import copy_base  # noqa: E402
 
 
 def change_stories(root: Path, n: int, rng: random.Random) -> None:

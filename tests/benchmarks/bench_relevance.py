@@ -1,0 +1,51 @@
+"""Relevance of semantic search with the real model: hit@1, hit@3 and MRR
+over tests/relevance.yml, for each ranking mode.
+
+    python tests/benchmarks/bench_relevance.py [--db public.db] [--verbose]
+
+Without --db it builds a copy of the repository's content with the real
+model (all-MiniLM-L6-v2) in a temporary folder first.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, help="a public database built with the real model")
+    parser.add_argument("--cases", type=Path, default=ROOT / "tests" / "relevance.yml")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print each query's rank")
+    args = parser.parse_args()
+    from evidence.relevance import evaluate, load_cases
+
+    db = args.db
+    if db is None:
+        from conftest import copy_base
+        from evidence.build import BuildOptions, build
+        from evidence.embedder import get_embedder
+
+        base = copy_base(Path(tempfile.mkdtemp(prefix="relevance-")) / "base")
+        start = time.perf_counter()
+        build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
+        print(f"built {base} with the real model in {time.perf_counter() - start:.1f}s")
+        db = base / "public.db"
+    cases = load_cases(args.cases)
+    for mode in ("vector", "hybrid", "fts"):
+        s = evaluate(db, cases, mode=mode)
+        print(f"{mode:7s} n={s.n}  hit@1 {s.hit1:.3f}  hit@3 {s.hit3:.3f}  MRR {s.mrr:.3f}")
+        if args.verbose:
+            for query, expect, rank in s.ranks:
+                print(f"    {rank if rank else '-':>2}  {expect:40s} {query}")
+
+
+if __name__ == "__main__":
+    main()
