@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -49,8 +50,13 @@ def friendly(fn):
         except OSError as exc:
             if getattr(exc, "filename", None):
                 _err(f"Error: {exc.strerror}: {exc.filename}")
-                raise typer.Exit(1)
-            raise
+            else:
+                _err(f"Error: {exc.strerror or exc}; check free disk space and permissions, then run the command again")
+            raise typer.Exit(1)
+        except sqlite3.DatabaseError as exc:
+            _err(f"Error: the database reported '{exc}'; its last transaction was rolled back, so nothing stored "
+                 "was lost; check free disk space and that no other program holds the database, then run the command again")
+            raise typer.Exit(1)
 
     return wrapper
 
@@ -82,8 +88,15 @@ def build_cmd(
     from .build import build
 
     summary = build(root, db, public, progress=_progress(quiet), force_publish=force)
+    _warn(summary)
     if not quiet:
         _err(summary.line())
+
+
+def _warn(summary) -> None:
+    """Warnings of a build (personal data holding stories back), one per line."""
+    for line in getattr(summary, "warnings", []):
+        _err(f"warning: {line}")
 
 
 @app.command("add")
@@ -112,6 +125,7 @@ def add_cmd(
     recorded_by: Annotated[str, typer.Option("--recorded-by", help="Who recorded the consent [default: your user name].")] = "",
     consent_wording: Annotated[str, typer.Option("--consent-wording", help="The wording or version consented to.")] = "",
     draft: Annotated[bool, typer.Option("--draft", help="Add as a draft (not published).")] = False,
+    override_tombstone: Annotated[bool, typer.Option("--override-tombstone", help="Add a story whose id was withdrawn, on purpose (lifts its tombstone).")] = False,
     interactive: Annotated[Optional[bool], typer.Option("--interactive/--no-input", help="Prompt for missing fields [default: when stdin is a terminal].")] = None,
     root: RootOpt = Path("."),
     db: DbOpt = None,
@@ -125,7 +139,7 @@ def add_cmd(
     from . import add as adding
 
     if file is not None:
-        path, result = _add_story_file(root, file, db, public)
+        path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
         prompt = sys.stdin.isatty() if interactive is None else interactive
         inp = adding.StoryInput(
@@ -148,31 +162,13 @@ def add_cmd(
             if sys.stdin.isatty() and not prompt:
                 raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
             inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
-        path, result = adding.add_story(root, inp, db, public)
+        path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
+    rel = path.relative_to(root) if path.is_relative_to(root) else path
+    _warn(result)
+    held = any(line.startswith(f"{Path(rel).as_posix()}:") for line in result.warnings)
     if not quiet:
-        _err(f"added {path.relative_to(root) if path.is_relative_to(root) else path}")
+        _err(f"added {rel}" + (" (held back from publication: personal data, see the warnings above)" if held else ""))
         _err(result.line())
-
-
-def _add_story_file(root: Path, file: Path, db, public):
-    from .add import _write_and_build, existing_bodies, vocabulary
-    from .records import content_hash, normalise_text, parse_story
-
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {file}; check the path") from None
-    from .add import check_body
-
-    text = check_body(data)
-    story = parse_story(f"stories/{file.stem}.md", text, vocabulary(root))
-    target = Path(root) / "stories" / f"{story.id}.md"
-    if target.exists():
-        raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
-    dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
-    if dup:
-        raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
-    return target, _write_and_build(root, target, text, None, db, public)
 
 
 def _user() -> str:
@@ -280,6 +276,78 @@ def serve_cmd(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(args[0], args)
+
+
+@app.command("withdraw")
+@friendly
+def withdraw_cmd(
+    story_id: Annotated[str, typer.Argument(metavar="ID", help="The story's id (its file name without .md).")],
+    reason: Annotated[str, typer.Option("--reason", help="Reason code: consent-withdrawn, person-request, safeguarding, legal, inaccurate, duplicate or other.")] = "consent-withdrawn",
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Withdraw a story everywhere: its file, both databases, full-text
+    indexes and everything derived from it; keep a tombstone (no personal
+    content) so it cannot come back by accident. Run it again to finish an
+    interrupted withdrawal."""
+    from dataclasses import asdict
+
+    from .withdraw import withdraw
+
+    result = withdraw(root, story_id, reason, db, public)
+    if as_json:
+        data = asdict(result)
+        typer.echo(__import__("json").dumps(data, indent=2))
+    if not quiet:
+        for line in result.lines():
+            _err(line)
+
+
+@app.command("review-pii")
+@friendly
+def review_pii_cmd(
+    story_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="The story to mark reviewed; omit to list held stories.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who reviewed it [default: your user name].")] = "",
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Personal data review. Without ID: list the stories held back from
+    publication (file, line and kind of each finding). With ID: record in its
+    front matter that you checked the personal data found and it may be
+    published; a later edit that changes that data needs a new review."""
+    from . import pii
+
+    if story_id is None:
+        from . import store
+        from .build import default_paths
+
+        db_path, _ = default_paths(root, db, public)
+        if not db_path.exists():
+            raise EvidenceError(f"{db_path} does not exist; run 'evidence build' first")
+        conn = store.open_db(db_path)
+        try:
+            lines = pii.held_messages(conn)
+        finally:
+            conn.close()
+        for line in lines:
+            typer.echo(line)
+        if not quiet:
+            _err(f"{len(lines)} finding(s) hold stories back" if lines else "no story is held back for personal data")
+        return
+    hits, result = pii.review(root, story_id, by or _user(), db, public)
+    if result is None:
+        _err(f"no personal data found in stories/{story_id}.md; nothing to review")
+        return
+    _warn(result)
+    if not quiet:
+        kinds = ", ".join(sorted({h.kind for h in hits}))
+        _err(f"reviewed stories/{story_id}.md: {len(hits)} finding(s) ({kinds}) may be published as they are")
+        _err(result.line())
 
 
 def main() -> None:

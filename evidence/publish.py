@@ -21,8 +21,11 @@ from .content import fsync_dir
 from .errors import EvidenceError
 
 # Which stories may be published at all. Consent scope 'public' and status
-# 'published' are both required; everything else stays in the working db.
-PUBLISHABLE_STORY = "s.status = 'published' AND s.consent_scope = 'public'"
+# 'published' are both required, and a personal-data check that passed
+# (pii_checks, evidence/pii.py: a story not yet checked, or held for review,
+# is not published); everything else stays in the working db.
+PUBLISHABLE_STORY = ("s.status = 'published' AND s.consent_scope = 'public' "
+                     "AND s.id IN (SELECT story_id FROM pii_checks WHERE publishable = 1)")
 
 # table -> (row filter on alias s, [(column, SQL expression over s)], primary key)
 PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {

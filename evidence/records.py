@@ -256,6 +256,7 @@ class Story:
     links: list[dict] = field(default_factory=list)
     curator_notes: str = ""
     path: str = ""
+    privacy: dict = field(default_factory=dict)  # a curator's personal-data review: reviewed, by, hash
 
     @property
     def publishable(self) -> bool:
@@ -265,13 +266,16 @@ class Story:
     def hash(self) -> str:
         data = asdict(self)
         data.pop("path")
+        if not data["privacy"]:  # stories without a review keep the hash they had
+            data.pop("privacy")
         return content_hash(data)
 
 
 STORY_FIELDS = (
     "id", "title", "summary", "people", "approach", "organisation", "place", "area_of_work",
-    "source", "consent", "status", "added", "tags", "links", "curator_notes",
+    "source", "consent", "status", "added", "tags", "links", "curator_notes", "privacy",
 )
+PRIVACY_FIELDS = ("reviewed", "by", "hash")
 
 
 @dataclass
@@ -473,15 +477,32 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         links=links,
         curator_notes=f.str("curator_notes"),
         path=path,
+        privacy=_privacy(doc, doc.data.get("privacy")),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if story.id != stem:
         raise doc.error(f"id '{story.id}' does not match the file name; rename the file to {story.id}.md or set id: {stem}", "id")
+    if story.consent.identity == "anonymised":
+        from .privacy import names_in_published_fields
+
+        for label, name, keys in names_in_published_fields(story):
+            raise doc.error(
+                f"{label} contains '{name}', a name of a person in this anonymised story, and {label} is published "
+                "as it is; take the name out of it (to change the id, rename the file too)", *keys)
     if vocab is not None:
         check_approach(doc, story.approach, vocab, ("approach",))
         if story.area_of_work:
             check_area(doc, story.area_of_work, vocab, ("area_of_work",))
     return story
+
+
+def _privacy(doc: YamlDoc, raw: Any) -> dict:
+    """The `privacy:` review entry (written by `evidence review-pii`)."""
+    if raw is None:
+        return {}
+    f = _Fields(doc, raw, ("privacy",), "privacy", PRIVACY_FIELDS)
+    return {"reviewed": f.date("reviewed", required=True), "by": f.str("by", required=True),
+            "hash": f.str("hash", required=True)}
 
 
 def check_approach(doc: YamlDoc, approach: str, vocab: Vocabulary, keys: tuple) -> None:

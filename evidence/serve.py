@@ -8,15 +8,20 @@ from pathlib import Path
 from .errors import EvidenceError
 
 # Safe defaults: SQL is allowed (the public database holds only public data)
-# but time-limited and row-capped; no whole-database download; a short cache
-# lifetime so a withdrawn story does not linger in caches.
+# but time-limited and row-capped (and CSV streaming, which would bypass the
+# cap, is off); no whole-database download; no SQL trace (?_trace=1) or
+# template context (?_context=1); a short cache lifetime so a withdrawn story
+# does not linger in caches (the plugin also caps ?_ttl= at this value).
 SETTINGS = {
     "sql_time_limit_ms": "1000",
     "max_returned_rows": "1000",
+    "allow_csv_stream": "off",
     "allow_download": "off",
     "default_cache_ttl": "60",
     "facet_time_limit_ms": "500",
     "num_sql_threads": "3",
+    "trace_debug": "off",
+    "template_debug": "off",
 }
 
 

@@ -77,11 +77,23 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["findings"].enable_fts(["statement", "measure", "population"], create_triggers=True, tokenize="porter")
 
 
+@migrations()
+def m004_privacy(db: sqlite_utils.Database) -> None:
+    # tombstones of withdrawn stories (mirror of withdrawn.yml): no personal content
+    db["tombstones"].create({"id_sha256": str, "date": str, "reason": str}, pk="id_sha256")
+    # the personal-data verdict of each story: kinds and where, never the data itself
+    db["pii_checks"].create({
+        "story_id": str, "scanner": str, "status": str, "publishable": int, "kinds": str, "hits": str,
+        "reviewed": str, "reviewed_by": str, "note": str,
+    }, pk="story_id")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 5000")
+    db.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left in free pages
     if str(path) != ":memory:":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")

@@ -5,12 +5,12 @@ Datasette in the same environment (as started by `evidence serve`) loads it.
 """
 from __future__ import annotations
 
-import os
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from .render import render_markdown
+from .safety import robots_allowed, wrap
 
 MARKDOWN_COLUMNS = {("stories", "body")}
 
@@ -24,7 +24,7 @@ def render_cell(value, column, table, database, datasette):
 
 
 async def robots_txt(request):
-    allow = os.environ.get("EVIDENCE_ALLOW_ROBOTS") == "1"
+    allow = robots_allowed()
     body = "User-agent: *\nAllow: /\n" if allow else "User-agent: *\nDisallow: /\n"
     return Response.text(body)
 
@@ -32,3 +32,9 @@ async def robots_txt(request):
 @hookimpl
 def register_routes():
     return [(r"^/robots\.txt$", robots_txt)]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag (safety.py)."""
+    return lambda app: wrap(app, datasette)
