@@ -2,7 +2,6 @@
 misses, and what build, add and review-pii do with a hit."""
 from __future__ import annotations
 
-import datetime
 import sqlite3
 from pathlib import Path
 
@@ -167,5 +166,5 @@ def test_set_privacy_block_replaces_an_old_review():
     out = pii.set_privacy_block(text, {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"})
     front = yaml.safe_load(out.split("---")[1])
     assert front == {"id": "x", "status": "published",
-                     "privacy": {"reviewed": datetime.date(2026, 2, 2), "by": "B", "hash": "0123456789abcdef"}}
+                     "privacy": {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"}}
     assert out.count("privacy:") == 1 and out.endswith("---\nBody\n")
