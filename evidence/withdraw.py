@@ -41,7 +41,7 @@ REF_COLUMNS = (
     "to_item", "doc_id", "document_id", "record_id", "parent_id", "ref_id", "left_id", "right_id", "a_id",
     "b_id", "id",
 )
-KIND_SUFFIXES = ("type", "kind", "table")
+KIND_SUFFIXES = ("type", "kind", "table")  # item_type, from_kind, ...: which kind of record a reference names
 STORY_KINDS = ("story", "stories")
 NOT_STORY_PREFIXES = ("finding:", "finding/", "findings/", "study:", "studies/", "approach:", "approaches/")
 
@@ -82,10 +82,13 @@ def derived_tables(conn) -> list[str]:
 
 
 def _kind_column(cols: list[str], ref: str) -> str | None:
+    """The column saying what kind of record `ref` names (item_id -> item_type).
+    A bare 'kind' or 'type' is not used: it often means something else
+    (an entity's label, a tag's method)."""
+    if ref == "id":
+        return None
     stem = ref[:-3] if ref.endswith("_id") else ref
     candidates = [f"{stem}_{s}" for s in KIND_SUFFIXES]
-    if ref in ("item_id", "item", "id", "doc_id", "record_id"):
-        candidates += ["item_type", "item_kind", "kind", "type", "record_type", "doc_type", "table_name"]
     return next((c for c in cols if c.lower() in candidates), None)
 
 
@@ -168,11 +171,30 @@ class WithdrawResult:
         return out
 
 
-def _snippets(title: str, summary: str, body: str) -> list[str]:
-    """Long sentences of the story, to look for in other tables afterwards."""
-    parts = re.split(r"(?<=[.!?])\s+|\n+", "\n".join([title, summary, body]))
-    parts = sorted({p.strip() for p in parts if len(p.strip()) >= 40}, key=len, reverse=True)
-    return [p[:200] for p in parts[:6]]
+FRAGMENT_CHARS = 32
+MAX_FRAGMENTS = 40
+
+
+def fragments(*texts: str) -> list[str]:
+    """Word-aligned pieces (about FRAGMENT_CHARS long) spread over the story's
+    texts: what a snippet, a passage or a cached page of it would contain."""
+    out: list[str] = []
+    for text in texts:
+        words = (text or "").split()
+        i = 0
+        while i < len(words):
+            piece, j = words[i], i + 1
+            while j < len(words) and len(piece) < FRAGMENT_CHARS:
+                piece += " " + words[j]
+                j += 1
+            if len(piece) >= 24:
+                out.append(piece)
+            i = j
+    out = list(dict.fromkeys(out))
+    if len(out) > MAX_FRAGMENTS:
+        step = len(out) / MAX_FRAGMENTS
+        out = [out[int(k * step)] for k in range(MAX_FRAGMENTS)]
+    return out
 
 
 def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn", db_path=None, public_path=None,
@@ -195,15 +217,16 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
         if Path(db_path).exists():
             db = store.open_db(db_path)
             try:
-                row = db.execute("SELECT title, summary, body, file FROM stories WHERE id = ?", [story_id]).fetchone()
+                row = db.execute("SELECT title, summary, body, public_title, public_summary, public_body "
+                                 "FROM stories WHERE id = ?", [story_id]).fetchone()
             finally:
                 db.close()
         existing = tombstones.find(root, story_id)
         if row is None and not path.exists() and existing is None:
             raise EvidenceError(f"there is no story '{story_id}' (no stories/{story_id}.md and nothing stored); check the id")
-        snippets = _snippets(*(row[:3] if row else ("", "", "")))
+        snippets = fragments(*(row or ()))
         if path.exists() and not snippets:
-            snippets = _snippets("", "", path.read_text(encoding="utf-8", errors="replace"))
+            snippets = fragments(path.read_text(encoding="utf-8", errors="replace"))
         result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today),
                                 was_stored=row is not None, public_path=str(public_path))
         if path.exists():
@@ -258,33 +281,46 @@ def _clean(db, story_id: str, snippets: list[str], result: WithdrawResult, faile
     return changed
 
 
-def _remove_text(conn, snippets: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Delete rows of derived tables whose text columns still hold one of the
-    story's sentences; report record tables that do (they come from files)."""
+def _text_columns(conn, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")
+            if (r[2] or "TEXT").upper() in ("TEXT", "", "STR", "VARCHAR")]
+
+
+def _remove_text(conn, pieces: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Delete rows of derived tables whose text still holds a piece of the
+    story that no remaining record holds (so the piece can only have come
+    from the withdrawn story: another story's rows are never touched)."""
     removed: dict[str, int] = {}
-    leftovers: list[str] = []
-    if not snippets:
-        return removed, leftovers
-    derived = set(derived_tables(conn))
+    if not pieces:
+        return removed, []
+    derived = set(derived_tables(conn)) - {"stories"}
     virtual = _virtual_tables(conn)
-    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall():
-        if table.startswith("sqlite_") or table in virtual or any(table.startswith(v + "_") for v in virtual):
-            continue
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])") if (r[2] or "TEXT").upper() in ("TEXT", "", "STR", "VARCHAR")]
+    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+              if not t.startswith("sqlite_") and t not in virtual and not any(t.startswith(v + "_") for v in virtual)]
+    unique = []
+    for piece in pieces:
+        shared = False
+        for table in (t for t in tables if t not in derived):
+            cols = _text_columns(conn, table)
+            if cols and conn.execute(f"SELECT 1 FROM [{table}] WHERE {' OR '.join(f'instr([{c}], ?) > 0' for c in cols)} LIMIT 1",
+                                     [piece] * len(cols)).fetchone():
+                shared = True
+                break
+        if not shared:
+            unique.append(piece)
+    if not unique:
+        return removed, []
+    rx = re.compile("|".join(re.escape(p) for p in sorted(unique, key=len, reverse=True)))
+    conn.create_function("evidence_holds_story_text", 1, lambda v: 1 if isinstance(v, str) and rx.search(v) else 0,
+                         deterministic=True)
+    for table in sorted(derived):
+        cols = _text_columns(conn, table)
         if not cols:
             continue
-        cond = " OR ".join(f"instr([{c}], ?) > 0" for c in cols for _ in snippets)
-        args = [s for _ in cols for s in snippets]
-        if table in derived and table != "stories":
-            cur = conn.execute(f"DELETE FROM [{table}] WHERE {cond}", args)
-            if cur.rowcount:
-                removed[table] = cur.rowcount
-        else:
-            n = conn.execute(f"SELECT count(*) FROM [{table}] WHERE {cond}", args).fetchone()[0]
-            if n:
-                leftovers.append(f"warning: {n} row(s) of {table} still quote the withdrawn story's text; "
-                                 "edit the content file they come from")
-    return removed, leftovers
+        cur = conn.execute(f"DELETE FROM [{table}] WHERE {' OR '.join(f'evidence_holds_story_text([{c}])' for c in cols)}")
+        if cur.rowcount:
+            removed[table] = cur.rowcount
+    return removed, []
 
 
 def _compact(db, db_path: Path) -> int:
