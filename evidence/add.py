@@ -250,9 +250,13 @@ def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_t
 
 
 def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
+    from .publish import PublishError
+
     write_atomic(path, text)
     try:
         return build(root, db_path, public_path)
+    except PublishError:
+        raise  # the working database holds the new file's records: keep the file
     except BaseException:
         if old_text is None:
             path.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
                                db_path=str(db_path), public_path=str(public_path))
         parsed = _parse(db, changed, removed, progress)
         if changed or removed or (options.enrich and ENRICH_STEPS) or CHECK_STEPS:
-            with db.atomic():
+            with store.write_transaction(db):
                 if changed or removed:
                     _apply(db, parsed, changed, removed, summary)
                 for step in (ENRICH_STEPS if options.enrich else []) + CHECK_STEPS:
@@ -152,7 +153,12 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         from . import publish
 
         if force_publish or publish.needs_publish(db, public_path):
-            summary.published = publish.publish(db, public_path)
+            try:
+                summary.published = publish.publish(db, public_path)
+            except (OSError, sqlite3.Error, EvidenceError) as exc:
+                raise publish.PublishError(
+                    f"the working database was updated, but {Path(public_path).name} could not be written "
+                    f"({exc}); the old one is still in place; fix that, then run 'evidence build'") from exc
             summary.public_written = True
     finally:
         db.close()

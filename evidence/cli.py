@@ -54,8 +54,12 @@ def friendly(fn):
                 _err(f"Error: {exc.strerror or exc}; check free disk space and permissions, then run the command again")
             raise typer.Exit(1)
         except sqlite3.DatabaseError as exc:
-            _err(f"Error: the database reported '{exc}'; its last transaction was rolled back, so nothing stored "
-                 "was lost; check free disk space and that no other program holds the database, then run the command again")
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                _err(f"Error: a database file is damaged ('{exc}'); evidence.db and public.db are build products: "
+                     "delete it and run 'evidence build' to make it again from the content files")
+            else:
+                _err(f"Error: the database reported '{exc}'; its last transaction was rolled back, so nothing stored "
+                     "was lost; check free disk space and that no other program holds the database, then run the command again")
             raise typer.Exit(1)
 
     return wrapper

@@ -26,7 +26,8 @@ from typing import Iterator
 from .errors import EvidenceError
 
 LOCK_NAME = ".evidence.lock"
-TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+# .<name>.<random>.tmp, and the journal SQLite keeps beside a temp database
+TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp(?:-journal|-wal|-shm)?$")
 DEFAULT_TIMEOUT = float(os.environ.get("EVIDENCE_LOCK_TIMEOUT", "600"))
 PROCESS_START = time.time()
 

@@ -20,6 +20,11 @@ import sqlite_utils
 from .content import fsync_dir
 from .errors import EvidenceError
 
+class PublishError(EvidenceError):
+    """The working database was updated but the public one could not be
+    written (a full disk, say); the old public database is still in place."""
+
+
 # Which stories may be published at all. Consent scope 'public' and status
 # 'published' are both required, and a personal-data check that passed
 # (pii_checks, evidence/pii.py: a story not yet checked, or held for review,

@@ -8,8 +8,10 @@ transaction.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -191,3 +193,20 @@ def people_rows(s: Story) -> list[dict]:
         "story_id": s.id, "position": i, "name": p.name, "role": p.role,
         "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
     } for i, p in enumerate(s.people)]
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One transaction that takes the write lock up front (BEGIN IMMEDIATE),
+    so a concurrent writer makes it wait for the busy timeout instead of
+    failing with "database is locked" when a read would have to upgrade to a
+    write. Nested `db.atomic()` blocks inside it become savepoints."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    else:
+        db.execute("COMMIT")

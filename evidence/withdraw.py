@@ -259,8 +259,10 @@ def _clean(db, story_id: str, snippets: list[str], result: WithdrawResult, faile
     """Remove what the build left; True when that changed the working database."""
     from .store import get_meta, set_meta
 
+    from .store import write_transaction
+
     conn = db.conn
-    with db.atomic():
+    with write_transaction(db):
         direct = 0
         if failed_build:  # remove the story's own rows directly; build could not
             for sql in ("DELETE FROM story_people WHERE story_id = ?", "DELETE FROM stories WHERE id = ?"):
