@@ -70,12 +70,20 @@ class YamlDoc:
             line = mark.line + 1 + line_offset if mark else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ValidationError(path, line, f"invalid YAML ({problem}); check indentation and quoting") from None
+        if "&" in text:
+            anchor = _anchor_line(text)
+            if anchor:
+                raise ValidationError(path, anchor + line_offset, "YAML anchors and aliases (&name, *name) are not "
+                                      "allowed in content files (a few can expand to billions of values); write each value out")
         self._node = None
 
     def line(self, *keys: str | int) -> int | None:
         """1-based line of the value at `keys` (or of its nearest existing parent)."""
         if self._node is None:
-            self._node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            try:
+                self._node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError:  # the C loader accepted what the Python one rejects
+                return None
         node = self._node
         best = node.start_mark.line if node is not None else 0
         for key in keys:
@@ -98,6 +106,17 @@ class YamlDoc:
 
     def error(self, message: str, *keys: str | int) -> ValidationError:
         return ValidationError(self.path, self.line(*keys) if keys else None, message)
+
+
+def _anchor_line(text: str) -> int | None:
+    """1-based line of the first YAML anchor in `text`, if any."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AnchorToken):
+                return token.start_mark.line + 1
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
