@@ -266,11 +266,16 @@ def serve_cmd(
     metadata: Annotated[Optional[Path], typer.Option(help="Datasette metadata [default: ROOT/metadata.yml].")] = None,
     allow_robots: Annotated[bool, typer.Option("--allow-robots", help="Let search engines index the site.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the datasette command instead of running it.")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (1: plain datasette serve; 2 or more: the same app under uvicorn, one per core).")] = 1,
 ) -> None:
     """Serve the public database read-only (immutable) with Datasette on 127.0.0.1."""
-    from .serve import datasette_args
+    from .serve import datasette_args, uvicorn_args
 
-    args = datasette_args(root, public, metadata, port)
+    if workers == 1:
+        args = datasette_args(root, public, metadata, port)
+    else:
+        args, env = uvicorn_args(root, public, metadata, port, workers)
+        os.environ.update(env)
     # read by the plugin's /robots.txt
     os.environ["EVIDENCE_ALLOW_ROBOTS"] = "1" if allow_robots else "0"
     if dry_run:

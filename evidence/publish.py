@@ -153,7 +153,7 @@ def publish(db: sqlite_utils.Database, public_path: str | Path) -> dict[str, int
             pdb = sqlite_utils.Database(conn)
             for table, cols in FTS.items():
                 pdb[table].enable_fts(cols, tokenize="porter")
-            for table, col in [("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
+            for table, col in [("stories", "title"), ("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
                                ("findings", "approach"), ("findings", "study_id"), ("findings", "design"),
                                ("findings", "year"), ("story_people", "name"), ("domains", "framework_id")]:
                 pdb[table].create_index([col])

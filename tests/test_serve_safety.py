@@ -78,6 +78,21 @@ class TestRealServer:
 
 
 @pytest.mark.server
+def test_several_workers_serve_with_the_same_safe_settings(built_session: Path):
+    srv = Server(built_session, ["--workers", "2"])
+    try:
+        settings = json.loads(srv.get("/-/settings.json")[2])
+        assert {k: settings[k] for k in ("allow_download", "trace_debug", "max_returned_rows", "default_cache_ttl")} == \
+            {"allow_download": False, "trace_debug": False, "max_returned_rows": 1000, "default_cache_ttl": 60}
+        status, headers, body = srv.get("/public/stories/james-and-andy?_ttl=9999")
+        assert status == 200 and b"Andy" in body and _max_age(headers) == 60
+        assert headers.get("x-robots-tag") == "noindex, nofollow"
+        assert srv.get("/public.db")[0] == 403 and srv.get("/robots.txt")[2].endswith(b"Disallow: /\n")
+    finally:
+        srv.stop()
+
+
+@pytest.mark.server
 def test_allow_robots_lets_search_engines_in(built_session: Path):
     srv = Server(built_session, ["--allow-robots"])
     try:
@@ -91,8 +106,9 @@ def test_allow_robots_lets_search_engines_in(built_session: Path):
 def _datasette(root: Path, **overrides):
     from datasette.app import Datasette
 
-    settings = {k: (v == "on") if v in ("on", "off") else int(v) for k, v in SETTINGS.items()}
-    settings.update(overrides)
+    from evidence.serve import typed_settings
+
+    settings = {**typed_settings(), **overrides}
     metadata = yaml.safe_load((root / "metadata.yml").read_text())
     return Datasette(immutables=[str(root / "public.db")], settings=settings, metadata=metadata)
 
@@ -120,3 +136,16 @@ def test_cap_cache_control():
     assert cap_cache_control(b"max-age=5", 60) == b"max-age=5"
     assert cap_cache_control(b"max-age=3600, immutable, public", 60) == b"max-age=60, public"
     assert cap_cache_control(b"no-cache", 60) == b"no-cache"
+
+
+def test_a_404_is_not_pretty_printed_to_the_log(built_session: Path, capsys):
+    """Datasette's default handler spent about a second per 404 printing it with rich."""
+    import datasette.handle_exception as handler
+
+    import evidence.datasette_plugin  # noqa: F401 - the plugin turns it off on import
+
+    assert handler.rich is None
+    r = asyncio.run(_get(_datasette(built_session), "/public/no_such_table"))
+    assert r.status_code == 404
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err and "NotFound" not in captured.out + captured.err

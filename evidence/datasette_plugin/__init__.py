@@ -5,12 +5,13 @@ Datasette in the same environment (as started by `evidence serve`) loads it.
 """
 from __future__ import annotations
 
-
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from .render import render_markdown
-from .safety import robots_allowed, wrap
+from .safety import quiet_tracebacks, robots_allowed, wrap
+
+quiet_tracebacks()
 
 MARKDOWN_COLUMNS = {("stories", "body")}
 

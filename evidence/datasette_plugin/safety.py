@@ -5,6 +5,12 @@
   for more with `?_ttl=`: a withdrawn story must not linger in shared caches.
 - X-Robots-Tag: noindex, unless `evidence serve --allow-robots` (the same
   switch as /robots.txt), so pages reached by a link are not indexed either.
+- Quiet client errors: Datasette 0.65 pretty-prints every exception, a 404
+  included, with `rich` and its local variables (request headers among
+  them) to the server's log. That took about a second of the event loop per
+  404 here, so anyone could stall the site by asking for pages that do not
+  exist. `quiet_tracebacks()` turns the pretty printer off; server errors
+  (500) still print a plain traceback.
 """
 from __future__ import annotations
 
@@ -48,3 +54,13 @@ def wrap(app, datasette):
         return await app(scope, receive, send_capped)
 
     return wrapped
+
+
+def quiet_tracebacks() -> None:
+    """Stop Datasette's default exception handler pretty-printing (see above)."""
+    try:
+        import datasette.handle_exception as handler
+    except ImportError:  # pragma: no cover - another Datasette layout
+        return
+    if hasattr(handler, "rich"):
+        handler.rich = None
