@@ -90,6 +90,24 @@ def nhs_check_digit_ok(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+_MAY_EMAIL = re.compile(r"[\[(]\s*at\s*[\])]", re.IGNORECASE)  # the disguised form; '@' is checked as a string
+_DIGIT_RUN = re.compile(r"\d+")
+_MARGIN = 12  # characters kept around digits: the letters of a postcode, a '+44 (' before a number
+
+
+def _digit_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of `text` around its digits (phone numbers, NHS numbers and
+    postcodes all hold digits), merged when they overlap."""
+    windows: list[tuple[int, int]] = []
+    for m in _DIGIT_RUN.finditer(text):
+        start, end = max(0, m.start() - _MARGIN), min(len(text), m.end() + _MARGIN)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
 def scan_text(text: str) -> list[Match]:
     """Every piece of personal data in `text`, in order, without overlaps."""
     found: list[Match] = []
@@ -97,22 +115,36 @@ def scan_text(text: str) -> list[Match]:
     def free(start: int, end: int) -> bool:
         return all(end <= m.start or start >= m.end for m in found)
 
-    for m in _EMAIL_RE.finditer(text):
-        found.append(Match(EMAIL, m.start(), m.end(), re.sub(r"\s+", "", m.group(0)).lower()))
-    for m in _PHONE_RE.finditer(text):
-        value = _phone_value(m.group(0))
-        if value and free(m.start(), m.end()):
-            found.append(Match(PHONE, m.start(), m.end(), value))
-    for m in _NHS_RE.finditer(text):
-        digits = m.group(1) + m.group(3) + m.group(4)
-        if not nhs_check_digit_ok(digits) or not free(m.start(), m.end()):
-            continue
-        if re.search(r"isbn[\s:-]*(?:1[03])?[\s:-]*$", text[max(0, m.start() - 16):m.start()], re.IGNORECASE):
-            continue  # an ISBN-10 passes the same check
-        found.append(Match(NHS, m.start(), m.end(), digits))
-    for m in _POSTCODE_RE.finditer(text):
-        if free(m.start(), m.end()):
-            found.append(Match(POSTCODE, m.start(), m.end(), m.group(0).replace(" ", "")))
+    if "@" in text or _MAY_EMAIL.search(text):
+        for m in _EMAIL_RE.finditer(text):
+            found.append(Match(EMAIL, m.start(), m.end(), re.sub(r"\s+", "", m.group(0)).lower()))
+    windows = _digit_windows(text)
+    # the patterns run on the stretches around digits only (the text between
+    # them cannot hold a match); a window's edges are never inside a number
+    for a, b in windows:
+        part = text[a:b]
+        for m in _PHONE_RE.finditer(part):
+            value = _phone_value(m.group(0))
+            if value and free(a + m.start(), a + m.end()):
+                found.append(Match(PHONE, a + m.start(), a + m.end(), value))
+    for a, b in windows:
+        part = text[a:b]
+        for m in _NHS_RE.finditer(part):
+            digits = m.group(1) + m.group(3) + m.group(4)
+            if not nhs_check_digit_ok(digits) or not free(a + m.start(), a + m.end()):
+                continue
+            if re.search(r"isbn[\s:-]*(?:1[03])?[\s:-]*$", text[max(0, a + m.start() - 16):a + m.start()], re.IGNORECASE):
+                continue  # an ISBN-10 passes the same check
+            found.append(Match(NHS, a + m.start(), a + m.end(), digits))
+    for a, b in windows:
+        part = text[a:b]
+        for m in _POSTCODE_RE.finditer(part):
+            if free(a + m.start(), a + m.end()):
+                found.append(Match(POSTCODE, a + m.start(), a + m.end(), m.group(0).replace(" ", "")))
+    if "GIR" in text:  # the one postcode without a digit in its outward code
+        for m in re.finditer(r"(?<![A-Za-z0-9])GIR ?0AA(?![A-Za-z0-9])", text):
+            if free(m.start(), m.end()):
+                found.append(Match(POSTCODE, m.start(), m.end(), "GIR0AA"))
     return sorted(found, key=lambda m: m.start)
 
 
@@ -241,24 +273,37 @@ def check_build(db, summary, options) -> None:
         "SELECT s.id FROM stories s LEFT JOIN pii_checks p ON p.story_id = s.id "
         "WHERE p.story_id IS NULL OR p.scanner IS NOT ? ", [SCANNER_VERSION]).fetchall()}
     rows = []
-    for story_id in sorted(todo):
-        row = db.execute("SELECT file FROM stories WHERE id = ?", [story_id]).fetchone()
-        if row is None:
-            continue
-        story, text = _load(root, row[0], story_id, db, parse_story)
-        v = verdict(story, text)
-        rows.append({
-            "story_id": story_id, "scanner": SCANNER_VERSION, "status": v.status,
-            "publishable": int(v.publishable), "kinds": ",".join(sorted({h.kind for h in v.hits})),
-            "hits": json.dumps([{"line": h.line, "field": h.field, "kind": h.kind, "path": h.path} for h in v.hits]),
-            "reviewed": (story.privacy or {}).get("reviewed", "") if v.status == "reviewed" else "",
-            "reviewed_by": (story.privacy or {}).get("by", "") if v.status == "reviewed" else "",
-            "note": v.note,
-        })
+    ids = sorted(todo)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        marks = ",".join("?" * len(part))
+        people: dict[str, list[str]] = {}
+        for sid, name, role, aliases in db.execute(
+                f"SELECT story_id, name, role, aliases FROM story_people WHERE story_id IN ({marks})", part).fetchall():
+            people.setdefault(sid, []).extend([name or "", role or "", *json.loads(aliases or "[]")])
+        for sid, rel, title, summ, body, public in db.execute(
+                f"SELECT id, file, title, summary, body, public_people FROM stories WHERE id IN ({marks})", part).fetchall():
+            texts = [title or "", summ or "", body or "", *people.get(sid, []),
+                     *(p.get("name") or "" for p in json.loads(public or "[]"))]
+            if not any(scan_text(t) for t in texts if t):  # the common case: nothing to report, no file to read
+                rows.append(_check_row(sid, Verdict(sid, "clear", []), None))
+                continue
+            story, text = _load(root, rel, sid, db, parse_story)
+            rows.append(_check_row(sid, verdict(story, text), story))
     if rows:
         db["pii_checks"].upsert_all(rows, pk="story_id", batch_size=500)
     summary.enriched["pii"] = len(rows)
     summary_warnings(db, summary)
+
+
+def _check_row(story_id: str, v: Verdict, story) -> dict:
+    review = (getattr(story, "privacy", None) or {}) if v.status == "reviewed" else {}
+    return {
+        "story_id": story_id, "scanner": SCANNER_VERSION, "status": v.status,
+        "publishable": int(v.publishable), "kinds": ",".join(sorted({h.kind for h in v.hits})),
+        "hits": json.dumps([{"line": h.line, "field": h.field, "kind": h.kind, "path": h.path} for h in v.hits]),
+        "reviewed": review.get("reviewed", ""), "reviewed_by": review.get("by", ""), "note": v.note,
+    }
 
 
 def _load(root: Path, rel: str, story_id: str, db, parse_story):
@@ -295,7 +340,6 @@ def held_messages(db) -> list[str]:
     out = []
     for s in held_stories(db):
         for h in s["hits"]:
-            where = f"{h['path']}:{h['line']}" if h.get("line") else h["path"]
             out.append(hit_message(Hit(h["path"], h.get("line"), h["field"], h["kind"], ""), s["id"]))
         if s["note"]:
             out.append(f"{s['hits'][0]['path'] if s['hits'] else s['id']}: {s['note']}")
