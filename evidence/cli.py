@@ -139,7 +139,9 @@ def add_cmd(
     """Add a story: writes stories/<id>.md, validates it exactly as build
     does, and updates both databases. Refuses (exit 1, nothing written) an
     unknown approach, a missing consent basis, an existing id or narrative,
-    and an empty or non-text body."""
+    a withdrawn id, and an empty or non-text body. A story holding personal
+    data (e-mail, phone, postcode, NHS number) is added but held back from
+    publication until reviewed (see 'evidence review-pii')."""
     from . import add as adding
 
     if file is not None:
