@@ -19,9 +19,7 @@ It is idempotent: running it again finishes an interrupted withdrawal.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -338,7 +336,3 @@ def _compact(db, db_path: Path) -> int:
                             "close it (for example a datasette on the working database) and run "
                             "'evidence withdraw' again to finish")
     return size
-
-
-def today() -> str:
-    return _dt.date.today().isoformat()

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from conftest import Server
-from evidence.serve import SETTINGS
 
 SLOW = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 300000000) select count(*) from c"
 MANY = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 5000) select x from c"
