@@ -120,7 +120,8 @@ def existing_bodies(root: Path) -> dict[str, str]:
     return out
 
 
-def prepare_story(root: Path, inp: StoryInput, today: str | None = None) -> tuple[Path, str]:
+def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
+                  override_tombstone: bool = False) -> tuple[Path, str]:
     """Validate a new story exactly as build does; return (path, file text).
     Raises EvidenceError with a one-line message; writes nothing."""
     root = Path(root)
@@ -128,7 +129,12 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None) -> tupl
     inp.body = check_body(inp.body)
     if not inp.title.strip():
         raise EvidenceError("the story needs a title; pass --title TEXT")
-    story_id = inp.id or slugify(inp.title)[:60].strip("-")
+    title_for_id = inp.title
+    if inp.identity == "anonymised" and inp.pseudonym:  # the id is published: never slug a real name
+        from .privacy import pseudonymise
+
+        title_for_id = pseudonymise(inp.title, {n: inp.pseudonym for n, _ in inp.people if n.strip()})
+    story_id = inp.id or slugify(title_for_id)[:60].strip("-")
     if not SLUG_RE.match(story_id):
         raise EvidenceError(f"id '{story_id}' is not a slug; pass --id with lower-case letters, digits and hyphens")
     if not inp.consent:
@@ -155,6 +161,7 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None) -> tupl
     path = root / "stories" / f"{story_id}.md"
     if path.exists():
         raise EvidenceError(f"a story with id '{story_id}' already exists (stories/{story_id}.md); pass another --id")
+    check_tombstone(root, story_id, override_tombstone)
     duplicate = existing_bodies(root).get(content_hash(normalise_text(inp.body)))
     if duplicate:
         raise EvidenceError(f"this narrative is already in the evidence base as story '{duplicate}'; edit that story instead")
@@ -176,38 +183,85 @@ def _approach_by_name(root: Path, name: str) -> str:
     return ""
 
 
-def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+def check_tombstone(root: Path, story_id: str, override: bool) -> None:
+    """Refuse a story id that was withdrawn, unless `override` (on purpose)."""
+    from . import tombstones
+
+    stone = tombstones.find(root, story_id)
+    if stone is not None and not override:
+        raise EvidenceError(
+            f"story '{story_id}' was withdrawn on {stone.date} ({stone.reason}); to add it again on purpose "
+            "(for example with new consent) pass --override-tombstone")
+
+
+def _lock(root: Path, db_path, public_path):
+    from .build import default_paths
+    from .lock import writer_lock
+
+    return writer_lock(root, extra=[p.parent for p in default_paths(Path(root), db_path, public_path)])
+
+
+def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None,
+              override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
     """Validate, write stories/<id>.md atomically, then build incrementally.
-    If the build fails the file is removed and the databases stay as they were."""
-    path, text = prepare_story(root, inp)
-    return path, _write_and_build(root, path, text, None, db_path, public_path)
+    If the build fails the file is removed and the databases stay as they were.
+    A story with personal data is added but held back from publication
+    (summary.warnings says where)."""
+    with _lock(root, db_path, public_path):
+        path, text = prepare_story(root, inp, override_tombstone=override_tombstone)
+        return path, _add_new(root, path, text, db_path, public_path, override_tombstone)
 
 
-def add_story_file(root: Path, file: Path, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
-    """Add a complete story file (front matter and narrative) as stories/<id>.md."""
-    from .records import YamlDoc
-
+def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
+                   override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
+    """Add a complete story file (front matter and narrative), validated as
+    build validates it; refuses an existing id, a duplicate narrative and a
+    withdrawn id (unless `override_tombstone`)."""
+    root = Path(root)
     try:
-        text = check_body(Path(file).read_bytes())
+        data = Path(file).read_bytes()
     except FileNotFoundError:
         raise EvidenceError(f"file not found: {file}; check the path") from None
+    except IsADirectoryError:
+        raise EvidenceError(f"{file} is a folder; give a story file") from None
+    text = check_body(data)
+    from .records import YamlDoc
+
     front, _, offset = split_front_matter(str(file), text)
     meta = YamlDoc(str(file), front, offset).data
     story_id = str(meta.get("id") or Path(file).stem) if isinstance(meta, dict) else Path(file).stem
-    story = parse_story(f"stories/{story_id}.md", text, vocabulary(root))
-    target = Path(root) / "stories" / f"{story.id}.md"
-    if target.exists():
-        raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
-    dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
-    if dup:
-        raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
-    return target, _write_and_build(root, target, text, None, db_path, public_path)
+    with _lock(root, db_path, public_path):
+        story = parse_story(f"stories/{story_id}.md", text, vocabulary(root))
+        target = root / "stories" / f"{story.id}.md"
+        if target.exists():
+            raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
+        dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
+        if dup:
+            raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
+        check_tombstone(root, story.id, override_tombstone)
+        return target, _add_new(root, target, text, db_path, public_path, override_tombstone)
+
+
+def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_tombstone: bool) -> BuildSummary:
+    from . import tombstones
+
+    lifted = tombstones.lift(root, path.stem) if override_tombstone else None
+    try:
+        return _write_and_build(root, path, text, None, db_path, public_path)
+    except BaseException:
+        if lifted is not None:
+            tombstones.restore(root, lifted)
+        raise
 
 
 def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
+    from .publish import PublishError
+
     write_atomic(path, text)
     try:
         return build(root, db_path, public_path)
+    except PublishError:
+        raise  # the working database holds the new file's records: keep the file
     except BaseException:
         if old_text is None:
             path.unlink(missing_ok=True)
@@ -255,7 +309,11 @@ FINDING_KEYS = ("id", "statement", "measure", "value", "unit", "direction", "com
 def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
     """Append a finding to findings/<study>.yml (creating the study file when
     --study-title is given), validate it as build does, then build."""
-    root = Path(root)
+    with _lock(root, db_path, public_path):
+        return _add_finding(Path(root), inp, db_path, public_path)
+
+
+def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
     if not inp.statement.strip():
         raise EvidenceError("the finding needs a statement; pass --statement TEXT")
     if not SLUG_RE.match(inp.study or ""):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,6 +36,17 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # has nothing to do, and load heavy models only when it has; it reports what
 # it rewrote in summary.enriched[step], which makes the build republish.
 ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enrich"]
+
+# Checks, run on every build inside its transaction after the enrichment
+# steps, whatever options.enrich says (same signature). They guard what may
+# be published: a story whose id was withdrawn is refused (the build rolls
+# back), personal data holds a story back, and rows that any table still
+# derives from a removed story are swept (evidence/withdraw.py).
+CHECK_STEPS: list[str] = [
+    "evidence.tombstones:check_build",
+    "evidence.pii:check_build",
+    "evidence.withdraw:sweep_removed",
+]
 
 
 @dataclass
@@ -69,6 +81,7 @@ class BuildSummary:
     changed_ids: dict[str, list[str]] = field(default_factory=dict)
     removed_ids: dict[str, list[str]] = field(default_factory=dict)
     enriched: dict[str, int] = field(default_factory=dict)  # step -> rows it (re)wrote
+    warnings: list[str] = field(default_factory=list)  # one line each; the CLI prints them on stderr
 
     def line(self) -> str:
         pub = (f"{Path(self.public_path).name}: {self.published.get('stories', 0)} stories, "
@@ -96,7 +109,18 @@ def default_paths(root: Path, db_path: str | Path | None, public_path: str | Pat
 def build(root: str | Path, db_path: str | Path | None = None, public_path: str | Path | None = None,
           *, progress: Progress | None = None, force_publish: bool = False,
           options: BuildOptions | None = None) -> BuildSummary:
-    """Build the working and public databases from the content files under `root`."""
+    """Build the working and public databases from the content files under
+    `root`, holding the writer lock (evidence/lock.py) throughout."""
+    from .lock import writer_lock
+
+    check_root(Path(root))
+    with writer_lock(root, extra=[p.parent for p in default_paths(Path(root), db_path, public_path)]):
+        return _build(root, db_path, public_path, progress=progress, force_publish=force_publish, options=options)
+
+
+def _build(root: str | Path, db_path: str | Path | None = None, public_path: str | Path | None = None,
+           *, progress: Progress | None = None, force_publish: bool = False,
+           options: BuildOptions | None = None) -> BuildSummary:
     start = time.perf_counter()
     root = Path(root)
     options = options or BuildOptions(progress=progress, force_publish=force_publish)
@@ -115,14 +139,13 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
         summary = BuildSummary(files_total=len(files), files_parsed=len(changed),
                                db_path=str(db_path), public_path=str(public_path))
         parsed = _parse(db, changed, removed, progress)
-        if changed or removed or (options.enrich and ENRICH_STEPS):
-            with db.atomic():
+        if changed or removed or (options.enrich and ENRICH_STEPS) or CHECK_STEPS:
+            with store.write_transaction(db):
                 if changed or removed:
                     _apply(db, parsed, changed, removed, summary)
-                if options.enrich:
-                    for step in ENRICH_STEPS:
-                        module, func = step.split(":")
-                        getattr(importlib.import_module(module), func)(db, summary, options)
+                for step in (ENRICH_STEPS if options.enrich else []) + CHECK_STEPS:
+                    module, func = step.split(":")
+                    getattr(importlib.import_module(module), func)(db, summary, options)
                 if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
@@ -130,7 +153,12 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
         from . import publish
 
         if force_publish or publish.needs_publish(db, public_path):
-            summary.published = publish.publish(db, public_path, full=force_publish)
+            try:
+                summary.published = publish.publish(db, public_path, full=force_publish)
+            except (OSError, sqlite3.Error, EvidenceError) as exc:
+                raise publish.PublishError(
+                    f"the working database was updated, but {Path(public_path).name} could not be written "
+                    f"({exc}); the old one is still in place; fix that, then run 'evidence build'") from exc
             summary.public_written = True
     finally:
         db.close()

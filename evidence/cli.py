@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -49,8 +50,17 @@ def friendly(fn):
         except OSError as exc:
             if getattr(exc, "filename", None):
                 _err(f"Error: {exc.strerror}: {exc.filename}")
-                raise typer.Exit(1)
-            raise
+            else:
+                _err(f"Error: {exc.strerror or exc}; check free disk space and permissions, then run the command again")
+            raise typer.Exit(1)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "malformed" in str(exc):
+                _err(f"Error: a database file is damaged ('{exc}'); evidence.db and public.db are build products: "
+                     "delete it and run 'evidence build' to make it again from the content files")
+            else:
+                _err(f"Error: the database reported '{exc}'; its last transaction was rolled back, so nothing stored "
+                     "was lost; check free disk space and that no other program holds the database, then run the command again")
+            raise typer.Exit(1)
 
     return wrapper
 
@@ -83,8 +93,15 @@ def build_cmd(
     from .build import build
 
     summary = build(root, db, public, progress=_progress(quiet), force_publish=force)
+    _warn(summary)
     if not quiet:
         _err(summary.line())
+
+
+def _warn(summary) -> None:
+    """Warnings of a build (personal data holding stories back), one per line."""
+    for line in getattr(summary, "warnings", []):
+        _err(f"warning: {line}")
 
 
 @app.command("add")
@@ -113,6 +130,7 @@ def add_cmd(
     recorded_by: Annotated[str, typer.Option("--recorded-by", help="Who recorded the consent [default: your user name].")] = "",
     consent_wording: Annotated[str, typer.Option("--consent-wording", help="The wording or version consented to.")] = "",
     draft: Annotated[bool, typer.Option("--draft", help="Add as a draft (not published).")] = False,
+    override_tombstone: Annotated[bool, typer.Option("--override-tombstone", help="Add a story whose id was withdrawn, on purpose (lifts its tombstone).")] = False,
     interactive: Annotated[Optional[bool], typer.Option("--interactive/--no-input", help="Prompt for missing fields [default: when stdin is a terminal].")] = None,
     root: RootOpt = Path("."),
     db: DbOpt = None,
@@ -122,11 +140,13 @@ def add_cmd(
     """Add a story: writes stories/<id>.md, validates it exactly as build
     does, and updates both databases. Refuses (exit 1, nothing written) an
     unknown approach, a missing consent basis, an existing id or narrative,
-    and an empty or non-text body."""
+    a withdrawn id, and an empty or non-text body. A story holding personal
+    data (e-mail, phone, postcode, NHS number) is added but held back from
+    publication until reviewed (see 'evidence review-pii')."""
     from . import add as adding
 
     if file is not None:
-        path, result = adding.add_story_file(root, file, db, public)
+        path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
         prompt = sys.stdin.isatty() if interactive is None else interactive
         inp = adding.StoryInput(
@@ -149,9 +169,12 @@ def add_cmd(
             if sys.stdin.isatty() and not prompt:
                 raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
             inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
-        path, result = adding.add_story(root, inp, db, public)
+        path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
+    rel = path.relative_to(root) if path.is_relative_to(root) else path
+    _warn(result)
+    held = any(line.startswith(f"{Path(rel).as_posix()}:") for line in result.warnings)
     if not quiet:
-        _err(f"added {path.relative_to(root) if path.is_relative_to(root) else path}")
+        _err(f"added {rel}" + (" (held back from publication: personal data, see the warnings above)" if held else ""))
         _err(result.line())
 
 
@@ -246,11 +269,16 @@ def serve_cmd(
     metadata: Annotated[Optional[Path], typer.Option(help="Datasette metadata [default: ROOT/metadata.yml].")] = None,
     allow_robots: Annotated[bool, typer.Option("--allow-robots", help="Let search engines index the site.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the datasette command instead of running it.")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes (1: plain datasette serve; 2 or more: the same app under uvicorn, one per core).")] = 1,
 ) -> None:
     """Serve the public database read-only (immutable) with Datasette on 127.0.0.1."""
-    from .serve import datasette_args
+    from .serve import datasette_args, uvicorn_args
 
-    args = datasette_args(root, public, metadata, port)
+    if workers == 1:
+        args = datasette_args(root, public, metadata, port)
+    else:
+        args, env = uvicorn_args(root, public, metadata, port, workers)
+        os.environ.update(env)
     # read by the plugin's /robots.txt
     os.environ["EVIDENCE_ALLOW_ROBOTS"] = "1" if allow_robots else "0"
     # fewer malloc arenas: the search index is loaded in a start-up thread and
@@ -439,6 +467,76 @@ def similar_cmd(
     hits = similar(db or root / "public.db", id, limit=limit, filters=Filters(
         type=type, approach=approach, domain=domain, area=area, place=place))
     _print_hits(hits, json_out)
+@app.command("withdraw")
+@friendly
+def withdraw_cmd(
+    story_id: Annotated[str, typer.Argument(metavar="ID", help="The story's id (its file name without .md).")],
+    reason: Annotated[str, typer.Option("--reason", help="Reason code: consent-withdrawn, person-request, safeguarding, legal, inaccurate, duplicate or other.")] = "consent-withdrawn",
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON on stdout.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Withdraw a story everywhere: its file, both databases, full-text
+    indexes and everything derived from it; keep a tombstone (no personal
+    content) so it cannot come back by accident. Run it again to finish an
+    interrupted withdrawal."""
+    from dataclasses import asdict
+
+    from .withdraw import withdraw
+
+    result = withdraw(root, story_id, reason, db, public)
+    if as_json:
+        data = asdict(result)
+        typer.echo(__import__("json").dumps(data, indent=2))
+    if not quiet:
+        for line in result.lines():
+            _err(line)
+
+
+@app.command("review-pii")
+@friendly
+def review_pii_cmd(
+    story_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="The story to mark reviewed; omit to list held stories.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who reviewed it [default: your user name].")] = "",
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Personal data review. Without ID: list the stories held back from
+    publication (file, line and kind of each finding). With ID: record in its
+    front matter that you checked the personal data found and it may be
+    published; a later edit that changes that data needs a new review."""
+    from . import pii
+
+    if story_id is None:
+        from . import store
+        from .build import default_paths
+
+        db_path, _ = default_paths(root, db, public)
+        if not db_path.exists():
+            raise EvidenceError(f"{db_path} does not exist; run 'evidence build' first")
+        conn = store.open_db(db_path)
+        try:
+            lines = pii.held_messages(conn)
+        finally:
+            conn.close()
+        for line in lines:
+            typer.echo(line)
+        if not quiet:
+            _err(f"{len(lines)} finding(s) hold stories back" if lines else "no story is held back for personal data")
+        return
+    hits, result = pii.review(root, story_id, by or _user(), db, public)
+    if result is None:
+        _err(f"no personal data found in stories/{story_id}.md; nothing to review")
+        return
+    _warn(result)
+    if not quiet:
+        kinds = ", ".join(sorted({h.kind for h in hits}))
+        _err(f"reviewed stories/{story_id}.md: {len(hits)} finding(s) ({kinds}) may be published as they are")
+        _err(result.line())
 
 
 def main() -> None:

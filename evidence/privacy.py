@@ -53,3 +53,38 @@ def public_people(story: Story) -> list[dict]:
         "name": (p.pseudonym or story.consent.pseudonym) if anonymised and p.name else p.name,
         "role": p.role,
     } for p in story.people]
+
+
+# Fields published as they are (not pseudonymised): for an anonymised story
+# none of them may contain a person's name or alias, or the name would leak.
+VERBATIM_FIELDS = ("id", "organisation", "place") + tuple(
+    f"source.{k}" for k in ("title", "author", "organisation", "publisher", "url"))
+
+
+def names_in_published_fields(story: Story) -> list[tuple[str, str, tuple]]:
+    """(field label, name, YAML key path) for every name or alias of an
+    anonymised story's people that appears in a field published verbatim
+    (id, organisation, place, source, people's roles)."""
+    rep = replacements(story)
+    if not rep:
+        return []
+    values: list[tuple[str, str, tuple]] = []
+    for key in VERBATIM_FIELDS:
+        obj = story.source if key.startswith("source.") else story
+        attr = key.split(".", 1)[-1]
+        values.append((f"'{key}'", str(getattr(obj, attr) or ""), tuple(key.split("."))))
+    values += [(f"the role of person {i + 1}", p.role, ("people", i, "role")) for i, p in enumerate(story.people)]
+    out = []
+    for label, value, keys in values:
+        # ids and urls are slugs: compare them as slugs too ('mary-jones' holds 'Mary Jones')
+        plain = value.replace("-", " ").replace("_", " ").replace("/", " ").replace(".", " ")
+        for name in sorted(rep, key=len, reverse=True):
+            if _contains(value, name) or _contains(plain, name):
+                out.append((label, name, keys))
+                break
+    return out
+
+
+def _contains(text: str, name: str) -> bool:
+    """True when `name` occurs in `text` as a whole word (any case)."""
+    return bool(re.search(rf"(?<![\w]){re.escape(name.strip())}(?![\w])", text, re.IGNORECASE))

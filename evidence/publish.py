@@ -21,9 +21,17 @@ import sqlite_utils
 from .content import fsync_dir
 from .errors import EvidenceError
 
+class PublishError(EvidenceError):
+    """The working database was updated but the public one could not be
+    written (a full disk, say); the old public database is still in place."""
+
+
 # Which stories may be published at all. Consent scope 'public' and status
-# 'published' are both required; everything else stays in the working db.
-PUBLISHABLE_STORY = "s.status = 'published' AND s.consent_scope = 'public'"
+# 'published' are both required, and a personal-data check that passed
+# (pii_checks, evidence/pii.py: a story not yet checked, or held for review,
+# is not published); everything else stays in the working db.
+PUBLISHABLE_STORY = ("s.status = 'published' AND s.consent_scope = 'public' "
+                     "AND s.id IN (SELECT story_id FROM pii_checks WHERE publishable = 1)")
 
 # table -> (row filter on alias s, [(column, SQL expression over s)], primary key)
 PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
@@ -82,7 +90,7 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
     "embeddings": (
         "s.model = (SELECT value FROM work.meta WHERE key = 'embedding_model') AND "
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
-        [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "content_hash", "vector")],
+        [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "vector")],
         ("model", "item_type", "item_id", "passage")),
 }
 
@@ -178,7 +186,7 @@ def _sync_table(conn: sqlite3.Connection, table: str, where: str, columns: list[
     """Bring main.<table> to exactly the allow-listed rows of work.<table>:
     delete rows that differ or vanished, insert rows that are new or changed.
     Unchanged rows are not touched, so the cost follows what changed.
-    Returns the number of rows deleted (changed or vanished)."""
+    Returns the number of rows deleted or inserted."""
     names = ", ".join(f"[{c}]" for c, _ in columns)
     exprs = ", ".join(e for _, e in columns)
     keys = ", ".join(f"[{c}]" for c in pk)
@@ -186,8 +194,9 @@ def _sync_table(conn: sqlite3.Connection, table: str, where: str, columns: list[
     try:
         deleted = conn.execute(f"DELETE FROM main.[{table}] WHERE ({keys}) IN (SELECT {keys} FROM "
                                f"(SELECT {names} FROM main.[{table}] EXCEPT SELECT * FROM temp._desired))").rowcount
-        conn.execute(f"INSERT INTO main.[{table}] ({names}) SELECT * FROM temp._desired EXCEPT SELECT {names} FROM main.[{table}]")
-        return deleted
+        inserted = conn.execute(f"INSERT INTO main.[{table}] ({names}) SELECT * FROM temp._desired "
+                                f"EXCEPT SELECT {names} FROM main.[{table}]").rowcount
+        return deleted + inserted
     finally:
         conn.execute("DROP TABLE temp._desired")
 
@@ -209,7 +218,7 @@ def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = 
     fd, tmp = tempfile.mkstemp(prefix=f".{public_path.name}.", suffix=".tmp", dir=public_path.parent)
     os.close(fd)
     counts: dict[str, int] = {}
-    deleted: dict[str, int] = {}
+    touched: dict[str, int] = {}
     try:
         if patch:
             shutil.copyfile(public_path, tmp)
@@ -220,7 +229,7 @@ def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = 
             conn.execute("BEGIN")
             for table, (where, columns, pk) in PUBLIC_TABLES.items():
                 if patch:
-                    deleted[table] = _sync_table(conn, table, where, columns, pk)
+                    touched[table] = _sync_table(conn, table, where, columns, pk)
                 else:
                     _create_table(conn, table, columns, pk)
                     names = ", ".join(f"[{c}]" for c, _ in columns)
@@ -235,15 +244,16 @@ def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = 
             conn.execute("DETACH DATABASE work")
             pdb = sqlite_utils.Database(conn)
             for table, cols in FTS.items():
-                if not patch:  # triggers keep the index in step when a later build patches this file
-                    pdb[table].enable_fts(cols, tokenize="porter", create_triggers=True)
-                elif deleted.get(table):
-                    # FTS5 keeps a deleted row's terms in its segment pages (even after
-                    # 'optimize' or 'rebuild'); drop the index (secure_delete zeroes its
-                    # pages) and index the current rows afresh, so no removed text lingers
+                if not patch:
+                    pdb[table].enable_fts(cols, tokenize="porter")
+                elif touched.get(table):
+                    # No triggers in the public file, and FTS5 keeps a deleted row's
+                    # terms in its segment pages (even after 'optimize' or 'rebuild'):
+                    # drop the index (secure_delete zeroes its pages) and index the
+                    # current rows afresh, so no removed or edited text lingers
                     pdb[table].disable_fts()
-                    pdb[table].enable_fts(cols, tokenize="porter", create_triggers=True)
-            for table, col in [] if patch else [("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
+                    pdb[table].enable_fts(cols, tokenize="porter")
+            for table, col in [] if patch else [("stories", "title"), ("stories", "approach"), ("stories", "area_of_work"), ("stories", "place"),
                                ("findings", "approach"), ("findings", "study_id"), ("findings", "design"),
                                ("findings", "year"), ("story_people", "name"), ("domains", "framework_id")]:
                 pdb[table].create_index([col])

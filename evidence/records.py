@@ -70,12 +70,20 @@ class YamlDoc:
             line = mark.line + 1 + line_offset if mark else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ValidationError(path, line, f"invalid YAML ({problem}); check indentation and quoting") from None
+        if "&" in text:
+            anchor = _anchor_line(text)
+            if anchor:
+                raise ValidationError(path, anchor + line_offset, "YAML anchors and aliases (&name, *name) are not "
+                                      "allowed in content files (a few can expand to billions of values); write each value out")
         self._node = None
 
     def line(self, *keys: str | int) -> int | None:
         """1-based line of the value at `keys` (or of its nearest existing parent)."""
         if self._node is None:
-            self._node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            try:
+                self._node = yaml.compose(self.text, Loader=yaml.SafeLoader)
+            except yaml.YAMLError:  # the C loader accepted what the Python one rejects
+                return None
         node = self._node
         best = node.start_mark.line if node is not None else 0
         for key in keys:
@@ -98,6 +106,17 @@ class YamlDoc:
 
     def error(self, message: str, *keys: str | int) -> ValidationError:
         return ValidationError(self.path, self.line(*keys) if keys else None, message)
+
+
+def _anchor_line(text: str) -> int | None:
+    """1-based line of the first YAML anchor in `text`, if any."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AnchorToken):
+                return token.start_mark.line + 1
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -256,6 +275,7 @@ class Story:
     links: list[dict] = field(default_factory=list)
     curator_notes: str = ""
     path: str = ""
+    privacy: dict = field(default_factory=dict)  # a curator's personal-data review: reviewed, by, hash
 
     @property
     def publishable(self) -> bool:
@@ -265,13 +285,16 @@ class Story:
     def hash(self) -> str:
         data = asdict(self)
         data.pop("path")
+        if not data["privacy"]:  # stories without a review keep the hash they had
+            data.pop("privacy")
         return content_hash(data)
 
 
 STORY_FIELDS = (
     "id", "title", "summary", "people", "approach", "organisation", "place", "area_of_work",
-    "source", "consent", "status", "added", "tags", "links", "curator_notes",
+    "source", "consent", "status", "added", "tags", "links", "curator_notes", "privacy",
 )
+PRIVACY_FIELDS = ("reviewed", "by", "hash")
 
 
 @dataclass
@@ -474,10 +497,18 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         links=links,
         curator_notes=f.str("curator_notes"),
         path=path,
+        privacy=_privacy(doc, doc.data.get("privacy")),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if story.id != stem:
         raise doc.error(f"id '{story.id}' does not match the file name; rename the file to {story.id}.md or set id: {stem}", "id")
+    if story.consent.identity == "anonymised":
+        from .privacy import names_in_published_fields
+
+        for label, name, keys in names_in_published_fields(story):
+            raise doc.error(
+                f"{label} contains '{name}', a name of a person in this anonymised story, and {label} is published "
+                "as it is; take the name out of it (to change the id, rename the file too)", *keys)
     if vocab is not None:
         check_approach(doc, story.approach, vocab, ("approach",))
         if story.area_of_work:
@@ -516,6 +547,15 @@ def parse_tag_decisions(doc: YamlDoc, raw: Any, keys: tuple) -> list[dict]:
             decision["date"] = tf.date("date")
         out.append(decision)
     return out
+
+
+def _privacy(doc: YamlDoc, raw: Any) -> dict:
+    """The `privacy:` review entry (written by `evidence review-pii`)."""
+    if raw is None:
+        return {}
+    f = _Fields(doc, raw, ("privacy",), "privacy", PRIVACY_FIELDS)
+    return {"reviewed": f.date("reviewed", required=True), "by": f.str("by", required=True),
+            "hash": f.str("hash", required=True)}
 
 
 def check_approach(doc: YamlDoc, approach: str, vocab: Vocabulary, keys: tuple) -> None:

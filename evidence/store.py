@@ -8,8 +8,10 @@ transaction.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 import sqlite_utils
 from sqlite_utils import Migrations
@@ -131,11 +133,23 @@ def m003_embeddings(db: sqlite_utils.Database) -> None:
     db["embeddings"].create_index(["model", "content_hash"])
 
 
+@migrations()
+def m004_privacy(db: sqlite_utils.Database) -> None:
+    # tombstones of withdrawn stories (mirror of withdrawn.yml): no personal content
+    db["tombstones"].create({"id_sha256": str, "date": str, "reason": str}, pk="id_sha256")
+    # the personal-data verdict of each story: kinds and where, never the data itself
+    db["pii_checks"].create({
+        "story_id": str, "scanner": str, "status": str, "publishable": int, "kinds": str, "hits": str,
+        "reviewed": str, "reviewed_by": str, "note": str,
+    }, pk="story_id")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 5000")
+    db.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left in free pages
     if str(path) != ":memory:":
         db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
@@ -234,3 +248,20 @@ def people_rows(s: Story) -> list[dict]:
         "story_id": s.id, "position": i, "name": p.name, "role": p.role,
         "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
     } for i, p in enumerate(s.people)]
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One transaction that takes the write lock up front (BEGIN IMMEDIATE),
+    so a concurrent writer makes it wait for the busy timeout instead of
+    failing with "database is locked" when a read would have to upgrade to a
+    write. Nested `db.atomic()` blocks inside it become savepoints."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    else:
+        db.execute("COMMIT")

@@ -1,91 +1,119 @@
-"""Synthetic stories for benchmarks and load tests: valid story files with
-public consent, random approaches and places, and varied sentences. Not
-evidence: their ids start with `synthetic-` and their source says so."""
+"""Synthetic stories for benchmarks, crash and load tests.
+
+`write_synthetic_stories(root, n, seed)` writes n valid story files under
+root/stories/ with public consent and approaches drawn from
+root/approaches/*.yml. The text is made of words only (and small numbers
+such as ages and years of support), so the personal-data scanner finds
+nothing in it, and every narrative is distinct, so `add` accepts a copy.
+"""
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-NAMES = ["Aisha", "Bill", "Carol", "Dev", "Edna", "Femi", "Gwen", "Hari", "Iris", "Joe", "Kemi", "Len",
-         "Maya", "Noel", "Olu", "Priya", "Quinn", "Rosa", "Stan", "Tara", "Uma", "Vic", "Wyn", "Yusuf"]
-PLACES = ["Somerset", "Leeds", "Wigan", "Thurrock", "Manchester", "Birmingham", "Cornwall", "Derby",
-          "Norwich", "Bristol", "Kent", "Cumbria", "Hull", "Leicester", "Brighton", "York"]
-OPENINGS = [
-    "{n} had lived alone since {pr} partner died and rarely left the house.",
-    "After years in a care home, {n} wanted a place of {pr} own.",
-    "{n} was referred after several falls and a hospital stay.",
-    "{n} had been in and out of mental health services for a decade.",
-    "Since the day centre closed, {n} had nowhere to go during the week.",
-    "{n} was spending most days in bed and missing meals.",
-    "Neighbours noticed that {n} had stopped coming to the shop.",
-]
-MIDDLES = [
-    "Through {a}, {n} met a volunteer who now visits every week.",
-    "A coordinator from {a} helped {n} find a local walking group.",
-    "{n} now cooks with a carer and eats proper meals again.",
-    "With support from {a}, {n} started volunteering at the community garden.",
-    "{n} chose who supports {ob} and decides how the day goes.",
-    "{n} feels safe at home again after a carer helped set up simple routines.",
-    "{n} found paid work two mornings a week at a local cafe.",
-    "The house is clean and warm now, and {n} is proud to have visitors.",
-    "Staff treat {n} with respect and listen to what {pr} wants.",
-]
-ENDINGS = [
-    "\"I feel like part of the community again,\" {n} said.",
-    "{n} has not been back to hospital since.",
-    "{n} says the best part is having friends to talk to.",
-    "Now {n} helps other people in the same situation.",
-    "The GP says {n} needs far fewer appointments.",
-]
+import yaml
+
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+FIRST_NAMES = (
+    "Ada", "Bill", "Carys", "Dev", "Elsie", "Femi", "Grace", "Harun", "Iris", "Joe", "Kiran", "Lena",
+    "Marek", "Nell", "Owen", "Priya", "Quentin", "Rosa", "Sam", "Tariq", "Una", "Vic", "Wyn", "Yusuf",
+)
+ROLES = ("person supported", "Shared Lives carer", "neighbour", "volunteer", "local area coordinator",
+         "family carer", "micro-entrepreneur", "homesharer", "befriender")
+PLACES = ("Leeds", "Somerset", "Thurrock", "Derby", "Cornwall", "Glasgow", "Bristol", "Kent", "Norfolk",
+          "Swansea", "Camden", "Sheffield", "")
+ORGS = ("Shared Lives Plus", "Community Catalysts", "Local Area Coordination Network", "Homeshare UK",
+        "St Joseph's Hospice", "The Cares Family", "GoodGym")
+OPENINGS = (
+    "{name} had lived alone since {pron} partner died and rarely left the house.",
+    "After a long stay in hospital, {name} wanted to go home but worried about managing.",
+    "{name} moved to the town for work and knew nobody in the street.",
+    "For years {name} had been told what {pron2} could not do.",
+    "{name} was spending most days in front of the television, waiting for the carer's visit.",
+)
+MIDDLES = (
+    "Through {approach}, {name} met {other}, who lived nearby and shared a love of {hobby}.",
+    "{other} helped {name} find the {hobby} group that meets every week at the library.",
+    "A coordinator sat down with {name} and asked what a good life would look like.",
+    "Together they planned small steps: a walk to the shop, then a bus trip, then the {hobby} club.",
+    "{name} began to cook for {other} on Sundays, and the meals became a fixture of the week.",
+    "The support was built around what {name} could do rather than what {pron2} could not.",
+    "Neighbours started to drop in, and {name} became the person people asked about {hobby}.",
+)
+CLOSINGS = (
+    "\"I feel part of something again,\" {name} said.",
+    "{name} now volunteers at the {hobby} group and helps newcomers settle in.",
+    "\"It is the first time in years I have looked forward to the weekend,\" {name} said.",
+    "{other} says the friendship has changed {pron3} life as much as {name}'s.",
+    "{name} says the difference is simple: \"Someone asks me what I think.\"",
+)
+HOBBIES = ("gardening", "knitting", "football", "chess", "baking", "birdwatching", "music", "painting",
+           "walking", "local history", "woodwork", "singing", "fishing", "pottery", "poetry")
+WORDS = ("bright", "steady", "quiet", "careful", "patient", "gentle", "warm", "open", "practical",
+         "curious", "cheerful", "thoughtful", "kind", "honest", "brave", "calm")
 
 
-def synthetic_story(i: int, approaches: list[str], rng: random.Random) -> str:
-    """The text of one valid synthetic story file."""
-    n = rng.choice(NAMES)
-    pr, ob = rng.choice([("her", "her"), ("his", "him"), ("their", "them")])
-    a = rng.choice(approaches)
-    place = rng.choice(PLACES)
-    sentences = [rng.choice(OPENINGS)] + rng.sample(MIDDLES, 3) + [rng.choice(ENDINGS)]
-    body = " ".join(s.format(n=n, pr=pr, ob=ob, a=a.replace("-", " ")) for s in sentences)
-    body = body[0].upper() + body[1:] + f" (Synthetic story {i}.)"
-    return f"""---
-id: synthetic-{i:06d}
-title: "{n} and {a.replace('-', ' ')} in {place} ({i})"
-summary: "A synthetic story for benchmarks."
-people:
-  - name: {n}
-    role: person supported
-approach: {a}
-organisation: ""
-place: {place}
-source:
-  title: Synthetic benchmark corpus
-  organisation: evidence benchmarks
-consent:
-  basis: given-by-person
-  scope: public
-  identity: named
-  date: 2026-01-01
-  recorded_by: benchmark
-  wording: synthetic
-status: published
-added: 2026-01-01
----
-{body}
-"""
-
-
-def write_synthetic_stories(root: str | Path, n: int, seed: int = 1) -> list[Path]:
-    """Write n synthetic stories into root/stories using root's approaches."""
-    root = Path(root)
-    approaches = sorted(p.stem for p in (root / "approaches").glob("*.yml"))
-    if not approaches:
-        raise ValueError(f"{root}/approaches has no approach files")
-    rng = random.Random(seed)
+def _approaches(root: Path) -> list[tuple[str, str]]:
     out = []
-    (root / "stories").mkdir(exist_ok=True)
-    for i in range(n):
-        p = root / "stories" / f"synthetic-{i:06d}.md"
-        p.write_text(synthetic_story(i, approaches, rng), encoding="utf-8")
-        out.append(p)
+    for p in sorted((Path(root) / "approaches").glob("*.yml")):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        out.append((p.stem, str(data.get("name") or p.stem)))
+    if not out:
+        raise ValueError(f"{root}/approaches has no *.yml files to draw approaches from")
     return out
+
+
+def synthetic_story(i: int, rng: random.Random, approaches: list[tuple[str, str]], prefix: str = "synthetic") -> tuple[str, str]:
+    """(story id, file text) of one synthetic story."""
+    approach_id, approach_name = rng.choice(approaches)
+    name, other = rng.sample(FIRST_NAMES, 2)
+    pron, pron2, pron3 = rng.choice((("her", "she", "her"), ("his", "he", "his"), ("their", "they", "their")))
+    hobby = rng.choice(HOBBIES)
+    words = rng.sample(WORDS, 3)
+    story_id = f"{prefix}-{i:05d}-{name.lower()}-{hobby.split()[0]}"
+    fill = {"name": name, "other": other, "pron": pron, "pron2": pron2, "pron3": pron3, "hobby": hobby,
+            "approach": approach_name}
+    paragraphs = []
+    for _ in range(rng.randint(3, 6)):
+        sentences = [rng.choice(OPENINGS)] + rng.sample(MIDDLES, 3) + [rng.choice(CLOSINGS)]
+        paragraphs.append(" ".join(s.format(**fill) for s in sentences))
+    # a distinct closing line, so no two narratives are the same
+    paragraphs.append(f"Story {i} of the synthetic set: {words[0]}, {words[1]} and {words[2]}; "
+                      f"{name} has had support for {rng.randint(1, 20)} years and is {rng.randint(20, 95)}.")
+    front = {
+        "id": story_id,
+        "title": f"{name} and {other}: {hobby} and a {words[0]} new start",
+        "summary": f"{name} found company and purpose through {approach_name}, with {other}.",
+        "people": [{"name": name, "role": "person supported"}, {"name": other, "role": rng.choice(ROLES)}],
+        "approach": approach_id,
+        "organisation": rng.choice(ORGS),
+        "place": rng.choice(PLACES),
+        "source": {"title": f"Synthetic stories, set {prefix}", "organisation": "evidence test suite"},
+        "consent": {
+            "basis": "published-by-organisation", "scope": "public", "identity": "named",
+            "date": "2026-01-01", "recorded_by": "synthetic generator",
+            "wording": "Synthetic story for tests and benchmarks; no real person.",
+        },
+        "status": "published",
+        "added": "2026-01-01",
+    }
+    fm = yaml.dump(front, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return story_id, f"---\n{fm}---\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def write_synthetic_stories(root: str | Path, n: int, seed: int = 0, prefix: str = "synthetic") -> list[Path]:
+    """Write n valid synthetic story files to root/stories/ (public consent,
+    random approaches from root/approaches/*.yml); return their paths."""
+    root = Path(root)
+    rng = random.Random(seed)
+    approaches = _approaches(root)
+    folder = root / "stories"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        story_id, text = synthetic_story(i, rng, approaches, prefix)
+        path = folder / f"{story_id}.md"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths

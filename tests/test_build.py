@@ -149,7 +149,7 @@ def test_public_database_holds_only_publishable_stories_and_columns(base):
         assert name in PUBLIC_TABLES, name
         cols = {r[1] for r in conn.execute(f"PRAGMA table_info([{name}])")}
         assert cols == {c for c, _ in PUBLIC_TABLES[name][1]}
-        forbidden = {"file", "curator_notes", "review", "aliases", "body_hash"} | ({"content_hash"} if name != "embeddings" else set())
+        forbidden = {"file", "curator_notes", "review", "aliases", "body_hash", "content_hash"}
         assert not any(c.startswith("consent") or c in forbidden for c in cols), (name, cols)
     conn.close()
 

@@ -5,13 +5,14 @@ Datasette in the same environment (as started by `evidence serve`) loads it.
 """
 from __future__ import annotations
 
-import os
-
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from . import search_views
 from .render import render_markdown
+from .safety import quiet_tracebacks, robots_allowed, wrap
+
+quiet_tracebacks()
 
 MARKDOWN_COLUMNS = {("stories", "body")}
 
@@ -25,7 +26,7 @@ def render_cell(value, column, table, database, datasette):
 
 
 async def robots_txt(request):
-    allow = os.environ.get("EVIDENCE_ALLOW_ROBOTS") == "1"
+    allow = robots_allowed()
     body = "User-agent: *\nAllow: /\n" if allow else "User-agent: *\nDisallow: /\n"
     return Response.text(body)
 
@@ -64,3 +65,9 @@ def extra_template_vars(view_name, table, database, request, datasette):
 @hookimpl
 def menu_links(datasette):
     return [{"href": datasette.urls.path("/-/search"), "label": "Search by meaning"}]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag (safety.py)."""
+    return lambda app: wrap(app, datasette)
