@@ -286,7 +286,7 @@ def serve_cmd(
     os.execv(args[0], args)
 
 
-SearchDbOpt = Annotated[Optional[Path], typer.Option("--db", help="Database to search [default: ROOT/public.db, what 'evidence serve' serves].")]
+SearchDbOpt = Annotated[Optional[Path], typer.Option("--db", help="Database to search (default: ROOT/public.db, the one 'evidence serve' serves).")]
 TypeOpt = Annotated[Optional[str], typer.Option("--type", help="Only stories or only findings: story or finding.")]
 ApproachOpt = Annotated[Optional[str], typer.Option("--approach", help="Only this community approach (id or name).")]
 DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="Only items tagged with this outcome domain (framework/domain-id).")]
