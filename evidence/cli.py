@@ -281,9 +281,9 @@ def serve_cmd(
         os.environ.update(env)
     # read by the plugin's /robots.txt
     os.environ["EVIDENCE_ALLOW_ROBOTS"] = "1" if allow_robots else "0"
-    # fewer malloc arenas: the search index is loaded in a start-up thread and
-    # served from several; this keeps freed memory from lingering per thread
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    # one malloc arena: the search index is loaded in a start-up thread and
+    # served from several; per-thread arenas kept ~20 MB of freed memory
+    os.environ.setdefault("MALLOC_ARENA_MAX", "1")
     if dry_run:
         typer.echo(" ".join(args))
         return
@@ -396,7 +396,9 @@ def eval_cmd(
     setup = result["setup"]
     typer.echo(f"({setup['test_texts']} test texts, {setup['train_texts']} training texts, {setup['labels']} labels, "
                f"model {setup['model']}, weights {setup['weights']}, threshold {setup['threshold']})")
-SearchDbOpt = Annotated[Optional[Path], typer.Option("--db", help="Database to search [default: ROOT/public.db, what 'evidence serve' serves].")]
+
+
+SearchDbOpt = Annotated[Optional[Path], typer.Option("--db", help="Database to search (default: ROOT/public.db, the one 'evidence serve' serves).")]
 TypeOpt = Annotated[Optional[str], typer.Option("--type", help="Only stories or only findings: story or finding.")]
 ApproachOpt = Annotated[Optional[str], typer.Option("--approach", help="Only this community approach (id or name).")]
 DomainOpt = Annotated[Optional[str], typer.Option("--domain", help="Only items tagged with this outcome domain (framework/domain-id).")]

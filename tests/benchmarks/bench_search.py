@@ -220,7 +220,8 @@ def http_bench(n: int, matrix: np.ndarray, count: int, modes: list[str]) -> None
             first = fetch(f"{url}/-/search.json?q=" + urllib.parse.quote("lonely after the bus stopped") + "&limit=10")
             assert len(first["results"]) == 10, first
             print(f"  evidence serve answered /-/versions.json after {up:.2f}s; first search "
-                  f"{(time.perf_counter() - t) * 1000:.0f} ms (waits for the start-up load of index and model)")
+                  f"{(time.perf_counter() - t) * 1000:.0f} ms (waits for the start-up load of index and model); "
+                  f"RSS then {rss_mb(child_pid(proc)):.0f} MB")
             texts = relevance_queries()
             for mode in modes:
                 times = []
