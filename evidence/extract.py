@@ -31,7 +31,7 @@ from .records import content_hash, normalise_text
 
 # Measured by tests/benchmarks/bench_extract.py (all-MiniLM-L6-v2): the cosine
 # at which a reworded or truncated copy counts as the same passage/sentence.
-NEAR_THRESHOLD = {"story": 0.72, "finding": 0.80}
+NEAR_THRESHOLD = {"story": 0.668, "finding": 0.766}
 
 _NOT_NAMES = {
     "The", "This", "That", "These", "Those", "There", "Their", "They", "Then", "When", "What", "Where", "Which",
@@ -61,9 +61,13 @@ _QUOTE = re.compile(r"“([^”]{3,})”|\"([^\"]{3,})\"")
 _RESULT_CUES = re.compile(
     r"\b(found|findings? show|show(s|ed)?|survey(ed)?|associated with|more likely|less likely|compared (with|to)|"
     r"improv\w+|increase[ds]?|reduction|reduc\w+|savings?|outcomes?|value for money|better|worse|average|"
-    r"research|report|evidence|benefit\w*|impact\w*)\b", re.I)
+    r"research|report|evidence|benefit\w*|impact\w*|shown|reduced|lost|led to|achieved|no longer|outweigh\w*|"
+    r"offered|more flexible)\b", re.I)
+# a comparison ('more flexible than larger providers') counts as two signs
+_COMPARISON = re.compile(r"\b(more|less|fewer|better|worse|greater|lower|higher|larger|smaller)\b[^.;]{0,60}\bthan\b", re.I)
 _SAMPLE_UNITS = re.compile(r"^(people|participants|respondents|organisations|providers|authorities|interviews|"
-                           r"users|carers|families|households|members|enterprises|local authorities|care organisations)$",
+                           r"users|carers|families|households|householders|residents|adults|patients|clients|children|members|"
+                           r"enterprises|local authorities|care organisations|older people|young people)$",
                            re.I)
 _COMPARATOR = re.compile(r"\b(?:compared (?:with|to)|than|versus|vs\.?)\s+([^,;.()]{3,80})", re.I)
 
@@ -188,10 +192,11 @@ def _finding_candidates(doc_paras: list[tuple[str, object]], file: str, story_pa
                 continue
             qs = [e for e in sent.ents if e.label_ == "QUANTITY" and e._.quantity and (e._.quantity[1] or e._.quantity[2])]
             cues = {m.group(0).lower() for m in _RESULT_CUES.finditer(text)}
-            if not (qs or len(cues) >= 2):
+            signs = len(cues) + 2 * bool(_COMPARISON.search(text)) + sum(
+                1 for e in sent.ents if (e.label_ == "QUANTITY" and e not in qs) or
+                (e.label_ == "DATE" and e.start > 0 and doc[e.start - 1].lower_ == "since"))
+            if not (qs or signs >= 2):
                 continue
-            if pi in story_paras and not qs:
-                continue  # a story's own sentences are the story's, unless they carry a number
             q = qs[0]._.quantity if qs else None
             sample = next((int(e._.quantity[0]) for e in qs if _SAMPLE_UNITS.match(e._.quantity[1] or "")
                            and float(e._.quantity[0]).is_integer()), None)

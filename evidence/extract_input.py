@@ -87,7 +87,7 @@ def read_document(path: Path, max_mb: float = DEFAULT_MAX_MB) -> str:
     return text
 
 
-_MD_PREFIX = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[*+-]\s+|\d+\.\s+)")
+_MD_PREFIX = re.compile(r"^\s*(#{1,6}\s+|>\s?|[*+•·▪–-]\s+|\d+\.\s+)")
 _SENTENCE_END = re.compile(r"[.!?:\"”’')\]]\s*$")
 
 
@@ -99,6 +99,9 @@ def paragraphs(text: str) -> list[str]:
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
         current: list[str] = []
         for line in block.split("\n"):
+            if _MD_PREFIX.match(line) and current:  # a list item or heading starts a paragraph
+                out.append(" ".join(current))
+                current = []
             line = _MD_PREFIX.sub("", line).strip()
             line = re.sub(r"(\*\*|__|\*|`)", "", line)
             line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)  # [text](url) -> text
