@@ -23,11 +23,13 @@ from pathlib import Path
 os.environ.pop("EVIDENCE_EMBEDDER", None)
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 SEEDS = sorted(glob.glob("/work/shared/seeds/*.txt"))
 
 from evidence.embedder import get_embedder  # noqa: E402
 from evidence.extract import existing_items, extract  # noqa: E402
 from evidence.extract_input import paragraphs, read_document  # noqa: E402
+from extract_scoring import score  # noqa: E402
 
 
 def best_threshold(pos: list[float], neg: list[float]) -> tuple[float, float, float]:
@@ -121,6 +123,14 @@ def main() -> None:
     print(f"extract on {len(SEEDS)} seeds: {run.words} words in {secs:.2f} s = {run.words / secs:.0f} words/s "
           f"(model already loaded); {run.raw_counts} raw candidates, {run.merged} merged, "
           f"{len(run.stories)} stories and {len(run.findings)} findings proposed")
+    s = score(run, ROOT)
+    print(f"recall: stories {s['stories_proposed']}/{s['stories_in_corpus']} proposed "
+          f"({s['stories_proposed_once']} exactly once); findings {s['findings_proposed']}/{s['findings_in_corpus']} "
+          f"({s['findings_proposed'] / s['findings_in_corpus']:.0%}); missed: {', '.join(s['findings_missed'])}")
+    print(f"precision: {s['kept']}/{s['candidates']} candidates a curator would keep ({s['precision']:.0%}); "
+          f"unjudged {len(s['unjudged'])}; {s['merged']} duplicate candidates merged; "
+          f"{sum(1 for c in run.stories + run.findings if c.duplicate_of)} marked duplicate_of an existing item "
+          f"({sum(1 for c in run.stories if c.duplicate_of)}/{len(run.stories)} stories)")
 
 
 if __name__ == "__main__":
