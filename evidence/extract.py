@@ -267,8 +267,8 @@ def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, t
             keep.append(i)
             continue
         merged += 1
-        cands[best].occurrences += c.occurrences
-        cands[best].merged.append({"how": how, "similarity": round(best_sim, 3), "occurrence": c.occurrences[0]})
+        cands[best].occurrences += [dict(o) for o in c.occurrences]
+        cands[best].merged.append({"how": how, "similarity": round(best_sim, 3), "occurrence": dict(c.occurrences[0])})
     survivors = [cands[k] for k in keep]
     if existing:
         ex_hash = {content_hash(normalise_text(t)): i for i, t in existing}
