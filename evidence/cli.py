@@ -110,6 +110,7 @@ def add_cmd(
     title: Annotated[str, typer.Option(help="Title of the story.")] = "",
     body_file: Annotated[Optional[Path], typer.Option("--body-file", help="File with the narrative (Markdown); '-' or omitted reads stdin.")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", help="Add a complete story file (front matter and narrative) instead of fields.")] = None,
+    from_review: Annotated[Optional[Path], typer.Option("--from-review", help="Add the kept candidates of an 'evidence extract' review file.")] = None,
     id: Annotated[str, typer.Option("--id", help="Story id (slug) [default: from the title].")] = "",
     summary: Annotated[str, typer.Option(help="One or two sentences.")] = "",
     person: Annotated[Optional[list[str]], typer.Option("--person", help="A person in the story as 'Name:role' (repeat).")] = None,
@@ -145,6 +146,14 @@ def add_cmd(
     publication until reviewed (see 'evidence review-pii')."""
     from . import add as adding
 
+    if from_review is not None:
+        from .from_review import add_from_review
+
+        added = add_from_review(root, from_review, db, public, recorded_by=recorded_by or _user())
+        if not quiet:
+            _err(f"added {len(added['stories'])} story(ies) ({', '.join(added['stories']) or 'none'}) and "
+                 f"{len(added['findings'])} finding(s) from {from_review}")
+        return
     if file is not None:
         path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
@@ -539,6 +548,38 @@ def review_pii_cmd(
         kinds = ", ".join(sorted({h.kind for h in hits}))
         _err(f"reviewed stories/{story_id}.md: {len(hits)} finding(s) ({kinds}) may be published as they are")
         _err(result.line())
+
+
+@app.command("extract")
+@friendly
+def extract_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Documents to read: plain text, Markdown or HTML.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Review file to write (YAML).")] = Path("review.yml"),
+    max_mb: Annotated[float, typer.Option("--max-mb", help="Refuse a document larger than this many MB.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON on stdout.")] = False,
+    root: RootOpt = Path("."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Propose candidate stories and findings from documents: writes a review
+    file (every candidate keep: false, with duplicate_of naming an existing
+    story/finding or the merged copies). Changes nothing in the evidence base;
+    mark what to keep and run 'evidence add --from-review FILE'."""
+    import json
+
+    from .embedder import get_embedder
+    from .extract import extract, write_review
+
+    result = extract(root, files, get_embedder(root), max_mb=max_mb, progress=_progress(quiet))
+    write_review(result, output)
+    counts = {"files": len(result.files), "words": result.words, "seconds": round(result.seconds, 2),
+              "stories": len(result.stories), "findings": len(result.findings), "merged": result.merged,
+              "duplicates_of_existing": sum(1 for c in result.stories + result.findings if c.duplicate_of),
+              "review_file": str(output)}
+    if as_json:
+        print(json.dumps(counts))
+    elif not quiet:
+        _err(f"wrote {output}: {counts['stories']} candidate stories, {counts['findings']} candidate findings "
+             f"({counts['merged']} duplicate candidates merged, {counts['duplicates_of_existing']} already in the evidence base)")
 
 
 def main() -> None:
