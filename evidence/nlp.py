@@ -172,8 +172,15 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
                 i += 1
                 continue
             j = i + 1
+            # a hyphenated number word: 'Twenty-seven' is 27, not 20 and -7
+            if (value in (20, 30, 40, 50, 60, 70, 80, 90) and doc[i].is_alpha and j + 1 < n
+                    and doc[j].text == "-" and doc[i].whitespace_ == "" and doc[j].whitespace_ == ""
+                    and doc[j + 1].is_alpha and (_number(doc[j + 1].text) or 0) in range(1, 10)):
+                value, j = value + _number(doc[j + 1].text), j + 2
             # sign written as a separate token: '-9.3%' tokenises as '-', '9.3', '%'
-            if start == i and i > 0 and doc[i - 1].text in ("-", "−", "+") and doc[i - 1].whitespace_ == "":
+            # (but not a hyphen inside a word: 'Covid-19', 'thirty-one')
+            glued = i > 1 and doc[i - 2].whitespace_ == "" and doc[i - 2].text[-1:].isalnum()
+            if start == i and i > 0 and doc[i - 1].text in ("-", "−", "+") and doc[i - 1].whitespace_ == "" and not glued:
                 start = i - 1
                 value = -value if doc[i - 1].text != "+" else value
             # 'half a million', 'two hundred', '1.2 million', '£3m'

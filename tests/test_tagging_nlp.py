@@ -110,3 +110,13 @@ def test_trained_ner_entities_are_mapped_and_added_where_free(monkeypatch):
     nlp = blank("evidence_trained_ner")
     doc = nlp("Nesta met people in Wigan on Monday.")
     assert [(e.text, e.label_) for e in doc.ents] == [("Nesta", "ORG"), ("Wigan", "PLACE")]  # DATE is not mapped
+
+
+def test_hyphenated_number_words_are_one_number_and_hyphens_in_words_are_no_sign():
+    from evidence.nlp import load_nlp
+
+    nlp = load_nlp(ROOT)
+    got = {e.text: e._.quantity for e in nlp("Twenty-seven care organisations took part; the workforce fell (-9.3%).").ents
+           if e.label_ == "QUANTITY"}
+    assert got["Twenty-seven care organisations"][0] == 27
+    assert got["-9.3%"][0] == -9.3
