@@ -21,7 +21,12 @@ def get(base: Path, *paths: str):
         ds = Datasette(immutables=[str(base / "public.db")], metadata=METADATA)
         return [await ds.client.get(p) for p in paths]
 
-    return asyncio.run(go())
+    # in a thread of its own: Playwright's sync API (the browser tests) keeps
+    # an event loop running in the main thread for the session
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def test_home_leads_to_the_pages_and_search(built_session):
