@@ -35,7 +35,7 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # each must find quickly (by content hash, model id, codebook version) that it
 # has nothing to do, and load heavy models only when it has; it reports what
 # it rewrote in summary.enriched[step], which makes the build republish.
-ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enrich"]
+ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enrich", "evidence.links:enrich"]
 
 # Checks, run on every build inside its transaction after the enrichment
 # steps, whatever options.enrich says (same signature). They guard what may

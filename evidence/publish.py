@@ -92,6 +92,12 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
         [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "vector")],
         ("model", "item_type", "item_id", "passage")),
+    # links between publishable stories and findings (evidence/links.py); a
+    # curator's note stays in the working db
+    "links": (
+        f"s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
+        [(c, f"s.{c}") for c in ("story_id", "finding_id", "kind", "score", "reason", "status")],
+        ("story_id", "finding_id", "kind")),
 }
 
 FTS = {"stories": ["title", "summary", "body"], "findings": ["statement", "measure", "population"]}
@@ -128,6 +134,13 @@ SELECT t.domain, t.framework, d.label AS domain_label, s.id AS story_id, s.title
        s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/public/stories/' || s.id AS path
   FROM tags t JOIN stories s ON s.id = t.story_id JOIN domains d ON d.id = t.domain
  ORDER BY t.domain, t.score DESC""",
+    "story_findings": """
+SELECT l.story_id, s.title AS story_title, l.finding_id, f.statement, f.value, f.unit, f.sample_size, f.design,
+       f.year, st.title AS study, l.kind, l.score, l.reason, l.status,
+       '/public/stories/' || s.id AS story_path, '/public/findings/' || f.id AS finding_path
+  FROM links l JOIN stories s ON s.id = l.story_id JOIN findings f ON f.id = l.finding_id
+  JOIN studies st ON st.id = f.study_id
+ ORDER BY l.story_id, l.status = 'confirmed' DESC, l.score DESC""",
 }
 
 

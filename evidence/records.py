@@ -478,6 +478,7 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     links = doc.data.get("links") or []
     if not isinstance(links, list):
         raise doc.error("'links' must be a list", "links")
+    links = [_link_decision(doc, item, i) for i, item in enumerate(links)]
     tags = parse_tag_decisions(doc, doc.data.get("tags"), ("tags",))
     story = Story(
         id=f.slug("id"),
@@ -717,3 +718,23 @@ def parse_areas(path: str, text: str) -> list[Area]:
             raise doc.error("each area needs 'id' and 'label'", "areas", i)
         areas.append(Area(id=str(a["id"]), label=str(a["label"]), description=str(a.get("description") or ""), position=i))
     return areas
+
+
+LINK_STATUSES = ("confirmed", "removed")
+
+
+def _link_decision(doc, item, i: int) -> dict:
+    """One curator decision on a story-finding link: {finding, status, note?}."""
+    if not isinstance(item, dict) or set(item) - {"finding", "status", "note"}:
+        raise doc.error("each item of 'links' must be a mapping with 'finding:', 'status:' "
+                        "(confirmed or removed) and optionally 'note:'", "links")
+    finding = item.get("finding")
+    if not isinstance(finding, str) or not SLUG_RE.match(finding):
+        raise doc.error(f"links item {i + 1}: 'finding:' must be a finding id (lower-case words joined by '-')", "links")
+    status = item.get("status")
+    if status not in LINK_STATUSES:
+        raise doc.error(f"links item {i + 1}: 'status:' must be confirmed or removed, not {status!r}", "links")
+    note = item.get("note") or ""
+    if not isinstance(note, str):
+        raise doc.error(f"links item {i + 1}: 'note:' must be text", "links")
+    return {"finding": finding, "status": status, "note": note}

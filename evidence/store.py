@@ -144,6 +144,21 @@ def m004_privacy(db: sqlite_utils.Database) -> None:
     }, pk="story_id")
 
 
+@migrations()
+def m005_links(db: sqlite_utils.Database) -> None:
+    """Links between stories and the findings that bear on them
+    (evidence/links.py), and what each story was last linked from."""
+    db.execute("""
+CREATE TABLE [links] (
+  [story_id] TEXT NOT NULL REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT NOT NULL REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [kind] TEXT NOT NULL, [score] FLOAT, [reason] TEXT, [status] TEXT NOT NULL, [note] TEXT,
+  PRIMARY KEY ([story_id], [finding_id], [kind])
+)""")
+    db["links"].create_index(["finding_id"])
+    db["linked_stories"].create({"story_id": str, "fingerprint": str}, pk="story_id")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

@@ -125,6 +125,9 @@ EXPECTED = {
     # passages and vectors (issue 4): computed from the public text
     ("table", "passages"): ["item_type", "item_id", "passage", "field", "start_char", "end_char", "text"],
     ("table", "embeddings"): ["model", "item_type", "item_id", "passage", "vector"],
+    # story-finding links (issue 6): only publishable stories'; a curator's note stays private
+    ("table", "links"): ["story_id", "finding_id", "kind", "score", "reason", "status"],
+    ("view", "story_findings"): None,
 }
 # never public, whatever table they would sit in
 FORBIDDEN_COLUMNS = {"consent_basis", "consent_scope", "consent_identity", "consent_pseudonym", "consent_date",

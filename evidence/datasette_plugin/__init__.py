@@ -8,7 +8,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from . import search_views
+from . import page_views, search_views
 from .render import render_markdown
 from .safety import quiet_tracebacks, robots_allowed, wrap
 
@@ -37,6 +37,12 @@ def register_routes():
         (r"^/robots\.txt$", robots_txt),
         (r"^/-/search(?P<format>\.json)?$", search_views.search_view),
         (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
+        (r"^/-/evidence$", page_views.home_view),
+        (r"^/-/evidence\.css$", page_views.css_view),
+        (r"^/-/story/(?P<id>[^/]+?)$", page_views.story_view),
+        (r"^/-/approach/(?P<id>[^/]+?)(?P<format>\.json)?$", page_views.approach_view),
+        (r"^/-/gaps(?P<format>\.json)?$", page_views.gaps_view),
+        (r"^/-/gaps/(?P<approach>[^/]+)/(?P<framework>[^/]+)/(?P<domain>[^/]+?)(?P<format>\.json)?$", page_views.cell_view),
     ]
 
 
@@ -64,7 +70,9 @@ def extra_template_vars(view_name, table, database, request, datasette):
 
 @hookimpl
 def menu_links(datasette):
-    return [{"href": datasette.urls.path("/-/search"), "label": "Search by meaning"}]
+    return [{"href": datasette.urls.path("/-/evidence"), "label": "Evidence home"},
+            {"href": datasette.urls.path("/-/gaps"), "label": "Gap map"},
+            {"href": datasette.urls.path("/-/search"), "label": "Search by meaning"}]
 
 
 @hookimpl
