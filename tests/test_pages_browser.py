@@ -55,7 +55,8 @@ def page(browser):
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=90_000)
 
 
 def test_debs_page_highlights_her_occupation_sentence(real_site, page):
@@ -131,8 +132,8 @@ def test_home_leads_everywhere_and_search_runs(real_site, page):
     page.locator(".ev-ways a", has_text="Search by meaning").click()
     page.wait_for_load_state()
     page.fill("input[name=q]", "a village florist who helps older neighbours find local help")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation(timeout=90_000):  # the search answers with a new page
+        page.keyboard.press("Enter")
     shot(page, "search")
     assert "pearl-florist-somerset" in page.content()
 
