@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: setup setup-test serve build test test-fast bench clean
+.PHONY: setup setup-test serve build test test-fast bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ build: setup
 serve: build
 	$(BIN)/evidence serve --port $(PORT)
 
-test: setup-test
+# the browser tests drive Debian's chromium: install it when missing (needs root)
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || { echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; }
+
+test: setup-test browser
 	$(BIN)/python -m pytest -q
 
 test-fast: setup-test
