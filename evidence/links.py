@@ -42,18 +42,11 @@ class LinkSettings:
 
 def load_settings(root: Path) -> LinkSettings:
     """Settings from ROOT/pipelines/linking.yml (defaults where absent)."""
-    import yaml
+    from .pipelines import read_settings
 
     s = LinkSettings()
     path = Path(root) / "pipelines" / "linking.yml"
-    if not path.exists():
-        return s
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise EvidenceError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}); check indentation and quoting") from None
-    if not isinstance(data, dict) or set(data) - set(LinkSettings.__dataclass_fields__):
-        raise EvidenceError(f"{path}: expected settings {', '.join(LinkSettings.__dataclass_fields__)}")
+    data = read_settings(path, tuple(LinkSettings.__dataclass_fields__))
     try:
         for key, value in data.items():
             setattr(s, key, type(getattr(s, key))(value))

@@ -55,3 +55,22 @@ def nlp_version(root: Path, approaches: list[dict]) -> str:
     h.update(json.dumps(sorted((a["id"], a["name"], a.get("organisation", "")) for a in approaches)).encode())
     h.update(b"trained" if importlib.util.find_spec("en_core_web_sm") else b"rules")
     return h.hexdigest()[:16]
+
+
+def read_settings(path: Path, allowed: tuple[str, ...] | list[str]) -> dict:
+    """The `key: value` settings of a pipelines/*.yml file ({} when it does
+    not exist), refusing invalid YAML and unknown keys in one line each."""
+    import yaml
+
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise EvidenceError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}); check indentation and quoting") from None
+    if not isinstance(data, dict):
+        raise EvidenceError(f"{path}: expected 'key: value' settings")
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise EvidenceError(f"{path}: unknown setting '{sorted(unknown)[0]}'; allowed: {', '.join(allowed)}")
+    return data

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-import yaml
 
 from .errors import EvidenceError
 
@@ -61,19 +60,11 @@ class Settings:
 
 def load_settings(root: Path | None) -> Settings:
     """Settings from ROOT/pipelines/tagging.yml (defaults where absent)."""
+    from .pipelines import read_settings
+
     s = Settings()
     path = Path(root or ".") / "pipelines" / "tagging.yml"
-    if not path.exists():
-        return s
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise EvidenceError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}); check indentation and quoting") from None
-    if not isinstance(data, dict):
-        raise EvidenceError(f"{path}: expected 'key: value' settings")
-    unknown = set(data) - set(Settings.__dataclass_fields__)
-    if unknown:
-        raise EvidenceError(f"{path}: unknown setting '{sorted(unknown)[0]}'; allowed: {', '.join(Settings.__dataclass_fields__)}")
+    data = read_settings(path, tuple(Settings.__dataclass_fields__))
     for key, value in data.items():
         if key == "weights":
             if not isinstance(value, dict) or set(value) - set(METHODS):
