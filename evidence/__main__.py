@@ -1,3 +1,3 @@
-from .cli import main
+from evidence.cli import main
 
 main()

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import store
-from .content import ContentFile, check_root, scan
-from .errors import EvidenceError, ValidationError, ValidationErrors
-from .records import (
-    Approach, Area, Framework, Story, Study, Vocabulary,
-    parse_approach, parse_areas, parse_framework, parse_story, parse_study,
-)
+from evidence.store import schema as store
+from evidence.content.tree import ContentFile, check_root, scan
+from evidence.errors import EvidenceError, ValidationError, ValidationErrors
+from evidence.content.records import Approach, Area, Framework, Story, Study, Vocabulary
+from evidence.content.parsers import parse_approach, parse_areas, parse_framework, parse_story, parse_study
 
 Progress = Callable[[str, int, int], None]
 
@@ -35,7 +33,7 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # each must find quickly (by content hash, model id, codebook version) that it
 # has nothing to do, and load heavy models only when it has; it reports what
 # it rewrote in summary.enriched[step], which makes the build republish.
-ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enrich", "evidence.links:enrich"]
+ENRICH_STEPS: list[str] = ["evidence.enrich.tagging:enrich", "evidence.enrich.embeddings:enrich", "evidence.enrich.links:enrich"]
 
 # Checks, run on every build inside its transaction after the enrichment
 # steps, whatever options.enrich says (same signature). They guard what may
@@ -43,9 +41,9 @@ ENRICH_STEPS: list[str] = ["evidence.tagging:enrich", "evidence.embeddings:enric
 # back), personal data holds a story back, and rows that any table still
 # derives from a removed story are swept (evidence/withdraw.py).
 CHECK_STEPS: list[str] = [
-    "evidence.tombstones:check_build",
-    "evidence.pii:check_build",
-    "evidence.withdraw:sweep_removed",
+    "evidence.content.tombstones:check_build",
+    "evidence.content.pii:check_build",
+    "evidence.curate.withdraw:sweep_removed",
 ]
 
 
@@ -111,7 +109,7 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
           options: BuildOptions | None = None) -> BuildSummary:
     """Build the working and public databases from the content files under
     `root`, holding the writer lock (evidence/lock.py) throughout."""
-    from .lock import writer_lock
+    from evidence.store.lock import writer_lock
 
     check_root(Path(root))
     with writer_lock(root, extra=[p.parent for p in default_paths(Path(root), db_path, public_path)]):
@@ -150,7 +148,7 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
         summary.unchanged = totals - summary.added - summary.changed
-        from . import publish
+        from evidence.store import publish
 
         if force_publish or publish.needs_publish(db, public_path):
             try:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import EvidenceError
+from evidence.errors import EvidenceError
 
 app = typer.Typer(
     help="An open evidence base for community-centred social care: stories and findings, "
@@ -90,7 +90,7 @@ def build_cmd(
 ) -> None:
     """Parse and validate every content file, update the working database
     (only what changed) and write the public database."""
-    from .build import build
+    from evidence.build import build
 
     summary = build(root, db, public, progress=_progress(quiet), force_publish=force)
     _warn(summary)
@@ -144,10 +144,10 @@ def add_cmd(
     a withdrawn id, and an empty or non-text body. A story holding personal
     data (e-mail, phone, postcode, NHS number) is added but held back from
     publication until reviewed (see 'evidence review-pii')."""
-    from . import add as adding
+    from evidence.curate import add as adding
 
     if from_review is not None:
-        from .from_review import add_from_review
+        from evidence.curate.from_review import add_from_review
 
         added = add_from_review(root, from_review, db, public, recorded_by=recorded_by or _user())
         if not quiet:
@@ -196,8 +196,8 @@ def _user() -> str:
 
 def _prompt_story(inp, root: Path) -> None:
     """Ask for each missing field on the terminal."""
-    from .add import parse_person, vocabulary
-    from .records import CONSENT_BASES, CONSENT_SCOPES
+    from evidence.curate.add import parse_person, vocabulary
+    from evidence.content.records import CONSENT_BASES, CONSENT_SCOPES
 
     known = sorted(vocabulary(root).approaches)
     inp.title = inp.title or typer.prompt("Title")
@@ -254,7 +254,7 @@ def add_finding_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Add a finding to a study's file (findings/<study>.yml) and update both databases."""
-    from .add import FindingInput, add_finding
+    from evidence.curate.add import FindingInput, add_finding
 
     inp = FindingInput(
         study=study, statement=statement, id=id, measure=measure, value=value, unit=unit,
@@ -281,7 +281,7 @@ def serve_cmd(
     workers: Annotated[int, typer.Option("--workers", help="Worker processes (1: plain datasette serve; 2 or more: the same app under uvicorn, one per core).")] = 1,
 ) -> None:
     """Serve the public database read-only (immutable) with Datasette on 127.0.0.1."""
-    from .serve import datasette_args, uvicorn_args
+    from evidence.web.serve import datasette_args, uvicorn_args
 
     if workers == 1:
         args = datasette_args(root, public, metadata, port)
@@ -312,7 +312,7 @@ def tags_cmd(
 ) -> None:
     """List a story's or finding's outcome tags: domain, score, status, the
     methods behind it and the supporting sentence."""
-    from .review import as_json as to_json, describe, list_tags
+    from evidence.curate.tag_review import as_json as to_json, describe, list_tags
 
     result = list_tags(root, item_id, db)
     if as_json:
@@ -339,7 +339,7 @@ def review_cmd(
     """Confirm or reject a tag: the decision is written into the item's file
     (a line in its 'tags:' list; the rest of the file is kept byte for byte)
     and applied on this and every later build."""
-    from .review import review
+    from evidence.curate.tag_review import review
 
     if confirm == reject:
         raise EvidenceError("say what to do with the tag: --confirm or --reject (one of them)")
@@ -360,8 +360,8 @@ def retag_cmd(
 ) -> None:
     """Tag every story and finding again (e.g. after many confirmations, so
     the classifier's new training reaches items that did not change)."""
-    from .build import build
-    from .tagging import forget_tagging
+    from evidence.build import build
+    from evidence.enrich.tagging import forget_tagging
 
     forget_tagging(root, db)
     summary = build(root, db, public, progress=_progress(quiet))
@@ -386,7 +386,7 @@ def eval_cmd(
     split in the same run."""
     import json as _json
 
-    from .evaluate import evaluate
+    from evidence.enrich.evaluate import evaluate
 
     if (min_labels is not None and min_labels < 0) or (max_labels is not None and max_labels < 0):
         raise EvidenceError("--min-labels and --max-labels must be 0 or more")
@@ -449,7 +449,7 @@ def search_cmd(
 ) -> None:
     """Search stories and findings by meaning; each result shows the passage
     that matched. Filters apply before ranking."""
-    from .search import Filters, search
+    from evidence.search.query import Filters, search
 
     hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=Filters(
         type=type, approach=approach, domain=domain, area=area, place=place))
@@ -471,7 +471,7 @@ def similar_cmd(
     db: SearchDbOpt = None,
 ) -> None:
     """Stories and findings most like a given one (no model needed)."""
-    from .search import Filters, similar
+    from evidence.search.query import Filters, similar
 
     if not id.strip():
         raise EvidenceError("no id given; pass the id of a story or finding, e.g. evidence similar james-and-andy")
@@ -495,7 +495,7 @@ def withdraw_cmd(
     interrupted withdrawal."""
     from dataclasses import asdict
 
-    from .withdraw import withdraw
+    from evidence.curate.withdraw import withdraw
 
     result = withdraw(root, story_id, reason, db, public)
     if as_json:
@@ -520,11 +520,11 @@ def review_pii_cmd(
     publication (file, line and kind of each finding). With ID: record in its
     front matter that you checked the personal data found and it may be
     published; a later edit that changes that data needs a new review."""
-    from . import pii
+    from evidence.content import pii
 
     if story_id is None:
-        from . import store
-        from .build import default_paths
+        from evidence.store import schema as store
+        from evidence.build import default_paths
 
         db_path, _ = default_paths(root, db, public)
         if not db_path.exists():
@@ -566,8 +566,8 @@ def extract_cmd(
     mark what to keep and run 'evidence add --from-review FILE'."""
     import json
 
-    from .embedder import get_embedder
-    from .extract import extract, write_review
+    from evidence.models.embedder import get_embedder
+    from evidence.curate.extract import extract, write_review
 
     result = extract(root, files, get_embedder(root), max_mb=max_mb, progress=_progress(quiet))
     write_review(result, output)

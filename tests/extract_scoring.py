@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from evidence.records import normalise_text, split_front_matter
+from evidence.content.records import normalise_text
+from evidence.content.yamldoc import split_front_matter
 
 EXPECTED = Path(__file__).resolve().parent / "extract_expected.yml"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from evidence.embedder import FakeEmbedder
+from evidence.models.embedder import FakeEmbedder
 
 
 def write_story(base: Path, story_id: str, title: str, body: str, *, approach: str = "shared-lives",

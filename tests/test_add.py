@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence.records import parse_story
+from evidence.content.parsers import parse_story
 
 ARGS = [
     "--title", "Rita and her Homeshare", "--approach", "homeshare", "--person", "Rita:householder",

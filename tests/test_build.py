@@ -11,7 +11,7 @@ import pytest
 
 from evidence.build import build
 from evidence.errors import ValidationErrors
-from evidence.publish import PUBLIC_TABLES
+from evidence.store.publish import PUBLIC_TABLES
 
 RECORD_TABLES = ("stories", "story_people", "findings", "studies", "approaches", "frameworks", "domains", "crosswalk", "areas_of_work")
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from evidence.embedder import FakeEmbedder, SentenceTransformerEmbedder, get_embedder
+from evidence.models.embedder import FakeEmbedder, SentenceTransformerEmbedder, get_embedder
 from evidence.errors import EvidenceError
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evidence.embedder import FakeEmbedder, get_embedder
-from evidence.extract import NEAR_THRESHOLD, extract
+from evidence.models.embedder import FakeEmbedder, get_embedder
+from evidence.curate.extract import NEAR_THRESHOLD, extract
 from extract_scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent

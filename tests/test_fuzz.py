@@ -15,12 +15,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evidence import integrity, pii, store
+from support import integrity
+
+from evidence.content import pii
+
+from evidence.store import schema as store
 from evidence.errors import ValidationError
-from evidence.records import (
-    APPROACH_FIELDS, STORY_FIELDS, STUDY_FIELDS, FINDING_FIELDS, Vocabulary, parse_approach, parse_areas,
-    parse_framework, parse_story, parse_study,
-)
+from evidence.content.records import APPROACH_FIELDS, STORY_FIELDS, STUDY_FIELDS, FINDING_FIELDS, Vocabulary
+from evidence.content.parsers import parse_approach, parse_areas, parse_framework, parse_story, parse_study
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = Vocabulary(approaches={p.stem for p in (ROOT / "approaches").glob("*.yml")},

@@ -56,7 +56,7 @@ def test_story_page_highlights_each_tag_sentence_at_its_offsets(built_session):
 
 
 def test_highlight_escapes_markup_and_skips_overlaps():
-    from evidence.datasette_plugin.pages import highlight
+    from evidence.web.plugin.pages import highlight
 
     body = "First <b>bold</b> claim. Second sentence here."
     html, marks = highlight(body, [

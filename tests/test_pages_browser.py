@@ -24,7 +24,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 def real_site(tmp_path_factory):
     """A copy built with the real model, served by a real `evidence serve`."""
     from evidence.build import BuildOptions, build
-    from evidence.embedder import get_embedder
+    from evidence.models.embedder import get_embedder
 
     root = copy_base(tmp_path_factory.mktemp("browser") / "base")
     build(root, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evidence import pii
+from evidence.content import pii
 from evidence.build import build
-from evidence.records import parse_story
+from evidence.content.parsers import parse_story
 from storyfiles import write_story
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "pii_corpus.yml").read_text(encoding="utf-8"))
@@ -147,7 +147,8 @@ def test_review_of_a_story_without_personal_data(built: Path, cli):
 
 def test_a_story_never_checked_is_not_published(built: Path):
     """Fail closed: the publish filter needs a passed check, not the absence of a failed one."""
-    from evidence import publish, store
+    from evidence.store import publish
+    from evidence.store import schema as store
 
     db = store.open_db(built / "evidence.db")
     try:

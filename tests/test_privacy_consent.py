@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence.integrity import digest
+from support.integrity import digest
 from storyfiles import CONSENT, find_in_tables, fts_vocab_terms, porter_terms, raw_contains, story_text, write_story
 
 # (what is missing, consent mapping or None for no consent at all, a word the error must contain)

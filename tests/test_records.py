@@ -7,7 +7,8 @@ import pytest
 
 from evidence.build import build
 from evidence.errors import ValidationError, ValidationErrors
-from evidence.records import Vocabulary, parse_approach, parse_framework, parse_story, parse_study
+from evidence.content.records import Vocabulary
+from evidence.content.parsers import parse_approach, parse_framework, parse_story, parse_study
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = Vocabulary(approaches={"shared-lives", "homeshare"},

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from evidence import integrity, store
+from support import integrity
+
+from evidence.store import schema as store
 from evidence.build import build
 from evidence.errors import EvidenceError
-from evidence.lock import writer_lock
+from evidence.store.lock import writer_lock
 from storyfiles import write_story
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +84,7 @@ def test_a_failed_step_rolls_back_the_whole_build(built: Path, cli, monkeypatch)
 
 
 def test_a_failed_publish_keeps_the_old_public_db_and_the_next_build_retries(built: Path, cli, monkeypatch):
-    from evidence import publish
+    from evidence.store import publish
 
     public = (built / "public.db").read_bytes()
     _change_content(built)
@@ -116,7 +118,7 @@ def test_leftover_temp_files_of_killed_writers_are_removed(built: Path):
 
 
 def test_the_writer_lock_makes_a_second_writer_wait_or_give_up(built: Path):
-    code = ("import sys, time; from evidence.lock import writer_lock\n"
+    code = ("import sys, time; from evidence.store.lock import writer_lock\n"
             "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(1.5)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(built)], env=ENV, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"

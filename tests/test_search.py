@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from evidence import vector_index
+from evidence.search import index as vector_index
 from evidence.build import build
 from evidence.errors import EvidenceError
-from evidence.search import Filters, fts_rank, fuse, search, similar, similar_json
-from evidence.vector_index import VectorIndex, get_index, top_k
+from evidence.search.query import Filters, fts_rank, fuse, search, similar, similar_json
+from evidence.search.index import VectorIndex, get_index, top_k
 from search_helpers import write_story
 
 BUS = "an older woman isolated after her bus route closed"
@@ -170,7 +170,7 @@ def test_hybrid_search_fuses_the_vector_and_full_text_rankings(built_session):
 
 
 def test_fts_mode_needs_no_model_and_honours_filters(built_session, monkeypatch):
-    import evidence.search as s
+    import evidence.search.query as s
 
     monkeypatch.setattr(s, "embed_query", lambda *a: (_ for _ in ()).throw(AssertionError("model used")))
     public = built_session / "public.db"

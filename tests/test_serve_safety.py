@@ -105,7 +105,7 @@ def test_allow_robots_lets_search_engines_in(built_session: Path):
 def _datasette(root: Path, **overrides):
     from datasette.app import Datasette
 
-    from evidence.serve import typed_settings
+    from evidence.web.serve import typed_settings
 
     settings = {**typed_settings(), **overrides}
     metadata = yaml.safe_load((root / "metadata.yml").read_text())
@@ -129,7 +129,7 @@ def test_in_process_the_same_settings_hold_and_the_trace_check_has_teeth(built_s
 
 
 def test_cap_cache_control():
-    from evidence.datasette_plugin.safety import cap_cache_control
+    from evidence.web.plugin.safety import cap_cache_control
 
     assert cap_cache_control(b"max-age=31536000", 60) == b"max-age=60"
     assert cap_cache_control(b"max-age=5", 60) == b"max-age=5"
@@ -141,7 +141,7 @@ def test_a_404_is_not_pretty_printed_to_the_log(built_session: Path, capsys):
     """Datasette's default handler spent about a second per 404 printing it with rich."""
     import datasette.handle_exception as handler
 
-    import evidence.datasette_plugin  # noqa: F401 - the plugin turns it off on import
+    import evidence.web.plugin  # noqa: F401 - the plugin turns it off on import
 
     assert handler.rich is None
     r = asyncio.run(_get(_datasette(built_session), "/public/no_such_table"))

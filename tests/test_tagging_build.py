@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from evidence.build import build
-from evidence.tagging import STEP
+from evidence.enrich.tagging import STEP
 
 
 def q(path: Path, sql: str, params=()) -> list[tuple]:
@@ -53,7 +53,7 @@ def test_crosswalk_reaches_the_mapped_domain(built_session: Path):
 
 
 def test_second_build_retags_nothing_and_a_change_retags_one_item(base: Path, monkeypatch):
-    from evidence import tagger as tagger_mod
+    from evidence.enrich import tagger as tagger_mod
 
     first = build(base)
     assert first.enriched[STEP] > 0

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evidence.evaluate import scores, split_validation
+from evidence.enrich.evaluate import scores, split_validation
 
 CODEBOOK = """\
 name: pets

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evidence.embedder import FakeEmbedder
-from evidence.nlp import load_nlp
-from evidence.tagger import ItemScores, Label, Settings, Tagger, combine, decide, item_matrix, load_settings, tags_for
+from evidence.models.embedder import FakeEmbedder
+from evidence.enrich.nlp import load_nlp
+from evidence.enrich.tagger import ItemScores, Label, Settings, Tagger, combine, decide, item_matrix, load_settings, tags_for
 from evidence.errors import EvidenceError
 
 ROOT = Path(__file__).resolve().parent.parent

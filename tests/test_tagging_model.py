@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def real_build(tmp_path_factory) -> Path:
     from evidence.build import BuildOptions, build
-    from evidence.embedder import get_embedder
+    from evidence.models.embedder import get_embedder
 
     base = copy_base(tmp_path_factory.mktemp("model") / "base")
     build(base, options=BuildOptions(embedder=get_embedder(base, name="all-MiniLM-L6-v2")))
@@ -54,8 +54,8 @@ def test_a_sentence_with_no_outcome_is_not_a_supporting_sentence(real_build: Pat
 def test_gold_set_tagger_beats_the_baseline(cli):
     import json
 
-    from evidence.embedder import get_embedder
-    from evidence.evaluate import evaluate
+    from evidence.models.embedder import get_embedder
+    from evidence.enrich.evaluate import evaluate
 
     result = evaluate([ROOT / "pipelines/frameworks/ascot.yml", ROOT / "pipelines/frameworks/community-outcomes.yml"],
                       ROOT / "tests/gold/stories_gold.csv", root=ROOT, min_labels=0,

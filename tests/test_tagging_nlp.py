@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-import evidence.nlp  # noqa: F401  (registers the factories)
-from evidence.nlp import entity_rows, light_stem, load_nlp, make_docs, sentences
+import evidence.enrich.nlp  # noqa: F401  (registers the factories)
+from evidence.enrich.nlp import entity_rows, light_stem, load_nlp, make_docs, sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,14 +106,14 @@ def test_trained_ner_entities_are_mapped_and_added_where_free(monkeypatch):
     other = spacy.blank("en")
     other.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Wigan"}, {"label": "ORG", "pattern": "Nesta"},
                                                  {"label": "DATE", "pattern": "Monday"}])
-    monkeypatch.setattr(evidence.nlp, "trained_pipeline", lambda model: other)
+    monkeypatch.setattr(evidence.enrich.nlp, "trained_pipeline", lambda model: other)
     nlp = blank("evidence_trained_ner")
     doc = nlp("Nesta met people in Wigan on Monday.")
     assert [(e.text, e.label_) for e in doc.ents] == [("Nesta", "ORG"), ("Wigan", "PLACE")]  # DATE is not mapped
 
 
 def test_hyphenated_number_words_are_one_number_and_hyphens_in_words_are_no_sign():
-    from evidence.nlp import load_nlp
+    from evidence.enrich.nlp import load_nlp
 
     nlp = load_nlp(ROOT)
     got = {e.text: e._.quantity for e in nlp("Twenty-seven care organisations took part; the workforce fell (-9.3%).").ents

@@ -5,7 +5,7 @@ import sqlite3
 from pathlib import Path
 
 from evidence.build import build
-from evidence.review import set_decision
+from evidence.curate.tag_review import set_decision
 
 
 def tags_of(base: Path, item: str) -> dict[str, tuple]:
@@ -56,7 +56,7 @@ def test_reject_survives_rebuilds_and_never_comes_back(built: Path, cli):
         assert after[target][0] == "rejected"
         assert not any(v[0] != "rejected" and d == target for d, v in after.items())
         build(built, options=None)
-    from evidence.tagging import forget_tagging
+    from evidence.enrich.tagging import forget_tagging
 
     forget_tagging(built)  # even when everything is tagged afresh
     build(built)
@@ -106,7 +106,7 @@ def test_review_refuses_bad_input_and_writes_nothing(built: Path, cli):
 
 
 def test_confirmed_sentences_train_the_classifier(built: Path, cli, monkeypatch):
-    from evidence import tagger as tagger_mod
+    from evidence.enrich import tagger as tagger_mod
 
     s1 = "Today Debs is an accomplished speaker, a professional artist and a change maker."
     for item, sentence in [("debs-creative-minds", s1),

@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 
 from conftest import Server
-from evidence import tombstones
+from evidence.content import tombstones
 from evidence.build import build
 from storyfiles import find_in_tables, fts_vocab_terms, porter_terms, raw_contains, write_story
 
@@ -202,7 +202,7 @@ def test_withdraw_refuses_bad_input_in_one_line(built: Path, cli, args, word):
 
 
 def test_sweep_follows_references_and_their_kind_columns(tmp_path: Path):
-    from evidence.withdraw import story_ref, sweep
+    from evidence.curate.withdraw import story_ref, sweep
 
     assert [story_ref(v) for v in ("x", "story:x", "stories/x", "x#3", "x:p2", "story:x:3", "finding:x", "", None)] == \
         ["x", "x", "x", "x", "x", "x", None, None, None]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
 from evidence.build import BuildOptions, build  # noqa: E402
-from evidence.synthetic import write_synthetic_stories  # noqa: E402
+from support.synthetic import write_synthetic_stories  # noqa: E402
 from conftest import copy_base  # noqa: E402
 
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 SEEDS = sorted(glob.glob("/work/shared/seeds/*.txt"))
 
-from evidence.embedder import get_embedder  # noqa: E402
-from evidence.extract import existing_items, extract  # noqa: E402
-from evidence.extract_input import paragraphs, read_document  # noqa: E402
+from evidence.models.embedder import get_embedder  # noqa: E402
+from evidence.curate.extract import existing_items, extract  # noqa: E402
+from evidence.curate.extract_input import paragraphs, read_document  # noqa: E402
 from extract_scoring import score  # noqa: E402
 
 

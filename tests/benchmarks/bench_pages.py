@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
 from evidence.build import BuildOptions, build  # noqa: E402
-from evidence.synthetic import write_synthetic_stories  # noqa: E402
+from support.synthetic import write_synthetic_stories  # noqa: E402
 from conftest import Server, copy_base  # noqa: E402
 
 PAGES = [
@@ -86,8 +86,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stories", type=int, default=10_000)
     args = ap.parse_args()
-    from evidence.datasette_plugin.pages import connect, gap_map
-    from evidence.embedder import get_embedder
+    from evidence.web.plugin.pages import connect, gap_map
+    from evidence.models.embedder import get_embedder
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     root = copy_base(tmp / "base")

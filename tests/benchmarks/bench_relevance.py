@@ -25,13 +25,13 @@ def main() -> None:
     parser.add_argument("--cases", type=Path, default=ROOT / "tests" / "relevance.yml")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each query's rank")
     args = parser.parse_args()
-    from evidence.relevance import evaluate, load_cases
+    from evidence.search.relevance import evaluate, load_cases
 
     db = args.db
     if db is None:
         from conftest import copy_base
         from evidence.build import BuildOptions, build
-        from evidence.embedder import get_embedder
+        from evidence.models.embedder import get_embedder
 
         base = copy_base(Path(tempfile.mkdtemp(prefix="relevance-")) / "base")
         start = time.perf_counter()

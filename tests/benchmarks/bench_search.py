@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from evidence import vector_index  # noqa: E402
-from evidence.numpy_encoder import one_blas_thread  # noqa: E402
-from evidence.vector_index import VectorIndex, top_k  # noqa: E402
+from evidence.search import index as vector_index  # noqa: E402
+from evidence.models.numpy_encoder import one_blas_thread  # noqa: E402
+from evidence.search.index import VectorIndex, top_k  # noqa: E402
 
 DIM = 384
 
@@ -51,7 +51,7 @@ DIM = 384
 def corpus_sentences() -> list[str]:
     """Sentences of the repository's stories and findings: synthetic stories
     are made of them, so words occur about as often as in real ones."""
-    from evidence.passages import sentences
+    from evidence.enrich.passages import sentences
 
     out = []
     for path in sorted((ROOT / "stories").glob("*.md")):
@@ -148,7 +148,7 @@ def synthetic_public_db(n: int, matrix: np.ndarray, dest: Path) -> Path:
     stories with one passage each and these vectors, as the real model's."""
     from conftest import copy_base
     from evidence.build import BuildOptions, build
-    from evidence.embedder import FakeEmbedder
+    from evidence.models.embedder import FakeEmbedder
 
     base = copy_base(dest)
     build(base, options=BuildOptions(embedder=FakeEmbedder()))
@@ -206,7 +206,7 @@ def http_bench(n: int, matrix: np.ndarray, count: int, modes: list[str]) -> None
         base = synthetic_public_db(n, matrix, tmp / "base")
         print(f"  synthetic public.db with {n:,} stories written in {time.perf_counter() - t:.1f}s "
               f"({(base / 'public.db').stat().st_size / 1e6:.0f} MB)")
-        from evidence.vector_index import load
+        from evidence.search.index import load
 
         t = time.perf_counter()
         load(base / "public.db")
@@ -274,7 +274,7 @@ def main() -> None:
     if not args.no_cli:
         from conftest import copy_base
         from evidence.build import BuildOptions, build
-        from evidence.embedder import get_embedder
+        from evidence.models.embedder import get_embedder
 
         tmp = Path(tempfile.mkdtemp(prefix="bench-cli-"))
         base = copy_base(tmp / "base")

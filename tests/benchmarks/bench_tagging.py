@@ -60,8 +60,8 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 
 def accuracy(data: Path, as_json: bool) -> None:
-    from evidence.embedder import get_embedder
-    from evidence.evaluate import MemoEmbedder, evaluate
+    from evidence.models.embedder import get_embedder
+    from evidence.enrich.evaluate import MemoEmbedder, evaluate
 
     rows = list(csv.DictReader(open(data / "feedback.csv", encoding="utf-8")))
     train, test = split(rows)
@@ -127,10 +127,10 @@ def synthetic_stories(n: int, seed: int = 7) -> list[tuple[str, list[str]]]:
 
 
 def throughput(n: int) -> None:
-    from evidence.embedder import get_embedder
-    from evidence.nlp import entity_rows, load_nlp, make_docs
-    from evidence.records import parse_framework
-    from evidence.tagger import Label, Tagger, decide_matrix, item_matrix, load_settings
+    from evidence.models.embedder import get_embedder
+    from evidence.enrich.nlp import entity_rows, load_nlp, make_docs
+    from evidence.content.parsers import parse_framework
+    from evidence.enrich.tagger import Label, Tagger, decide_matrix, item_matrix, load_settings
 
     stories = synthetic_stories(n)
     words = sum(len(t.split()) for t, _ in stories)

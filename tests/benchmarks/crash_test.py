@@ -43,11 +43,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from evidence import integrity  # noqa: E402
-from evidence.content import scan  # noqa: E402
-from evidence.lock import TEMP_RE  # noqa: E402
-from evidence.records import parse_story  # noqa: E402
-from evidence.synthetic import synthetic_story, write_synthetic_stories  # noqa: E402
+from support import integrity  # noqa: E402
+from evidence.content.tree import scan  # noqa: E402
+from evidence.store.lock import TEMP_RE  # noqa: E402
+from evidence.content.parsers import parse_story  # noqa: E402
+from support.synthetic import synthetic_story, write_synthetic_stories  # noqa: E402
 
 CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "EVIDENCE_EMBEDDER": os.environ.get("EVIDENCE_EMBEDDER", "fake")}
@@ -91,7 +91,7 @@ def modify_for_build(root: Path, seed: int, stories: int) -> None:
 
 def new_story_file(folder: Path, seed: int) -> Path:
     """A complete story file outside the tree, for 'add --file'."""
-    from evidence.synthetic import _approaches
+    from support.synthetic import _approaches
 
     story_id, text = synthetic_story(99999, random.Random(seed), _approaches(ROOT), prefix="crashadd")
     path = folder / f"{story_id}.md"

@@ -38,7 +38,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "EVIDENCE_EMBEDDER": os.environ.ge
 
 def corpus(workdir: Path, stories: int) -> Path:
     """A built evidence base with `stories` synthetic stories (reused if present)."""
-    from evidence.synthetic import write_synthetic_stories
+    from support.synthetic import write_synthetic_stories
 
     root = workdir / f"corpus-{stories}"
     if (root / "public.db").exists():

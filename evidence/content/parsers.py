@@ -1,0 +1,338 @@
+"""Parsers: content files (story Markdown, study, approach, codebook and area
+YAML) -> records, validated, with errors that name the file, line and field.
+Nothing here prints.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+from evidence.errors import ValidationError
+
+from evidence.content.records import (
+    APPROACH_FIELDS, CONSENT_BASES, CONSENT_FIELDS, FINDING_FIELDS, STUDY_FIELDS, CONSENT_SCOPES, IDENTITIES, SCALES, SOURCE_FIELDS, STATUSES, STORY_FIELDS, PRIVACY_FIELDS, Approach, Area, Consent, Domain, Finding, Framework, Person, Source, Story, Study, Vocabulary,
+)
+from evidence.content.yamldoc import SLUG_RE, Fields, YamlDoc, slugify, split_front_matter, suggest
+
+def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Source:
+    if data is None and not required:
+        return Source()
+    f = Fields(doc, data if data is not None else {}, keys, "source", SOURCE_FIELDS)
+    src = Source(
+        title=f.str("title", required=required),
+        author=f.str("author"),
+        organisation=f.str("organisation"),
+        publisher=f.str("publisher"),
+        url=f.str("url"),
+        date=f.str("date"),
+        seed=f.str("seed"),
+        note=f.str("note"),
+    )
+    if required and not (src.author or src.organisation):
+        raise doc.error("source needs an 'author' or an 'organisation' so a reader can trace it", *keys)
+    if src.url and not re.match(r"^https?://", src.url):
+        raise doc.error(f"source url '{src.url}' must start with http:// or https://", *keys, "url")
+    return src
+
+
+
+def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
+    """Parse and validate a story file's text. Raises ValidationError."""
+    if "\x00" in text:
+        raise ValidationError(path, None, "file is not text (it contains NUL bytes)")
+    fm, body, offset = split_front_matter(path, text)
+    doc = YamlDoc(path, fm, offset)
+    f = Fields(doc, doc.data, (), "story front matter", STORY_FIELDS)
+    if not body.strip():
+        raise ValidationError(path, fm.count("\n") + 3, "the story has no narrative; write it below the closing '---'")
+    people_raw = doc.data.get("people") or []
+    if not isinstance(people_raw, list):
+        raise doc.error("'people' must be a list of entries with 'name' and 'role'", "people")
+    people = []
+    for i, p in enumerate(people_raw):
+        if isinstance(p, str):
+            p = {"name": p}
+        pf = Fields(doc, p, ("people", i), "a person", ("name", "role", "aliases", "pseudonym"))
+        people.append(Person(name=pf.str("name"), role=pf.str("role"), aliases=pf.str_list("aliases"),
+                             pseudonym=pf.str("pseudonym")))
+    consent_raw = doc.data.get("consent")
+    if consent_raw is None:
+        raise doc.error(
+            "the story has no consent record; add 'consent:' with basis, scope, identity, date, recorded_by and wording",
+        )
+    cf = Fields(doc, consent_raw, ("consent",), "consent", CONSENT_FIELDS)
+    consent = Consent(
+        basis=cf.choice("basis", CONSENT_BASES),
+        scope=cf.choice("scope", CONSENT_SCOPES),
+        identity=cf.choice("identity", IDENTITIES, required=False, default="named"),
+        pseudonym=cf.str("pseudonym"),
+        date=cf.date("date", required=True),
+        recorded_by=cf.str("recorded_by", required=True),
+        wording=cf.str("wording", required=True),
+    )
+    if consent.identity == "anonymised" and not consent.pseudonym:
+        raise doc.error("an anonymised story needs 'pseudonym:' under consent (the name to publish instead)", "consent")
+    links = doc.data.get("links") or []
+    if not isinstance(links, list):
+        raise doc.error("'links' must be a list", "links")
+    links = [_link_decision(doc, item, i) for i, item in enumerate(links)]
+    tags = parse_tag_decisions(doc, doc.data.get("tags"), ("tags",))
+    story = Story(
+        id=f.slug("id"),
+        title=f.str("title", required=True),
+        summary=f.str("summary"),
+        body=body,
+        people=people,
+        approach=f.slug("approach"),
+        organisation=f.str("organisation"),
+        place=f.str("place"),
+        area_of_work=f.str("area_of_work"),
+        source=_source(doc, doc.data.get("source"), ("source",)),
+        consent=consent,
+        status=f.choice("status", STATUSES, required=False, default="published"),
+        added=f.date("added"),
+        tags=tags,
+        links=links,
+        curator_notes=f.str("curator_notes"),
+        path=path,
+        privacy=_privacy(doc, doc.data.get("privacy")),
+    )
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if story.id != stem:
+        raise doc.error(f"id '{story.id}' does not match the file name; rename the file to {story.id}.md or set id: {stem}", "id")
+    if story.consent.identity == "anonymised":
+        from evidence.content.privacy import names_in_published_fields
+
+        for label, name, keys in names_in_published_fields(story):
+            raise doc.error(
+                f"{label} contains '{name}', a name of a person in this anonymised story, and {label} is published "
+                "as it is; take the name out of it (to change the id, rename the file too)", *keys)
+    if vocab is not None:
+        check_approach(doc, story.approach, vocab, ("approach",))
+        if story.area_of_work:
+            check_area(doc, story.area_of_work, vocab, ("area_of_work",))
+    return story
+
+
+TAG_STATUSES = ("confirmed", "rejected")
+TAG_FIELDS = ("domain", "status", "sentence", "by", "date", "note")
+DOMAIN_KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def parse_tag_decisions(doc: YamlDoc, raw: Any, keys: tuple) -> list[dict]:
+    """A curator's tag decisions: a list of {domain: <framework>/<domain-id>,
+    status: confirmed|rejected, sentence (optional, the supporting sentence
+    verbatim), by, date, note (optional)}. Whether the domain exists is
+    checked when the item is tagged (the codebooks may change)."""
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list):
+        raise doc.error("'tags' must be a list of {domain: <framework>/<domain>, status: confirmed|rejected}", *keys)
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        tf = Fields(doc, item, (*keys, i), "a tag decision", TAG_FIELDS)
+        domain = tf.str("domain", required=True)
+        if not DOMAIN_KEY_RE.match(domain):
+            raise doc.error(f"tag domain '{domain}' must be written <framework>/<domain-id>, e.g. ascot/occupation", *keys, i, "domain")
+        if domain in seen:
+            raise doc.error(f"tag domain '{domain}' appears twice; keep one decision per domain", *keys, i, "domain")
+        seen.add(domain)
+        decision = {"domain": domain, "status": tf.choice("status", TAG_STATUSES)}
+        for k in ("sentence", "by", "note"):
+            if tf.str(k):
+                decision[k] = tf.str(k)
+        if tf.date("date"):
+            decision["date"] = tf.date("date")
+        out.append(decision)
+    return out
+
+
+def _privacy(doc: YamlDoc, raw: Any) -> dict:
+    """The `privacy:` review entry (written by `evidence review-pii`)."""
+    if raw is None:
+        return {}
+    f = Fields(doc, raw, ("privacy",), "privacy", PRIVACY_FIELDS)
+    return {"reviewed": f.date("reviewed", required=True), "by": f.str("by", required=True),
+            "hash": f.str("hash", required=True)}
+
+
+def check_approach(doc: YamlDoc, approach: str, vocab: Vocabulary, keys: tuple) -> None:
+    if approach and approach not in vocab.approaches:
+        known = sorted(vocab.approaches)
+        raise doc.error(
+            f"unknown approach '{approach}'{suggest(approach, known)}; known approaches: {', '.join(known)} "
+            "(or add approaches/<id>.yml)",
+            *keys,
+        )
+
+
+def check_area(doc: YamlDoc, area: str, vocab: Vocabulary, keys: tuple) -> None:
+    if area not in vocab.areas:
+        known = sorted(vocab.areas)
+        raise doc.error(f"unknown area of work '{area}'{suggest(area, known)}; use one of: {', '.join(known)}", *keys)
+
+
+def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> Approach:
+    """Parse and validate an approach file."""
+    doc = YamlDoc(path, text)
+    f = Fields(doc, doc.data, (), "approach", APPROACH_FIELDS)
+    sources_raw = doc.data.get("sources") or []
+    if not isinstance(sources_raw, list) or not sources_raw:
+        raise doc.error("an approach needs 'sources:', a list of at least one source", "sources")
+    approach = Approach(
+        id=f.slug("id"),
+        name=f.str("name", required=True),
+        description=f.str("description", required=True),
+        area_of_work=f.str("area_of_work", required=True),
+        also_areas=f.str_list("also_areas"),
+        scale=f.choice("scale", SCALES, required=False),
+        scale_note=f.str("scale_note"),
+        organisation=f.str("organisation"),
+        website=f.str("website"),
+        sources=[_source(doc, s, ("sources", i)) for i, s in enumerate(sources_raw)],
+        path=path,
+    )
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if approach.id != stem:
+        raise doc.error(f"id '{approach.id}' does not match the file name; rename the file to {approach.id}.yml", "id")
+    if vocab is not None:
+        check_area(doc, approach.area_of_work, vocab, ("area_of_work",))
+        for i, a in enumerate(approach.also_areas):
+            check_area(doc, a, vocab, ("also_areas", i))
+    return approach
+
+
+def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
+    """Parse and validate a findings file (one study with its findings)."""
+    doc = YamlDoc(path, text)
+    f = Fields(doc, doc.data, (), "findings file", STUDY_FIELDS)
+    findings_raw = doc.data.get("findings")
+    if not isinstance(findings_raw, list) or not findings_raw:
+        raise doc.error("a findings file needs 'findings:', a list of at least one finding", "findings")
+    study_id = f.slug("id")
+    findings = []
+    seen: set[str] = set()
+    for i, raw in enumerate(findings_raw):
+        ff = Fields(doc, raw, ("findings", i), "a finding", FINDING_FIELDS)
+        finding = Finding(
+            id=ff.slug("id"),
+            study_id=study_id,
+            statement=ff.str("statement", required=True),
+            measure=ff.str("measure"),
+            value=ff.number("value"),
+            unit=ff.str("unit"),
+            direction=ff.str("direction"),
+            comparator=ff.str("comparator"),
+            sample_size=ff.number("sample_size", integer=True),
+            population=ff.str("population"),
+            design=ff.str("design"),
+            year=ff.number("year", integer=True),
+            place=ff.str("place"),
+            approach=ff.str("approach"),
+            source_sentence=ff.str("source_sentence"),
+            note=ff.str("note"),
+            position=i,
+            tags=parse_tag_decisions(doc, raw.get("tags"), ("findings", i, "tags")),
+        )
+        if finding.value is not None and not finding.unit:
+            raise doc.error(f"finding '{finding.id}' has a value but no unit; add 'unit: ...'", "findings", i, "value")
+        if finding.id in seen:
+            raise doc.error(f"finding id '{finding.id}' appears twice in this file; give each finding its own id", "findings", i, "id")
+        seen.add(finding.id)
+        if vocab is not None and finding.approach:
+            check_approach(doc, finding.approach, vocab, ("findings", i, "approach"))
+        findings.append(finding)
+    study = Study(
+        id=study_id,
+        title=f.str("title", required=True),
+        authors=f.str("authors"),
+        organisation=f.str("organisation"),
+        year=f.number("year", integer=True),
+        url=f.str("url"),
+        kind=f.str("kind"),
+        source=_source(doc, doc.data.get("source"), ("source",), required=False),
+        findings=findings,
+        path=path,
+    )
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if study.id != stem:
+        raise doc.error(f"id '{study.id}' does not match the file name; rename the file to {study.id}.yml", "id")
+    return study
+
+
+def parse_framework(path: str, text: str) -> Framework:
+    """Parse an outcome codebook: `name` (or `id`) and `domains` with `label`,
+    optional `id`, `description`, `examples`, `maps_to`. Extra keys are kept out."""
+    doc = YamlDoc(path, text)
+    if not isinstance(doc.data, dict):
+        raise doc.error("a codebook is a mapping with 'name' and 'domains'")
+    fid = str(doc.data.get("id") or doc.data.get("name") or "").strip()
+    if not fid:
+        raise doc.error("a codebook needs 'name' (its id); add a line 'name: my-framework'")
+    if not SLUG_RE.match(fid):
+        fid = slugify(fid)
+    domains_raw = doc.data.get("domains")
+    if not isinstance(domains_raw, list) or not domains_raw:
+        raise doc.error("a codebook needs 'domains:', a list with a 'label' for each", "domains")
+    domains: list[Domain] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(domains_raw):
+        if not isinstance(raw, dict) or not str(raw.get("label") or "").strip():
+            raise doc.error("each domain needs a 'label'", "domains", i)
+        label = str(raw["label"]).strip()
+        did = str(raw.get("id") or slugify(label) or f"domain-{i + 1}")
+        if did in seen:
+            raise doc.error(f"domain id '{did}' appears twice; give each domain a distinct id", "domains", i)
+        seen.add(did)
+        examples = raw.get("examples") or []
+        maps_to = raw.get("maps_to") or []
+        if not isinstance(examples, list) or not isinstance(maps_to, list):
+            raise doc.error("'examples' and 'maps_to' must be lists", "domains", i)
+        domains.append(Domain(
+            framework=fid, id=did, label=label, description=str(raw.get("description") or "").strip(),
+            examples=[str(e) for e in examples], maps_to=[str(m) for m in maps_to], position=i,
+        ))
+    return Framework(
+        id=fid,
+        title=str(doc.data.get("title") or fid),
+        version=str(doc.data.get("version") or "1"),
+        description=str(doc.data.get("description") or "").strip(),
+        source=_source(doc, doc.data.get("source"), ("source",), required=False) if isinstance(doc.data.get("source"), dict) else Source(),
+        domains=domains,
+        path=path,
+    )
+
+
+def parse_areas(path: str, text: str) -> list[Area]:
+    """Parse pipelines/areas_of_work.yml."""
+    doc = YamlDoc(path, text)
+    raw = doc.data.get("areas") if isinstance(doc.data, dict) else None
+    if not isinstance(raw, list) or not raw:
+        raise doc.error("areas_of_work.yml needs 'areas:', a list with id and label", "areas")
+    areas = []
+    for i, a in enumerate(raw):
+        if not isinstance(a, dict) or not a.get("id") or not a.get("label"):
+            raise doc.error("each area needs 'id' and 'label'", "areas", i)
+        areas.append(Area(id=str(a["id"]), label=str(a["label"]), description=str(a.get("description") or ""), position=i))
+    return areas
+
+
+LINK_STATUSES = ("confirmed", "removed")
+
+
+def _link_decision(doc, item, i: int) -> dict:
+    """One curator decision on a story-finding link: {finding, status, note?}."""
+    if not isinstance(item, dict) or set(item) - {"finding", "status", "note"}:
+        raise doc.error("each item of 'links' must be a mapping with 'finding:', 'status:' "
+                        "(confirmed or removed) and optionally 'note:'", "links")
+    finding = item.get("finding")
+    if not isinstance(finding, str) or not SLUG_RE.match(finding):
+        raise doc.error(f"links item {i + 1}: 'finding:' must be a finding id (lower-case words joined by '-')", "links")
+    status = item.get("status")
+    if status not in LINK_STATUSES:
+        raise doc.error(f"links item {i + 1}: 'status:' must be confirmed or removed, not {status!r}", "links")
+    note = item.get("note") or ""
+    if not isinstance(note, str):
+        raise doc.error(f"links item {i + 1}: 'note:' must be text", "links")
+    return {"finding": finding, "status": status, "note": note}

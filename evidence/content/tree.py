@@ -1,0 +1,97 @@
+"""The content tree: where content files live, how they are found, read and
+written safely (temp file, fsync, rename)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from evidence.errors import EvidenceError
+
+# kind -> (directory or file relative to the root, glob); order is build order
+KINDS: list[tuple[str, str, str]] = [
+    ("area", "pipelines", "areas_of_work.yml"),
+    ("framework", "pipelines/frameworks", "*.yml"),
+    ("approach", "approaches", "*.yml"),
+    ("study", "findings", "*.yml"),
+    ("story", "stories", "*.md"),
+]
+KIND_ORDER = {k: i for i, (k, _, _) in enumerate(KINDS)}
+
+
+@dataclass
+class ContentFile:
+    path: str  # relative to the root, with forward slashes
+    kind: str
+    data: bytes
+    sha256: str
+
+    def text(self) -> str:
+        """Decoded text; raises EvidenceError for a file that is not UTF-8 text."""
+        if b"\x00" in self.data:
+            raise EvidenceError(f"{self.path}: file is not text (it contains NUL bytes); remove it or replace it with a UTF-8 text file")
+        try:
+            return self.data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise EvidenceError(f"{self.path}: file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def scan(root: Path) -> list[ContentFile]:
+    """Every content file under `root`, in build order, with its hash."""
+    root = Path(root)
+    out: list[ContentFile] = []
+    for kind, folder, pattern in KINDS:
+        base = os.path.join(root, folder)
+        if not os.path.isdir(base):
+            continue
+        suffix = pattern.lstrip("*")
+        with os.scandir(base) as it:  # os.scandir: ~3x faster than Path.glob at 10,000 files
+            entries = sorted((e.name, e.path) for e in it
+                             if e.is_file() and not e.name.startswith(".")
+                             and (e.name.endswith(suffix) if pattern.startswith("*") else e.name == pattern))
+        for name, path in entries:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            out.append(ContentFile(f"{folder}/{name}", kind, data, hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def check_root(root: Path) -> None:
+    """Refuse to build from a folder that is not an evidence base."""
+    if not (Path(root) / "stories").is_dir() and not (Path(root) / "approaches").is_dir():
+        raise EvidenceError(
+            f"{root} has no stories/ or approaches/ folder; run evidence from the evidence base folder or pass --root DIR"
+        )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder, fsync'd,
+    then renamed over: a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def fsync_dir(folder: Path) -> None:
+    """fsync a directory so a rename in it is durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,382 @@
+"""Add: write a new story (or finding) file and update both databases.
+
+Everything is validated before anything is written; the file is written
+through a temp file and a rename; if the following incremental build fails,
+the new file is removed again, so a refused add leaves no trace.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from evidence.build import BuildSummary, build
+from evidence.content.tree import write_atomic
+from evidence.errors import EvidenceError, ValidationError
+from evidence.content.records import (
+    CONSENT_BASES, CONSENT_SCOPES, IDENTITIES, Vocabulary, content_hash, normalise_text,
+)
+from evidence.content.yamldoc import SLUG_RE, slugify, split_front_matter
+from evidence.content.parsers import parse_areas, parse_story, parse_study
+
+
+@dataclass
+class StoryInput:
+    """The fields of a new story, as a curator gives them."""
+
+    title: str = ""
+    body: str = ""
+    id: str = ""
+    summary: str = ""
+    people: list[tuple[str, str]] = field(default_factory=list)  # (name, role)
+    approach: str = ""
+    organisation: str = ""
+    place: str = ""
+    area_of_work: str = ""
+    source_title: str = ""
+    source_author: str = ""
+    source_organisation: str = ""
+    source_url: str = ""
+    source_date: str = ""
+    consent: str = ""  # the basis
+    consent_scope: str = ""
+    identity: str = "named"
+    pseudonym: str = ""
+    consent_date: str = ""
+    recorded_by: str = ""
+    consent_wording: str = ""
+    status: str = "published"
+
+
+def vocabulary(root: Path) -> Vocabulary:
+    """Known approach and area ids, read from the content files."""
+    root = Path(root)
+    vocab = Vocabulary(approaches={p.stem for p in (root / "approaches").glob("*.yml")})
+    areas_file = root / "pipelines" / "areas_of_work.yml"
+    if areas_file.exists():
+        vocab.areas = {a.id for a in parse_areas(str(areas_file), areas_file.read_text(encoding="utf-8"))}
+    return vocab
+
+
+def parse_person(text: str) -> tuple[str, str]:
+    """'James:person supported' -> ('James', 'person supported')."""
+    name, _, role = text.partition(":")
+    return name.strip(), role.strip()
+
+
+def check_body(body: str | bytes) -> str:
+    """The body as text, or EvidenceError if it is empty or not text."""
+    if isinstance(body, bytes):
+        if b"\x00" in body:
+            raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
+        try:
+            body = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise EvidenceError("the story body is not UTF-8 text; save it as UTF-8 and try again") from None
+    if "\x00" in body:
+        raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
+    if not body.strip():
+        raise EvidenceError("the story body is empty; pass --body-file FILE or pipe the narrative on stdin")
+    return body.strip() + "\n"
+
+
+def render_story(inp: StoryInput, story_id: str, today: str) -> str:
+    """The Markdown file text of a new story (front matter then narrative)."""
+    consent = {
+        "basis": inp.consent, "scope": inp.consent_scope, "identity": inp.identity or "named",
+    }
+    if inp.pseudonym:
+        consent["pseudonym"] = inp.pseudonym
+    consent.update({
+        "date": inp.consent_date or today, "recorded_by": inp.recorded_by,
+        "wording": inp.consent_wording,
+    })
+    front = {
+        "id": story_id, "title": inp.title, "summary": inp.summary,
+        "people": [{"name": n, "role": r} for n, r in inp.people],
+        "approach": inp.approach, "organisation": inp.organisation, "place": inp.place,
+        "area_of_work": inp.area_of_work,
+        "source": {
+            "title": inp.source_title, "author": inp.source_author,
+            "organisation": inp.source_organisation, "url": inp.source_url, "date": inp.source_date,
+        },
+        "consent": consent, "status": inp.status, "added": today,
+    }
+    fm = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{fm}---\n{inp.body.strip()}\n"
+
+
+def existing_bodies(root: Path) -> dict[str, str]:
+    """normalised-body hash -> story id, for every story file under root."""
+    out = {}
+    for p in sorted((Path(root) / "stories").glob("*.md")):
+        try:
+            _, body, _ = split_front_matter(p.name, p.read_text(encoding="utf-8"))
+        except (ValidationError, UnicodeDecodeError):
+            continue
+        out[content_hash(normalise_text(body))] = p.stem
+    return out
+
+
+def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
+                  override_tombstone: bool = False) -> tuple[Path, str]:
+    """Validate a new story exactly as build does; return (path, file text).
+    Raises EvidenceError with a one-line message; writes nothing."""
+    root = Path(root)
+    today = today or _dt.date.today().isoformat()
+    inp.body = check_body(inp.body)
+    if not inp.title.strip():
+        raise EvidenceError("the story needs a title; pass --title TEXT")
+    title_for_id = inp.title
+    if inp.identity == "anonymised" and inp.pseudonym:  # the id is published: never slug a real name
+        from evidence.content.privacy import pseudonymise
+
+        title_for_id = pseudonymise(inp.title, {n: inp.pseudonym for n, _ in inp.people if n.strip()})
+    story_id = inp.id or slugify(title_for_id)[:60].strip("-")
+    if not SLUG_RE.match(story_id):
+        raise EvidenceError(f"id '{story_id}' is not a slug; pass --id with lower-case letters, digits and hyphens")
+    if not inp.consent:
+        raise EvidenceError(f"the story has no consent basis; pass --consent with one of: {', '.join(CONSENT_BASES)}")
+    if inp.consent not in CONSENT_BASES:
+        raise EvidenceError(f"unknown consent basis '{inp.consent}'; use one of: {', '.join(CONSENT_BASES)}")
+    if not inp.consent_scope:
+        raise EvidenceError(f"the story has no consent scope; pass --consent-scope with one of: {', '.join(CONSENT_SCOPES)}")
+    if inp.identity not in IDENTITIES:
+        raise EvidenceError(f"unknown identity '{inp.identity}'; use one of: {', '.join(IDENTITIES)}")
+    vocab = vocabulary(root)
+    if not inp.approach:
+        raise EvidenceError(f"the story needs an approach; pass --approach with one of: {', '.join(sorted(vocab.approaches))}")
+    if inp.approach not in vocab.approaches:
+        by_name = _approach_by_name(root, inp.approach)
+        if not by_name:
+            raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+        inp.approach = by_name
+    if not inp.consent_wording and inp.consent == "published-by-organisation":
+        where = inp.source_organisation or inp.organisation or "the organisation"
+        inp.consent_wording = f"Account published by {where}" + (f" in \"{inp.source_title}\"" if inp.source_title else "") + "; reproduced with attribution."
+    if not inp.consent_wording:
+        raise EvidenceError("the consent record needs the wording or version the person agreed to; pass --consent-wording TEXT")
+    path = root / "stories" / f"{story_id}.md"
+    if path.exists():
+        raise EvidenceError(f"a story with id '{story_id}' already exists (stories/{story_id}.md); pass another --id")
+    check_tombstone(root, story_id, override_tombstone)
+    duplicate = existing_bodies(root).get(content_hash(normalise_text(inp.body)))
+    if duplicate:
+        raise EvidenceError(f"this narrative is already in the evidence base as story '{duplicate}'; edit that story instead")
+    text = render_story(inp, story_id, today)
+    try:
+        parse_story(f"stories/{story_id}.md", text, vocab)
+    except ValidationError as exc:
+        raise EvidenceError(exc.message) from None
+    return path, text
+
+
+def _approach_by_name(root: Path, name: str) -> str:
+    """Accept an approach's display name ('Shared Lives') for its id."""
+    wanted = slugify(name)
+    for p in (Path(root) / "approaches").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if slugify(str(data.get("name", ""))) == wanted or p.stem == wanted:
+            return p.stem
+    return ""
+
+
+def check_tombstone(root: Path, story_id: str, override: bool) -> None:
+    """Refuse a story id that was withdrawn, unless `override` (on purpose)."""
+    from evidence.content import tombstones
+
+    stone = tombstones.find(root, story_id)
+    if stone is not None and not override:
+        raise EvidenceError(
+            f"story '{story_id}' was withdrawn on {stone.date} ({stone.reason}); to add it again on purpose "
+            "(for example with new consent) pass --override-tombstone")
+
+
+def _lock(root: Path, db_path, public_path):
+    from evidence.build import default_paths
+    from evidence.store.lock import writer_lock
+
+    return writer_lock(root, extra=[p.parent for p in default_paths(Path(root), db_path, public_path)])
+
+
+def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None,
+              override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
+    """Validate, write stories/<id>.md atomically, then build incrementally.
+    If the build fails the file is removed and the databases stay as they were.
+    A story with personal data is added but held back from publication
+    (summary.warnings says where)."""
+    with _lock(root, db_path, public_path):
+        path, text = prepare_story(root, inp, override_tombstone=override_tombstone)
+        return path, _add_new(root, path, text, db_path, public_path, override_tombstone)
+
+
+def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
+                   override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
+    """Add a complete story file (front matter and narrative), validated as
+    build validates it; refuses an existing id, a duplicate narrative and a
+    withdrawn id (unless `override_tombstone`)."""
+    root = Path(root)
+    try:
+        data = Path(file).read_bytes()
+    except FileNotFoundError:
+        raise EvidenceError(f"file not found: {file}; check the path") from None
+    except IsADirectoryError:
+        raise EvidenceError(f"{file} is a folder; give a story file") from None
+    text = check_body(data)
+    from evidence.content.yamldoc import YamlDoc
+
+    front, _, offset = split_front_matter(str(file), text)
+    meta = YamlDoc(str(file), front, offset).data
+    story_id = str(meta.get("id") or Path(file).stem) if isinstance(meta, dict) else Path(file).stem
+    with _lock(root, db_path, public_path):
+        story = parse_story(f"stories/{story_id}.md", text, vocabulary(root))
+        target = root / "stories" / f"{story.id}.md"
+        if target.exists():
+            raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
+        dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
+        if dup:
+            raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
+        check_tombstone(root, story.id, override_tombstone)
+        return target, _add_new(root, target, text, db_path, public_path, override_tombstone)
+
+
+def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_tombstone: bool) -> BuildSummary:
+    from evidence.content import tombstones
+
+    lifted = tombstones.lift(root, path.stem) if override_tombstone else None
+    try:
+        return _write_and_build(root, path, text, None, db_path, public_path)
+    except BaseException:
+        if lifted is not None:
+            tombstones.restore(root, lifted)
+        raise
+
+
+def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
+    from evidence.store.publish import PublishError
+
+    write_atomic(path, text)
+    try:
+        return build(root, db_path, public_path)
+    except PublishError:
+        raise  # the working database holds the new file's records: keep the file
+    except BaseException:
+        if old_text is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomic(path, old_text)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# findings
+
+
+@dataclass
+class FindingInput:
+    """A new finding, and the study it belongs to."""
+
+    study: str
+    statement: str
+    id: str = ""
+    measure: str = ""
+    value: float | None = None
+    unit: str = ""
+    direction: str = ""
+    comparator: str = ""
+    sample_size: int | None = None
+    population: str = ""
+    design: str = ""
+    year: int | None = None
+    place: str = ""
+    approach: str = ""
+    source_sentence: str = ""
+    # only for a new study
+    study_title: str = ""
+    study_authors: str = ""
+    study_organisation: str = ""
+    study_year: int | None = None
+    study_url: str = ""
+    study_kind: str = ""
+
+
+FINDING_KEYS = ("id", "statement", "measure", "value", "unit", "direction", "comparator", "sample_size",
+                "population", "design", "year", "place", "approach", "source_sentence")
+
+
+def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+    """Append a finding to findings/<study>.yml (creating the study file when
+    --study-title is given), validate it as build does, then build."""
+    with _lock(root, db_path, public_path):
+        return _add_finding(Path(root), inp, db_path, public_path)
+
+
+def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+    if not inp.statement.strip():
+        raise EvidenceError("the finding needs a statement; pass --statement TEXT")
+    if not SLUG_RE.match(inp.study or ""):
+        raise EvidenceError(f"study id '{inp.study}' is not a slug; pass --study with lower-case letters, digits and hyphens")
+    vocab = vocabulary(root)
+    if inp.approach and inp.approach not in vocab.approaches:
+        raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+    fid = inp.id or slugify(f"{inp.study} {inp.statement}")[:60].strip("-")
+    item = {k: getattr(inp, k) for k in FINDING_KEYS}
+    item["id"] = fid
+    item = {k: v for k, v in item.items() if v not in (None, "")}
+    path = root / "findings" / f"{inp.study}.yml"
+    all_ids = _all_finding_ids(root)
+    if fid in all_ids:
+        raise EvidenceError(f"a finding with id '{fid}' already exists in {all_ids[fid]}; pass another --id")
+    dup = _duplicate_statement(root, inp.statement)
+    if dup:
+        raise EvidenceError(f"this statement is already in the evidence base as finding '{dup}'; edit that finding instead")
+    item_text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
+    item_text = "\n".join("  " + line if line else line for line in item_text.splitlines()) + "\n"
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if not re.search(r"(?m)^findings:\s*$", old):
+            raise EvidenceError(f"findings/{inp.study}.yml has no 'findings:' list to add to; add the finding by hand")
+        text = old.rstrip("\n") + "\n" + item_text
+    else:
+        if not inp.study_title:
+            raise EvidenceError(f"there is no study '{inp.study}' yet; pass --study-title (and --study-organisation) to create it")
+        old = None
+        head = {
+            "id": inp.study, "title": inp.study_title, "authors": inp.study_authors,
+            "organisation": inp.study_organisation, "year": inp.study_year, "url": inp.study_url,
+            "kind": inp.study_kind,
+        }
+        text = yaml.safe_dump(head, sort_keys=False, allow_unicode=True, width=100) + "findings:\n" + item_text
+    rel = f"findings/{inp.study}.yml"
+    try:
+        study = parse_study(rel, text, vocab)
+    except ValidationError as exc:
+        raise EvidenceError(f"{exc.message}") from None
+    if old is not None:
+        before = parse_study(rel, old, None)
+        if len(study.findings) != len(before.findings) + 1 or study.findings[-1].id != fid:
+            raise EvidenceError(f"{rel}: the new finding could not be appended safely (is 'findings:' the last key?); add it by hand")
+    return path, _write_and_build(root, path, text, old, db_path, public_path)
+
+
+def _all_finding_ids(root: Path) -> dict[str, str]:
+    out = {}
+    for p in (Path(root) / "findings").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        for f in data.get("findings") or []:
+            if isinstance(f, dict) and f.get("id"):
+                out[str(f["id"])] = f"findings/{p.name}"
+    return out
+
+
+def _duplicate_statement(root: Path, statement: str) -> str:
+    wanted = normalise_text(statement)
+    for p in (Path(root) / "findings").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        for f in data.get("findings") or []:
+            if isinstance(f, dict) and normalise_text(str(f.get("statement", ""))) == wanted:
+                return str(f.get("id"))
+    return ""

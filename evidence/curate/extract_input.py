@@ -1,0 +1,116 @@
+"""Reading a document for `evidence extract`: size limit, encoding, binary
+check, HTML stripped with the stdlib html.parser, Markdown markers dropped,
+and the text split into paragraphs. Raises EvidenceError with one line."""
+from __future__ import annotations
+
+import codecs
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from evidence.errors import EvidenceError
+
+DEFAULT_MAX_MB = 5.0
+_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+               "section", "article", "header", "footer", "tr", "table", "pre", "hr"}
+_SKIP_TAGS = {"script", "style", "head", "noscript", "template"}
+
+
+class _TextParser(HTMLParser):
+    """Collects the visible text; block elements become paragraph breaks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """The visible text of an HTML document, one paragraph per block."""
+    parser = _TextParser()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    return "\n\n".join(p.strip() for p in re.split(r"\n\s*\n", text) if p.strip())
+
+
+def decode(raw: bytes, name: str) -> str:
+    """Bytes to text: a BOM picks UTF-8 or UTF-16; else UTF-8; else an error."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict")
+    if raw.startswith(codecs.BOM_UTF16_LE) or raw.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise EvidenceError(f"{name}: has a UTF-16 byte-order mark but is not valid UTF-16; re-save it as UTF-8") from None
+    if b"\x00" in raw[:8192]:
+        raise EvidenceError(f"{name}: looks like a binary file, not text; give a plain text, Markdown or HTML file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(f"{name}: unknown text encoding (not UTF-8 or UTF-16 with a BOM, bad byte at {exc.start}); "
+                            "convert it, e.g. iconv -f latin1 -t utf-8") from None
+
+
+def read_document(path: Path, max_mb: float = DEFAULT_MAX_MB) -> str:
+    """The text of a plain text, Markdown or HTML file, checked and decoded."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvidenceError(f"{path}: no such file; check the path")
+    size = path.stat().st_size
+    if size == 0:
+        raise EvidenceError(f"{path}: the file is empty; give a document with some text")
+    if size > max_mb * 1024 * 1024:
+        raise EvidenceError(f"{path}: {size / 1024 / 1024:.1f} MB is over the {max_mb:g} MB limit; "
+                            "split the document or pass --max-mb with a larger limit")
+    text = decode(path.read_bytes(), str(path))
+    if path.suffix.lower() in (".html", ".htm") or re.match(r"\s*<(!doctype|html|body|p|div|article)\b", text, re.I):
+        text = html_to_text(text)
+    if not any(c.isalpha() for c in text):
+        raise EvidenceError(f"{path}: the file has no text; give a document with some words")
+    return text
+
+
+_MD_PREFIX = re.compile(r"^\s*(#{1,6}\s+|>\s?|[*+•·▪–-]\s+|\d+\.\s+)")
+_SENTENCE_END = re.compile(r"[.!?:\"”’')\]]\s*$")
+
+
+def paragraphs(text: str) -> list[str]:
+    """Paragraphs of a text: blocks between blank lines; inside a block, a line
+    ending a sentence (or a short heading) ends a paragraph, while hard-wrapped
+    lines are joined. Markdown markers and emphasis are dropped."""
+    out: list[str] = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        current: list[str] = []
+        for line in block.split("\n"):
+            if _MD_PREFIX.match(line) and current:  # a list item or heading starts a paragraph
+                out.append(" ".join(current))
+                current = []
+            line = _MD_PREFIX.sub("", line).strip()
+            line = re.sub(r"(\*\*|__|\*|`)", "", line)
+            line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)  # [text](url) -> text
+            if not line:
+                continue
+            current.append(line)
+            if _SENTENCE_END.search(line) or len(line) < 60:
+                out.append(" ".join(current))
+                current = []
+        if current:
+            out.append(" ".join(current))
+    return [p for p in out if any(c.isalpha() for c in p)]

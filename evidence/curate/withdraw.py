@@ -1,0 +1,338 @@
+"""Withdraw a story everywhere, and sweep what removed stories leave behind.
+
+`withdraw(root, id, reason)`:
+1. writes a tombstone (withdrawn.yml) first, so that if anything below is
+   interrupted, no build can publish the story again;
+2. deletes the story's file (and any temp file of it);
+3. runs the incremental build, forcing a fresh public database: the build
+   removes the story's rows, its FTS entries (triggers) and, through
+   every build step, what was derived from it;
+4. sweeps every other table of the working database (including tables added
+   later by other features) for rows that refer to the story
+   (see `story_ref`), then searches every text column for the story's own
+   sentences and deletes rows of derived tables that still hold them;
+5. rebuilds the FTS indexes, then with `secure_delete` on runs VACUUM and
+   `wal_checkpoint(TRUNCATE)`, so the text is left in no free page, no
+   index segment and no WAL frame; the public database is a new file.
+
+It is idempotent: running it again finishes an interrupted withdrawal.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evidence.content import tombstones
+from evidence.errors import EvidenceError
+
+# Tables whose rows come from content files (maintained by build itself) or
+# that hold no story data: never swept by a story reference.
+RECORD_TABLES = {
+    "meta", "files", "areas_of_work", "frameworks", "domains", "crosswalk", "approaches", "studies",
+    "findings", "tombstones", "_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
+}
+# Columns that may name a story (the convention for derived tables: call the
+# column story_id, or item_id / item with an item_type of 'story').
+REF_COLUMNS = (
+    "story_id", "story", "item_id", "item", "source_id", "target_id", "from_id", "to_id", "from_item",
+    "to_item", "doc_id", "document_id", "record_id", "parent_id", "ref_id", "left_id", "right_id", "a_id",
+    "b_id", "id",
+)
+KIND_SUFFIXES = ("type", "kind", "table")  # item_type, from_kind, ...: which kind of record a reference names
+STORY_KINDS = ("story", "stories")
+NOT_STORY_PREFIXES = ("finding:", "finding/", "findings/", "study:", "studies/", "approach:", "approaches/")
+
+
+def story_ref(value) -> str | None:
+    """The story id a stored reference points at: 'x', 'story:x', 'stories/x',
+    'x#3', 'x:p2', 'story:x:3' all point at x; None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    v = value
+    if v.startswith(NOT_STORY_PREFIXES):
+        return None
+    for prefix in ("story:", "stories/", "story/"):
+        if v.startswith(prefix):
+            v = v[len(prefix):]
+            break
+    return re.split(r"[:#/]", v, maxsplit=1)[0] or None
+
+
+def _virtual_tables(conn) -> dict[str, str]:
+    return {r[0]: r[1] or "" for r in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")}
+
+
+def derived_tables(conn) -> list[str]:
+    """Tables that may hold rows derived from stories: every table except the
+    record tables, FTS shadow tables and external-content FTS tables."""
+    virtual = _virtual_tables(conn)
+    shadows = {f"{v}_{s}" for v in virtual for s in ("data", "idx", "content", "docsize", "config")}
+    out = []
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        if name in RECORD_TABLES or name in shadows or name.startswith("sqlite_"):
+            continue
+        if name in virtual and "content=" in virtual[name].replace(" ", "").lower():
+            continue  # external-content FTS: kept in step by triggers, rebuilt after a withdrawal
+        out.append(name)
+    return out
+
+
+def _kind_column(cols: list[str], ref: str) -> str | None:
+    """The column saying what kind of record `ref` names (item_id -> item_type).
+    A bare 'kind' or 'type' is not used: it often means something else
+    (an entity's label, a tag's method)."""
+    if ref == "id":
+        return None
+    stem = ref[:-3] if ref.endswith("_id") else ref
+    candidates = [f"{stem}_{s}" for s in KIND_SUFFIXES]
+    return next((c for c in cols if c.lower() in candidates), None)
+
+
+def sweep(db, story_ids: set[str] | list[str]) -> dict[str, int]:
+    """Delete, from every derived table, the rows whose reference columns
+    (REF_COLUMNS) point at one of `story_ids`; returns rows deleted per table.
+    Call inside the caller's transaction."""
+    ids = sorted({i for i in story_ids if i})
+    if not ids:
+        return {}
+    conn = db.conn if hasattr(db, "conn") else db
+    conn.create_function("evidence_story_ref", 1, story_ref, deterministic=True)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS evidence_gone (id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM temp.evidence_gone")
+    conn.executemany("INSERT OR IGNORE INTO temp.evidence_gone (id) VALUES (?)", [(i,) for i in ids])
+    counts: dict[str, int] = {}
+    for table in derived_tables(conn):
+        if table == "stories":
+            continue  # removed by build; its children are what we sweep
+        cols = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
+        conds = []
+        for ref in (c for c in cols if c.lower() in REF_COLUMNS):
+            cond = f"evidence_story_ref([{ref}]) IN (SELECT id FROM temp.evidence_gone)"
+            kind = _kind_column(cols, ref.lower())
+            if kind:
+                cond += f" AND ([{kind}] IS NULL OR lower([{kind}]) IN ({','.join(repr(k) for k in STORY_KINDS)}))"
+            conds.append(f"({cond})")
+        if not conds:
+            continue
+        cur = conn.execute(f"DELETE FROM [{table}] WHERE {' OR '.join(conds)}")
+        if cur.rowcount:
+            counts[table] = cur.rowcount
+    conn.execute("DELETE FROM temp.evidence_gone")
+    return counts
+
+
+def sweep_removed(db, summary, options) -> None:
+    """Build step (runs last): sweep derived rows of the stories this build removed."""
+    counts = sweep(db, summary.removed_ids.get("stories", []))
+    summary.enriched["sweep"] = sum(counts.values())
+
+
+# ---------------------------------------------------------------------------
+# Withdraw
+
+
+@dataclass
+class WithdrawResult:
+    """What `withdraw` did."""
+
+    story_id: str
+    tombstone: tombstones.Tombstone
+    file_removed: bool = False
+    temp_removed: int = 0
+    was_stored: bool = False
+    swept: dict[str, int] = field(default_factory=dict)
+    text_rows_removed: dict[str, int] = field(default_factory=dict)
+    leftovers: list[str] = field(default_factory=list)  # record tables still quoting the text
+    build_line: str = ""
+    build_error: str = ""
+    fts_rebuilt: list[str] = field(default_factory=list)
+    wal_bytes: int = 0
+    public_path: str = ""
+
+    def lines(self) -> list[str]:
+        out = [f"withdrew {self.story_id}: tombstone {self.tombstone.date} ({self.tombstone.reason}); "
+               f"file {'deleted' if self.file_removed else 'already gone'}; "
+               f"{'removed from' if self.was_stored else 'was not in'} the working database"]
+        if self.build_line:
+            out.append(self.build_line)
+        if self.build_error:
+            out.append(f"the build failed ({self.build_error}); the story was removed from the databases directly; "
+                       "fix that file and run 'evidence build'")
+        extra = {**self.swept, **{k: self.text_rows_removed.get(k, 0) + self.swept.get(k, 0) for k in self.text_rows_removed}}
+        if extra:
+            out.append("also removed: " + ", ".join(f"{n} rows of {t}" for t, n in sorted(extra.items())))
+        out += self.leftovers
+        out.append(f"{Path(self.public_path).name} rewritten; working database vacuumed (WAL {self.wal_bytes} bytes); "
+                   "restart 'evidence serve' so it stops serving the old file")
+        return out
+
+
+FRAGMENT_CHARS = 32
+MAX_FRAGMENTS = 40
+
+
+def fragments(*texts: str) -> list[str]:
+    """Word-aligned pieces (about FRAGMENT_CHARS long) spread over the story's
+    texts: what a snippet, a passage or a cached page of it would contain."""
+    out: list[str] = []
+    for text in texts:
+        words = (text or "").split()
+        i = 0
+        while i < len(words):
+            piece, j = words[i], i + 1
+            while j < len(words) and len(piece) < FRAGMENT_CHARS:
+                piece += " " + words[j]
+                j += 1
+            if len(piece) >= 24:
+                out.append(piece)
+            i = j
+    out = list(dict.fromkeys(out))
+    if len(out) > MAX_FRAGMENTS:
+        step = len(out) / MAX_FRAGMENTS
+        out = [out[int(k * step)] for k in range(MAX_FRAGMENTS)]
+    return out
+
+
+def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn", db_path=None, public_path=None,
+             today: str | None = None) -> WithdrawResult:
+    """Withdraw a story everywhere (see the module docstring); returns what was done."""
+    from evidence.store import schema as store
+    from evidence.build import build, default_paths
+    from evidence.store.lock import remove_stale_temp_files, writer_lock
+    from evidence.content.yamldoc import SLUG_RE
+
+    root = Path(root)
+    if not SLUG_RE.match(story_id or ""):
+        raise EvidenceError(f"'{story_id}' is not a story id; give the id (the file name without .md)")
+    if reason not in tombstones.REASONS:
+        raise EvidenceError(f"unknown reason '{reason}'; use --reason with one of: {', '.join(tombstones.REASONS)}")
+    db_path, public_path = default_paths(root, db_path, public_path)
+    with writer_lock(root, extra=[Path(public_path).parent]):
+        path = root / "stories" / f"{story_id}.md"
+        row = None
+        if Path(db_path).exists():
+            db = store.open_db(db_path)
+            try:
+                row = db.execute("SELECT title, summary, body, public_title, public_summary, public_body "
+                                 "FROM stories WHERE id = ?", [story_id]).fetchone()
+            finally:
+                db.close()
+        existing = tombstones.find(root, story_id)
+        if row is None and not path.exists() and existing is None:
+            raise EvidenceError(f"there is no story '{story_id}' (no stories/{story_id}.md and nothing stored); check the id")
+        snippets = fragments(*(row or ()))
+        if path.exists() and not snippets:
+            snippets = fragments(path.read_text(encoding="utf-8", errors="replace"))
+        result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today),
+                                was_stored=row is not None, public_path=str(public_path))
+        if path.exists():
+            path.unlink()
+            result.file_removed = True
+        # temp copies of this story (a killed writer's) hold its text too
+        for p in (root / "stories").glob(f".{story_id}.md.*.tmp"):
+            p.unlink(missing_ok=True)
+            result.temp_removed += 1
+        result.temp_removed += len(remove_stale_temp_files(root, [Path(public_path).parent]))
+        try:
+            summary = build(root, db_path, public_path, force_publish=True)
+            result.build_line = summary.line()
+        except EvidenceError as exc:
+            result.build_error = str(exc).splitlines()[0]
+        db = store.open_db(db_path)
+        try:
+            changed = _clean(db, story_id, snippets, result, failed_build=bool(result.build_error))
+            if changed or not Path(public_path).exists():
+                from evidence.store import publish
+
+                publish.publish(db, public_path)
+            result.wal_bytes = _compact(db, db_path)
+        finally:
+            db.close()
+    return result
+
+
+def _clean(db, story_id: str, snippets: list[str], result: WithdrawResult, failed_build: bool) -> bool:
+    """Remove what the build left; True when that changed the working database."""
+    from evidence.store.schema import get_meta, set_meta
+
+    from evidence.store.schema import write_transaction
+
+    conn = db.conn
+    with write_transaction(db):
+        direct = 0
+        if failed_build:  # remove the story's own rows directly; build could not
+            for sql in ("DELETE FROM story_people WHERE story_id = ?", "DELETE FROM stories WHERE id = ?"):
+                direct += conn.execute(sql, [story_id]).rowcount
+            direct += conn.execute("DELETE FROM files WHERE path = ?", [f"stories/{story_id}.md"]).rowcount
+        result.swept = sweep(db, {story_id})
+        result.text_rows_removed, result.leftovers = _remove_text(conn, snippets)
+        changed = bool(direct or result.swept or result.text_rows_removed)
+        if changed:
+            set_meta(db, "generation", str(int(get_meta(db, "generation", "0")) + 1))
+    for name, sql in _virtual_tables(conn).items():
+        if "fts5" not in sql.lower():
+            continue
+        option = "rebuild" if "content=" in sql.replace(" ", "").lower() else "optimize"
+        conn.execute(f"INSERT INTO [{name}]([{name}]) VALUES (?)", [option])
+        result.fts_rebuilt.append(name)
+    conn.commit()
+    return changed
+
+
+def _text_columns(conn, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")
+            if (r[2] or "TEXT").upper() in ("TEXT", "", "STR", "VARCHAR")]
+
+
+def _remove_text(conn, pieces: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Delete rows of derived tables whose text still holds a piece of the
+    story that no remaining record holds (so the piece can only have come
+    from the withdrawn story: another story's rows are never touched)."""
+    removed: dict[str, int] = {}
+    if not pieces:
+        return removed, []
+    derived = set(derived_tables(conn)) - {"stories"}
+    virtual = _virtual_tables(conn)
+    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+              if not t.startswith("sqlite_") and t not in virtual and not any(t.startswith(v + "_") for v in virtual)]
+    unique = []
+    for piece in pieces:
+        shared = False
+        for table in (t for t in tables if t not in derived):
+            cols = _text_columns(conn, table)
+            if cols and conn.execute(f"SELECT 1 FROM [{table}] WHERE {' OR '.join(f'instr([{c}], ?) > 0' for c in cols)} LIMIT 1",
+                                     [piece] * len(cols)).fetchone():
+                shared = True
+                break
+        if not shared:
+            unique.append(piece)
+    if not unique:
+        return removed, []
+    rx = re.compile("|".join(re.escape(p) for p in sorted(unique, key=len, reverse=True)))
+    conn.create_function("evidence_holds_story_text", 1, lambda v: 1 if isinstance(v, str) and rx.search(v) else 0,
+                         deterministic=True)
+    for table in sorted(derived):
+        cols = _text_columns(conn, table)
+        if not cols:
+            continue
+        cur = conn.execute(f"DELETE FROM [{table}] WHERE {' OR '.join(f'evidence_holds_story_text([{c}])' for c in cols)}")
+        if cur.rowcount:
+            removed[table] = cur.rowcount
+    return removed, []
+
+
+def _compact(db, db_path: Path) -> int:
+    """secure_delete, VACUUM and a truncating WAL checkpoint; returns the WAL size."""
+    conn = db.conn
+    conn.execute("PRAGMA secure_delete = ON")
+    conn.execute("VACUUM")
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    wal = Path(str(db_path) + "-wal")
+    size = wal.stat().st_size if wal.exists() else 0
+    if busy:
+        raise EvidenceError(f"another program has {db_path} open, so its WAL could not be emptied; "
+                            "close it (for example a datasette on the working database) and run "
+                            "'evidence withdraw' again to finish")
+    return size

@@ -1,0 +1,321 @@
+"""Evaluate: measure the tagger on labelled data, against a TF-IDF + linear
+SVM baseline trained on the same split, in the same run.
+
+`evaluate()` returns plain data (per-label precision, recall and F1, macro
+and micro F1, and the baseline's); cli.py prints it. With training data the
+tagger's combination (method weights and threshold) is tuned on a
+validation slice of the training data only, never on the test data.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from evidence.errors import EvidenceError
+from evidence.enrich.tagger import Label, Settings, Tagger, decide, decide_matrix, item_matrix, load_settings
+
+WHOLE_TEXT_MAX_WORDS = 60  # shorter texts are scored whole, longer ones sentence by sentence
+VALIDATION_FRACTION = 0.2
+SEED = 42
+
+
+@dataclass
+class Codebook:
+    name: str
+    labels: list[Label]
+    aliases: dict[str, str] = field(default_factory=dict)  # lower-cased label/id/key -> key
+
+
+def read_codebooks(paths: Sequence[Path]) -> Codebook:
+    """One or more codebook YAML files (name, domains with label and optional
+    id, description, examples; other keys ignored) as one label set. With one
+    codebook labels are keyed by their label; with several, by
+    <framework>/<domain-id>."""
+    from evidence.content.parsers import parse_framework
+
+    if not paths:
+        raise EvidenceError("no codebook given; pass --codebook CODEBOOK.yml")
+    frameworks = []
+    for p in paths:
+        p = Path(p)
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise EvidenceError(f"codebook not found: {p}; check the path") from None
+        except UnicodeDecodeError:
+            raise EvidenceError(f"codebook {p} is not UTF-8 text; save it as UTF-8") from None
+        if not text.strip():
+            raise EvidenceError(f"codebook {p} is empty; it needs 'name' and 'domains'")
+        frameworks.append(parse_framework(str(p), text))
+    several = len(frameworks) > 1
+    labels, aliases = [], {}
+    for fw in frameworks:
+        for d in fw.domains:
+            key = d.key if several else d.label
+            labels.append(Label(key=key, label=d.label, description=d.description, examples=list(d.examples)))
+            for alias in (d.key, d.label, d.id) if several else (d.label, d.id, d.key):
+                aliases.setdefault(alias.lower().strip(), key)
+    if len({lab.key for lab in labels}) != len(labels):
+        raise EvidenceError("two domains share a label; give each domain a distinct label")
+    return Codebook(name="+".join(fw.id for fw in frameworks), labels=labels, aliases=aliases)
+
+
+def read_labelled(path: Path, codebook: Codebook, what: str) -> tuple[list[str], list[list[str]]]:
+    """(texts, label lists) of a CSV with columns text and labels ('|'-separated)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise EvidenceError(f"{what} file not found: {path}; check the path") from None
+    try:
+        data = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise EvidenceError(f"{path} is not UTF-8 text; save the CSV as UTF-8") from None
+    if not data.strip():
+        raise EvidenceError(f"{path} is empty; a {what} CSV needs a header 'text,labels' and at least one row")
+    reader = csv.DictReader(io.StringIO(data))
+    columns = [c.strip() for c in (reader.fieldnames or [])]
+    missing = [c for c in ("text", "labels") if c not in columns]
+    if missing:
+        raise EvidenceError(f"{path} has no '{missing[0]}' column (columns: {', '.join(columns) or 'none'}); "
+                            "a labelled CSV needs the columns text and labels")
+    texts, labels = [], []
+    for n, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): v for k, v in row.items()}
+        text = (row.get("text") or "").strip()
+        if not text:
+            continue
+        keys = []
+        for lab in (row.get("labels") or "").split("|"):
+            lab = lab.strip()
+            if not lab:
+                continue
+            key = codebook.aliases.get(lab.lower())
+            if key is None:
+                close = difflib.get_close_matches(lab.lower(), list(codebook.aliases), n=1)
+                hint = f" (did you mean '{codebook.aliases[close[0]]}'?)" if close else ""
+                raise EvidenceError(f"{path}:{n}: unknown label '{lab}'{hint}; labels must be domains of the codebook {codebook.name}")
+            if key not in keys:
+                keys.append(key)
+        texts.append(text)
+        labels.append(keys)
+    if not texts:
+        raise EvidenceError(f"{path} has no rows with text; add labelled rows under the header")
+    return texts, labels
+
+
+class MemoEmbedder:
+    """Wraps an embedder so a text is encoded once per run (in memory only)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.model_id = getattr(inner, "model_id", "?")
+        self._memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if todo:
+            for t, v in zip(todo, self.inner.encode(todo, batch_size=batch_size)):
+                self._memo[t] = np.asarray(v, dtype=np.float32)
+        dim = next(iter(self._memo.values())).shape[0] if self._memo else 384
+        return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+
+
+def indicator(label_lists: Sequence[Sequence[str]], keys: Sequence[str]) -> np.ndarray:
+    index = {k: i for i, k in enumerate(keys)}
+    Y = np.zeros((len(label_lists), len(keys)), dtype=bool)
+    for r, labs in enumerate(label_lists):
+        for k in labs:
+            Y[r, index[k]] = True
+    return Y
+
+
+def scores(gold: np.ndarray, pred: np.ndarray, keys: Sequence[str]) -> dict:
+    """Per-label P/R/F1 and support; macro F1 over the labels that occur in
+    the gold labels or the predictions (as scikit-learn does); micro F1."""
+    tp = (gold & pred).sum(axis=0).astype(float)
+    fp = (~gold & pred).sum(axis=0).astype(float)
+    fn = (gold & ~pred).sum(axis=0).astype(float)
+    p = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+    r = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=(tp + fn) > 0)
+    f = np.divide(2 * p * r, p + r, out=np.zeros_like(tp), where=(p + r) > 0)
+    present = gold.any(axis=0) | pred.any(axis=0)
+    TP, FP, FN = tp.sum(), fp.sum(), fn.sum()
+    micro = 2 * TP / (2 * TP + FP + FN) if TP + FP + FN else 0.0
+    return {
+        "macro_f1": round(float(f[present].mean()) if present.any() else 0.0, 4),
+        "micro_f1": round(float(micro), 4),
+        "per_label": {k: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                          "f1": round(float(f[i]), 4), "support": int(gold[:, i].sum())}
+                      for i, k in enumerate(keys) if present[i]},
+    }
+
+
+# ---------------------------------------------------------------------------
+# The baseline: TF-IDF + linear SVM
+
+
+def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test_texts: list[str],
+                     keys: Sequence[str], min_labels: int) -> np.ndarray:
+    """TF-IDF (scikit-learn defaults) + LinearSVC: one multi-class model when
+    every training text has exactly one label, else one-vs-rest (a label when
+    its decision value is > 0, at least min_labels)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vec = TfidfVectorizer()
+    X = vec.fit_transform(train_texts)
+    Xt = vec.transform(test_texts)
+    pred = np.zeros((len(test_texts), len(keys)), dtype=bool)
+    index = {k: i for i, k in enumerate(keys)}
+    if all(len(labs) == 1 for labs in train_labels):
+        classes = sorted({labs[0] for labs in train_labels})
+        if len(classes) == 1:
+            pred[:, index[classes[0]]] = True
+            return pred
+        model = LinearSVC(random_state=0).fit(X, [labs[0] for labs in train_labels])
+        for r, lab in enumerate(model.predict(Xt)):
+            pred[r, index[lab]] = True
+        return pred
+    Y = indicator(train_labels, keys)
+    decision = np.full((len(test_texts), len(keys)), -np.inf)
+    for i in range(len(keys)):
+        if 0 < Y[:, i].sum() < len(Y):
+            decision[:, i] = LinearSVC(random_state=0).fit(X, Y[:, i]).decision_function(Xt)
+    for r, chosen in enumerate(decide(decision, 0.0, min_labels=min_labels)):
+        pred[r, chosen] = True
+    return pred
+
+
+# ---------------------------------------------------------------------------
+# The tagger, tuned on a validation slice of the training data
+
+
+@dataclass
+class Tuning:
+    weights: dict[str, float]
+    threshold: float
+    min_labels: int
+    max_labels: int
+    validation_size: int = 0
+    validation_objective: float | None = None
+
+
+def split_validation(labels: list[list[str]], fraction: float = VALIDATION_FRACTION, seed: int = SEED) -> tuple[list[int], list[int]]:
+    """(fit rows, validation rows): per first label, a `fraction` of its rows
+    (at least one when it has two or more) go to validation."""
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, labs in enumerate(labels):
+        groups.setdefault(labs[0] if labs else "", []).append(i)
+    fit, val = [], []
+    for key in sorted(groups):
+        rows = groups[key][:]
+        rng.shuffle(rows)
+        k = int(round(len(rows) * fraction))
+        if len(rows) >= 2:
+            k = max(k, 1)
+        val += rows[:k]
+        fit += rows[k:]
+    return sorted(fit), sorted(val)
+
+
+def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: int, has_classifier: bool) -> Tuning:
+    """Grid search over method weights and the threshold for the best
+    macro F1 + micro F1 on the validation items."""
+    best = None
+    for wr in (0.0, 0.25, 0.5, 1.0):
+        for we in (0.0, 0.25, 0.5, 1.0, 2.0):
+            for wc in ((0.0, 1.0) if has_classifier else (0.0,)):
+                w = {"rule": wr, "embedding": we, "classifier": wc}
+                if wr + we + wc == 0:
+                    continue
+                S, _ = item_matrix(items, w, n_labels)
+                for t in np.arange(0.05, 1.0, 0.025):
+                    m = scores(gold, decide_matrix(S, float(t), min_labels, max_labels), range(n_labels))
+                    obj = m["macro_f1"] + m["micro_f1"]
+                    if best is None or obj > best[0] + 1e-9:
+                        best = (obj, w, float(t))
+    obj, w, t = best
+    return Tuning(weights=w, threshold=round(t, 3), min_labels=min_labels, max_labels=max_labels,
+                  validation_size=len(items), validation_objective=round(obj, 4))
+
+
+def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *, root: Path | None = None,
+             embedder: Any = None, min_labels: int | None = None, max_labels: int | None = None,
+             progress=None) -> dict:
+    """Tagger and baseline on TEST (trained on TRAIN when given, else on the
+    codebook alone). Returns macro_f1, micro_f1, per_label, baseline, and how
+    the tagger was set up."""
+    from evidence.models.embedder import get_embedder
+    from evidence.enrich.nlp import load_nlp, minimal_nlp
+
+    def say(msg: str) -> None:
+        if progress:
+            progress(msg)
+
+    codebook = read_codebooks(codebooks)
+    keys = [lab.key for lab in codebook.labels]
+    test_texts, test_labels = read_labelled(test, codebook, "test")
+    train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
+    settings = load_settings(root) if root else Settings()
+    if min_labels is None:
+        min_labels = 0 if train and any(not labs for labs in train_labels) else 1
+    if max_labels is None:
+        max_labels = 1 if train and all(len(labs) == 1 for labs in train_labels) else 0
+    emb = MemoEmbedder(embedder or get_embedder(root))
+    try:
+        nlp = load_nlp(root) if root and (Path(root) / "pipelines" / "nlp.cfg").exists() else minimal_nlp()
+    except EvidenceError:
+        nlp = minimal_nlp()
+    tagger = Tagger(codebook.labels, emb, nlp, settings)
+    say(f"tagging {len(test_texts)} test texts with {len(keys)} labels ({'trained on ' + str(len(train_texts)) if train else 'codebook only'})")
+
+    def docs_of(texts: list[str]):
+        return list(nlp.pipe(texts, batch_size=256))
+
+    tuning = Tuning(weights=dict(settings.weights), threshold=settings.threshold, min_labels=min_labels, max_labels=max_labels)
+    if train:
+        fit_rows, val_rows = split_validation(train_labels)
+        if val_rows and fit_rows:
+            say(f"tuning on a validation slice of {len(val_rows)} training texts")
+            tagger.fit([train_texts[i] for i in fit_rows], [train_labels[i] for i in fit_rows])
+            val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
+            gold_val = indicator([train_labels[i] for i in val_rows], keys)
+            tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
+        tagger.fit(train_texts, train_labels)
+    items = tagger.analyse(docs_of(test_texts), WHOLE_TEXT_MAX_WORDS)
+    S, _ = item_matrix(items, tuning.weights, len(keys))
+    pred = decide_matrix(S, tuning.threshold, tuning.min_labels, tuning.max_labels)
+    gold = indicator(test_labels, keys)
+    result = scores(gold, pred, keys)
+
+    say("training the TF-IDF + linear SVM baseline")
+    if train:
+        b_texts, b_labels = train_texts, train_labels
+    else:  # no training data: the baseline learns from the codebook's own words, as the tagger does
+        b_texts = [a for lab in codebook.labels for a in lab.anchors()]
+        b_labels = [[lab.key] for lab in codebook.labels for _ in lab.anchors()]
+    bpred = baseline_predict(b_texts, b_labels, test_texts, keys, min_labels)
+    base = scores(gold, bpred, keys)
+    result["baseline"] = {"name": "TF-IDF + LinearSVC", "macro_f1": base["macro_f1"], "micro_f1": base["micro_f1"],
+                          "per_label": base["per_label"]}
+    result["setup"] = {
+        "codebook": codebook.name, "labels": len(keys), "test_texts": len(test_texts),
+        "train_texts": len(train_texts), "model": emb.model_id,
+        "weights": tuning.weights, "threshold": tuning.threshold, "min_labels": tuning.min_labels,
+        "max_labels": tuning.max_labels, "validation_texts": tuning.validation_size,
+        "classifier_labels": int(tagger.trained.sum()),
+    }
+    return result

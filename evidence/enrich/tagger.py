@@ -1,0 +1,341 @@
+"""Tagger: scores texts against the domains of a codebook with three
+methods (phrase rules, embedding similarity, a trained classifier) and
+combines them into one score per (text, domain), keeping the sentence that
+supports it.
+
+Plain data in, plain data out: the build (evidence/tagging.py) and the
+evaluation (evidence/evaluate.py) both use it. numpy is needed; spaCy,
+scikit-learn and the embedding model are used only through the objects
+passed in or imported inside the methods that need them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from evidence.errors import EvidenceError
+
+METHODS = ("rule", "embedding", "classifier")
+# a line wholly in Markdown emphasis ("*Source: ...*") is an attribution, not content
+_ATTRIBUTION = re.compile(r"^([*_])[^*_].*\1$", re.DOTALL)
+
+
+@dataclass
+class Label:
+    """One domain of a codebook, as the tagger sees it."""
+
+    key: str  # "<framework>/<domain>" in the build; the label itself in eval
+    label: str
+    description: str = ""
+    examples: list[str] = field(default_factory=list)
+
+    def anchors(self) -> list[str]:
+        """The texts that describe the domain: label, description, examples."""
+        return [t for t in [self.label, self.description, *self.examples] if t and t.strip()]
+
+
+@dataclass
+class Settings:
+    """Tagging settings (pipelines/tagging.yml); see that file."""
+
+    weights: dict[str, float] = field(default_factory=lambda: {"rule": 0.25, "embedding": 1.0, "classifier": 1.0})
+    similarity_low: float = 0.1
+    similarity_high: float = 0.6
+    similarity_top_k: int = 3
+    threshold: float = 0.35
+    max_tags_per_framework: int = 4
+    min_examples: int = 3
+    classifier_c: float = 4.0
+    training: list[str] = field(default_factory=list)
+
+    def version(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_settings(root: Path | None) -> Settings:
+    """Settings from ROOT/pipelines/tagging.yml (defaults where absent)."""
+    from evidence.content.settings import read_settings
+
+    s = Settings()
+    path = Path(root or ".") / "pipelines" / "tagging.yml"
+    data = read_settings(path, tuple(Settings.__dataclass_fields__))
+    for key, value in data.items():
+        if key == "weights":
+            if not isinstance(value, dict) or set(value) - set(METHODS):
+                raise EvidenceError(f"{path}: 'weights' maps {', '.join(METHODS)} to numbers")
+            s.weights = {**s.weights, **{k: float(v) for k, v in value.items()}}
+        elif key == "training":
+            s.training = [str(v) for v in (value or [])]
+        elif value is not None:
+            try:
+                setattr(s, key, type(getattr(s, key))(value))
+            except (TypeError, ValueError):
+                raise EvidenceError(f"{path}: '{key}' must be a number, not {value!r}") from None
+    return s
+
+
+@dataclass
+class ItemScores:
+    """Per-unit scores of one text: units are (start, end, text) spans
+    (sentences, or the whole text); arrays are units x labels."""
+
+    units: list[tuple[int, int, str]]
+    rule: np.ndarray
+    embedding: np.ndarray  # rescaled similarity in [0, 1]
+    classifier: np.ndarray | None  # NaN where the label has no classifier
+    similarity: np.ndarray | None = None  # raw cosine, for inspection
+
+
+@dataclass
+class Tag:
+    """One (text, domain) decision with its evidence."""
+
+    key: str
+    score: float
+    unit: int
+    methods: list[str]
+    rule: float
+    embedding: float
+    classifier: float | None
+
+
+class Tagger:
+    """Scores texts against `labels`. `nlp` is a spaCy pipeline with a
+    sentencizer and token.norm_ stems (evidence.enrich.nlp); `embedder` has
+    encode(list[str]) -> L2-normalised vectors."""
+
+    def __init__(self, labels: Sequence[Label], embedder: Any, nlp: Any, settings: Settings | None = None):
+        if not labels:
+            raise EvidenceError("the codebook has no domains to tag with")
+        self.labels = list(labels)
+        self.keys = [lab.key for lab in self.labels]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.embedder = embedder
+        self.nlp = nlp
+        self.settings = settings or Settings()
+        self.classifier: Any = None
+        self.trained: np.ndarray = np.zeros(len(self.labels), dtype=bool)
+        self.examples_per_label: np.ndarray = np.zeros(len(self.labels), dtype=int)
+        self._anchor_owner: list[int] = []
+        anchors: list[str] = []
+        for i, lab in enumerate(self.labels):
+            for text in lab.anchors():
+                anchors.append(text)
+                self._anchor_owner.append(i)
+        self._anchor_owner_arr = np.array(self._anchor_owner)
+        self.anchor_vectors = np.asarray(embedder.encode(anchors), dtype=np.float32)
+        self._matcher = self._phrase_matcher()
+
+    # -- the three methods ---------------------------------------------------
+
+    def _phrase_matcher(self):
+        from spacy.matcher import PhraseMatcher
+
+        matcher = PhraseMatcher(self.nlp.vocab, attr="NORM")
+        stem = self.nlp.get_pipe("stem_norm") if "stem_norm" in self.nlp.pipe_names else None
+        for i, lab in enumerate(self.labels):
+            phrases = [p for p in [lab.label, *lab.examples] if p.strip()]
+            docs = [self.nlp.make_doc(p) for p in phrases]
+            if stem is not None:
+                docs = [stem(d) for d in docs]
+            # one- or two-letter phrases and bare stop words match everywhere: skip them
+            docs = [d for d in docs if len(d.text.strip()) > 3 and not all(t.is_stop or t.is_punct for t in d)]
+            if docs:
+                matcher.add(str(i), docs)
+        return matcher
+
+    def units(self, doc: Any, whole_text_max_words: int = 0) -> list[tuple[int, int, str]]:
+        """The spans scored for one doc: its sentences, or the whole text when
+        it is at most `whole_text_max_words` words long."""
+        from evidence.enrich.nlp import sentences
+
+        text = doc.text.strip()
+        if whole_text_max_words and len(text.split()) <= whole_text_max_words and text:
+            lead = len(doc.text) - len(doc.text.lstrip())
+            return [(lead, lead + len(text), text)]
+        units = [u for u in sentences(doc) if not _ATTRIBUTION.match(u[2])]
+        return units or ([(0, len(doc.text), doc.text)] if text else [])
+
+    def analyse(self, docs: Sequence[Any], whole_text_max_words: int = 0, batch_size: int = 64) -> list[ItemScores]:
+        """Score every unit of every doc with each method (batched encoding)."""
+        all_units = [self.units(d, whole_text_max_words) for d in docs]
+        flat = [u[2] for units in all_units for u in units]
+        vecs = np.asarray(self.embedder.encode(flat, batch_size=batch_size), dtype=np.float32) if flat else np.zeros((0, 1), np.float32)
+        sim = self._similarity(vecs) if flat else np.zeros((0, len(self.labels)), np.float32)
+        clf = self._predict(flat, vecs) if flat else None
+        out, pos = [], 0
+        lo, hi = self.settings.similarity_low, self.settings.similarity_high
+        for doc, units in zip(docs, all_units):
+            n = len(units)
+            rule = np.zeros((n, len(self.labels)), dtype=np.float32)
+            for match_id, start, end in self._matcher(doc):
+                label = int(self.nlp.vocab.strings[match_id])
+                a, b = doc[start:end].start_char, doc[start:end].end_char
+                for u, (us, ue, _) in enumerate(units):
+                    if a >= us and b <= ue:
+                        rule[u, label] = 1.0
+            s = sim[pos:pos + n]
+            out.append(ItemScores(units=units, rule=rule, embedding=rescale(s, lo, hi),
+                                  classifier=None if clf is None else clf[pos:pos + n], similarity=s))
+            pos += n
+        return out
+
+    def _similarity(self, vecs: np.ndarray) -> np.ndarray:
+        """units x labels: the mean of the `similarity_top_k` best cosines
+        between a unit and the label's anchors (vectors are normalised, so a
+        dot product); measured better than the single best or a centroid."""
+        cos = vecs @ self.anchor_vectors.T
+        out = np.full((len(vecs), len(self.labels)), -1.0, dtype=np.float32)
+        k = max(1, self.settings.similarity_top_k)
+        for i in range(len(self.labels)):
+            cols = self._anchor_owner_arr == i
+            if cols.any():
+                c = cos[:, cols]
+                out[:, i] = np.sort(c, axis=1)[:, -k:].mean(axis=1) if c.shape[1] > 1 else c[:, 0]
+        return out
+
+    def fit(self, texts: Sequence[str], label_sets: Sequence[Iterable[str]],
+            negatives: Sequence[Iterable[str]] | None = None, vectors: np.ndarray | None = None) -> "Tagger":
+        """Train the classifier (one logistic regression per label, one-vs-rest,
+        balanced classes) on labelled texts. `negatives[i]` names labels text i
+        is known NOT to have (rejected tags). Labels with fewer than
+        min_examples positives get no classifier. Returns self."""
+        self.classifier, self.trained = None, np.zeros(len(self.labels), dtype=bool)
+        if not texts:
+            return self
+        Y = np.zeros((len(texts), len(self.labels)), dtype=np.int8)  # 1 yes, -1 known no, 0 unknown (a no)
+        for r, labs in enumerate(label_sets):
+            for k in labs:
+                if k in self.index:
+                    Y[r, self.index[k]] = 1
+        for r, labs in enumerate(negatives or []):
+            for k in labs:
+                if k in self.index and Y[r, self.index[k]] != 1:
+                    Y[r, self.index[k]] = -1
+        self.examples_per_label = (Y == 1).sum(axis=0)
+        usable = (self.examples_per_label >= max(1, self.settings.min_examples)) & ((Y != 1).sum(axis=0) > 0)
+        if not usable.any():
+            return self
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vecs = np.asarray(self.embedder.encode(list(texts)) if vectors is None else vectors, dtype=np.float32)
+        # words seen once are noise in a large training set but all there is in a small one
+        self._tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
+                                      max_features=200_000)
+        X = self._features(self._tfidf.fit_transform(list(texts)), vecs)
+        models = {}
+        for i in np.flatnonzero(usable):
+            y = (Y[:, i] == 1).astype(int)
+            m = LogisticRegression(C=self.settings.classifier_c, class_weight="balanced", max_iter=2000,
+                                   solver="liblinear", random_state=0)
+            models[int(i)] = m.fit(X, y)
+        self.classifier = models
+        self.trained = usable
+        return self
+
+    @staticmethod
+    def _features(tfidf, vecs: np.ndarray):
+        from scipy.sparse import csr_matrix, hstack
+
+        return hstack([tfidf, csr_matrix(vecs)]).tocsr()
+
+    def _predict(self, texts: list[str], vecs: np.ndarray) -> np.ndarray | None:
+        if not self.classifier:
+            return None
+        X = self._features(self._tfidf.transform(texts), vecs)
+        out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
+        for i, m in self.classifier.items():
+            out[:, i] = m.predict_proba(X)[:, 1]
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Combining
+
+
+def rescale(similarity: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Cosine similarity to (0, 1) with a logistic curve: `low` maps to about
+    0.05, `high` to about 0.95. Strictly increasing, so it never turns two
+    different similarities into a tie (a clipped line did, and the best label
+    of a short text was then picked arbitrarily)."""
+    mid, width = (low + high) / 2, max(high - low, 1e-6) / 6
+    return (1.0 / (1.0 + np.exp(-(similarity - mid) / width))).astype(np.float32)
+
+
+def combine(item: ItemScores, weights: dict[str, float]) -> np.ndarray:
+    """units x labels combined score: the weighted mean of the methods
+    available for each label (the classifier only where it was trained)."""
+    num = weights.get("rule", 0) * item.rule + weights.get("embedding", 0) * item.embedding
+    den = np.full(item.rule.shape, weights.get("rule", 0) + weights.get("embedding", 0), dtype=np.float32)
+    if item.classifier is not None and weights.get("classifier", 0):
+        have = ~np.isnan(item.classifier)
+        num = num + np.where(have, weights["classifier"] * np.nan_to_num(item.classifier), 0)
+        den = den + np.where(have, weights["classifier"], 0)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def item_matrix(items: Sequence[ItemScores], weights: dict[str, float], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(items x labels best combined score, items x labels index of the unit
+    that gives it)."""
+    scores = np.zeros((len(items), n_labels), dtype=np.float32)
+    best = np.zeros((len(items), n_labels), dtype=np.int64)
+    for r, item in enumerate(items):
+        if not item.units:
+            continue
+        c = combine(item, weights)
+        best[r] = c.argmax(axis=0)
+        scores[r] = c.max(axis=0)
+    return scores, best
+
+
+def decide_matrix(scores: np.ndarray, threshold: float, min_labels: int = 0, max_labels: int = 0) -> np.ndarray:
+    """rows x labels booleans: every score >= threshold, at most max_labels
+    (the best; 0: no limit), and at least min_labels (the best ones)."""
+    if scores.size == 0:
+        return np.zeros(scores.shape, dtype=bool)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    rank[np.arange(len(scores))[:, None], order] = np.arange(scores.shape[1])[None, :]
+    chosen = scores >= threshold
+    if max_labels:
+        chosen &= rank < max_labels
+    if min_labels:
+        chosen |= rank < min_labels
+    return chosen
+
+
+def decide(scores: np.ndarray, threshold: float, min_labels: int = 0, max_labels: int = 0) -> list[list[int]]:
+    """Label indices per row (best first), as decide_matrix chooses them."""
+    chosen = decide_matrix(scores, threshold, min_labels, max_labels)
+    return [[int(i) for i in np.argsort(-row, kind="stable") if c[i]] for row, c in zip(scores, chosen)]
+
+
+def supporting_methods(rule: float, embedding: float, classifier: float | None, weights: dict[str, float]) -> list[str]:
+    """The methods that support a tag: those scoring at least 0.5, else the
+    one that contributed most to the combined score."""
+    scored = [(m, v) for m, v in (("rule", rule), ("embedding", embedding), ("classifier", classifier))
+              if v is not None and weights.get(m, 0)]
+    strong = [m for m, v in scored if v >= 0.5]
+    if strong or not scored:
+        return strong
+    return [max(scored, key=lambda mv: weights[mv[0]] * mv[1])[0]]
+
+
+def tags_for(item: ItemScores, weights: dict[str, float], keys: Sequence[str], chosen: Iterable[int]) -> list[Tag]:
+    """The Tag (score, supporting unit, contributing methods) for each chosen label."""
+    c = combine(item, weights)
+    out = []
+    for i in chosen:
+        u = int(c[:, i].argmax())
+        r, e = float(item.rule[u, i]), float(item.embedding[u, i])
+        k = None if item.classifier is None or np.isnan(item.classifier[u, i]) else float(item.classifier[u, i])
+        out.append(Tag(key=keys[i], score=round(float(c[u, i]), 4), unit=u, methods=supporting_methods(r, e, k, weights),
+                       rule=r, embedding=round(e, 4), classifier=None if k is None else round(k, 4)))
+    return out

@@ -1,0 +1,331 @@
+"""Tagging, the build's enrichment step: outcome-domain tags and extracted
+entities for every story and finding, brought up to date incrementally.
+
+Registered in build.ENRICH_STEPS as "evidence.enrich.tagging:enrich". It runs inside
+the build's transaction; an item is processed again only when its content
+hash changed, or the NLP pipeline (entities) or the tagger (codebooks,
+settings, training data, model) changed. Tags and entities of removed items
+go with them (ON DELETE CASCADE, same transaction). Stories are tagged on
+their public text (public_body), so every offset and sentence stored points
+into what the public sees; findings on their statement. Curators' decisions
+(the `tags:` lists in the content files) are applied on every tagging: a
+confirmed tag is kept, a rejected one never comes back as a suggestion.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evidence.errors import EvidenceError, ValidationError
+
+STEP = "evidence.enrich.tagging:enrich"
+BATCH = 500  # items per nlp.pipe / encode batch
+
+
+@dataclass
+class Item:
+    type: str  # story | finding
+    id: str
+    text: str
+    people: list[str]
+    decisions: list[dict]
+    content_hash: str
+    file: str
+
+
+def _rows(db, sql: str, params: list | None = None) -> list[dict]:
+    return list(db.query(sql, params or []))
+
+
+def codebook_version(db) -> str:
+    """A hash of every framework's content (ids, domains, examples, crosswalk)."""
+    parts = [(r["id"], r["content_hash"]) for r in _rows(db, "SELECT id, content_hash FROM frameworks ORDER BY id")]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
+
+def training_files(root: Path, settings) -> list[Path]:
+    out = []
+    for rel in settings.training:
+        p = (Path(root) / rel)
+        if not p.exists():
+            raise EvidenceError(f"pipelines/tagging.yml: training file {rel} not found; fix the path or remove it from 'training'")
+        out.append(p)
+    return out
+
+
+def tagger_version(root: Path, db, settings, model_id: str) -> str:
+    """What decides the tags besides an item's own content: codebooks,
+    settings, labelled CSVs, the sentence splitter's config, the model."""
+    h = hashlib.sha256()
+    h.update(codebook_version(db).encode())
+    h.update(settings.version().encode())
+    h.update(model_id.encode())
+    for p in training_files(root, settings):
+        h.update(p.read_bytes())
+    cfg = Path(root) / "pipelines" / "nlp.cfg"
+    if cfg.exists():
+        h.update(cfg.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _items(db, kind: str, ids: list[str] | None = None) -> list[Item]:
+    if kind == "story":
+        sql = "SELECT id, public_body AS text, public_people, review, content_hash, file FROM stories"
+    else:
+        sql = ("SELECT f.id, f.statement AS text, NULL AS public_people, f.review_tags, f.content_hash, s.file "
+               "FROM findings f JOIN studies s ON s.id = f.study_id")
+    out = []
+    chunks = [None] if ids is None else [ids[i:i + 500] for i in range(0, len(ids), 500)]
+    for part in chunks:
+        where = "" if part is None else f" WHERE {'' if kind == 'story' else 'f.'}id IN ({','.join('?' * len(part))})"
+        for r in db.execute(sql + where, part or []).fetchall():
+            if kind == "story":
+                people = [p["name"] for p in json.loads(r[2] or "[]") if p.get("name")]
+                decisions = json.loads(r[3] or "{}").get("tags", []) or []
+            else:
+                people, decisions = [], json.loads(r[3] or "[]")
+            out.append(Item(kind, r[0], r[1] or "", people, decisions, r[4], r[5]))
+    return out
+
+
+def _pending(db, kind: str, nlp_v: str, tag_v: str) -> tuple[list[str], list[str]]:
+    """(ids needing entities, ids needing tags) of one item type."""
+    table = "stories" if kind == "story" else "findings"
+    ents, tags = [], []
+    for r in db.execute(
+            f"SELECT s.id, s.content_hash, t.content_hash, t.nlp_version, t.tagger_version FROM [{table}] s "
+            "LEFT JOIN tagged_items t ON t.item_type = ? AND t.item_id = s.id", [kind]).fetchall():
+        same = r[1] == r[2]
+        if not same or r[3] != nlp_v:
+            ents.append(r[0])
+        if not same or r[4] != tag_v:
+            tags.append(r[0])
+    return ents, tags
+
+
+def enrich(db, summary, options) -> None:
+    """Bring tags and entities up to date (see the module docstring)."""
+    from evidence.models.embedder import get_embedder
+    from evidence.content.settings import nlp_version
+    from evidence.enrich.tagger import load_settings
+
+    root = Path(options.root)
+    # items removed by this build: their tags and entities went by cascade
+    for kind, table in (("story", "stories"), ("finding", "findings")):
+        db.execute(f"DELETE FROM tagged_items WHERE item_type = ? AND item_id NOT IN (SELECT id FROM [{table}])", [kind])
+    approaches = _rows(db, "SELECT id, name, organisation FROM approaches ORDER BY id")
+    nlp_v = nlp_version(root, approaches)
+    settings = load_settings(root)
+    embedder = options.embedder if options.embedder is not None else get_embedder(root)
+    tag_v = tagger_version(root, db, settings, embedder.model_id)
+    work = {kind: _pending(db, kind, nlp_v, tag_v) for kind in ("story", "finding")}
+    if not any(ents or tags for ents, tags in work.values()):
+        summary.enriched[STEP] = 0
+        return
+    from evidence.enrich.nlp import entity_rows, load_nlp, make_docs
+
+    nlp = load_nlp(root, approaches)
+    tagger, labels = None, None
+    if any(tags for _, tags in work.values()):
+        tagger, labels = _tagger(db, root, embedder, nlp, settings)
+    run = {"run_date": _dt.date.today().isoformat(), "model_id": embedder.model_id,
+           "codebook_version": codebook_version(db), "tagger_version": tag_v}
+    written = 0
+    for kind, (ent_ids, tag_ids) in work.items():
+        ids = sorted(set(ent_ids) | set(tag_ids))
+        ent_set, tag_set = set(ent_ids), set(tag_ids)
+        for start in range(0, len(ids), BATCH):
+            items = _items(db, kind, ids[start:start + BATCH])
+            docs = make_docs(nlp, [it.text for it in items], [it.people for it in items], batch_size=128)
+            fk = "story_id" if kind == "story" else "finding_id"
+            ent_items = [(it, d) for it, d in zip(items, docs) if it.id in ent_set]
+            _delete_for(db, "entities", kind, [it.id for it, _ in ent_items])
+            rows = [{"item_type": kind, "item_id": it.id, "story_id": None, "finding_id": None, fk: it.id, **e} for it, d in ent_items for e in entity_rows(d)]
+            if rows:
+                db["entities"].insert_all(rows, pk=("item_type", "item_id", "start"), batch_size=500, replace=True)
+            written += len(rows)
+            tag_items = [(it, d) for it, d in zip(items, docs) if it.id in tag_set]
+            if tag_items:
+                rows = _tag_rows(db, tagger, labels, tag_items, settings, run, fk)
+                _delete_for(db, "tags", kind, [it.id for it, _ in tag_items])
+                if rows:
+                    db["tags"].insert_all(rows, pk=("item_type", "item_id", "domain"), batch_size=500)
+                written += len(rows)
+            db["tagged_items"].upsert_all([
+                {"item_type": kind, "item_id": it.id, "content_hash": it.content_hash, "nlp_version": nlp_v,
+                 "tagger_version": tag_v, "tagged_at": run["run_date"]} for it in items],
+                pk=("item_type", "item_id"))
+            if options.progress:
+                options.progress(f"tagging {kind} items", min(start + BATCH, len(ids)), len(ids))
+    summary.enriched[STEP] = written or len(ids)
+
+
+def forget_tagging(root: Path, db_path=None) -> None:
+    """Make the next build tag every item again."""
+    from evidence.store import schema as store
+    from evidence.build import default_paths
+
+    path, _ = default_paths(Path(root), db_path, None)
+    if not Path(path).exists():
+        return
+    db = store.open_db(path)
+    try:
+        with db.atomic():
+            db.execute("UPDATE tagged_items SET tagger_version = '', nlp_version = ''")
+    finally:
+        db.close()
+
+
+def _delete_for(db, table: str, kind: str, ids: list[str]) -> None:
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        db.execute(f"DELETE FROM [{table}] WHERE item_type = ? AND item_id IN ({','.join('?' * len(part))})", [kind, *part])
+
+
+# ---------------------------------------------------------------------------
+# The tagger for this evidence base: every framework's domains, trained on
+# curators' decisions and the configured CSVs
+
+
+def _tagger(db, root: Path, embedder: Any, nlp: Any, settings):
+    from evidence.enrich.tagger import Label, Tagger
+
+    labels = [Label(key=r["id"], label=r["label"], description=r["description"] or "",
+                    examples=json.loads(r["examples"] or "[]"))
+              for r in _rows(db, "SELECT d.id, d.label, d.description, d.examples FROM domains d "
+                                 "JOIN frameworks f ON f.id = d.framework_id ORDER BY f.id, d.position")]
+    if not labels:
+        return None, []
+    tagger = Tagger(labels, embedder, nlp, settings)
+    texts, pos, neg = training_examples(db, root, settings, set(tagger.keys))
+    if texts:
+        tagger.fit(texts, pos, neg)
+    return tagger, labels
+
+
+def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """(sentences, confirmed domains, rejected domains) from every curator
+    decision that names its sentence, plus the rows of the training CSVs."""
+    from evidence.enrich.evaluate import Codebook, read_labelled
+
+    by_sentence: dict[str, tuple[set, set]] = {}
+    for kind in ("story", "finding"):
+        for it in _items(db, kind):
+            for d in it.decisions:
+                s = (d.get("sentence") or "").strip()
+                if s and d["domain"] in known:
+                    pos, neg = by_sentence.setdefault(s, (set(), set()))
+                    (pos if d["status"] == "confirmed" else neg).add(d["domain"])
+    texts = list(by_sentence)
+    pos = [sorted(by_sentence[t][0]) for t in texts]
+    neg = [sorted(by_sentence[t][1]) for t in texts]
+    files = training_files(root, settings)
+    if files:
+        cb = Codebook(name="evidence", labels=[], aliases={k.lower(): k for k in known})
+        for p in files:
+            t, labs = read_labelled(p, cb, "training")
+            texts += t
+            pos += labs
+            neg += [[] for _ in t]
+    return texts, pos, neg
+
+
+def _find_sentence(sentence: str, units: list[tuple[int, int, str]]) -> int | None:
+    """The unit a curator's sentence refers to: exact, else the best word overlap."""
+    norm = " ".join(sentence.split()).lower()
+    for u, (_, _, text) in enumerate(units):
+        if norm and norm in " ".join(text.split()).lower():
+            return u
+    words = set(re.findall(r"\w+", norm))
+    best, best_u = 0.0, None
+    for u, (_, _, text) in enumerate(units):
+        other = set(re.findall(r"\w+", text.lower()))
+        overlap = len(words & other) / max(len(words | other), 1)
+        if overlap > best:
+            best, best_u = overlap, u
+    return best_u if best >= 0.5 else None
+
+
+def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> list[dict]:
+    """Tag rows for items: suggestions above the threshold (at most
+    max_tags_per_framework per framework), curators' decisions applied,
+    then domains reached through the crosswalk."""
+    import numpy as np
+
+    from evidence.enrich.tagger import combine
+
+    if tagger is None:
+        return []
+    crosswalk = defaultdict(list)
+    for r in _rows(db, "SELECT from_domain, to_domain FROM crosswalk ORDER BY from_domain, to_domain"):
+        crosswalk[r["from_domain"]].append(r["to_domain"])
+    keys = tagger.keys
+    framework_of = [k.split("/", 1)[0] for k in keys]
+    analysed = tagger.analyse([d for _, d in tag_items], batch_size=128)
+    rows = []
+    for (it, _), scores in zip(tag_items, analysed):
+        decisions = {d["domain"]: d for d in it.decisions}
+        for dom in decisions:
+            if dom not in tagger.index:
+                import difflib
+
+                close = difflib.get_close_matches(dom, keys, n=1) or [k for k in keys if k.split("/")[-1] == dom.split("/")[-1]]
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValidationError(it.file, None, f"tag decision for unknown domain '{dom}'{hint} on {it.type} '{it.id}'; "
+                                                     "use <framework>/<domain-id> from pipelines/frameworks/")
+        if not scores.units:
+            continue
+        c = combine(scores, settings.weights)
+        best_u = c.argmax(axis=0)
+        best = c.max(axis=0)
+        chosen: dict[str, dict] = {}
+        per_fw: dict[str, int] = defaultdict(int)
+        for i in np.argsort(-best, kind="stable"):
+            key = keys[i]
+            if best[i] < settings.threshold:
+                break
+            if key in decisions or per_fw[framework_of[i]] >= settings.max_tags_per_framework:
+                continue
+            per_fw[framework_of[i]] += 1
+            chosen[key] = _row(it, fk, key, int(i), int(best_u[i]), scores, c, settings, "suggested", run)
+        for key, d in decisions.items():
+            i = tagger.index[key]
+            u = _find_sentence(d.get("sentence", ""), scores.units) if d.get("sentence") else None
+            u = int(best_u[i]) if u is None else u
+            row = _row(it, fk, key, i, u, scores, c, settings, d["status"], run)
+            row["methods"] = "curator" + ("+" + row["methods"] if row["methods"] else "")
+            chosen[key] = row
+        for key, row in list(chosen.items()):
+            if row["status"] == "rejected":
+                continue
+            for target in crosswalk.get(key, []):
+                if target in chosen or target not in tagger.index:
+                    continue
+                chosen[target] = {**row, "framework": target.split("/", 1)[0], "domain": target,
+                                  "status": "suggested", "via_crosswalk": 1, "via_domain": key, "methods": "crosswalk"}
+        rows += chosen.values()
+    return rows
+
+
+def _row(it: Item, fk: str, key: str, i: int, u: int, scores, c, settings, status: str, run: dict) -> dict:
+    import numpy as np
+
+    from evidence.enrich.tagger import supporting_methods
+
+    start, end, text = scores.units[u]
+    rule, emb = float(scores.rule[u, i]), float(scores.embedding[u, i])
+    clf = None if scores.classifier is None or np.isnan(scores.classifier[u, i]) else float(scores.classifier[u, i])
+    methods = supporting_methods(rule, emb, clf, settings.weights)
+    return {
+        "item_type": it.type, "item_id": it.id, "story_id": None, "finding_id": None, fk: it.id, "framework": key.split("/", 1)[0], "domain": key,
+        "score": round(float(c[u, i]), 4), "methods": "+".join(methods),
+        "rule_score": rule, "embedding_score": round(emb, 4), "classifier_score": None if clf is None else round(clf, 4),
+        "sentence": text, "sentence_start": start, "sentence_end": end, "status": status,
+        "via_crosswalk": 0, "via_domain": None, **run,
+    }

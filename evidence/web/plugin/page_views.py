@@ -1,0 +1,86 @@
+"""The plugin's pages: /-/evidence (home), /-/story/<id>, /-/approach/<id>
+(the evidence card, also .json), /-/gaps (the gap map, also .json),
+/-/gaps/<approach>/<domain> (the evidence behind one cell) and the
+stylesheet they share, /-/evidence.css. Logic is in pages.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasette.utils import tilde_decode
+from datasette.utils.asgi import Response
+
+from evidence.web.plugin import pages
+from evidence.web.plugin.search_views import _in_thread, search_database
+
+CSS = Path(__file__).parent / "static" / "evidence.css"
+
+
+def _database(datasette) -> tuple[str, str]:
+    found = search_database(datasette)
+    if not found:
+        raise pages.NotFound("no evidence database is served here; run 'evidence build' and serve its public.db")
+    return found
+
+
+def _run(path: str, fn, *args):
+    conn = pages.connect(path)
+    try:
+        return fn(conn, *args)
+    finally:
+        conn.close()
+
+
+async def _page(request, datasette, template: str, fn, *args, json_ok: bool = False, extra=None):
+    try:
+        name, path = _database(datasette)
+        data = await _in_thread(_run, path, fn, *args)
+    except pages.NotFound as exc:
+        if json_ok and request.url_vars.get("format") == ".json":
+            return Response.json({"ok": False, "error": str(exc)}, status=404)
+        html = await datasette.render_template("evidence_not_found.html", {"error": str(exc)}, request=request)
+        return Response.html(html, status=404)
+    if json_ok and request.url_vars.get("format") == ".json":
+        return Response.json({"ok": True, **data}, default=str)
+    data["db"] = name
+    if extra is not None:
+        data.update(await extra(name))
+    data["db_url"] = datasette.urls.database(name)
+    data["css_url"] = datasette.urls.path("/-/evidence.css")
+    return Response.html(await datasette.render_template(template, data, request=request))
+
+
+async def css_view(request, datasette):
+    """The pages' stylesheet (served here: no CDN)."""
+    return Response(CSS.read_text(encoding="utf-8"), content_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "max-age=3600"})
+
+
+async def home_view(request, datasette):
+    return await _page(request, datasette, "evidence_home.html", pages.home_page)
+
+
+async def story_view(request, datasette):
+    from evidence.web.plugin.search_views import more_like_this
+
+    async def more(name: str) -> dict:
+        return await more_like_this(datasette, name, request.url_vars["id"])
+
+    return await _page(request, datasette, "evidence_story.html", pages.story_page,
+                       tilde_decode(request.url_vars["id"]), extra=more)
+
+
+async def approach_view(request, datasette):
+    return await _page(request, datasette, "evidence_approach.html", pages.approach_page,
+                       tilde_decode(request.url_vars["id"]), json_ok=True)
+
+
+async def gaps_view(request, datasette):
+    return await _page(request, datasette, "evidence_gaps.html", pages.gap_map,
+                       request.args.get("framework") or None, json_ok=True)
+
+
+async def cell_view(request, datasette):
+    return await _page(request, datasette, "evidence_cell.html", pages.cell_page,
+                       tilde_decode(request.url_vars["approach"]),
+                       tilde_decode(request.url_vars["framework"]) + "/" + tilde_decode(request.url_vars["domain"]),
+                       json_ok=True)
