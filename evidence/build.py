@@ -6,8 +6,6 @@ one build are one transaction, so a failure leaves the database as it was.
 """
 from __future__ import annotations
 
-import importlib
-import json
 import sqlite3
 import time
 from collections import defaultdict
@@ -15,36 +13,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from evidence.enrich import checks, embeddings, links, tagging
 from evidence.store import schema as store
+from evidence.store import writes
+from evidence.store.paths import default_paths
+from evidence.store.writes import Parsed
 from evidence.content.tree import ContentFile, check_root, scan
 from evidence.errors import EvidenceError, ValidationError, ValidationErrors
-from evidence.content.records import Approach, Area, Framework, Story, Study, Vocabulary
+from evidence.content.records import Vocabulary
 from evidence.content.parsers import parse_approach, parse_areas, parse_framework, parse_story, parse_study
 
 Progress = Callable[[str, int, int], None]
 
 COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 
-# Enrichment steps, run in order inside the build's transaction after the
-# records are written: each is "module:function" taking (db, summary, options)
-# and must bring its own tables up to date for the stories and findings that
-# were added, changed or removed (summary.changed_ids / summary.removed_ids).
-# A step that fails rolls the whole build back. Steps run on every build, so
-# each must find quickly (by content hash, model id, codebook version) that it
-# has nothing to do, and load heavy models only when it has; it reports what
-# it rewrote in summary.enriched[step], which makes the build republish.
-ENRICH_STEPS: list[str] = ["evidence.enrich.tagging:enrich", "evidence.enrich.embeddings:enrich", "evidence.enrich.links:enrich"]
+# The build's steps are imported callables, run in order inside the build's
+# transaction after the records are written; each takes (db, summary,
+# options). Enrichment steps must bring their own tables up to date for the
+# stories and findings that were added, changed or removed
+# (summary.changed_ids / summary.removed_ids), find quickly (by content hash,
+# model id, codebook version) that they have nothing to do, load heavy models
+# only when they have, and report what they rewrote in summary.enriched[name],
+# which makes the build republish. Checks run on every build, whatever
+# options.enrich says: a tombstoned story is refused (the build rolls back),
+# personal data holds a story back, and rows that any table still derives
+# from a removed story are swept. A step that fails rolls the whole build back.
+Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 
-# Checks, run on every build inside its transaction after the enrichment
-# steps, whatever options.enrich says (same signature). They guard what may
-# be published: a story whose id was withdrawn is refused (the build rolls
-# back), personal data holds a story back, and rows that any table still
-# derives from a removed story are swept (evidence/withdraw.py).
-CHECK_STEPS: list[str] = [
-    "evidence.content.tombstones:check_build",
-    "evidence.content.pii:check_build",
-    "evidence.curate.withdraw:sweep_removed",
-]
+ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
+CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, writes.sweep_removed)
 
 
 @dataclass
@@ -55,6 +52,8 @@ class BuildOptions:
 
     enrich: bool = True
     embedder: Any = None
+    enrich_steps: tuple[Step, ...] | None = None  # None: ENRICH_STEPS; tests inject their own
+    check_steps: tuple[Step, ...] | None = None   # None: CHECK_STEPS
     force_publish: bool = False
     progress: Progress | None = None
     root: Path = Path(".")
@@ -87,21 +86,6 @@ class BuildSummary:
                if self.public_written else f"{Path(self.public_path).name} unchanged")
         return (f"build: {self.added} added, {self.changed} changed, {self.unchanged} unchanged, "
                 f"{self.removed} removed; {pub} ({self.seconds:.2f}s)")
-
-
-@dataclass
-class _Parsed:
-    areas: list[Area] | None = None
-    frameworks: list[Framework] = field(default_factory=list)
-    approaches: list[Approach] = field(default_factory=list)
-    studies: list[Study] = field(default_factory=list)
-    stories: list[Story] = field(default_factory=list)
-
-
-def default_paths(root: Path, db_path: str | Path | None, public_path: str | Path | None) -> tuple[Path, Path]:
-    root = Path(root)
-    return (Path(db_path) if db_path else root / "evidence.db",
-            Path(public_path) if public_path else root / "public.db")
 
 
 def build(root: str | Path, db_path: str | Path | None = None, public_path: str | Path | None = None,
@@ -137,13 +121,15 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         summary = BuildSummary(files_total=len(files), files_parsed=len(changed),
                                db_path=str(db_path), public_path=str(public_path))
         parsed = _parse(db, changed, removed, progress)
-        if changed or removed or (options.enrich and ENRICH_STEPS) or CHECK_STEPS:
+        enrich_steps = options.enrich_steps if options.enrich_steps is not None else ENRICH_STEPS
+        check_steps = options.check_steps if options.check_steps is not None else CHECK_STEPS
+        steps = (tuple(enrich_steps) if options.enrich else ()) + tuple(check_steps)
+        if changed or removed or steps:
             with store.write_transaction(db):
                 if changed or removed:
-                    _apply(db, parsed, changed, removed, summary)
-                for step in (ENRICH_STEPS if options.enrich else []) + CHECK_STEPS:
-                    module, func = step.split(":")
-                    getattr(importlib.import_module(module), func)(db, summary, options)
+                    writes.apply_records(db, parsed, changed, removed, summary)
+                for step in steps:
+                    step(db, summary, options)
                 if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
@@ -168,9 +154,9 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
 # Parsing changed files, with the cross-file checks
 
 
-def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | None) -> _Parsed:
+def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | None) -> Parsed:
     errors: list[ValidationError] = []
-    out = _Parsed()
+    out = Parsed()
     touched = {f.path for f in changed} | set(removed)
     vocab = Vocabulary()
 
@@ -273,128 +259,3 @@ def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | N
 # Writing
 
 
-def _upsert(db, table: str, rows: list[dict], summary: BuildSummary, counted: bool = True, pk="id") -> None:
-    if not rows:
-        return
-    if counted:
-        ids = [r["id"] for r in rows]
-        old: dict[str, str] = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk:chunk + 500]
-            old.update({r[0]: r[1] for r in db.execute(
-                f"SELECT id, content_hash FROM [{table}] WHERE id IN ({','.join('?' * len(part))})", part).fetchall()})
-        fresh = []
-        for r in rows:
-            if r["id"] not in old:
-                summary.added += 1
-            elif old[r["id"]] != r["content_hash"]:
-                summary.changed += 1
-            else:
-                continue
-            summary.changed_ids.setdefault(table, []).append(r["id"])
-            fresh.append(r)
-        rows = fresh
-    if rows:
-        db[table].upsert_all(rows, pk=pk, batch_size=500)
-
-
-def _delete(db, table: str, ids: set[str], summary: BuildSummary | None) -> None:
-    ids = {i for i in ids if i}
-    if not ids:
-        return
-    id_list = sorted(ids)
-    for chunk in range(0, len(id_list), 500):
-        part = id_list[chunk:chunk + 500]
-        cur = db.execute(f"DELETE FROM [{table}] WHERE id IN ({','.join('?' * len(part))})", part)
-        if summary is not None:
-            summary.removed += cur.rowcount
-            summary.removed_ids.setdefault(table, []).extend(part)
-
-
-def _apply(db, parsed: _Parsed, changed: list[ContentFile], removed: dict, summary: BuildSummary) -> None:
-    # previous records of every touched file, so that what vanished is deleted
-    previous: dict[str, set[str]] = defaultdict(set)
-    for path, row in removed.items():
-        for key in json.loads(row["records"] or "[]"):
-            previous[key.split(":", 1)[0]].add(key.split(":", 1)[1])
-    changed_paths = [f.path for f in changed]
-    for chunk in range(0, len(changed_paths), 500):
-        part = changed_paths[chunk:chunk + 500]
-        for row in db.execute(f"SELECT records FROM files WHERE path IN ({','.join('?' * len(part))})", part).fetchall():
-            for key in json.loads(row[0] or "[]"):
-                previous[key.split(":", 1)[0]].add(key.split(":", 1)[1])
-    produced: dict[str, list[str]] = defaultdict(list)  # path -> record keys
-
-    if parsed.areas is not None:
-        if parsed.areas:
-            db["areas_of_work"].upsert_all([store.area_row(a) for a in parsed.areas], pk="id")
-        for a in parsed.areas:
-            produced[_path_of(changed, "area")].append(f"area:{a.id}")
-    for fw in parsed.frameworks:
-        row, domains, cross = store.framework_rows(fw)
-        _upsert(db, "frameworks", [row], summary)
-        keys = [d["id"] for d in domains]
-        db.execute("DELETE FROM crosswalk WHERE from_domain IN (SELECT id FROM domains WHERE framework_id = ?)", [fw.id])
-        db.execute(f"DELETE FROM domains WHERE framework_id = ? AND id NOT IN ({','.join('?' * len(keys))})", [fw.id, *keys])
-        db["domains"].upsert_all(domains, pk="id")
-        if cross:
-            db["crosswalk"].insert_all(cross, pk=("from_domain", "to_domain"), ignore=True)
-        produced[fw.path].append(f"framework:{fw.id}")
-    _upsert(db, "approaches", [store.approach_row(a) for a in parsed.approaches], summary)
-    for a in parsed.approaches:
-        produced[a.path].append(f"approach:{a.id}")
-    _upsert(db, "studies", [store.study_row(s) for s in parsed.studies], summary)
-    _upsert(db, "findings", [store.finding_row(f) for s in parsed.studies for f in s.findings], summary)
-    for s in parsed.studies:
-        produced[s.path].append(f"study:{s.id}")
-        produced[s.path].extend(f"finding:{f.id}" for f in s.findings)
-    _upsert(db, "stories", [store.story_row(s) for s in parsed.stories], summary)
-    touched_stories = set(summary.changed_ids.get("stories", []))
-    if touched_stories:
-        _delete_people(db, touched_stories)
-        db["story_people"].insert_all(
-            [r for s in parsed.stories if s.id in touched_stories for r in store.people_rows(s)],
-            pk=("story_id", "position"))
-    for s in parsed.stories:
-        produced[s.path].append(f"story:{s.id}")
-
-    # delete what touched files no longer produce, children first
-    now: dict[str, set[str]] = defaultdict(set)
-    for keys in produced.values():
-        for key in keys:
-            now[key.split(":", 1)[0]].add(key.split(":", 1)[1])
-    gone = {kind: previous[kind] - now[kind] for kind in previous}
-    if gone.get("story"):
-        _delete_people(db, gone["story"])
-        _delete(db, "stories", gone["story"], summary)
-    _delete(db, "findings", gone.get("finding", set()), summary)
-    if gone.get("study"):
-        _delete(db, "findings", {r[0] for r in db.execute(
-            f"SELECT id FROM findings WHERE study_id IN ({','.join('?' * len(gone['study']))})", sorted(gone["study"]))}, summary)
-    _delete(db, "studies", gone.get("study", set()), summary)
-    _delete(db, "approaches", gone.get("approach", set()), summary)
-    for fid in gone.get("framework", set()):
-        db.execute("DELETE FROM crosswalk WHERE from_domain IN (SELECT id FROM domains WHERE framework_id = ?) "
-                   "OR to_domain IN (SELECT id FROM domains WHERE framework_id = ?)", [fid, fid])
-        db.execute("DELETE FROM domains WHERE framework_id = ?", [fid])
-    _delete(db, "frameworks", gone.get("framework", set()), summary)
-    _delete(db, "areas_of_work", gone.get("area", set()), None)
-
-    # the files table: what each file produced, so the next build can skip it
-    if removed:
-        db.execute(f"DELETE FROM files WHERE path IN ({','.join('?' * len(removed))})", list(removed))
-    db["files"].upsert_all([{
-        "path": f.path, "kind": f.kind, "sha256": f.sha256, "size": len(f.data),
-        "records": json.dumps(produced.get(f.path, [])),
-    } for f in changed], pk="path", batch_size=500)
-
-
-def _delete_people(db, story_ids: set[str]) -> None:
-    ids = sorted(story_ids)
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
-        db.execute(f"DELETE FROM story_people WHERE story_id IN ({','.join('?' * len(part))})", part)
-
-
-def _path_of(changed: list[ContentFile], kind: str) -> str:
-    return next(f.path for f in changed if f.kind == kind)

@@ -417,11 +417,13 @@ LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="How many results."
 JsonOpt = Annotated[bool, typer.Option("--json", help="A JSON array on stdout, best first.")]
 
 
-def _print_hits(hits: list, as_json: bool) -> None:
+def _print_hits(hits: list, as_json: bool, db_name: str = "public") -> None:
     import json
 
+    from evidence.web.urls import row_path, with_url
+
     if as_json:
-        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([with_url(h, row_path(db_name, h.type, h.id)) for h in hits], ensure_ascii=False, indent=2))
         return
     if not hits:
         _err("no results")
@@ -429,7 +431,7 @@ def _print_hits(hits: list, as_json: bool) -> None:
     for n, h in enumerate(hits, start=1):
         snippet = " ".join(h.snippet.split())
         snippet = snippet if len(snippet) <= 240 else snippet[:239] + "…"
-        typer.echo(f"{n}. {h.title}\n   {h.type} {h.id}  score {h.score:.3f}  {h.url}\n   “{snippet}”")
+        typer.echo(f"{n}. {h.title}\n   {h.type} {h.id}  score {h.score:.3f}  {row_path(db_name, h.type, h.id)}\n   “{snippet}”")
 
 
 @app.command("search")
@@ -453,7 +455,7 @@ def search_cmd(
 
     hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=Filters(
         type=type, approach=approach, domain=domain, area=area, place=place))
-    _print_hits(hits, json_out)
+    _print_hits(hits, json_out, Path(db or root / "public.db").stem)
 
 
 @app.command("similar")
@@ -477,7 +479,7 @@ def similar_cmd(
         raise EvidenceError("no id given; pass the id of a story or finding, e.g. evidence similar james-and-andy")
     hits = similar(db or root / "public.db", id, limit=limit, filters=Filters(
         type=type, approach=approach, domain=domain, area=area, place=place))
-    _print_hits(hits, json_out)
+    _print_hits(hits, json_out, Path(db or root / "public.db").stem)
 @app.command("withdraw")
 @friendly
 def withdraw_cmd(
@@ -520,18 +522,18 @@ def review_pii_cmd(
     publication (file, line and kind of each finding). With ID: record in its
     front matter that you checked the personal data found and it may be
     published; a later edit that changes that data needs a new review."""
-    from evidence.content import pii
+    from evidence.curate import pii_review
 
     if story_id is None:
         from evidence.store import schema as store
-        from evidence.build import default_paths
+        from evidence.store.paths import default_paths
 
         db_path, _ = default_paths(root, db, public)
         if not db_path.exists():
             raise EvidenceError(f"{db_path} does not exist; run 'evidence build' first")
         conn = store.open_db(db_path)
         try:
-            lines = pii.held_messages(conn)
+            lines = pii_review.held_messages(conn)
         finally:
             conn.close()
         for line in lines:
@@ -539,7 +541,7 @@ def review_pii_cmd(
         if not quiet:
             _err(f"{len(lines)} finding(s) hold stories back" if lines else "no story is held back for personal data")
         return
-    hits, result = pii.review(root, story_id, by or _user(), db, public)
+    hits, result = pii_review.review(root, story_id, by or _user(), db, public)
     if result is None:
         _err(f"no personal data found in stories/{story_id}.md; nothing to review")
         return

@@ -101,8 +101,8 @@ def test_failed_build_leaves_both_databases_as_they_were(built):
     assert dump(work) == before and public.read_bytes() == public_bytes
 
 
-def test_failure_inside_the_transaction_rolls_back(built, monkeypatch):
-    from evidence import build as build_mod
+def test_failure_inside_the_transaction_rolls_back(built):
+    from evidence.build import BuildOptions
 
     work = built / "evidence.db"
     before = dump(work)
@@ -112,18 +112,10 @@ def test_failure_inside_the_transaction_rolls_back(built, monkeypatch):
     def boom(db, summary, options):
         raise RuntimeError("enrichment failed")
 
-    import sys
-    import types
-
-    mod = types.ModuleType("boom_step")
-    mod.enrich = boom
-    monkeypatch.setitem(sys.modules, "boom_step", mod)
-    monkeypatch.setattr(build_mod, "ENRICH_STEPS", ["boom_step:enrich"])
     with pytest.raises(RuntimeError):
-        build(built)
+        build(built, options=BuildOptions(enrich_steps=(boom,)))
     assert dump(work) == before
-    monkeypatch.setattr(build_mod, "ENRICH_STEPS", [])
-    assert build(built).changed == 1  # the change was not half-applied: it is still pending
+    assert build(built, options=BuildOptions(enrich_steps=())).changed == 1  # the change was not half-applied: it is still pending
 
 
 def test_public_database_holds_only_publishable_stories_and_columns(base):

@@ -19,6 +19,7 @@ from support import integrity
 
 from evidence.content import pii
 
+from evidence.store import rows
 from evidence.store import schema as store
 from evidence.errors import ValidationError
 from evidence.content.records import APPROACH_FIELDS, STORY_FIELDS, STUDY_FIELDS, FINDING_FIELDS, Vocabulary
@@ -65,6 +66,7 @@ def _only_validation_errors(fn, *args):
         return None
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(changes=_changes(STORY_FIELDS), consent=_changes(("basis", "scope", "identity", "pseudonym", "date", "recorded_by", "wording")),
        body=st.text(max_size=200).map(lambda t: "A narrative. " + t))
@@ -75,11 +77,12 @@ def test_story_front_matter(changes, consent, body):
     text = "---\n" + yaml.safe_dump(front, allow_unicode=True) + "---\n" + body
     story = _only_validation_errors(parse_story, "stories/james-and-andy.md", text, VOCAB)
     if story is not None:  # what build does next must not fail either
-        store.story_row(story)
-        store.people_rows(story)
+        rows.story_row(story)
+        rows.people_rows(story)
         pii.scan_story(story, text)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(changes=_changes(STUDY_FIELDS), finding=_changes(FINDING_FIELDS))
 def test_findings_file(changes, finding):
@@ -88,10 +91,11 @@ def test_findings_file(changes, finding):
         data["findings"][0] = _mutate(data["findings"][0], FINDING_FIELDS, finding)
     study = _only_validation_errors(parse_study, "findings/poet-second-survey.yml", yaml.safe_dump(data), VOCAB)
     if study is not None:
-        store.study_row(study)
-        [store.finding_row(f) for f in study.findings]
+        rows.study_row(study)
+        [rows.finding_row(f) for f in study.findings]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(changes=_changes(("name", "id", "title", "version", "description", "domains", "source")),
        domain=_changes(("id", "label", "description", "examples", "maps_to")))
@@ -101,18 +105,20 @@ def test_codebook(changes, domain):
         data["domains"][0] = _mutate(data["domains"][0], (), domain)
     fw = _only_validation_errors(parse_framework, "pipelines/frameworks/fw.yml", yaml.safe_dump(data))
     if fw is not None:
-        store.framework_rows(fw)
+        rows.framework_rows(fw)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(changes=_changes(APPROACH_FIELDS), areas=values)
 def test_approach_and_areas(changes, areas):
     a = _only_validation_errors(parse_approach, "approaches/homeshare.yml", yaml.safe_dump(_mutate(APPROACH, (), changes)), VOCAB)
     if a is not None:
-        store.approach_row(a)
+        rows.approach_row(a)
     _only_validation_errors(parse_areas, "pipelines/areas_of_work.yml", yaml.safe_dump({"areas": areas}))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(text=st.one_of(st.text(max_size=400), st.binary(max_size=400).map(lambda b: b.decode("latin-1"))))
 def test_arbitrary_text_as_any_content_file(text):
@@ -156,6 +162,7 @@ def _mutations(rng: random.Random, data: bytes) -> list[tuple[str, bytes]]:
     ]
 
 
+@pytest.mark.slow
 def test_fuzz_content_files_through_build(built: Path, cli):
     rng = random.Random(20261122)
     targets = ["stories/james-and-andy.md", "findings/poet-second-survey.yml", "approaches/homeshare.yml",

@@ -89,14 +89,14 @@ def test_removed_link_never_comes_back_and_confirmed_is_kept(built):
 
 def test_unchanged_build_relinks_nothing_and_a_changed_story_only_itself(built):
     s = build(built)
-    assert s.enriched.get("evidence.enrich.links:enrich") == 0
+    assert s.enriched.get("links") == 0
     p = built / "stories" / "james-and-phil.md"
     p.write_text(p.read_text(encoding="utf-8") + "\nThey went to the football together every week.\n", encoding="utf-8")
     conn = sqlite3.connect(built / "evidence.db")
     before = dict(conn.execute("SELECT story_id, fingerprint FROM linked_stories").fetchall())
     conn.close()
     s = build(built)
-    assert s.enriched.get("evidence.enrich.links:enrich", 0) > 0
+    assert s.enriched.get("links", 0) > 0
     conn = sqlite3.connect(built / "evidence.db")
     after = dict(conn.execute("SELECT story_id, fingerprint FROM linked_stories").fetchall())
     assert {k for k in after if after[k] != before.get(k)} == {"james-and-phil"}

@@ -164,7 +164,9 @@ def test_a_story_never_checked_is_not_published(built: Path):
 
 def test_set_privacy_block_replaces_an_old_review():
     text = "---\nid: x\nprivacy:\n  reviewed: 2026-01-01\n  by: A\n  hash: abc\nstatus: published\n---\nBody\n"
-    out = pii.set_privacy_block(text, {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"})
+    from evidence.curate.pii_review import set_privacy_block
+
+    out = set_privacy_block(text, {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"})
     front = yaml.safe_load(out.split("---")[1])
     assert front == {"id": "x", "status": "published",
                      "privacy": {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"}}

@@ -65,22 +65,19 @@ def test_a_build_waits_for_another_connection_instead_of_failing(built: Path):
     other.close()
 
 
-def test_a_failed_step_rolls_back_the_whole_build(built: Path, cli, monkeypatch):
-    from evidence import build as build_module
+def test_a_failed_step_rolls_back_the_whole_build(built: Path, cli):
+    from evidence.build import BuildOptions
 
     before = integrity.digest(built / "evidence.db")
     public = (built / "public.db").read_bytes()
     public_mtime = (built / "public.db").stat().st_mtime_ns
     _change_content(built)
-    monkeypatch.setattr(build_module, "ENRICH_STEPS", ["test_reliability:failing_step"])
-    result = cli(["build", "--root", built])
-    assert result.exit_code == 1
-    assert result.stderr.strip() == "Error: injected failure in an enrichment step"
+    with pytest.raises(EvidenceError, match="injected failure in an enrichment step"):
+        build(built, options=BuildOptions(enrich_steps=(failing_step,)))
     assert integrity.digest(built / "evidence.db") == before
     assert (built / "public.db").read_bytes() == public
     assert (built / "public.db").stat().st_mtime_ns == public_mtime
-    monkeypatch.setattr(build_module, "ENRICH_STEPS", [])
-    assert build(built).added == 1  # the same change goes through once the step works
+    assert build(built, options=BuildOptions(enrich_steps=())).added == 1  # the same change goes through once the step works
 
 
 def test_a_failed_publish_keeps_the_old_public_db_and_the_next_build_retries(built: Path, cli, monkeypatch):
@@ -117,6 +114,7 @@ def test_leftover_temp_files_of_killed_writers_are_removed(built: Path):
     assert fresh.exists() and keep.exists()
 
 
+@pytest.mark.slow
 def test_the_writer_lock_makes_a_second_writer_wait_or_give_up(built: Path):
     code = ("import sys, time; from evidence.store.lock import writer_lock\n"
             "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(1.5)\n")
@@ -150,6 +148,7 @@ print("failed", failed)
 """
 
 
+@pytest.mark.slow
 def test_two_processes_adding_50_stories_each_at_the_same_time(built: Path):
     procs = [subprocess.Popen([sys.executable, "-c", ADDER, str(built), prefix], env=ENV, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for prefix in ("alpha", "beta")]
@@ -189,6 +188,7 @@ def _add_limited(built: Path, story: Path, limit: int) -> subprocess.CompletedPr
                           env=ENV, capture_output=True, text=True, preexec_fn=_limit_file_size(limit))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where,body_kb,limit_kb", [("story file", 600, 64), ("working db", 40, 64)])
 def test_a_full_disk_before_the_commit_changes_nothing(built: Path, tmp_path: Path, where, body_kb, limit_kb):
     """RLIMIT_FSIZE stands in for a full disk: a write past the limit fails."""
@@ -205,6 +205,7 @@ def test_a_full_disk_before_the_commit_changes_nothing(built: Path, tmp_path: Pa
     assert (built / "public.db").read_bytes() == public
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_publishing_keeps_the_story_and_the_old_public_db(built: Path, tmp_path: Path):
     public = (built / "public.db").read_bytes()
     limit = (built / "public.db").stat().st_size + 16 * 1024
@@ -237,6 +238,7 @@ def _crash_module():
     return module
 
 
+@pytest.mark.slow
 def test_crash_fast(tmp_path: Path):
     """Four SIGKILLs at random moments of build and add (the script runs 60)."""
     report = _crash_module().run_crash_trials(tmp_path / "crash", trials=4, stories=120, seed=5, log=lambda *_: None)

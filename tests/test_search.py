@@ -18,13 +18,16 @@ from evidence.search.query import Filters, fts_rank, fuse, search, similar, simi
 from evidence.search.index import VectorIndex, get_index, top_k
 from search_helpers import write_story
 
+from evidence.web.urls import row_path  # noqa: E402
+
 BUS = "an older woman isolated after her bus route closed"
 
 
 def test_search_returns_best_first_with_snippet_and_url(built_session):
     hits = search(built_session / "public.db", "older patient isolation bus service GP", limit=5)
     assert hits[0].id == "older-woman-local-area-coordinator" and hits[0].type == "story"
-    assert hits[0].url == "/public/stories/older-woman-local-area-coordinator"
+    assert row_path("public", hits[0].type, hits[0].id) == "/public/stories/older-woman-local-area-coordinator"
+    assert "url" not in hits[0].to_dict()  # search returns ids and scores; the web and the CLI build URLs
     assert "bus" in hits[0].snippet
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert len(hits) == 5 and len({h.id for h in hits}) == 5

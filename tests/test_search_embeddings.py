@@ -8,22 +8,20 @@ import pytest
 from evidence.build import BuildOptions, build
 from evidence.models.embedder import FakeEmbedder
 from evidence.enrich.embeddings import STEP, from_blob, to_blob
-from evidence.enrich.passages import sentences, story_passages, windows
+from evidence.enrich.embeddings import enrich as embeddings_step
+from evidence.enrich.passages import sentence_bounds, story_passages, windows
 from search_helpers import CountingEmbedder, FailingEmbedder, rows, write_story
 
 
-@pytest.fixture(autouse=True)
-def embeddings_step_only(monkeypatch):
-    """These tests count what the embeddings step embeds; tagging, which
-    embeds codebook examples and sentences with the same embedder, is
-    measured in its own tests."""
-    from evidence import build as build_mod
-
-    monkeypatch.setattr(build_mod, "ENRICH_STEPS", ["evidence.enrich.embeddings:enrich"])
+# These tests count what the embeddings step embeds; tagging, which embeds
+# codebook examples and sentences with the same embedder, is measured in its
+# own tests: the build runs the embeddings step alone.
+EMBEDDINGS_ONLY = (embeddings_step,)
 
 
 def _build(base, embedder=None, progress=None):
-    return build(base, options=BuildOptions(embedder=embedder or CountingEmbedder(), progress=progress))
+    return build(base, options=BuildOptions(embedder=embedder or CountingEmbedder(), progress=progress,
+                                            enrich_steps=EMBEDDINGS_ONLY))
 
 
 def test_every_story_and_finding_gets_passages_and_float32_vectors(built):
@@ -58,7 +56,7 @@ def test_passage_offsets_point_into_the_public_text(built):
 
 def test_sentence_windows_cover_every_sentence_and_overlap():
     text = "One. Two! Three? Four. Five.\n\nSix"
-    spans = sentences(text)
+    spans = sentence_bounds(text)
     assert [text[a:b] for a, b in spans] == ["One.", "Two!", "Three?", "Four.", "Five.", "Six"]
     wins = windows(spans, 3, 2)
     assert [text[a:b] for a, b in wins] == ["One. Two! Three?", "Three? Four. Five.", "Five.\n\nSix"]
@@ -77,7 +75,7 @@ def test_vectors_round_trip_as_little_endian_float32():
 def test_unchanged_text_is_never_embedded_again(base):
     first = CountingEmbedder()
     _build(base, first)
-    assert len(first.texts) == rows(base / "evidence.db", "SELECT count(DISTINCT content_hash) FROM passages")[0][0]
+    assert len(first.texts) == rows(base / "evidence.db", "SELECT count(DISTINCT text_hash) FROM passages")[0][0]
     again = CountingEmbedder()
     summary = _build(base, again)
     assert again.texts == [] and STEP not in summary.enriched and not summary.public_written
@@ -86,7 +84,7 @@ def test_unchanged_text_is_never_embedded_again(base):
 def test_a_changed_story_embeds_only_its_new_passages(base):
     _build(base)
     work = base / "evidence.db"
-    before = dict(((r[0], r[1]), r[2]) for r in rows(work, "SELECT item_id, passage, content_hash FROM passages"))
+    before = dict(((r[0], r[1]), r[2]) for r in rows(work, "SELECT item_id, passage, text_hash FROM passages"))
     path = base / "stories" / "james-and-phil.md"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("fishing and going to the greyhound races", "fishing, bowls and going to the greyhound races"),
@@ -95,7 +93,7 @@ def test_a_changed_story_embeds_only_its_new_passages(base):
     summary = _build(base, emb)
     assert summary.changed == 1
     assert emb.texts and all("bowls" in t for t in emb.texts)  # the windows holding the changed sentence, nothing else
-    after = dict(((r[0], r[1]), r[2]) for r in rows(work, "SELECT item_id, passage, content_hash FROM passages"))
+    after = dict(((r[0], r[1]), r[2]) for r in rows(work, "SELECT item_id, passage, text_hash FROM passages"))
     changed = {k for k in after if before.get(k) != after[k]}
     assert changed and {k[0] for k in changed} == {"james-and-phil"}
     public = rows(base / "public.db", "SELECT text FROM passages WHERE item_id = 'james-and-phil'")
@@ -139,11 +137,11 @@ def test_stories_without_public_consent_stay_out_of_the_public_vectors(base):
 def test_a_failing_embedder_rolls_the_whole_build_back(base):
     _build(base)
     work = base / "evidence.db"
-    before = rows(work, "SELECT item_id, passage, content_hash FROM passages ORDER BY 1, 2")
+    before = rows(work, "SELECT item_id, passage, text_hash FROM passages ORDER BY 1, 2")
     write_story(base, "new-one", "A new one", "Someone new. Something else happened.")
     with pytest.raises(RuntimeError, match="fell over"):
         _build(base, FailingEmbedder())
-    assert rows(work, "SELECT item_id, passage, content_hash FROM passages ORDER BY 1, 2") == before
+    assert rows(work, "SELECT item_id, passage, text_hash FROM passages ORDER BY 1, 2") == before
     assert rows(work, "SELECT count(*) FROM stories WHERE id = 'new-one'") == [(0,)]
     _build(base)  # and the next build picks the story up
     assert rows(work, "SELECT count(*) FROM passages WHERE item_id = 'new-one'")[0][0] >= 1
@@ -154,7 +152,7 @@ def test_a_new_model_reembeds_everything_and_drops_the_old_vectors(base):
     other = CountingEmbedder("other-model")
     summary = _build(base, other)
     assert summary.public_written and summary.enriched[STEP] > 0
-    n = rows(base / "evidence.db", "SELECT count(DISTINCT content_hash) FROM passages")[0][0]
+    n = rows(base / "evidence.db", "SELECT count(DISTINCT text_hash) FROM passages")[0][0]
     assert len(other.texts) == n
     for db in ("evidence.db", "public.db"):
         assert rows(base / db, "SELECT DISTINCT model FROM embeddings") == [("other-model",)]

@@ -5,7 +5,9 @@ import pytest
 import spacy
 
 import evidence.enrich.nlp  # noqa: F401  (registers the factories)
-from evidence.enrich.nlp import entity_rows, light_stem, load_nlp, make_docs, sentences
+import evidence.enrich.nlp_components
+from evidence.enrich.nlp import entity_rows, load_nlp, make_docs, sentence_units
+from evidence.enrich.nlp_components import light_stem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,7 +85,7 @@ def test_configured_pipeline_recognises_places_orgs_and_approaches():
     assert ("ORG", "community-catalysts") in ents
     assert ("APPROACH", "shared-lives") in ents
     assert ("APPROACH", "local-area-coordination") in ents  # approach names match in any case
-    assert [s[2][:10] for s in sentences(doc)] == ["Community ", "Shared Liv"]
+    assert [s[2][:10] for s in sentence_units(doc)] == ["Community ", "Shared Liv"]
 
 
 def test_a_new_approach_file_is_recognised(base: Path):
@@ -106,7 +108,7 @@ def test_trained_ner_entities_are_mapped_and_added_where_free(monkeypatch):
     other = spacy.blank("en")
     other.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Wigan"}, {"label": "ORG", "pattern": "Nesta"},
                                                  {"label": "DATE", "pattern": "Monday"}])
-    monkeypatch.setattr(evidence.enrich.nlp, "trained_pipeline", lambda model: other)
+    monkeypatch.setattr(evidence.enrich.nlp_components, "trained_pipeline", lambda model: other)
     nlp = blank("evidence_trained_ner")
     doc = nlp("Nesta met people in Wigan on Monday.")
     assert [(e.text, e.label_) for e in doc.ents] == [("Nesta", "ORG"), ("Wigan", "PLACE")]  # DATE is not mapped

@@ -12,6 +12,7 @@ import sqlite_utils
 from conftest import Server
 from evidence.content import tombstones
 from evidence.build import build
+from evidence.errors import EvidenceError
 from storyfiles import find_in_tables, fts_vocab_terms, porter_terms, raw_contains, write_story
 
 CANARY = "qzxwithdrawcanary"
@@ -150,16 +151,16 @@ def failing_step(db, summary, options) -> None:
     raise EvidenceError("injected failure in an enrichment step")
 
 
-def test_a_failed_override_puts_the_tombstone_back(built: Path, cli, tmp_path: Path, monkeypatch):
+def test_a_failed_override_puts_the_tombstone_back(built: Path, cli, tmp_path: Path):
+    from evidence.build import BuildOptions
+    from evidence.curate.add import add_story_file
+
     original = (built / "stories" / "james-and-phil.md").read_text()
     assert cli(["withdraw", "james-and-phil", "--root", built]).exit_code == 0
     incoming = tmp_path / "james-and-phil.md"
     incoming.write_text(original)
-    from evidence import build as build_module
-
-    monkeypatch.setattr(build_module, "ENRICH_STEPS", ["test_withdraw:failing_step"])
-    failed = cli(["add", "--file", incoming, "--override-tombstone", "--root", built])
-    assert failed.exit_code == 1 and "injected failure" in failed.stderr
+    with pytest.raises(EvidenceError, match="injected failure"):
+        add_story_file(built, incoming, override_tombstone=True, options=BuildOptions(enrich_steps=(failing_step,)))
     assert tombstones.find(built, "james-and-phil") is not None
     assert not (built / "stories" / "james-and-phil.md").exists()
 
@@ -202,7 +203,7 @@ def test_withdraw_refuses_bad_input_in_one_line(built: Path, cli, args, word):
 
 
 def test_sweep_follows_references_and_their_kind_columns(tmp_path: Path):
-    from evidence.curate.withdraw import story_ref, sweep
+    from evidence.store.writes import story_ref, sweep
 
     assert [story_ref(v) for v in ("x", "story:x", "stories/x", "x#3", "x:p2", "story:x:3", "finding:x", "", None)] == \
         ["x", "x", "x", "x", "x", "x", None, None, None]

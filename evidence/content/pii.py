@@ -13,16 +13,11 @@ Messages name the file, the line and the kind of data, never the data.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
 
-from evidence.errors import EvidenceError, ValidationError
 
 SCANNER_VERSION = "1"  # bump when the patterns change: every story is scanned again
 
@@ -153,7 +148,7 @@ def scan_text(text: str) -> list[Match]:
 
 
 @dataclass
-class Hit:
+class Detection:
     """Personal data found in a story file: where and what kind, never what."""
 
     path: str
@@ -199,28 +194,28 @@ def _front_line(lines: list[str], close: int, fieldname: str, snippet: str) -> i
     return None
 
 
-def scan_story(story, file_text: str | None = None) -> list[Hit]:
+def scan_story(story, file_text: str | None = None) -> list[Detection]:
     """Personal data in a story's scanned fields, with the line of the file
     (`file_text`, the story file as read) where each was found."""
     lines, close, first_body = _lines(story.path, file_text)
-    hits: list[Hit] = []
+    hits: list[Detection] = []
     for fieldname, text in story_texts(story):
         for m in scan_text(text):
             if fieldname == "body" and first_body >= 0:
                 line = first_body + text.count("\n", 0, m.start) + 1
             else:
                 line = _front_line(lines, close, fieldname, text[m.start:m.end]) if lines else None
-            hits.append(Hit(story.path, line, fieldname, m.kind, m.value))
+            hits.append(Detection(story.path, line, fieldname, m.kind, m.value))
     return hits
 
 
-def findings_hash(story_id: str, hits: list[Hit]) -> str:
+def findings_hash(story_id: str, hits: list[Detection]) -> str:
     """Short hash of the personal data found in a story: what a review covers."""
     blob = story_id + "\0" + "\n".join(sorted(f"{h.kind}:{h.value}" for h in hits))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def hit_message(h: Hit, story_id: str) -> str:
+def hit_message(h: Detection, story_id: str) -> str:
     """One line for one hit: file, line, field and kind; never the data."""
     return (f"{h.where()}: {h.kind} in {h.field}; the story is held back from publication until "
             f"you remove it or run 'evidence review-pii {story_id}'")
@@ -232,7 +227,7 @@ class Verdict:
 
     story_id: str
     status: str  # clear | reviewed | held
-    hits: list[Hit]
+    hits: list[Detection]
     note: str = ""
 
     @property
@@ -257,157 +252,7 @@ def verdict(story, file_text: str | None) -> Verdict:
 # The build step
 
 
-def check_build(db, summary, options) -> None:
-    """Build step: scan every added or changed story (and any story not yet
-    scanned by this scanner version), record the verdict in pii_checks, and
-    add one warning line per hit of every held story to summary.warnings."""
-    from evidence.content.parsers import parse_story
-
-    root = Path(getattr(options, "root", "."))
-    removed = sorted(set(summary.removed_ids.get("stories", [])))
-    for i in range(0, len(removed), 500):
-        part = removed[i:i + 500]
-        db.execute(f"DELETE FROM pii_checks WHERE story_id IN ({','.join('?' * len(part))})", part)
-    todo = set(summary.changed_ids.get("stories", []))
-    todo |= {r[0] for r in db.execute(
-        "SELECT s.id FROM stories s LEFT JOIN pii_checks p ON p.story_id = s.id "
-        "WHERE p.story_id IS NULL OR p.scanner IS NOT ? ", [SCANNER_VERSION]).fetchall()}
-    rows = []
-    ids = sorted(todo)
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        marks = ",".join("?" * len(part))
-        people: dict[str, list[str]] = {}
-        for sid, name, role, aliases in db.execute(
-                f"SELECT story_id, name, role, aliases FROM story_people WHERE story_id IN ({marks})", part).fetchall():
-            people.setdefault(sid, []).extend([name or "", role or "", *json.loads(aliases or "[]")])
-        for sid, rel, title, summ, body, public in db.execute(
-                f"SELECT id, file, title, summary, body, public_people FROM stories WHERE id IN ({marks})", part).fetchall():
-            texts = [title or "", summ or "", body or "", *people.get(sid, []),
-                     *(p.get("name") or "" for p in json.loads(public or "[]"))]
-            if not any(scan_text(t) for t in texts if t):  # the common case: nothing to report, no file to read
-                rows.append(_check_row(sid, Verdict(sid, "clear", []), None))
-                continue
-            story, text = _load(root, rel, sid, db, parse_story)
-            rows.append(_check_row(sid, verdict(story, text), story))
-    if rows:
-        db["pii_checks"].upsert_all(rows, pk="story_id", batch_size=500)
-    summary.enriched["pii"] = len(rows)
-    summary_warnings(db, summary)
-
-
-def _check_row(story_id: str, v: Verdict, story) -> dict:
-    review = (getattr(story, "privacy", None) or {}) if v.status == "reviewed" else {}
-    return {
-        "story_id": story_id, "scanner": SCANNER_VERSION, "status": v.status,
-        "publishable": int(v.publishable), "kinds": ",".join(sorted({h.kind for h in v.hits})),
-        "hits": json.dumps([{"line": h.line, "field": h.field, "kind": h.kind, "path": h.path} for h in v.hits]),
-        "reviewed": review.get("reviewed", ""), "reviewed_by": review.get("by", ""), "note": v.note,
-    }
-
-
-def _load(root: Path, rel: str, story_id: str, db, parse_story):
-    """The story as its file says now (for line numbers and the review); the
-    stored row when the file cannot be read."""
-    try:
-        text = (root / rel).read_text(encoding="utf-8-sig")
-        story = parse_story(rel, text)
-        if story.id == story_id:
-            return story, text
-    except (OSError, UnicodeDecodeError, EvidenceError):
-        pass
-    from types import SimpleNamespace
-
-    from evidence.content.records import Person
-
-    r = db.execute("SELECT title, summary, body, file FROM stories WHERE id = ?", [story_id]).fetchone()
-    people = [Person(name=p["name"], role=p["role"], aliases=json.loads(p["aliases"] or "[]"))
-              for p in db.query("SELECT name, role, aliases FROM story_people WHERE story_id = ? ORDER BY position", [story_id])]
-    return SimpleNamespace(id=story_id, title=r[0] or "", summary=r[1] or "", body=r[2] or "", people=people,
-                           path=r[3] or rel, privacy={}), None
-
-
-def held_stories(db) -> list[dict]:
-    """Stories held back for personal data: id, hits (file, line, field, kind), note."""
-    if not db["pii_checks"].exists():
-        return []
-    return [{"id": r["story_id"], "hits": json.loads(r["hits"] or "[]"), "note": r["note"] or ""}
-            for r in db.query("SELECT story_id, hits, note FROM pii_checks WHERE publishable = 0 ORDER BY story_id")]
-
-
-def held_messages(db) -> list[str]:
-    """One line per hit of every held story."""
-    out = []
-    for s in held_stories(db):
-        for h in s["hits"]:
-            out.append(hit_message(Hit(h["path"], h.get("line"), h["field"], h["kind"], ""), s["id"]))
-        if s["note"]:
-            out.append(f"{s['hits'][0]['path'] if s['hits'] else s['id']}: {s['note']}")
-    return out
-
-
-def summary_warnings(db, summary) -> None:
-    warnings = getattr(summary, "warnings", None)
-    if warnings is not None:
-        warnings.extend(held_messages(db))
-
-
 # ---------------------------------------------------------------------------
 # Review
 
 
-def set_privacy_block(text: str, review: dict) -> str:
-    """The story file text with its front matter's `privacy:` entry replaced
-    by `review` (added before the closing '---' when absent)."""
-    lines = text.split("\n")
-    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), -1)
-    if not lines or lines[0].rstrip() != "---" or close < 0:
-        raise EvidenceError("the story file has no front matter between '---' lines")
-    front = lines[1:close]
-    kept, skipping = [], False
-    for line in front:
-        if re.match(r"privacy\s*:", line):
-            skipping = True
-            continue
-        if skipping and (line.startswith((" ", "\t", "-")) or not line.strip()):
-            continue
-        skipping = False
-        kept.append(line)
-    entry = "privacy: " + yaml.safe_dump(review, default_flow_style=True, sort_keys=False, width=1000).strip()
-    return "\n".join([lines[0], *kept, entry, *lines[close:]])
-
-
-def review(root: str | Path, story_id: str, by: str, db_path=None, public_path=None,
-           today: str | None = None):
-    """Record that a curator reviewed the personal data in a story (so it may
-    be published), then build. Returns (hits, BuildSummary or None when there
-    was nothing to review)."""
-    from evidence.curate.add import _write_and_build
-    from evidence.store.lock import writer_lock
-    from evidence.content.yamldoc import SLUG_RE
-    from evidence.content.parsers import parse_story
-
-    root = Path(root)
-    if not SLUG_RE.match(story_id or ""):
-        raise EvidenceError(f"'{story_id}' is not a story id; give the id (the file name without .md)")
-    if not by.strip():
-        raise EvidenceError("say who reviewed it; pass --by NAME")
-    path = root / "stories" / f"{story_id}.md"
-    with writer_lock(root):
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise EvidenceError(f"there is no story file stories/{story_id}.md; check the id") from None
-        rel = f"stories/{story_id}.md"
-        try:
-            story = parse_story(rel, text)
-        except ValidationError as exc:
-            raise EvidenceError(f"{exc}; fix the file first") from None
-        hits = scan_story(story, text)
-        if not hits:
-            return hits, None
-        entry = {"reviewed": today or _dt.date.today().isoformat(), "by": by.strip(),
-                 "hash": findings_hash(story.id, hits)}
-        new_text = set_privacy_block(text, entry)
-        parse_story(rel, new_text)  # still valid
-        return hits, _write_and_build(root, path, new_text, text, db_path, public_path)

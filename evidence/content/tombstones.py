@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from evidence.content.tree import write_atomic
-from evidence.errors import EvidenceError, ValidationError, ValidationErrors
+from evidence.errors import EvidenceError, ValidationError
 
 WITHDRAWN_FILE = "withdrawn.yml"
 REASONS = ("consent-withdrawn", "person-request", "safeguarding", "legal", "inaccurate", "duplicate", "other")
@@ -119,27 +119,3 @@ def refusal(path: str, stone: Tombstone) -> str:
             "'evidence add --file FILE --override-tombstone'")
 
 
-def check_build(db, summary, options) -> None:
-    """Build step: mirror withdrawn.yml into the tombstones table and refuse
-    (rolling the build back) any stored story whose id is tombstoned."""
-    root = Path(getattr(options, "root", "."))
-    stones = read(root)
-    have = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id_sha256, date, reason FROM tombstones").fetchall()}
-    want = {k: (t.date, t.reason) for k, t in stones.items()}
-    if have != want:
-        gone = [k for k in have if k not in want]
-        for i in range(0, len(gone), 500):
-            part = gone[i:i + 500]
-            db.execute(f"DELETE FROM tombstones WHERE id_sha256 IN ({','.join('?' * len(part))})", part)
-        rows = [{"id_sha256": k, "date": d, "reason": r} for k, (d, r) in want.items() if have.get(k) != (d, r)]
-        if rows:
-            db["tombstones"].upsert_all(rows, pk="id_sha256")
-    if not stones:
-        return
-    errors = []
-    for story_id, path in db.execute("SELECT id, file FROM stories").fetchall():
-        stone = stones.get(id_key(story_id))
-        if stone is not None:
-            errors.append(ValidationError(path or f"stories/{story_id}.md", None, refusal(path, stone)))
-    if errors:
-        raise ValidationErrors(errors)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from evidence.build import BuildSummary, build
-from evidence.content.tree import write_atomic
+from evidence.build import BuildOptions, BuildSummary
+from evidence.curate.write import curator_lock, write_and_build
 from evidence.errors import EvidenceError, ValidationError
 from evidence.content.records import (
     CONSENT_BASES, CONSENT_SCOPES, IDENTITIES, Vocabulary, content_hash, normalise_text,
@@ -195,26 +195,19 @@ def check_tombstone(root: Path, story_id: str, override: bool) -> None:
             "(for example with new consent) pass --override-tombstone")
 
 
-def _lock(root: Path, db_path, public_path):
-    from evidence.build import default_paths
-    from evidence.store.lock import writer_lock
-
-    return writer_lock(root, extra=[p.parent for p in default_paths(Path(root), db_path, public_path)])
-
-
 def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None,
-              override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
+              override_tombstone: bool = False, options: BuildOptions | None = None) -> tuple[Path, BuildSummary]:
     """Validate, write stories/<id>.md atomically, then build incrementally.
     If the build fails the file is removed and the databases stay as they were.
     A story with personal data is added but held back from publication
     (summary.warnings says where)."""
-    with _lock(root, db_path, public_path):
+    with curator_lock(root, db_path, public_path):
         path, text = prepare_story(root, inp, override_tombstone=override_tombstone)
-        return path, _add_new(root, path, text, db_path, public_path, override_tombstone)
+        return path, _add_new(root, path, text, db_path, public_path, override_tombstone, options)
 
 
 def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
-                   override_tombstone: bool = False) -> tuple[Path, BuildSummary]:
+                   override_tombstone: bool = False, options: BuildOptions | None = None) -> tuple[Path, BuildSummary]:
     """Add a complete story file (front matter and narrative), validated as
     build validates it; refuses an existing id, a duplicate narrative and a
     withdrawn id (unless `override_tombstone`)."""
@@ -231,7 +224,7 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
     front, _, offset = split_front_matter(str(file), text)
     meta = YamlDoc(str(file), front, offset).data
     story_id = str(meta.get("id") or Path(file).stem) if isinstance(meta, dict) else Path(file).stem
-    with _lock(root, db_path, public_path):
+    with curator_lock(root, db_path, public_path):
         story = parse_story(f"stories/{story_id}.md", text, vocabulary(root))
         target = root / "stories" / f"{story.id}.md"
         if target.exists():
@@ -240,34 +233,19 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
         if dup:
             raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
         check_tombstone(root, story.id, override_tombstone)
-        return target, _add_new(root, target, text, db_path, public_path, override_tombstone)
+        return target, _add_new(root, target, text, db_path, public_path, override_tombstone, options)
 
 
-def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_tombstone: bool) -> BuildSummary:
+def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_tombstone: bool,
+             options: BuildOptions | None = None) -> BuildSummary:
     from evidence.content import tombstones
 
     lifted = tombstones.lift(root, path.stem) if override_tombstone else None
     try:
-        return _write_and_build(root, path, text, None, db_path, public_path)
+        return write_and_build(root, path, text, None, db_path, public_path, options)
     except BaseException:
         if lifted is not None:
             tombstones.restore(root, lifted)
-        raise
-
-
-def _write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_path, public_path) -> BuildSummary:
-    from evidence.store.publish import PublishError
-
-    write_atomic(path, text)
-    try:
-        return build(root, db_path, public_path)
-    except PublishError:
-        raise  # the working database holds the new file's records: keep the file
-    except BaseException:
-        if old_text is None:
-            path.unlink(missing_ok=True)
-        else:
-            write_atomic(path, old_text)
         raise
 
 
@@ -310,7 +288,7 @@ FINDING_KEYS = ("id", "statement", "measure", "value", "unit", "direction", "com
 def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
     """Append a finding to findings/<study>.yml (creating the study file when
     --study-title is given), validate it as build does, then build."""
-    with _lock(root, db_path, public_path):
+    with curator_lock(root, db_path, public_path):
         return _add_finding(Path(root), inp, db_path, public_path)
 
 
@@ -359,7 +337,7 @@ def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) 
         before = parse_study(rel, old, None)
         if len(study.findings) != len(before.findings) + 1 or study.findings[-1].id != fid:
             raise EvidenceError(f"{rel}: the new finding could not be appended safely (is 'findings:' the last key?); add it by hand")
-    return path, _write_and_build(root, path, text, old, db_path, public_path)
+    return path, write_and_build(root, path, text, old, db_path, public_path)
 
 
 def _all_finding_ids(root: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from evidence.build import default_paths
+from evidence.store.paths import default_paths
 from evidence.errors import EvidenceError
 from evidence.content.parsers import DOMAIN_KEY_RE, parse_framework, parse_story, parse_study
 from evidence.content.yamldoc import split_front_matter
@@ -112,9 +112,9 @@ def review(root: Path, item_id: str, domain: str, decision: str, *, sentence: st
 
         write_atomic(path, new)
         return path, sentence or ""
-    from evidence.curate.add import _write_and_build
+    from evidence.curate.write import write_and_build
 
-    _write_and_build(root, path, new, old, db_path, public_path)
+    write_and_build(root, path, new, old, db_path, public_path)
     return path, sentence or ""
 
 

@@ -25,108 +25,12 @@ from pathlib import Path
 
 from evidence.content import tombstones
 from evidence.errors import EvidenceError
+from evidence.store.writes import derived_tables, sweep, virtual_tables
 
 # Tables whose rows come from content files (maintained by build itself) or
 # that hold no story data: never swept by a story reference.
-RECORD_TABLES = {
-    "meta", "files", "areas_of_work", "frameworks", "domains", "crosswalk", "approaches", "studies",
-    "findings", "tombstones", "_sqlite_migrations", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
-}
 # Columns that may name a story (the convention for derived tables: call the
 # column story_id, or item_id / item with an item_type of 'story').
-REF_COLUMNS = (
-    "story_id", "story", "item_id", "item", "source_id", "target_id", "from_id", "to_id", "from_item",
-    "to_item", "doc_id", "document_id", "record_id", "parent_id", "ref_id", "left_id", "right_id", "a_id",
-    "b_id", "id",
-)
-KIND_SUFFIXES = ("type", "kind", "table")  # item_type, from_kind, ...: which kind of record a reference names
-STORY_KINDS = ("story", "stories")
-NOT_STORY_PREFIXES = ("finding:", "finding/", "findings/", "study:", "studies/", "approach:", "approaches/")
-
-
-def story_ref(value) -> str | None:
-    """The story id a stored reference points at: 'x', 'story:x', 'stories/x',
-    'x#3', 'x:p2', 'story:x:3' all point at x; None for anything else."""
-    if not isinstance(value, str) or not value:
-        return None
-    v = value
-    if v.startswith(NOT_STORY_PREFIXES):
-        return None
-    for prefix in ("story:", "stories/", "story/"):
-        if v.startswith(prefix):
-            v = v[len(prefix):]
-            break
-    return re.split(r"[:#/]", v, maxsplit=1)[0] or None
-
-
-def _virtual_tables(conn) -> dict[str, str]:
-    return {r[0]: r[1] or "" for r in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'")}
-
-
-def derived_tables(conn) -> list[str]:
-    """Tables that may hold rows derived from stories: every table except the
-    record tables, FTS shadow tables and external-content FTS tables."""
-    virtual = _virtual_tables(conn)
-    shadows = {f"{v}_{s}" for v in virtual for s in ("data", "idx", "content", "docsize", "config")}
-    out = []
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-        if name in RECORD_TABLES or name in shadows or name.startswith("sqlite_"):
-            continue
-        if name in virtual and "content=" in virtual[name].replace(" ", "").lower():
-            continue  # external-content FTS: kept in step by triggers, rebuilt after a withdrawal
-        out.append(name)
-    return out
-
-
-def _kind_column(cols: list[str], ref: str) -> str | None:
-    """The column saying what kind of record `ref` names (item_id -> item_type).
-    A bare 'kind' or 'type' is not used: it often means something else
-    (an entity's label, a tag's method)."""
-    if ref == "id":
-        return None
-    stem = ref[:-3] if ref.endswith("_id") else ref
-    candidates = [f"{stem}_{s}" for s in KIND_SUFFIXES]
-    return next((c for c in cols if c.lower() in candidates), None)
-
-
-def sweep(db, story_ids: set[str] | list[str]) -> dict[str, int]:
-    """Delete, from every derived table, the rows whose reference columns
-    (REF_COLUMNS) point at one of `story_ids`; returns rows deleted per table.
-    Call inside the caller's transaction."""
-    ids = sorted({i for i in story_ids if i})
-    if not ids:
-        return {}
-    conn = db.conn if hasattr(db, "conn") else db
-    conn.create_function("evidence_story_ref", 1, story_ref, deterministic=True)
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS evidence_gone (id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM temp.evidence_gone")
-    conn.executemany("INSERT OR IGNORE INTO temp.evidence_gone (id) VALUES (?)", [(i,) for i in ids])
-    counts: dict[str, int] = {}
-    for table in derived_tables(conn):
-        if table == "stories":
-            continue  # removed by build; its children are what we sweep
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
-        conds = []
-        for ref in (c for c in cols if c.lower() in REF_COLUMNS):
-            cond = f"evidence_story_ref([{ref}]) IN (SELECT id FROM temp.evidence_gone)"
-            kind = _kind_column(cols, ref.lower())
-            if kind:
-                cond += f" AND ([{kind}] IS NULL OR lower([{kind}]) IN ({','.join(repr(k) for k in STORY_KINDS)}))"
-            conds.append(f"({cond})")
-        if not conds:
-            continue
-        cur = conn.execute(f"DELETE FROM [{table}] WHERE {' OR '.join(conds)}")
-        if cur.rowcount:
-            counts[table] = cur.rowcount
-    conn.execute("DELETE FROM temp.evidence_gone")
-    return counts
-
-
-def sweep_removed(db, summary, options) -> None:
-    """Build step (runs last): sweep derived rows of the stories this build removed."""
-    counts = sweep(db, summary.removed_ids.get("stories", []))
-    summary.enriched["sweep"] = sum(counts.values())
 
 
 # ---------------------------------------------------------------------------
@@ -199,7 +103,8 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
              today: str | None = None) -> WithdrawResult:
     """Withdraw a story everywhere (see the module docstring); returns what was done."""
     from evidence.store import schema as store
-    from evidence.build import build, default_paths
+    from evidence.build import build
+    from evidence.store.paths import default_paths
     from evidence.store.lock import remove_stale_temp_files, writer_lock
     from evidence.content.yamldoc import SLUG_RE
 
@@ -271,7 +176,7 @@ def _clean(db, story_id: str, snippets: list[str], result: WithdrawResult, faile
         changed = bool(direct or result.swept or result.text_rows_removed)
         if changed:
             set_meta(db, "generation", str(int(get_meta(db, "generation", "0")) + 1))
-    for name, sql in _virtual_tables(conn).items():
+    for name, sql in virtual_tables(conn).items():
         if "fts5" not in sql.lower():
             continue
         option = "rebuild" if "content=" in sql.replace(" ", "").lower() else "optimize"
@@ -294,7 +199,7 @@ def _remove_text(conn, pieces: list[str]) -> tuple[dict[str, int], list[str]]:
     if not pieces:
         return removed, []
     derived = set(derived_tables(conn)) - {"stories"}
-    virtual = _virtual_tables(conn)
+    virtual = virtual_tables(conn)
     tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
               if not t.startswith("sqlite_") and t not in virtual and not any(t.startswith(v + "_") for v in virtual)]
     unique = []

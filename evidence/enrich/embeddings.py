@@ -17,10 +17,13 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from sqlite_utils.utils import chunks
+
 from evidence.store import schema as store
+from evidence.store.writes import CHUNK, delete_in, select_in
 from evidence.enrich.passages import CHUNKER_VERSION, Passage, finding_passages, story_passages
 
-STEP = "evidence.enrich.embeddings:enrich"
+STEP = "embeddings"  # its key in BuildSummary.enriched
 ITEM_TABLES = {"story": "stories", "finding": "findings"}
 BATCH = 64
 
@@ -43,15 +46,10 @@ def item_passages(item_type: str, row: dict, size: int, stride: int) -> list[Pas
     return finding_passages(row["statement"] or "")
 
 
-def _chunks(items: list, n: int = 500) -> Iterable[list]:
-    for i in range(0, len(items), n):
-        yield items[i:i + n]
-
-
 def _rows(db, item_type: str, ids: list[str]) -> list[dict]:
     cols = ("id, public_title, public_summary, public_body" if item_type == "story" else "id, statement")
     out = []
-    for part in _chunks(ids):
+    for part in map(list, chunks(ids, CHUNK)):
         cur = db.execute(f"SELECT {cols} FROM [{ITEM_TABLES[item_type]}] WHERE id IN ({','.join('?' * len(part))})", part)
         names = [d[0] for d in cur.description]
         out += [dict(zip(names, r)) for r in cur.fetchall()]
@@ -60,12 +58,9 @@ def _rows(db, item_type: str, ids: list[str]) -> list[dict]:
 
 def delete_items(db, item_type: str, ids: Iterable[str]) -> int:
     """Remove every passage and vector of these items (all models)."""
-    ids = sorted(set(ids))
-    n = 0
-    for part in _chunks(ids):
-        marks = ",".join("?" * len(part))
-        n += db.execute(f"DELETE FROM passages WHERE item_type = ? AND item_id IN ({marks})", [item_type, *part]).rowcount
-        db.execute(f"DELETE FROM embeddings WHERE item_type = ? AND item_id IN ({marks})", [item_type, *part])
+    ids = list(ids)
+    n = delete_in(db, "passages", "item_id", ids, where="item_type = ?", params=[item_type])
+    delete_in(db, "embeddings", "item_id", ids, where="item_type = ?", params=[item_type])
     return n
 
 
@@ -82,11 +77,7 @@ def _missing(db, item_type: str) -> list[str]:
 
 
 def _withdrawn(db, ids: list[str]) -> list[str]:
-    out = []
-    for part in _chunks(ids):
-        out += [r[0] for r in db.execute(
-            f"SELECT id FROM stories WHERE NOT ({LIVE['story']}) AND id IN ({','.join('?' * len(part))})", part)]
-    return out
+    return [r[0] for r in select_in(db, f"SELECT id FROM stories WHERE NOT ({LIVE['story']}) AND id IN ({{marks}})", ids)]
 
 
 def _orphans(db) -> int:
@@ -150,17 +141,15 @@ def _embed_items(db, targets: dict[str, list[str]], embedder, model: str, size: 
     for item_type, ids in targets.items():
         for row in _rows(db, item_type, ids):
             plan.append((item_type, row["id"], item_passages(item_type, row, size, stride)))
-    hashes = sorted({p.content_hash for _, _, ps in plan for p in ps})
+    hashes = sorted({p.text_hash for _, _, ps in plan for p in ps})
     known: dict[str, bytes] = {}
-    for part in _chunks(hashes):
-        known.update({h: v for h, v in db.execute(
-            f"SELECT content_hash, vector FROM embeddings WHERE model = ? AND content_hash IN ({','.join('?' * len(part))})",
-            [model, *part])})
+    known.update(dict(select_in(db, "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                                hashes, params=[model])))
     todo: dict[str, str] = {}
     for _, _, ps in plan:
         for p in ps:
-            if p.content_hash not in known:
-                todo.setdefault(p.content_hash, p.embed_text)
+            if p.text_hash not in known:
+                todo.setdefault(p.text_hash, p.embed_text)
     texts = list(todo.items())
     for start in range(0, len(texts), BATCH):
         batch = texts[start:start + BATCH]
@@ -176,9 +165,9 @@ def _embed_items(db, targets: dict[str, list[str]], embedder, model: str, size: 
         for i, p in enumerate(ps):
             passages.append({"item_type": item_type, "item_id": item_id, "passage": i, "field": p.field,
                              "start_char": p.start, "end_char": p.end, "text": p.text,
-                             "content_hash": p.content_hash})
+                             "text_hash": p.text_hash})
             vectors.append({"model": model, "item_type": item_type, "item_id": item_id, "passage": i,
-                            "content_hash": p.content_hash, "vector": known[p.content_hash]})
+                            "text_hash": p.text_hash, "vector": known[p.text_hash]})
     db["passages"].insert_all(passages, pk=("item_type", "item_id", "passage"), batch_size=500)
     db["embeddings"].insert_all(vectors, pk=("model", "item_type", "item_id", "passage"), batch_size=500)
     return len(passages)

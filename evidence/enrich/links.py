@@ -1,5 +1,5 @@
 """Links between stories and findings, the build's enrichment step
-"evidence.enrich.links:enrich" (it runs after tagging and embedding).
+`evidence.enrich.links.enrich` (it runs after tagging and embedding).
 
 A story is linked to a finding in three ways, each a row of `links` with a
 score and the reason in words:
@@ -25,9 +25,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from evidence.errors import EvidenceError, ValidationError
+from sqlite_utils.utils import chunks
 
-STEP = "evidence.enrich.links:enrich"
+from evidence.errors import EvidenceError, ValidationError
+from evidence.store.writes import CHUNK, delete_in
+
+STEP = "links"  # its key in BuildSummary.enriched
 KINDS = ("same-approach", "same-outcome", "similar", "curator")
 
 
@@ -100,9 +103,7 @@ def enrich(db, summary, options) -> None:
         summary.enriched[STEP] = 0
         return
     rows = link_rows(db, todo, settings)
-    for i in range(0, len(todo), 500):
-        part = todo[i:i + 500]
-        db.execute(f"DELETE FROM links WHERE story_id IN ({','.join('?' * len(part))})", part)
+    delete_in(db, "links", "story_id", todo)
     if rows:
         db["links"].insert_all(rows, pk=("story_id", "finding_id", "kind"), batch_size=500)
     db["linked_stories"].upsert_all([{"story_id": i, "fingerprint": prints[i]} for i in todo], pk="story_id")
@@ -134,8 +135,7 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
         finding_tags.setdefault(dom, {})[fid] = score or 0.0
     similar = _similar(db, story_ids, settings)
     out: list[dict] = []
-    for start in range(0, len(story_ids), 500):
-        part = story_ids[start:start + 500]
+    for part in map(list, chunks(story_ids, CHUNK)):
         marks = ",".join("?" * len(part))
         stories = db.execute(f"SELECT id, approach, review, file FROM stories WHERE id IN ({marks})", part).fetchall()
         tags: dict[str, list[tuple[str, float]]] = {}
@@ -209,8 +209,7 @@ def _similar(db, story_ids: list[str], settings: LinkSettings) -> dict[str, list
     fids = [r[0] for r in frows]
     fmat = _normed(np.stack([from_blob(r[1]) for r in frows]))
     out: dict[str, list[tuple[str, float, str]]] = {}
-    for start in range(0, len(story_ids), 500):
-        part = story_ids[start:start + 500]
+    for part in map(list, chunks(story_ids, CHUNK)):
         marks = ",".join("?" * len(part))
         srows = db.execute(f"SELECT e.item_id, e.vector, p.text FROM embeddings e LEFT JOIN passages p ON "
                            f"p.item_type = 'story' AND p.item_id = e.item_id AND p.passage = e.passage "

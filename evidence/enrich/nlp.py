@@ -5,277 +5,27 @@ The pipeline is defined by `pipelines/nlp.cfg` (spacy.blank("en") plus rule
 components); its EntityRuler reads `pipelines/patterns.jsonl`, and patterns
 for every approach are generated from approaches/*.yml when it is loaded, so
 a new approach file is recognised without editing the patterns. The custom
-components below are registered spaCy factories with a `default_config`.
+components are registered factories in evidence/enrich/nlp_components.py.
 If a trained pipeline (en_core_web_sm) is installed its named entities are
 added; nothing is ever downloaded. spaCy is imported by this module, so only
 the stages that need it import it.
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import spacy
 import srsly
 from spacy.language import Language
-from spacy.tokens import Doc, Span
-from spacy.util import filter_spans, load_config, load_model_from_config, registry
+from spacy.tokens import Doc
+from spacy.util import load_config, load_model_from_config, registry
 
 from evidence.errors import EvidenceError
 from evidence.content.settings import nlp_version, pipeline_files, read_approaches
-
-if not Span.has_extension("quantity"):
-    Span.set_extension("quantity", default=None)  # (value, unit, qualifier)
-
-# ---------------------------------------------------------------------------
-# Light stemming (token.norm_), so phrase rules are not thrown by inflection
-
-_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ied", "y"), ("ed", ""), ("es", ""), ("s", ""))
-
-
-def light_stem(word: str, min_stem: int = 3) -> str:
-    """Lower-case `word` and strip one common English suffix ('friends' ->
-    'friend', 'chooses' -> 'choos', 'making' -> 'mak'); short words are kept."""
-    w = word.lower().replace("’", "'")
-    if w.endswith("'s"):
-        w = w[:-2]
-    if not w.isalpha():
-        return w
-    for suffix, repl in _SUFFIXES:
-        if w.endswith(suffix) and len(w) - len(suffix) >= min_stem and not w.endswith("ss"):
-            w = w[: len(w) - len(suffix)] + repl
-            break
-    if w.endswith("e") and len(w) > min_stem + 1:
-        w = w[:-1]  # 'choose'/'choos', 'make'/'mak' meet
-    return w
-
-
-@Language.factory("evidence_stem_norm", default_config={"min_stem": 3})
-def make_stem_norm(nlp: Language, name: str, min_stem: int):
-    """Set each token's norm_ to its light stem (see light_stem)."""
-
-    def stem_norm(doc: Doc) -> Doc:
-        for token in doc:
-            token.norm_ = light_stem(token.text, min_stem)
-        return doc
-
-    return stem_norm
-
-
-# ---------------------------------------------------------------------------
-# People listed on a story, matched in its text
-
-
-@Language.factory("evidence_people", default_config={"label": "PERSON"})
-def make_people(nlp: Language, name: str, label: str):
-    """Mark the names in doc.user_data['people'] (the item's listed people)
-    as entities, whole words, where no other entity is."""
-
-    def people(doc: Doc) -> Doc:
-        names = [n for n in doc.user_data.get("people", []) if n and n.strip()]
-        if not names:
-            return doc
-        spans = []
-        for n in sorted(set(names), key=len, reverse=True):
-            for m in re.finditer(rf"(?<!\w){re.escape(n.strip())}(?!\w)", doc.text):
-                span = doc.char_span(m.start(), m.end(), label=label, kb_id=n.strip(), alignment_mode="expand")
-                if span is not None:
-                    spans.append(span)
-        doc.ents = filter_spans(list(doc.ents) + [s for s in spans if not _overlaps(s, doc.ents)])
-        return doc
-
-    return people
-
-
-def _overlaps(span: Span, ents: Iterable[Span]) -> bool:
-    return any(span.start < e.end and e.start < span.end for e in ents)
-
-
-# ---------------------------------------------------------------------------
-# Numbers with their units
-
-_WORD_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
-    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
-    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "dozen": 12,
-    "half": 0.5, "quarter": 0.25, "third": 1 / 3,
-}
-_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
-           "m": 1_000_000, "bn": 1_000_000_000, "k": 1_000}
-_QUALIFIERS = {"nearly", "almost", "about", "around", "approximately", "roughly", "over", "under", "some",
-               "only", "just", "up", "more", "less", "fewer", "least", "most", "than", "to", "at"}
-_LEADING = ("more than", "less than", "fewer than", "up to", "at least", "at most")
-_CURRENCY = {"£": "GBP", "$": "USD", "€": "EUR"}
-_PERCENT = {"%", "percent", "per cent"}
-_STOP_UNIT = {"the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "with", "by", "from", "who",
-              "which", "that", "than", "as", "is", "are", "was", "were", "be", "been", "have", "has", "had",
-              "per", "each", "every", "this", "these", "those", "it", "its", "their", "his", "her", "our",
-              "between", "into", "over", "under", "about", "more", "less", "years", "year"}
-_IRREGULAR_PLURALS = {"people", "children", "men", "women", "staff", "police", "cattle", "per"}
-_VERBS = {"said", "say", "says", "told", "found", "felt", "used", "came", "had", "got", "made", "went", "think",
-          "thought", "reported", "agreed", "did", "do", "does", "will", "would", "could", "can", "may", "might"}
-
-
-def _plural(word: str) -> bool:
-    w = word.lower()
-    return w in _IRREGULAR_PLURALS or (w.endswith("s") and not w.endswith("ss") and len(w) > 2)
-
-
-def _unit_words(words: list[str]) -> list[str]:
-    """The unit among the words after a number: a plural noun, with at most
-    one word before it ('older neighbours'), never a verb ('said')."""
-    words = [w for w in words[:2]]
-    if words and words[0].lower() in _VERBS:
-        return []
-    if len(words) == 2 and (words[1].lower() in _VERBS or _plural(words[0]) or not _plural(words[1])):
-        return words[:1]
-    return words
-
-
-_NUM_RE = re.compile(r"^[+-]?\d[\d,]*(\.\d+)?(k|m|bn)?$")
-
-
-def _number(token_text: str) -> float | None:
-    t = token_text.lower().replace("−", "-")
-    m = _NUM_RE.match(t)
-    if m:
-        scale = _SCALES[m.group(2)] if m.group(2) else 1
-        return float(t[: len(t) - len(m.group(2) or "")].replace(",", "")) * scale
-    return float(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else None
-
-
-def _is_year(text: str) -> bool:
-    return text.isdigit() and len(text) == 4 and 1900 <= int(text) <= 2100
-
-
-@Language.factory("evidence_quantities", default_config={"label": "QUANTITY", "max_unit_words": 2, "years_as_dates": True})
-def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, years_as_dates: bool):
-    """Mark numbers with their units as entities; span._.quantity holds
-    (value, unit, qualifier): '-9.3%' -> (-9.3, '%', ''), 'nearly 50 older
-    neighbours' -> (50.0, 'older neighbours', 'nearly'), 'half a million' ->
-    (500000.0, '', '')."""
-
-    def quantities(doc: Doc) -> Doc:
-        found: list[Span] = []
-        i, n = 0, len(doc)
-        while i < n:
-            start, qualifier, currency = i, "", ""
-            tok = doc[i]
-            if tok.text in _CURRENCY and i + 1 < n and _number(doc[i + 1].text) is not None:
-                currency, i = _CURRENCY[tok.text], i + 1
-            value = _number(doc[i].text)
-            if value is None or (doc[i].text.lower() in ("one", "third", "quarter", "half") and not _numeric_context(doc, i)):
-                i += 1
-                continue
-            j = i + 1
-            # a hyphenated number word: 'Twenty-seven' is 27, not 20 and -7
-            if (value in (20, 30, 40, 50, 60, 70, 80, 90) and doc[i].is_alpha and j + 1 < n
-                    and doc[j].text == "-" and doc[i].whitespace_ == "" and doc[j].whitespace_ == ""
-                    and doc[j + 1].is_alpha and (_number(doc[j + 1].text) or 0) in range(1, 10)):
-                value, j = value + _number(doc[j + 1].text), j + 2
-            # sign written as a separate token: '-9.3%' tokenises as '-', '9.3', '%'
-            # (but not a hyphen inside a word: 'Covid-19', 'thirty-one')
-            glued = i > 1 and doc[i - 2].whitespace_ == "" and doc[i - 2].text[-1:].isalnum()
-            if start == i and i > 0 and doc[i - 1].text in ("-", "−", "+") and doc[i - 1].whitespace_ == "" and not glued:
-                start = i - 1
-                value = -value if doc[i - 1].text != "+" else value
-            # 'half a million', 'two hundred', '1.2 million', '£3m'
-            if j + 1 < n and doc[j].lower_ == "a" and doc[j + 1].lower_ in _SCALES and value < 1:
-                value, j = value * _SCALES[doc[j + 1].lower_], j + 2
-            while j < n and doc[j].lower_.rstrip(".") in _SCALES and (
-                    doc[j].lower_.rstrip(".") not in ("m", "k", "bn") or doc[j - 1].whitespace_ == ""):
-                value, j = value * _SCALES[doc[j].lower_.rstrip(".")], j + 1
-            # qualifier words before the number ('nearly 50', 'more than 40')
-            two = doc[max(start - 2, 0):start].text.lower()
-            if start >= 2 and two in _LEADING:
-                qualifier, start = two, start - 2
-            elif start >= 1 and doc[start - 1].lower_ in _QUALIFIERS - {"than", "to", "at", "up"}:
-                qualifier, start = doc[start - 1].lower_, start - 1
-            unit = currency
-            if j < n and doc[j].text in ("%",):
-                unit, j = "%", j + 1
-            elif j + 1 < n and f"{doc[j].lower_} {doc[j + 1].lower_}" == "per cent":
-                unit, j = "%", j + 2
-            elif j < n and doc[j].lower_ == "percent":
-                unit, j = "%", j + 1
-            elif not currency and not (years_as_dates and _is_year(doc[i].text)):
-                words, ends = [], []
-                while (j < n and len(words) < max_unit_words and doc[j].is_alpha and doc[j].lower_ not in _STOP_UNIT
-                       and doc[j].lower_ not in _WORD_NUMBERS and doc[j].lower_ not in _QUALIFIERS):
-                    words.append(doc[j].text)
-                    j += 1
-                    if j + 1 < n and doc[j].text == "-" and doc[j + 1].is_alpha:  # micro-enterprises
-                        words[-1] += "-" + doc[j + 1].text
-                        j += 2
-                    ends.append(j)
-                kept = _unit_words(words)
-                unit = " ".join(kept)
-                if words:
-                    j = ends[len(kept) - 1] if kept else ends[0] - (1 + 2 * words[0].count("-"))
-            is_year = years_as_dates and not unit and not qualifier and _is_year(doc[i].text)
-            span = Span(doc, start, j, label="DATE" if is_year else label)
-            span._.quantity = (value, unit, qualifier)
-            found.append(span)
-            i = j
-        keep = [s for s in found if not _overlaps(s, doc.ents)]
-        doc.ents = filter_spans(list(doc.ents) + keep)
-        for s in keep:  # filter_spans makes new Span objects: carry the values over
-            for e in doc.ents:
-                if e.start == s.start and e.end == s.end:
-                    e._.quantity = s._.quantity
-        return doc
-
-    return quantities
-
-
-def _numeric_context(doc: Doc, i: int) -> bool:
-    """'half a million' and 'one in five' are numbers; 'one of them' is not."""
-    nxt = doc[i + 1].lower_ if i + 1 < len(doc) else ""
-    nxt2 = doc[i + 2].lower_ if i + 2 < len(doc) else ""
-    return nxt in _SCALES or (nxt == "a" and nxt2 in _SCALES) or nxt == "in"
-
-
-# ---------------------------------------------------------------------------
-# A trained pipeline's entities, when one is installed
-
-_trained: dict[str, Any] = {}
-
-
-@Language.factory("evidence_trained_ner", default_config={
-    "model": "en_core_web_sm",
-    "label_map": {"GPE": "PLACE", "LOC": "PLACE", "FAC": "PLACE", "ORG": "ORG", "PERSON": "PERSON"},
-})
-def make_trained_ner(nlp: Language, name: str, model: str, label_map: dict[str, str]):
-    """Add the named entities of an installed trained pipeline (mapped through
-    label_map; others dropped) where no rule entity is. A no-op when the
-    package is not installed: nothing is downloaded."""
-
-    def trained_ner(doc: Doc) -> Doc:
-        other = trained_pipeline(model)
-        if other is None:
-            return doc
-        spans = []
-        for e in other(doc.text).ents:
-            if e.label_ in label_map:
-                span = doc.char_span(e.start_char, e.end_char, label=label_map[e.label_], alignment_mode="contract")
-                if span is not None and len(span) and not _overlaps(span, doc.ents):
-                    spans.append(span)
-        doc.ents = filter_spans(list(doc.ents) + spans)
-        return doc
-
-    return trained_ner
-
-
-def trained_pipeline(model: str):
-    """The installed trained pipeline `model`, loaded once; None if absent."""
-    if model not in _trained:
-        _trained[model] = spacy.load(model, exclude=["lemmatizer"]) if importlib.util.find_spec(model) else None
-    return _trained[model]
-
+from evidence.enrich import nlp_components  # noqa: F401  (registers the factories nlp.cfg names)
 
 @registry.readers("evidence.read_patterns.v1")
 def read_patterns(path: str | None) -> list[dict]:
@@ -384,7 +134,7 @@ def entity_rows(doc: Doc) -> list[dict]:
     return rows
 
 
-def sentences(doc: Doc) -> list[tuple[int, int, str]]:
+def sentence_units(doc: Doc) -> list[tuple[int, int, str]]:
     """(start, end, text) of each non-empty sentence, offsets into doc.text."""
     out = []
     for s in doc.sents:

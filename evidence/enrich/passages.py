@@ -38,13 +38,13 @@ class Passage:
     embed_text: str
 
     @property
-    def content_hash(self) -> str:
+    def text_hash(self) -> str:
         """SHA-256 (hex, 32 chars) of the embedded text: the key that lets an
         unchanged text keep its vector."""
         return hashlib.sha256(self.embed_text.encode("utf-8")).hexdigest()[:32]
 
 
-def sentences(text: str) -> list[tuple[int, int]]:
+def sentence_bounds(text: str) -> list[tuple[int, int]]:
     """(start, end) character spans of the sentences of `text`, trimmed of
     surrounding white space; Markdown emphasis marks stay in place."""
     spans: list[tuple[int, int]] = []
@@ -95,7 +95,7 @@ def story_passages(title: str, summary: str, body: str, size: int = 3, stride: i
     end = len(source.rstrip())
     out = [Passage(field, start, end, source[start:end], embed)]
     prefix = f"{title.strip()}: " if title.strip() else ""
-    for start, end in windows(sentences(body), size, stride):
+    for start, end in windows(sentence_bounds(body), size, stride):
         out.append(Passage("body", start, end, body[start:end], prefix + body[start:end]))
     return out
 

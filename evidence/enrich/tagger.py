@@ -153,13 +153,13 @@ class Tagger:
     def units(self, doc: Any, whole_text_max_words: int = 0) -> list[tuple[int, int, str]]:
         """The spans scored for one doc: its sentences, or the whole text when
         it is at most `whole_text_max_words` words long."""
-        from evidence.enrich.nlp import sentences
+        from evidence.enrich.nlp import sentence_units
 
         text = doc.text.strip()
         if whole_text_max_words and len(text.split()) <= whole_text_max_words and text:
             lead = len(doc.text) - len(doc.text.lstrip())
             return [(lead, lead + len(text), text)]
-        units = [u for u in sentences(doc) if not _ATTRIBUTION.match(u[2])]
+        units = [u for u in sentence_units(doc) if not _ATTRIBUTION.match(u[2])]
         return units or ([(0, len(doc.text), doc.text)] if text else [])
 
     def analyse(self, docs: Sequence[Any], whole_text_max_words: int = 0, batch_size: int = 64) -> list[ItemScores]:

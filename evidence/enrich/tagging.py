@@ -1,7 +1,7 @@
 """Tagging, the build's enrichment step: outcome-domain tags and extracted
 entities for every story and finding, brought up to date incrementally.
 
-Registered in build.ENRICH_STEPS as "evidence.enrich.tagging:enrich". It runs inside
+Listed in build.ENRICH_STEPS (the imported callable `enrich`). It runs inside
 the build's transaction; an item is processed again only when its content
 hash changed, or the NLP pipeline (entities) or the tagger (codebooks,
 settings, training data, model) changed. Tags and entities of removed items
@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EvidenceError, ValidationError
+from sqlite_utils.utils import chunks
 
-STEP = "evidence.enrich.tagging:enrich"
+from evidence.errors import EvidenceError, ValidationError
+from evidence.store.writes import CHUNK, delete_in
+
+STEP = "tagging"  # its key in BuildSummary.enriched
 BATCH = 500  # items per nlp.pipe / encode batch
 
 
@@ -81,8 +84,8 @@ def _items(db, kind: str, ids: list[str] | None = None) -> list[Item]:
         sql = ("SELECT f.id, f.statement AS text, NULL AS public_people, f.review_tags, f.content_hash, s.file "
                "FROM findings f JOIN studies s ON s.id = f.study_id")
     out = []
-    chunks = [None] if ids is None else [ids[i:i + 500] for i in range(0, len(ids), 500)]
-    for part in chunks:
+    parts = [None] if ids is None else [list(c) for c in chunks(ids, CHUNK)]
+    for part in parts:
         where = "" if part is None else f" WHERE {'' if kind == 'story' else 'f.'}id IN ({','.join('?' * len(part))})"
         for r in db.execute(sql + where, part or []).fetchall():
             if kind == "story":
@@ -169,7 +172,7 @@ def enrich(db, summary, options) -> None:
 def forget_tagging(root: Path, db_path=None) -> None:
     """Make the next build tag every item again."""
     from evidence.store import schema as store
-    from evidence.build import default_paths
+    from evidence.store.paths import default_paths
 
     path, _ = default_paths(Path(root), db_path, None)
     if not Path(path).exists():
@@ -183,9 +186,7 @@ def forget_tagging(root: Path, db_path=None) -> None:
 
 
 def _delete_for(db, table: str, kind: str, ids: list[str]) -> None:
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        db.execute(f"DELETE FROM [{table}] WHERE item_type = ? AND item_id IN ({','.join('?' * len(part))})", [kind, *part])
+    delete_in(db, table, "item_id", ids, where="item_type = ?", params=[kind])
 
 
 # ---------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings):
 def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """(sentences, confirmed domains, rejected domains) from every curator
     decision that names its sentence, plus the rows of the training CSVs."""
-    from evidence.enrich.evaluate import Codebook, read_labelled
+    from evidence.enrich.codebooks import Codebook, read_labelled
 
     by_sentence: dict[str, tuple[set, set]] = {}
     for kind in ("story", "finding"):

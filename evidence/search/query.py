@@ -49,7 +49,6 @@ class Hit:
     title: str
     score: float
     snippet: str
-    url: str
     passage: int
     field: str
     start: int
@@ -182,15 +181,8 @@ def fuse(*rankings: list[tuple[int, float]], k: int = RRF_K) -> list[tuple[int, 
 # results
 
 
-def tilde_encode(value: str) -> str:
-    """Datasette's URL encoding of a primary key value."""
-    return "".join(c if c.isascii() and (c.isalnum() or c in "_-") else
-                   "".join(f"~{b:02X}" for b in c.encode("utf-8")) for c in value)
-
-
 def _hits(idx: VectorIndex, conn: sqlite3.Connection, ranked: list[tuple[int, float]],
           passages: dict[int, int], context: bool) -> list[Hit]:
-    db_name = Path(idx.path).stem
     story_cols = columns(conn, "stories")
     prefix = "public_" if "public_body" in story_cols else ""
     out = []
@@ -206,7 +198,7 @@ def _hits(idx: VectorIndex, conn: sqlite3.Connection, ranked: list[tuple[int, fl
         if row is None or p is None:
             continue  # gone since the index was read
         hit = Hit(id=item_id, type=item_type, title=row[0] or "", score=score, snippet=p[4] or "",
-                  url=f"/{db_name}/{table}/{tilde_encode(item_id)}", passage=p[0], field=p[1] or "",
+                  passage=p[0], field=p[1] or "",
                   start=p[2] or 0, end=p[3] or 0)
         if context:
             hit.extra = _context(conn, item_type, item_id, hit, prefix)

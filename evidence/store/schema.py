@@ -7,16 +7,13 @@ transaction.
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from evidence.content.records import Approach, Area, Framework, Finding, Story, Study
 
 migrations = Migrations("evidence")
 
@@ -159,6 +156,14 @@ CREATE TABLE [links] (
     db["linked_stories"].create({"story_id": str, "fingerprint": str}, pk="story_id")
 
 
+@migrations()
+def m006_text_hash(db: sqlite_utils.Database) -> None:
+    """Passages and vectors are keyed by the hash of the embedded text:
+    `text_hash`, so that `content_hash` means one thing (a record's hash)."""
+    db.execute("ALTER TABLE passages RENAME COLUMN content_hash TO text_hash")
+    db.execute("ALTER TABLE embeddings RENAME COLUMN content_hash TO text_hash")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
@@ -183,86 +188,6 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
 
 # ---------------------------------------------------------------------------
 # Row shapes
-
-
-def _source_cols(src) -> dict:
-    return {f"source_{k}": v for k, v in asdict(src).items()}
-
-
-def area_row(a: Area) -> dict:
-    return asdict(a)
-
-
-def framework_rows(fw: Framework) -> tuple[dict, list[dict], list[dict]]:
-    """(framework row, domain rows, crosswalk rows)."""
-    row = {
-        "id": fw.id, "title": fw.title, "version": fw.version, "description": fw.description,
-        "domain_count": len(fw.domains), **_source_cols(fw.source), "file": fw.path, "content_hash": fw.hash(),
-    }
-    domains = [{
-        "id": d.key, "framework_id": fw.id, "domain_id": d.id, "label": d.label,
-        "description": d.description, "examples": json.dumps(d.examples, ensure_ascii=False),
-        "position": d.position,
-    } for d in fw.domains]
-    cross = [{"from_domain": d.key, "to_domain": target} for d in fw.domains for target in d.maps_to]
-    return row, domains, cross
-
-
-def approach_row(a: Approach) -> dict:
-    return {
-        "id": a.id, "name": a.name, "description": a.description, "area_of_work": a.area_of_work,
-        "also_areas": json.dumps(a.also_areas), "scale": a.scale, "scale_note": a.scale_note,
-        "organisation": a.organisation, "website": a.website,
-        "sources": json.dumps([asdict(s) for s in a.sources], ensure_ascii=False),
-        "file": a.path, "content_hash": a.hash(),
-    }
-
-
-def study_row(s: Study) -> dict:
-    return {
-        "id": s.id, "title": s.title, "authors": s.authors, "organisation": s.organisation,
-        "year": s.year, "url": s.url, "kind": s.kind, **_source_cols(s.source), "file": s.path,
-        "content_hash": s.hash(),
-    }
-
-
-def finding_row(f: Finding) -> dict:
-    row = asdict(f)
-    row["review_tags"] = json.dumps(row.pop("tags"), ensure_ascii=False)
-    row["approach"] = f.approach or None
-    row["content_hash"] = f.hash()
-    return row
-
-
-def story_row(s: Story) -> dict:
-    from evidence.content.privacy import public_people, public_texts
-    from evidence.content.records import content_hash, normalise_text
-
-    return {
-        "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, **public_texts(s),
-        "public_people": json.dumps(public_people(s), ensure_ascii=False),
-        "approach": s.approach,
-        "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
-        **_source_cols(s.source),
-        "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
-        "status": s.status, "added": s.added,
-        "consent_basis": s.consent.basis, "consent_scope": s.consent.scope,
-        "consent_identity": s.consent.identity, "consent_pseudonym": s.consent.pseudonym,
-        "consent_date": s.consent.date, "consent_recorded_by": s.consent.recorded_by,
-        "consent_wording": s.consent.wording, "curator_notes": s.curator_notes,
-        "review": json.dumps({"tags": s.tags, "links": s.links}, ensure_ascii=False, default=str),
-        "file": s.path, "content_hash": s.hash(), "body_hash": content_hash(normalise_text(s.body)),
-    }
-
-
-def people_rows(s: Story) -> list[dict]:
-    from evidence.content.privacy import public_people
-
-    public = public_people(s)
-    return [{
-        "story_id": s.id, "position": i, "name": p.name, "role": p.role,
-        "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
-    } for i, p in enumerate(s.people)]
 
 
 @contextmanager

@@ -12,12 +12,15 @@ import asyncio
 import functools
 import logging
 import threading
+from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from evidence.errors import EvidenceError
+from evidence.web.urls import row_path, with_url
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +124,14 @@ async def search_view(request, datasette):
             return Response.json({"ok": False, "error": error}, status=400)
         return Response.json({"ok": True, "query": params["q"], "mode": params["mode"],
                               "filters": {k: params[k] for k in FILTERS if params[k]},
-                              "results": [h.to_dict() for h in hits]})
+                              "results": [with_url(h, _url(datasette, found, h)) for h in hits]})
     options = {}
     if found:
         try:
             options = await _in_thread(filter_values, found[1])
         except EvidenceError as exc:
             error = error or str(exc)
-    _urls(datasette, found, hits)
+    hits = _views(datasette, found, hits)
     html = await datasette.render_template("evidence_search.html", {
         "params": params, "hits": hits, "error": error, "options": options, "modes": MODES,
         "searched": bool(params["q"]), "similar_to": None,
@@ -136,12 +139,14 @@ async def search_view(request, datasette):
     return Response.html(html, status=400 if error and params["q"] else 200)
 
 
-def _urls(datasette, found, hits) -> None:
-    """Point each result at its row in the served database (its name there)."""
-    if not found:
-        return
-    for h in hits:
-        h.url = datasette.urls.path(f"/{found[0]}/{h.url.split('/', 2)[2]}")
+def _url(datasette, found, hit) -> str:
+    """A result's row page in the served database (by its name there)."""
+    return datasette.urls.path(row_path(found[0], hit.type, hit.id)) if found else ""
+
+
+def _views(datasette, found, hits) -> list:
+    """Results for the templates: every field of the hit, and its URL."""
+    return [SimpleNamespace(**asdict(h), url=_url(datasette, found, h)) for h in hits]
 
 
 async def similar_view(request, datasette):
@@ -163,8 +168,8 @@ async def similar_view(request, datasette):
     if as_json:
         if error:
             return Response.json({"ok": False, "error": error}, status=status)
-        return Response.json({"ok": True, "id": item_id, "results": [h.to_dict() for h in hits]})
-    _urls(datasette, found, hits)
+        return Response.json({"ok": True, "id": item_id, "results": [with_url(h, _url(datasette, found, h)) for h in hits]})
+    hits = _views(datasette, found, hits)
     html = await datasette.render_template("evidence_search.html", {
         "params": {"q": "", "mode": "vector", "limit": "10", **{k: "" for k in FILTERS}}, "hits": hits,
         "error": error, "options": {}, "modes": (), "searched": True, "similar_to": item_id,
@@ -185,9 +190,7 @@ async def more_like_this(datasette, database: str, pks: str, limit: int = 5) -> 
         hits = await _in_thread(similar, path, "story:" + tilde_decode(pks), limit=limit)
     except EvidenceError:
         return {}
-    for h in hits:
-        h.url = datasette.urls.path(f"/{database}/{h.url.split('/', 2)[2]}")
-    return {"evidence_more_like_this": hits,
+    return {"evidence_more_like_this": _views(datasette, (database, path), hits),
             "evidence_similar_url": datasette.urls.path(f"/-/similar/{pks}")}
 
 

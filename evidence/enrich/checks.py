@@ -1,0 +1,128 @@
+"""Build checks: run on every build inside its transaction, after the
+enrichment steps, whatever the build's options say. They guard what may be
+published: a story whose id is tombstoned is refused (the build rolls back),
+and a story with personal data is held back from the public database until a
+curator has reviewed it (curate/pii_review.py).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evidence.content.pii import SCANNER_VERSION, Detection, Verdict, hit_message, scan_text, verdict
+from evidence.content.tombstones import id_key, read, refusal
+from evidence.errors import EvidenceError, ValidationError, ValidationErrors
+from sqlite_utils.utils import chunks
+
+from evidence.store.writes import CHUNK, delete_in, select_in, upsert
+
+
+def tombstone_check(db, summary, options) -> None:
+    """Build step: mirror withdrawn.yml into the tombstones table and refuse
+    (rolling the build back) any stored story whose id is tombstoned."""
+    root = Path(getattr(options, "root", "."))
+    stones = read(root)
+    have = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id_sha256, date, reason FROM tombstones").fetchall()}
+    want = {k: (t.date, t.reason) for k, t in stones.items()}
+    if have != want:
+        gone = [k for k in have if k not in want]
+        delete_in(db, "tombstones", "id_sha256", gone)
+        upsert(db, "tombstones", [{"id_sha256": k, "date": d, "reason": r}
+                                  for k, (d, r) in want.items() if have.get(k) != (d, r)], pk="id_sha256")
+    if not stones:
+        return
+    errors = []
+    for story_id, path in db.execute("SELECT id, file FROM stories").fetchall():
+        stone = stones.get(id_key(story_id))
+        if stone is not None:
+            errors.append(ValidationError(path or f"stories/{story_id}.md", None, refusal(path, stone)))
+    if errors:
+        raise ValidationErrors(errors)
+
+
+def personal_data_check(db, summary, options) -> None:
+    """Build step: scan every added or changed story (and any story not yet
+    scanned by this scanner version), record the verdict in pii_checks, and
+    add one warning line per hit of every held story to summary.warnings."""
+    from evidence.content.parsers import parse_story
+
+    root = Path(getattr(options, "root", "."))
+    delete_in(db, "pii_checks", "story_id", summary.removed_ids.get("stories", []))
+    todo = set(summary.changed_ids.get("stories", []))
+    todo |= {r[0] for r in db.execute(
+        "SELECT s.id FROM stories s LEFT JOIN pii_checks p ON p.story_id = s.id "
+        "WHERE p.story_id IS NULL OR p.scanner IS NOT ? ", [SCANNER_VERSION]).fetchall()}
+    rows = []
+    for part in map(list, chunks(sorted(todo), CHUNK)):
+        people: dict[str, list[str]] = {}
+        for sid, name, role, aliases in select_in(
+                db, "SELECT story_id, name, role, aliases FROM story_people WHERE story_id IN ({marks})", part):
+            people.setdefault(sid, []).extend([name or "", role or "", *json.loads(aliases or "[]")])
+        for sid, rel, title, summ, body, public in select_in(
+                db, "SELECT id, file, title, summary, body, public_people FROM stories WHERE id IN ({marks})", part):
+            texts = [title or "", summ or "", body or "", *people.get(sid, []),
+                     *(p.get("name") or "" for p in json.loads(public or "[]"))]
+            if not any(scan_text(t) for t in texts if t):  # the common case: nothing to report, no file to read
+                rows.append(_check_row(sid, Verdict(sid, "clear", []), None))
+                continue
+            story, text = _load(root, rel, sid, db, parse_story)
+            rows.append(_check_row(sid, verdict(story, text), story))
+    upsert(db, "pii_checks", rows, pk="story_id")
+    summary.enriched["pii"] = len(rows)
+    summary_warnings(db, summary)
+
+
+def _check_row(story_id: str, v: Verdict, story) -> dict:
+    review = (getattr(story, "privacy", None) or {}) if v.status == "reviewed" else {}
+    return {
+        "story_id": story_id, "scanner": SCANNER_VERSION, "status": v.status,
+        "publishable": int(v.publishable), "kinds": ",".join(sorted({h.kind for h in v.hits})),
+        "hits": json.dumps([{"line": h.line, "field": h.field, "kind": h.kind, "path": h.path} for h in v.hits]),
+        "reviewed": review.get("reviewed", ""), "reviewed_by": review.get("by", ""), "note": v.note,
+    }
+
+
+def _load(root: Path, rel: str, story_id: str, db, parse_story):
+    """The story as its file says now (for line numbers and the review); the
+    stored row when the file cannot be read."""
+    try:
+        text = (root / rel).read_text(encoding="utf-8-sig")
+        story = parse_story(rel, text)
+        if story.id == story_id:
+            return story, text
+    except (OSError, UnicodeDecodeError, EvidenceError):
+        pass
+    from types import SimpleNamespace
+
+    from evidence.content.records import Person
+
+    r = db.execute("SELECT title, summary, body, file FROM stories WHERE id = ?", [story_id]).fetchone()
+    people = [Person(name=p["name"], role=p["role"], aliases=json.loads(p["aliases"] or "[]"))
+              for p in db.query("SELECT name, role, aliases FROM story_people WHERE story_id = ? ORDER BY position", [story_id])]
+    return SimpleNamespace(id=story_id, title=r[0] or "", summary=r[1] or "", body=r[2] or "", people=people,
+                           path=r[3] or rel, privacy={}), None
+
+
+def held_stories(db) -> list[dict]:
+    """Stories held back for personal data: id, hits (file, line, field, kind), note."""
+    if not db["pii_checks"].exists():
+        return []
+    return [{"id": r["story_id"], "hits": json.loads(r["hits"] or "[]"), "note": r["note"] or ""}
+            for r in db.query("SELECT story_id, hits, note FROM pii_checks WHERE publishable = 0 ORDER BY story_id")]
+
+
+def held_messages(db) -> list[str]:
+    """One line per hit of every held story."""
+    out = []
+    for s in held_stories(db):
+        for h in s["hits"]:
+            out.append(hit_message(Detection(h["path"], h.get("line"), h["field"], h["kind"], ""), s["id"]))
+        if s["note"]:
+            out.append(f"{s['hits'][0]['path'] if s['hits'] else s['id']}: {s['note']}")
+    return out
+
+
+def summary_warnings(db, summary) -> None:
+    warnings = getattr(summary, "warnings", None)
+    if warnings is not None:
+        warnings.extend(held_messages(db))
