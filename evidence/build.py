@@ -92,7 +92,7 @@ def build(root: str | Path, db_path: str | Path | None = None, public_path: str 
           *, progress: Progress | None = None, force_publish: bool = False,
           options: BuildOptions | None = None) -> BuildSummary:
     """Build the working and public databases from the content files under
-    `root`, holding the writer lock (evidence/lock.py) throughout."""
+    `root`, holding the writer lock (evidence/store/lock.py) throughout."""
     from evidence.store.lock import writer_lock
 
     check_root(Path(root))

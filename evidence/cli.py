@@ -110,7 +110,7 @@ def add_cmd(
     title: Annotated[str, typer.Option(help="Title of the story.")] = "",
     body_file: Annotated[Optional[Path], typer.Option("--body-file", help="File with the narrative (Markdown); '-' or omitted reads stdin.")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", help="Add a complete story file (front matter and narrative) instead of fields.")] = None,
-    from_review: Annotated[Optional[Path], typer.Option("--from-review", help="Add the kept candidates of an 'evidence extract' review file.")] = None,
+    from_review: Annotated[Optional[Path], typer.Option("--from-review", help="Add the kept candidates of an 'evidence extract' candidates file.")] = None,
     id: Annotated[str, typer.Option("--id", help="Story id (slug) [default: from the title].")] = "",
     summary: Annotated[str, typer.Option(help="One or two sentences.")] = "",
     person: Annotated[Optional[list[str]], typer.Option("--person", help="A person in the story as 'Name:role' (repeat).")] = None,
@@ -147,7 +147,7 @@ def add_cmd(
     from evidence.curate import add as adding
 
     if from_review is not None:
-        from evidence.curate.from_review import add_from_review
+        from evidence.curate.import_candidates import add_from_review
 
         added = add_from_review(root, from_review, db, public, recorded_by=recorded_by or _user())
         if not quiet:
@@ -556,7 +556,7 @@ def review_pii_cmd(
 @friendly
 def extract_cmd(
     files: Annotated[list[Path], typer.Argument(help="Documents to read: plain text, Markdown or HTML.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Review file to write (YAML).")] = Path("review.yml"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Candidates file to write (YAML).")] = Path("review.yml"),
     max_mb: Annotated[float, typer.Option("--max-mb", help="Refuse a document larger than this many MB.")] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON on stdout.")] = False,
     root: RootOpt = Path("."),

@@ -1,4 +1,4 @@
-"""Personal data checks: e-mail addresses, UK phone numbers, UK postcodes and
+"""The personal-data scanner: e-mail addresses, UK phone numbers, UK postcodes and
 NHS numbers in a story's text (title, summary, narrative, people).
 
 A story with a hit stays in the working database but is held back from the
@@ -9,7 +9,9 @@ hash is taken over the personal data found, so a review covers exactly what
 was reviewed: an edit that adds new personal data needs a new review, while
 fixing a typo elsewhere does not.
 
-Messages name the file, the line and the kind of data, never the data.
+The build step that records verdicts is enrich/checks.py; the curator's
+review is curate/pii_review.py. Messages name the file, the line and the
+kind of data, never the data.
 """
 from __future__ import annotations
 

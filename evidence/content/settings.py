@@ -1,4 +1,4 @@
-"""Pipelines: where the declarative pipeline lives (pipelines/nlp.cfg,
+"""Pipelines' settings: where the declarative pipeline lives (pipelines/nlp.cfg,
 pipelines/patterns.jsonl, approaches/*.yml for approach patterns) and a
 version hash of it, computed without importing spaCy, so a build can tell
 cheaply whether anything must be extracted again."""

@@ -327,7 +327,7 @@ FINDING_CURATOR_FIELDS = {"study": "", "id": "", "direction": "", "population": 
 
 
 def review_data(result: ExtractResult) -> dict:
-    """The review file's content: every candidate with keep: false, its
+    """The candidates file's content: every candidate with keep: false, its
     duplicate_of, occurrences, and the fields the curator fills before add."""
     def story(i: int, c: Candidate) -> dict:
         d = {"candidate": f"story-{i}", "keep": False, "duplicate_of": c.duplicate_of,
@@ -357,7 +357,7 @@ def review_data(result: ExtractResult) -> dict:
 
 
 def write_review(result: ExtractResult, out: Path) -> Path:
-    """Write the review file (YAML) atomically; returns its path."""
+    """Write the candidates file (YAML) atomically; returns its path."""
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(yaml.safe_dump(review_data(result), sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Review: list an item's outcome tags, and record a curator's decision
+"""Tag review (`evidence tags`, `evidence review`): list an item's outcome tags, and record a curator's decision
 (confirm or reject a tag) in the item's content file.
 
 A decision is written into the `tags:` list of the story's front matter, or

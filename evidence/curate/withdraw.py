@@ -1,4 +1,4 @@
-"""Withdraw a story everywhere, and sweep what removed stories leave behind.
+"""Withdraw a story everywhere (the sweep of derived rows is store/writes.py).
 
 `withdraw(root, id, reason)`:
 1. writes a tombstone (withdrawn.yml) first, so that if anything below is

@@ -3,8 +3,8 @@ methods (phrase rules, embedding similarity, a trained classifier) and
 combines them into one score per (text, domain), keeping the sentence that
 supports it.
 
-Plain data in, plain data out: the build (evidence/tagging.py) and the
-evaluation (evidence/evaluate.py) both use it. numpy is needed; spaCy,
+Plain data in, plain data out: the build (evidence/enrich/tagging.py) and the
+evaluation (evidence/enrich/evaluate.py) both use it. numpy is needed; spaCy,
 scikit-learn and the embedding model are used only through the objects
 passed in or imported inside the methods that need them.
 """

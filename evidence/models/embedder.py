@@ -134,7 +134,7 @@ def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
     """The embedder for search queries against vectors made by `model_id`
     (the model recorded in the database, whatever the current setting is).
 
-    BERT-family models run in numpy (evidence/numpy_encoder.py): no torch
+    BERT-family models run in numpy (evidence/models/numpy_encoder.py): no torch
     import, so a search starts in well under a second; other models fall
     back to sentence-transformers. The weights' SHA-256 is checked first."""
     from evidence.models.numpy_encoder import NumpyBertEncoder, supported

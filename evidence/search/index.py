@@ -30,7 +30,7 @@ FACETS = ("approach", "area_of_work", "place")
 THREADS = max(1, min(4, int(os.environ.get("EVIDENCE_SEARCH_THREADS") or os.cpu_count() or 1)))
 SPLIT_BYTES = 64 << 20
 # from this many passages on, a sign-bit first pass picks candidates that are
-# then scored exactly (evidence/sign_codes.py); 0 turns it off
+# then scored exactly (evidence/search/sign_codes.py); 0 turns it off
 QUANTISE_ROWS = int(os.environ.get("EVIDENCE_QUANTISE_ROWS") or 500_000)
 RESCORE = 1000  # rows rescored exactly, at least (100 per result asked for)
 _pool: ThreadPoolExecutor | None = None

@@ -28,7 +28,7 @@ class PublishError(EvidenceError):
 
 # Which stories may be published at all. Consent scope 'public' and status
 # 'published' are both required, and a personal-data check that passed
-# (pii_checks, evidence/pii.py: a story not yet checked, or held for review,
+# (pii_checks, evidence/enrich/checks.py: a story not yet checked, or held for review,
 # is not published); everything else stays in the working db.
 PUBLISHABLE_STORY = ("s.status = 'published' AND s.consent_scope = 'public' "
                      "AND s.id IN (SELECT story_id FROM pii_checks WHERE publishable = 1)")
@@ -81,7 +81,7 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
             "item_type", "item_id", "story_id", "finding_id", "start", "end", "label", "text", "norm",
             "value", "unit", "qualifier")],
         ("item_type", "item_id", "start")),
-    # passages and vectors (evidence/embeddings.py): findings, and stories
+    # passages and vectors (evidence/enrich/embeddings.py): findings, and stories
     # that may be published; only the current model's vectors
     "passages": (
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
@@ -92,7 +92,7 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
         [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "vector")],
         ("model", "item_type", "item_id", "passage")),
-    # links between publishable stories and findings (evidence/links.py); a
+    # links between publishable stories and findings (evidence/enrich/links.py); a
     # curator's note stays in the working db
     "links": (
         f"s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",

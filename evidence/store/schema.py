@@ -144,7 +144,7 @@ def m004_privacy(db: sqlite_utils.Database) -> None:
 @migrations()
 def m005_links(db: sqlite_utils.Database) -> None:
     """Links between stories and the findings that bear on them
-    (evidence/links.py), and what each story was last linked from."""
+    (evidence/enrich/links.py), and what each story was last linked from."""
     db.execute("""
 CREATE TABLE [links] (
   [story_id] TEXT NOT NULL REFERENCES [stories]([id]) ON DELETE CASCADE,

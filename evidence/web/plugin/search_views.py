@@ -2,7 +2,7 @@
 /-/similar/<id> page, "more like this" for a story's row page, and the
 evidence_similar() SQL function. Logic only; hooks are in __init__.py.
 
-The search itself is evidence/search.py, shared with the command line. The
+The search itself is evidence/search/query.py, shared with the command line. The
 vector index and the query model are loaded once per process (at startup, in
 a background thread) and reused by every request and every SQL thread.
 """

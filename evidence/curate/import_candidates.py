@@ -1,5 +1,5 @@
 """`evidence add --from-review FILE`: add the candidates a curator kept in an
-extract review file, through the same validation as any add. Every kept
+extract candidates file, through the same validation as any add. Every kept
 candidate is checked first (a missing consent field, title, approach or
 study names the candidate in a one-line error) so that nothing is added
 unless all of them can be."""
@@ -17,12 +17,12 @@ def _load(file: Path) -> dict:
     try:
         data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvidenceError(f"{file}: no such review file; run 'evidence extract' first") from None
+        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EvidenceError(f"{file}: not a readable review file ({first}); fix the YAML") from None
+        raise EvidenceError(f"{file}: not a readable candidates file ({first}); fix the YAML") from None
     if not isinstance(data, dict) or not isinstance(data.get("stories", []), list) or not isinstance(data.get("findings", []), list):
-        raise EvidenceError(f"{file}: not a review file (needs 'stories:' and 'findings:' lists); run 'evidence extract' first")
+        raise EvidenceError(f"{file}: not a candidates file (needs 'stories:' and 'findings:' lists); run 'evidence extract' first")
     return data
 
 
@@ -31,7 +31,7 @@ def _story_input(c: dict, recorded_by: str) -> StoryInput:
     name = c.get("candidate", "?")
     for key in ("consent", "consent_scope"):
         if not str(a.get(key) or "").strip():
-            raise EvidenceError(f"{name}: kept but add.{key} is empty; fill the consent fields in the review file")
+            raise EvidenceError(f"{name}: kept but add.{key} is empty; fill the consent fields in the candidates file")
     return StoryInput(
         title=str(a.get("title") or ""), body=str(c.get("passage") or ""), id=str(a.get("id") or ""),
         summary=str(a.get("summary") or ""),
@@ -65,7 +65,7 @@ def _finding_input(c: dict) -> FindingInput:
 
 
 def add_from_review(root: Path, file: Path, db_path=None, public_path=None, recorded_by: str = "curator") -> dict:
-    """Add every kept candidate of a review file; returns {'stories': [ids],
+    """Add every kept candidate of a candidates file; returns {'stories': [ids],
     'findings': [ids]}. All kept stories are validated before any is added."""
     root = Path(root)
     data = _load(file)
