@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8001
 
-.PHONY: setup setup-test serve build test test-fast bench clean browser
+.PHONY: setup setup-test serve build test test-fast bench bench-quick clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,14 +35,27 @@ serve: build
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || { echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; }
 
+# everything: every benchmark at --quick sizes (a schema change that breaks
+# a benchmark fails here), then the whole suite (its summary is the last line)
 test: setup-test browser
+	$(MAKE) bench-quick
 	$(BIN)/python -m pytest -q
 
+# under a minute on 2 cores: no crash/fuzz/large-corpus tests, no real model, server or browser
 test-fast: setup-test
-	$(BIN)/python -m pytest -q -m "not model and not server and not browser"
+	$(BIN)/python -m pytest -q -m "not slow and not model and not server and not browser"
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_build.py
+
+# every script in tests/benchmarks/ at tiny sizes (a few seconds each): they
+# still run and print their figures; the first failure stops the loop
+bench-quick: setup-test
+	@set -e; total=$$(date +%s); for script in tests/benchmarks/*.py; do \
+		echo "== $$script --quick"; start=$$(date +%s); \
+		$(BIN)/python $$script --quick; \
+		echo "== $$script: $$(( $$(date +%s) - start ))s"; \
+	done; echo "== bench-quick: $$(( $$(date +%s) - total ))s"
 
 clean:
 	rm -f evidence.db evidence.db-wal evidence.db-shm public.db

@@ -40,12 +40,58 @@ def base(tmp_path: Path) -> Path:
     return copy_base(tmp_path / "base")
 
 
-@pytest.fixture
-def built(base: Path) -> Path:
-    """The copy, built: base/evidence.db and base/public.db exist."""
+def content_digest(root: Path) -> str:
+    """SHA-256 over the content files of an evidence base (names and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in CONTENT:
+        src = root / name
+        for path in sorted([src] if src.is_file() else src.rglob("*") if src.is_dir() else []):
+            if path.is_file():
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def _built_template(tmp_path_factory):
+    """One build of the repository's content per session (and per EVIDENCE_*
+    environment), whose databases `built` copies instead of building again."""
     from evidence.build import build
 
-    build(base)
+    templates: dict[tuple, Path] = {}
+
+    def get(digest: str) -> Path:
+        key = (digest, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("EVIDENCE_"))))
+        if key not in templates:
+            root = copy_base(tmp_path_factory.mktemp("built-template") / "base")
+            build(root)
+            templates[key] = root
+        return templates[key]
+
+    return get
+
+
+@pytest.fixture
+def built(base: Path, _built_template) -> Path:
+    """The copy, built: base/evidence.db and base/public.db exist.
+
+    The databases of a fresh copy are those of a session template built from
+    the same content, copied in; a no-op `build` then records the copy's own
+    public.db path (what a build here would have left). Content that differs
+    from the template's is built from nothing, as before."""
+    from evidence.build import build
+
+    digest = content_digest(base)
+    if digest != content_digest(ROOT):
+        build(base)
+        return base
+    template = _built_template(digest)
+    for name in ("evidence.db", "evidence.db-wal", "public.db"):
+        if (template / name).exists():
+            shutil.copy2(template / name, base / name)
+    summary = build(base)
+    assert summary.added == summary.changed == summary.removed == 0, summary
     return base
 
 

@@ -8,7 +8,9 @@ temporary folder and reports, side by side in one run:
 each with and without enrichment steps (tagging, embeddings) where they are
 registered: `--no-enrich` measures the record pipeline alone.
 
-    python tests/benchmarks/bench_build.py [--stories 10000] [--keep DIR]
+    python tests/benchmarks/bench_build.py [--stories 10000] [--keep DIR] [--quick]
+
+--quick: 100 stories, and 5 then 20 changed: the same table in seconds.
 """
 from __future__ import annotations
 
@@ -47,7 +49,11 @@ def main() -> None:
     ap.add_argument("--stories", type=int, default=10_000)
     ap.add_argument("--no-enrich", action="store_true", help="skip tagging/embedding steps")
     ap.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    ap.add_argument("--quick", action="store_true", help="100 stories, 5 and 20 changed: a few seconds")
     args = ap.parse_args()
+    small, large = 10, 100
+    if args.quick:
+        args.stories, small, large = 100, 5, 20
     os.environ.setdefault("EVIDENCE_EMBEDDER", "fake")
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-build-"))
     root = copy_base(tmp / "base")
@@ -61,12 +67,12 @@ def main() -> None:
     rows.append(("full build", t, s))
     t, s = timed(lambda: build(root, options=opts()))
     rows.append(("no-change rebuild", t, s))
-    change_stories(root, 10, rng)
+    change_stories(root, small, rng)
     t, s = timed(lambda: build(root, options=opts()))
-    rows.append(("10 stories changed", t, s))
-    change_stories(root, 100, rng)
+    rows.append((f"{small} stories changed", t, s))
+    change_stories(root, large, rng)
     t, s = timed(lambda: build(root, options=opts()))
-    rows.append(("100 stories changed", t, s))
+    rows.append((f"{large} stories changed", t, s))
     print(f"{'run':<22}{'seconds':>9}{'parsed':>9}{'added':>8}{'changed':>9}{'unchanged':>11}  public db")
     for name, t, s in rows:
         print(f"{name:<22}{t:>9.2f}{s.files_parsed:>9}{s.added:>8}{s.changed:>9}{s.unchanged:>11}  "

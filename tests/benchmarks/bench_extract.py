@@ -9,10 +9,15 @@ source sentence against its curated statement (reworded) and its first 60%
 of words (truncated) vs other findings. Prints the threshold with the best
 F1 and precision/recall of duplicate detection there, then the extract run.
 
-    PYTHONPATH=. python tests/benchmarks/bench_extract.py
+    PYTHONPATH=. python tests/benchmarks/bench_extract.py [--quick]
+
+--quick: the fake embedder, the first seed document, and 16 story texts, 8
+findings and 8 other paragraphs in the threshold pairs: the same figures in
+seconds, meaningless except that every step still runs.
 """
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 import re
@@ -25,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 SEEDS = sorted(glob.glob("/work/shared/seeds/*.txt"))
+LIMIT = 10**9  # --quick: at most this many findings and other paragraphs in the threshold pairs
 
 from evidence.models.embedder import get_embedder  # noqa: E402
 from evidence.curate.extract import existing_items, extract  # noqa: E402
@@ -48,7 +54,20 @@ def best_threshold(pos: list[float], neg: list[float]) -> tuple[float, float, fl
 
 
 def main() -> None:
-    emb = get_embedder(ROOT)
+    global SEEDS, LIMIT
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="the first two seed documents only: a few seconds")
+    args = ap.parse_args()
+    if args.quick:
+        SEEDS, LIMIT = SEEDS[:1], 8
+    if not SEEDS:
+        raise SystemExit("no seed documents in /work/shared/seeds")
+    if args.quick:
+        from evidence.models.embedder import FakeEmbedder
+
+        emb = FakeEmbedder()  # the plumbing only: the real model takes half a minute here
+    else:
+        emb = get_embedder(ROOT)
     result = extract(ROOT, [Path(s) for s in SEEDS], embedder=None)  # raw candidates, no merging by embedding
     passages = {}
     for c in result.stories:
@@ -56,7 +75,7 @@ def main() -> None:
             passages.setdefault(c.fields["people"][0], c.text)
         else:
             passages.setdefault("(unnamed)", c.text)
-    stories = existing_items(ROOT)["story"]
+    stories = existing_items(ROOT)["story"][:2 * LIMIT]
     by_story: dict[str, list[str]] = {}
     for sid, text in stories:
         by_story.setdefault(sid, []).append(text)
@@ -92,7 +111,7 @@ def main() -> None:
         for sid, texts in by_story.items():
             if sid != match.get(name):
                 neg.append(max(float(pv @ v) for v in enc(texts)))
-        neg += [float(pv @ v) for v in enc(others[:40])]
+        neg += [float(pv @ v) for v in enc(others[:min(40, LIMIT)])]
     st, sp, sr = best_threshold(pos, neg)
     print(f"stories: {len(pos)} duplicate pairs, {len(neg)} non-duplicate pairs; positives min {min(pos):.3f}, "
           f"negatives max {max(neg):.3f}; threshold {st} -> precision {sp:.2f} recall {sr:.2f}")
@@ -101,7 +120,7 @@ def main() -> None:
     fids: dict[str, dict[str, str]] = {}
     for fid, text in items:
         d = fids.setdefault(fid, {}); d["statement" if "statement" not in d else "source"] = text
-    srcs = {fid: d for fid, d in fids.items() if "source" in d}
+    srcs = dict(list({fid: d for fid, d in fids.items() if "source" in d}.items())[:LIMIT])
     seed_sents = [s for p in others for s in re.split(r"(?<=[.!?])\s+", p) if len(s) > 60][:150]
     for fid, d in srcs.items():
         src = d["source"]; words = src.split()
@@ -113,7 +132,7 @@ def main() -> None:
         for oid, od in srcs.items():
             if od["source"] != src:
                 fneg.append(float(sv @ enc([od["statement"]])[0]))
-        fneg += [float(sv @ v) for v in enc([s for s in seed_sents if s not in src][:30])]
+        fneg += [float(sv @ v) for v in enc([s for s in seed_sents if s not in src][:min(30, LIMIT)])]
     ft, fp, fr = best_threshold(fpos, fneg)
     print(f"findings: {len(fpos)} duplicate pairs, {len(fneg)} non-duplicate pairs; positives min {min(fpos):.3f}, "
           f"negatives max {max(fneg):.3f}; threshold {ft} -> precision {fp:.2f} recall {fr:.2f}")

@@ -12,7 +12,10 @@ stories average, so the gap map's GROUP BY queries see a realistic or
 larger tags table. Load time is the median of 5 GETs (after one warm-up
 GET), measured by the client, so it includes HTTP and template rendering.
 
-    python tests/benchmarks/bench_pages.py [--stories 10000]
+    python tests/benchmarks/bench_pages.py [--stories 10000] [--quick]
+
+--quick: the fake embedder for the seed corpus, 100 synthetic stories, one
+GET per page after the warm-up: the same tables in seconds.
 """
 from __future__ import annotations
 
@@ -48,6 +51,9 @@ PAGES = [
 ]
 
 
+REPEAT = 5  # GETs per page after the warm-up (1 with --quick)
+
+
 def fetch(url: str) -> tuple[int, float]:
     t = time.perf_counter()
     with urllib.request.urlopen(url, timeout=60) as resp:
@@ -57,11 +63,11 @@ def fetch(url: str) -> tuple[int, float]:
 
 def measure(srv: Server, label: str, extra: list[tuple[str, str]] = ()) -> None:
     print(f"\n{label}")
-    print(f"| page | bytes | load time, median of 5 (ms) |\n|---|---:|---:|")
+    print(f"| page | bytes | load time, median of {REPEAT} (ms) |\n|---|---:|---:|")
     for name, path in [*PAGES, *extra]:
         fetch(srv.url + path)
         times, size = [], 0
-        for _ in range(5):
+        for _ in range(REPEAT):
             size, t = fetch(srv.url + path)
             times.append(t)
         print(f"| {name} `{path}` | {size:,} | {statistics.median(times) * 1000:.0f} |")
@@ -85,16 +91,23 @@ def add_synthetic_tags(public: Path, seed: int = 3) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stories", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true",
+                    help="fake embedder, 100 synthetic stories, one GET per page: a few seconds")
     args = ap.parse_args()
+    global REPEAT
+    if args.quick:
+        args.stories, REPEAT = 100, 1
     from evidence.web.plugin.pages import connect, gap_map
-    from evidence.models.embedder import get_embedder
+    from evidence.models.embedder import FakeEmbedder, get_embedder
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     root = copy_base(tmp / "base")
     t = time.perf_counter()
-    build(root, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
-    print(f"seed corpus built with the real model in {time.perf_counter() - t:.1f}s")
-    env = {"EVIDENCE_EMBEDDER": ""}
+    embedder = FakeEmbedder() if args.quick else get_embedder(name="all-MiniLM-L6-v2")
+    build(root, options=BuildOptions(embedder=embedder))
+    print(f"seed corpus built with {'the fake embedder' if args.quick else 'the real model'} "
+          f"in {time.perf_counter() - t:.1f}s")
+    env = {"EVIDENCE_EMBEDDER": "fake" if args.quick else ""}
     srv = Server(root, env=env)
     try:
         measure(srv, "Seed corpus (7 stories, 39 findings)")
@@ -114,7 +127,7 @@ def main() -> None:
     conn = connect(str(root / "public.db"))
     for fw in ("ascot", "community-outcomes"):
         times = []
-        for _ in range(5):
+        for _ in range(REPEAT):
             t = time.perf_counter()
             data = gap_map(conn, fw)
             times.append(time.perf_counter() - t)

@@ -1,7 +1,12 @@
 """Speed of semantic search with synthetic 384-dimension vectors.
 
     python tests/benchmarks/bench_search.py [--sizes 10000,100000,1000000]
-        [--queries 200] [--http-size 100000] [--no-http] [--no-cli]
+        [--queries 200] [--http-size 100000] [--no-http] [--no-cli] [--quick]
+
+--quick: 2,000 vectors, 20 queries, the llm-similar comparison and the
+sign-bit pass at that size, HTTP against a 2,000-story public.db with 10
+queries, one cold CLI run on that db (no real-model build of the repository's
+content): every code path in a few seconds, figures not representative.
 
 Prints, for each size: p50/p95 of the vector top-10 (the same
 VectorIndex.top_k the CLI and Datasette use); at 10,000 the way `llm
@@ -36,6 +41,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import sqlite_utils
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -51,12 +57,12 @@ DIM = 384
 def corpus_sentences() -> list[str]:
     """Sentences of the repository's stories and findings: synthetic stories
     are made of them, so words occur about as often as in real ones."""
-    from evidence.enrich.passages import sentences
+    from evidence.enrich.passages import sentence_bounds
 
     out = []
     for path in sorted((ROOT / "stories").glob("*.md")):
         body = path.read_text(encoding="utf-8").split("---", 2)[2]
-        out += [body[a:b] for a, b in sentences(body) if b - a > 20]
+        out += [body[a:b] for a, b in sentence_bounds(body) if b - a > 20]
     for path in sorted((ROOT / "findings").glob("*.yml")):
         out += [line.split(":", 1)[1].strip().strip('"') for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip().startswith("statement:")]
@@ -143,20 +149,37 @@ def llm_way(matrix: np.ndarray, qs: np.ndarray) -> list[float]:
 # a public database with N synthetic stories, served by `evidence serve`
 
 
+def public_rows(table: str, values: dict) -> dict:
+    """A row of a public table by column name: the columns publish writes
+    (evidence.store.publish.PUBLIC_TABLES), taken from `values`; a public
+    column this benchmark does not know is an error, not a silent NULL."""
+    from evidence.store.publish import PUBLIC_TABLES
+
+    cols = [c for c, _ in PUBLIC_TABLES[table][1]]
+    missing = [c for c in cols if c not in values]
+    if missing:
+        raise SystemExit(f"bench_search: the public {table} table has columns {missing} that this "
+                         f"benchmark does not fill; update synthetic_public_db()")
+    return {c: values[c] for c in cols}
+
+
 def synthetic_public_db(n: int, matrix: np.ndarray, dest: Path) -> Path:
     """The repository's content built (fake embedder), then n synthetic
-    stories with one passage each and these vectors, as the real model's."""
+    stories with one passage each (the summary, cut by the real passage
+    code) and these vectors, as the real model's. Rows are written by column
+    name in the public schema, vectors with the build's own blob format."""
     from conftest import copy_base
     from evidence.build import BuildOptions, build
+    from evidence.enrich.embeddings import to_blob
+    from evidence.enrich.passages import story_passages
     from evidence.models.embedder import FakeEmbedder
 
     base = copy_base(dest)
     build(base, options=BuildOptions(embedder=FakeEmbedder()))
-    db = base / "public.db"
-    conn = sqlite3.connect(db)
-    approaches = [r[0] for r in conn.execute("SELECT id FROM approaches")]
-    conn.execute("DELETE FROM embeddings")
-    conn.execute("DELETE FROM passages")
+    db = sqlite_utils.Database(base / "public.db")
+    approaches = [r[0] for r in db.execute("SELECT id FROM approaches")]
+    db.execute("DELETE FROM embeddings")
+    db.execute("DELETE FROM passages")
     rnd = random.Random(1)
     pool = corpus_sentences()
     stories, passages, vectors = [], [], []
@@ -164,16 +187,22 @@ def synthetic_public_db(n: int, matrix: np.ndarray, dest: Path) -> Path:
         sid = f"s{i:07d}"
         title = " ".join(rnd.choice(pool).split()[:6])
         summary = " ".join(rnd.sample(pool, 3))
-        stories.append((sid, title, summary, summary, rnd.choice(approaches)))
-        passages.append(("story", sid, 0, "summary", 0, len(summary), summary))
-        vectors.append(("all-MiniLM-L6-v2", "story", sid, 0, f"{i:032x}", matrix[i].astype("<f4").tobytes()))
-    conn.executemany("INSERT INTO stories (id, title, summary, body, approach) VALUES (?, ?, ?, ?, ?)", stories)
-    conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)", passages)
-    conn.executemany("INSERT INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", vectors)
-    conn.execute("INSERT INTO stories_fts (stories_fts) VALUES ('rebuild')")
-    conn.commit()
-    conn.execute("VACUUM")
-    conn.close()
+        stories.append({"id": sid, "title": title, "summary": summary, "body": summary,
+                        "approach": rnd.choice(approaches)})
+        [p] = story_passages(title, summary, "")[:1]
+        passages.append(public_rows("passages", {
+            "item_type": "story", "item_id": sid, "passage": 0, "field": p.field,
+            "start_char": p.start, "end_char": p.end, "text": p.text}))
+        vectors.append(public_rows("embeddings", {
+            "model": "all-MiniLM-L6-v2", "item_type": "story", "item_id": sid, "passage": 0,
+            "vector": to_blob(matrix[i])}))
+    db["stories"].insert_all(stories, batch_size=1000)
+    db["passages"].insert_all(passages, batch_size=1000)
+    db["embeddings"].insert_all(vectors, batch_size=1000)
+    db.execute("INSERT INTO stories_fts (stories_fts) VALUES ('rebuild')")
+    db.conn.commit()
+    db.execute("VACUUM")
+    db.close()
     return base
 
 
@@ -199,7 +228,7 @@ def fetch(url: str) -> dict:
         return json.loads(resp.read())
 
 
-def http_bench(n: int, matrix: np.ndarray, count: int, modes: list[str]) -> None:
+def http_bench(n: int, matrix: np.ndarray, count: int, modes: list[str], runs: int = 3) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
     try:
         t = time.perf_counter()
@@ -238,7 +267,7 @@ def http_bench(n: int, matrix: np.ndarray, count: int, modes: list[str]) -> None
             rss = rss_mb(child_pid(proc))
             print(f"  serve process RSS {rss:.0f} MB; matrix {matrix_mb:.0f} MB + model {model_mb:.0f} MB = "
                   f"{matrix_mb + model_mb:.0f} MB; ratio {rss / (matrix_mb + model_mb):.2f}")
-            cli_cold(base / "public.db", f"{n:,} synthetic stories")
+            cli_cold(base / "public.db", f"{n:,} synthetic stories", runs=runs)
         finally:
             proc.terminate()
             proc.wait(10)
@@ -267,7 +296,16 @@ def main() -> None:
     parser.add_argument("--http-queries", type=int, default=200)
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes (2,000 vectors, 20 queries, HTTP at 2,000, one cold CLI run): "
+                             "exercises every path in seconds")
     args = parser.parse_args()
+    llm_size, quantise_rows, cli_runs = 10_000, vector_index.QUANTISE_ROWS, 3
+    if args.quick:
+        args.sizes, args.queries, args.http_size, args.http_queries = "2000", 20, 2000, 10
+        llm_size, quantise_rows, cli_runs = 2000, 2000, 1
+        args.no_cli = True  # the cold CLI run is timed on the synthetic db instead (no real-model build)
+        print("--quick: tiny sizes, figures not representative")
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} (other processes share these cores)")
     one_blas_thread()  # as the search does
 
@@ -281,7 +319,7 @@ def main() -> None:
         build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
         model = sqlite3.connect(base / "public.db").execute("SELECT DISTINCT model FROM embeddings").fetchall()
         assert model == [("all-MiniLM-L6-v2",)], model
-        cli_cold(base / "public.db", "the repository's 7 stories and 39 findings, real model")
+        cli_cold(base / "public.db", "the repository's stories and findings, real model", runs=cli_runs)
         shutil.rmtree(tmp, ignore_errors=True)
 
     for n in [int(s) for s in args.sizes.split(",")]:
@@ -305,12 +343,12 @@ def main() -> None:
                   f"load average {os.getloadavg()[0]:.2f}")
         vector_index.THREADS = default
         print(f"   process RSS grew {rss_mb() - base_rss:.0f} MB for the matrix")
-        if n == 10_000:
+        if n == llm_size:
             slow = llm_way(matrix, qs[:5])
             s50 = float(np.median(slow) * 1000)
-            print(f"   llm-similar way (Python cosine per row in SQLite) at 10,000: p50 {s50:.0f} ms "
+            print(f"   llm-similar way (Python cosine per row in SQLite) at {n:,}: p50 {s50:.0f} ms "
                   f"-> numpy top-10 is {s50 / p50:.0f}x faster")
-        if n >= vector_index.QUANTISE_ROWS:
+        if n >= quantise_rows:
             t = time.perf_counter()
             idx.quantise()
             built = time.perf_counter() - t
@@ -327,7 +365,7 @@ def main() -> None:
                   f"(the default from {vector_index.QUANTISE_ROWS:,} passages); load average {os.getloadavg()[0]:.2f}")
             idx.codes = None
         if n == args.http_size and not args.no_http:
-            http_bench(n, matrix, args.http_queries, ["vector", "hybrid"])
+            http_bench(n, matrix, args.http_queries, ["vector", "hybrid"], runs=cli_runs)
         del idx, matrix
         gc.collect()
 

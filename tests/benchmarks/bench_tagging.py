@@ -11,6 +11,10 @@
       Items/s and words/s tagging a synthetic corpus of stories (spaCy
       nlp.pipe + batched encoding + scoring with both codebooks), with the
       real model (EVIDENCE_EMBEDDER=fake for the plumbing alone).
+
+  python tests/benchmarks/bench_tagging.py --quick
+      Both, tiny: throughput on 20 stories, and accuracy (codebook only and
+      8 per label) on a 200-comment sample when the data is present.
 """
 from __future__ import annotations
 
@@ -59,11 +63,13 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def accuracy(data: Path, as_json: bool) -> None:
+def accuracy(data: Path, as_json: bool, sample: int | None = None, quick: bool = False) -> None:
     from evidence.models.embedder import get_embedder
     from evidence.enrich.evaluate import MemoEmbedder, evaluate
 
     rows = list(csv.DictReader(open(data / "feedback.csv", encoding="utf-8")))
+    if sample:
+        rows = random.Random(42).sample(rows, min(sample, len(rows)))
     train, test = split(rows)
     emb = MemoEmbedder(get_embedder(ROOT))
     results = {}
@@ -72,6 +78,8 @@ def accuracy(data: Path, as_json: bool) -> None:
         test_csv = write_csv(tmp / "test.csv", test)
         settings = [("codebook only", None), ("8 per label", per_label(train, 8)),
                     ("32 per label", per_label(train, 32)), ("full training split", train)]
+        if quick:
+            settings = settings[:2]
         for name, train_rows in settings:
             t = time.perf_counter()
             train_csv = write_csv(tmp / "train.csv", train_rows) if train_rows else None
@@ -166,17 +174,27 @@ def throughput(n: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="part", required=True)
+    ap.add_argument("--quick", action="store_true",
+                    help="throughput on 20 stories and accuracy on a 200-comment sample: a few seconds")
+    sub = ap.add_subparsers(dest="part")
     a = sub.add_parser("accuracy")
     a.add_argument("--data", type=Path, default=DEFAULT_DATA)
     a.add_argument("--json", action="store_true")
     t = sub.add_parser("throughput")
     t.add_argument("--stories", type=int, default=10000)
     args = ap.parse_args()
-    if args.part == "accuracy":
+    if args.quick:
+        throughput(20)
+        if (DEFAULT_DATA / "feedback.csv").exists():
+            accuracy(DEFAULT_DATA, False, sample=200, quick=True)
+        else:
+            print(f"accuracy: skipped, no {DEFAULT_DATA / 'feedback.csv'}")
+    elif args.part == "accuracy":
         accuracy(args.data, args.json)
-    else:
+    elif args.part == "throughput":
         throughput(args.stories)
+    else:
+        ap.error("give a part (accuracy or throughput) or --quick")
 
 
 if __name__ == "__main__":

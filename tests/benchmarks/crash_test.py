@@ -1,6 +1,8 @@
 """Crash test: SIGKILL `evidence build` and `evidence add` at random moments.
 
-    python tests/benchmarks/crash_test.py [--trials 60] [--stories 3000] [--seed 1] [--keep DIR]
+    python tests/benchmarks/crash_test.py [--trials 60] [--stories 3000] [--seed 1] [--keep DIR] [--quick]
+
+--quick: 2 trials (one build, one add) on 60 synthetic stories.
 
 A template evidence base (the repository's content plus N synthetic
 stories) is built once. Two operations are then run uninterrupted in copies
@@ -42,6 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/support
 
 from support import integrity  # noqa: E402
 from evidence.content.tree import scan  # noqa: E402
@@ -233,7 +236,10 @@ def main() -> int:
     ap.add_argument("--stories", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--quick", action="store_true", help="2 trials on 60 synthetic stories: a few seconds")
     args = ap.parse_args()
+    if args.quick:
+        args.trials, args.stories = 2, 60
     work = args.keep or Path(tempfile.mkdtemp(prefix="crash-test-"))
     if work.exists() and any(work.iterdir()):
         raise SystemExit(f"{work} is not empty")

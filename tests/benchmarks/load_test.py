@@ -2,7 +2,10 @@
 
     python tests/benchmarks/load_test.py [--stories 10000] [--clients 16]
         [--requests 800] [--seconds 60] [--path /public/stories --path '/-/search?q=...']
-        [--workdir DIR]
+        [--workdir DIR] [--quick]
+
+--quick: 100 synthetic stories, 4 clients, at most 40 requests or 3 seconds
+per path.
 
 Builds a synthetic corpus (the repository's content plus --stories synthetic
 stories; kept in --workdir and reused when it already holds one), starts
@@ -30,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/support
 
 DEFAULT_PATHS = ["/public/stories", "/-/search?q=older+woman+isolated+after+her+bus+route+closed"]
 CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
@@ -147,7 +151,11 @@ def main() -> int:
     ap.add_argument("--path", action="append", help=f"URL path to load (repeat) [default: {DEFAULT_PATHS}]")
     ap.add_argument("--workdir", type=Path, help="keep the built corpus here and reuse it")
     ap.add_argument("--workers", type=int, default=1, help="evidence serve --workers")
+    ap.add_argument("--quick", action="store_true",
+                    help="100 stories, 4 clients, 40 requests or 3 s per path: a few seconds")
     args = ap.parse_args()
+    if args.quick:
+        args.stories, args.clients, args.requests, args.seconds = 100, 4, 40, 3.0
     paths = args.path or DEFAULT_PATHS
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="load-test-"))
     root = corpus(workdir, args.stories)
