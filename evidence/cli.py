@@ -311,7 +311,8 @@ def tags_cmd(
     db: DbOpt = None,
 ) -> None:
     """List a story's or finding's outcome tags: domain, score, status, the
-    methods behind it and the supporting sentence."""
+    methods behind it and the supporting sentence (--json: every supporting
+    sentence, best first, with offsets and scores)."""
     from evidence.curate.tag_review import as_json as to_json, describe, list_tags
 
     result = list_tags(root, item_id, db)

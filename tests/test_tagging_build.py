@@ -135,3 +135,46 @@ def test_malformed_tag_decisions_are_refused(base: Path, cli, bad, message):
     story.write_text(story.read_text(encoding="utf-8").replace("\nstatus: published", f"\n{bad}\nstatus: published"), encoding="utf-8")
     result = cli(["build", "--root", base])
     assert result.exit_code == 1 and message in result.output and "stories/james-and-andy.md:" in result.output
+
+
+def test_every_tag_lists_its_supporting_sentences_best_first(built_session: Path):
+    db = built_session / "evidence.db"
+    tags = q(db, "SELECT item_type, item_id, domain, sentence, sentence_start, sentence_end, score, via_crosswalk "
+                 "FROM tags WHERE status != 'rejected'")
+    assert tags
+    several = 0
+    for kind, item, domain, sentence, start, end, score, via in tags:
+        rows = q(db, "SELECT rank, sentence, start, end, score FROM tag_sentences "
+                     "WHERE item_type = ? AND item_id = ? AND domain = ? ORDER BY rank", [kind, item, domain])
+        assert rows, (item, domain)
+        assert [r[0] for r in rows] == list(range(len(rows)))
+        assert (rows[0][1], rows[0][2], rows[0][3]) == (sentence, start, end)  # rank 0 is the tag's own sentence
+        if not via:
+            assert abs(rows[0][4] - score) < 1e-3
+        scores = [r[4] for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        text = q(db, "SELECT coalesce((SELECT public_body FROM stories WHERE id = ?), (SELECT statement FROM findings WHERE id = ?))",
+                 [item, item])[0][0]
+        for _, s, a, b, _ in rows:
+            assert text[a:b] == s
+        several += len(rows) > 1
+    assert several, "some tag is supported by more than one sentence"
+    # published with the tags of published stories only
+    pub = built_session / "public.db"
+    assert q(pub, "SELECT count(*) FROM tag_sentences WHERE story_id IS NOT NULL AND story_id NOT IN (SELECT id FROM stories)") == [(0,)]
+    assert q(pub, "SELECT count(*) FROM tag_sentences")[0][0] > 0
+
+
+def test_tags_json_gives_every_supporting_sentence(built_session: Path, cli):
+    import json
+
+    db = built_session / "evidence.db"
+    item, domain, n = q(db, "SELECT item_id, domain, count(*) FROM tag_sentences WHERE item_type = 'story' "
+                            "GROUP BY item_id, domain ORDER BY count(*) DESC, item_id LIMIT 1")[0]
+    r = cli(["tags", item, "--json", "--root", built_session])
+    assert r.exit_code == 0, r.output
+    tag = next(t for t in json.loads(r.stdout)["tags"] if t["domain"] == domain)
+    assert len(tag["sentences"]) == n > 1
+    assert set(tag["sentences"][0]) == {"text", "start", "end", "score"}
+    assert tag["sentences"][0]["text"] == tag["sentence"]
+    assert [s["score"] for s in tag["sentences"]] == sorted((s["score"] for s in tag["sentences"]), reverse=True)

@@ -45,6 +45,16 @@ def list_tags(root: Path, item_id: str, db_path=None) -> dict:
             "sentence_start, sentence_end, run_date, model_id, codebook_version FROM tags "
             "WHERE item_type = ? AND item_id = ? ORDER BY status = 'rejected', framework, score DESC",
             [kind, item_id]))
+        support: dict[str, list[dict]] = {}
+        if db["tag_sentences"].exists():
+            for r in db.query("SELECT domain, sentence, start, end, score FROM tag_sentences WHERE item_type = ? AND item_id = ? "
+                              "ORDER BY domain, rank", [kind, item_id]):
+                support.setdefault(r["domain"], []).append(
+                    {"text": r["sentence"], "start": r["start"], "end": r["end"], "score": r["score"]})
+        for t in tags:  # every supporting sentence, best first (the tag's own sentence leads)
+            t["sentences"] = support.get(t["domain"]) or (
+                [{"text": t["sentence"], "start": t["sentence_start"], "end": t["sentence_end"], "score": t["score"]}]
+                if t["sentence"] else [])
     finally:
         db.close()
     return {"item_type": kind, "item_id": item_id, "tags": tags}
@@ -194,6 +204,9 @@ def describe(result: dict) -> list[str]:
         via = f" via {t['via_domain']}" if t["via_crosswalk"] else ""
         out.append(f"  {t['status']:9s} {t['score']:.2f} {t['domain']}{via} [{t['methods']}]")
         out.append(f"            \"{t['sentence']}\" ({t['sentence_start']}-{t['sentence_end']})")
+        more = len(t.get("sentences") or []) - 1
+        if more > 0:
+            out.append(f"            and {more} more supporting sentence{'s' if more > 1 else ''} (--json lists them)")
     return out
 
 

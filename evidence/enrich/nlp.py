@@ -106,14 +106,21 @@ def minimal_nlp() -> Language:
 # Running it
 
 
-def make_docs(nlp: Language, texts: list[str], people: list[list[str]] | None = None, batch_size: int = 64) -> list[Doc]:
+def make_docs(nlp: Language, texts: list[str], people: list[list[str]] | None = None, batch_size: int = 64,
+              roles: list[list[str]] | None = None, narrators: list[str] | None = None) -> list[Doc]:
     """Run the pipeline over texts (batched with nlp.pipe); `people` gives,
-    per text, the names to mark as PERSON."""
+    per text, the names to mark as PERSON, `roles` their roles (in the same
+    order) and `narrators` who tells it (a story's source author), for the
+    sentence roles."""
     docs = []
     for i, t in enumerate(texts):
         d = nlp.make_doc(t)
         if people is not None:
             d.user_data["people"] = people[i]
+        if roles is not None:
+            d.user_data["roles"] = roles[i]
+        if narrators is not None:
+            d.user_data["narrator"] = narrators[i] or ""
         docs.append(d)
     return list(nlp.pipe(docs, batch_size=batch_size))
 

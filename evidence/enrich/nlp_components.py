@@ -20,6 +20,25 @@ if not Span.has_extension("quantity"):
     Span.set_extension("quantity", default=None)  # (value, unit, qualifier)
 
 # ---------------------------------------------------------------------------
+# Paragraphs: no sentence across a blank line
+
+
+@Language.factory("evidence_paragraph_breaks")
+def make_paragraph_breaks(nlp: Language, name: str):
+    """Start a sentence after every blank line (the sentencizer splits only
+    at punctuation, so a heading would run into the paragraph after it)."""
+
+    def paragraph_breaks(doc: Doc) -> Doc:
+        for t in doc[1:]:
+            prev = doc[t.i - 1]
+            if (prev.is_space and prev.text.count("\n") >= 2) or prev.whitespace_ and "\n\n" in prev.text_with_ws:
+                t.is_sent_start = True
+        return doc
+
+    return paragraph_breaks
+
+
+# ---------------------------------------------------------------------------
 # Light stemming (token.norm_), so phrase rules are not thrown by inflection
 
 _SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ied", "y"), ("ed", ""), ("es", ""), ("s", ""))
@@ -266,3 +285,293 @@ def trained_pipeline(model: str):
     return _trained[model]
 
 
+
+
+# ---------------------------------------------------------------------------
+# Sentence roles: which sentences speak about the people a story is about
+
+if not Doc.has_extension("sentence_roles"):
+    Doc.set_extension("sentence_roles", default=None)  # [(start_char, end_char, role)] per sentence
+
+ROLES = ("subject", "worker", "commentary", "attribution", "headline", "other")
+_FIRST_SINGULAR = {"i", "me", "my", "mine", "myself"}
+_FIRST_PLURAL = {"we", "us", "our", "ours", "ourselves"}
+_THIRD = {"he", "him", "his", "himself", "she", "her", "hers", "herself"}
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "mx"}
+_MALE = {"he", "him", "his", "himself"}
+_FEMALE = {"she", "her", "hers", "herself"}
+_MALE_WORDS = {"mr", "son", "husband", "father", "dad", "brother", "uncle", "nephew", "grandfather", "grandad", "man",
+               "widower", "boy", "grandson"}
+_FEMALE_WORDS = {"mrs", "ms", "miss", "daughter", "wife", "mother", "mum", "sister", "aunt", "niece", "grandmother",
+                 "nan", "woman", "widow", "girl", "granddaughter", "landlady"}
+_OPEN_Q, _CLOSE_Q = "“\"", "”\""
+
+
+def role_kind(role: str, subject_roles: Iterable[str], worker_roles: Iterable[str]) -> str:
+    """'subject' when a listed person's role names someone a story is about
+    (the person supported, a family carer), 'worker' for the people around
+    them (staff, volunteers, carers paid to support), else 'unknown'."""
+    r = " ".join(role.lower().replace("(", " ").replace(")", " ").split())
+    if any(s in r for s in subject_roles):
+        return "subject"
+    if any(w in r for w in worker_roles):
+        return "worker"
+    return "unknown"
+
+
+@Language.factory("evidence_sentence_roles", default_config={
+    "subject_roles": ["person supported", "family carer", "householder", "older neighbour", "older person",
+                      "older woman", "older man", "customer", "tenant", "resident", "member of"],
+    "worker_roles": ["worker", "coordinator", "carer", "volunteer", "runner", "buddy", "facilitator", "manager",
+                     "lead", "officer", "director", "councillor", "gp", "assistant", "neighbour", "homesharer",
+                     "circle member", "catalyst", "nurse", "staff", "owner", "founder", "entrepreneur", "president"],
+    "attribution_verbs": ["said", "says", "say", "told", "tells", "explained", "explains", "added", "adds",
+                          "recalled", "recalls", "wrote", "writes", "according"],
+    "general_words": ["people", "carers", "volunteers", "families", "scheme", "schemes", "service", "services",
+                      "programme", "project", "organisation", "charity", "council", "approach", "model",
+                      "everyone", "anyone", "many", "most", "research", "evidence"],
+    "max_attribution_words": 12,
+})
+def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], worker_roles: list[str],
+                        attribution_verbs: list[str], general_words: list[str], max_attribution_words: int):
+    """Give every sentence one role, in doc._.sentence_roles:
+    - subject: it speaks about a person the story is about (doc.user_data
+      'people' with 'roles'): their name or a part of it, a pronoun that
+      follows their name, their own quoted words, or first-person narration
+      when they are the narrator (doc.user_data 'narrator');
+    - worker: it speaks only about the people around them (staff, volunteers);
+    - attribution: a short 'said Karen Holt, coordinator' with no content;
+    - headline: a heading or a line with no closing punctuation;
+    - commentary: none of the people, and a general subject (the scheme,
+      people, services): approach description, background, comment;
+    - other: the rest.
+    With no listed people every sentence is 'other' (findings, plain texts)."""
+    verbs = {v.lower() for v in attribution_verbs}
+    general = {w.lower() for w in general_words}
+    subj_roles = [s.lower() for s in subject_roles]
+    work_roles = [w.lower() for w in worker_roles]
+
+    def sentence_roles(doc: Doc) -> Doc:
+        names = [n for n in doc.user_data.get("people", []) if n and n.strip()]
+        if not names:
+            doc._.sentence_roles = [(s.start_char, s.end_char, "other") for s in doc.sents]
+            return doc
+        roles = doc.user_data.get("roles") or [""] * len(names)
+        kinds = [role_kind(r or "", subj_roles, work_roles) for r in roles]
+        if "subject" not in kinds:  # no one named as supported: the unknowns are, else everyone
+            kinds = ["subject" if k == "unknown" or "unknown" not in kinds else k for k in kinds]
+        kinds = ["subject" if k == "unknown" else k for k in kinds]
+        parts: dict[str, int] = {}  # a name's words (Aisha, Begum) -> person index
+        for i, n in enumerate(names):
+            for w in re.findall(r"[A-Z][\w'’-]+", n):
+                if len(w) >= 3 and w.lower() not in _TITLES:
+                    parts.setdefault(w.lower(), i)
+        narrator = doc.user_data.get("narrator") or ""
+        narrator_i = next((i for i, n in enumerate(names) if narrator and (
+            n.strip().lower() == narrator.strip().lower() or narrator.strip().lower() in n.lower())), None)
+        in_quote = _quote_mask(doc.text)
+        # people mentioned, token by token, for pronouns and quote speakers
+        person_at = [None] * len(doc)
+        for t in doc:
+            if t.text[:1].isupper() and t.lower_ in parts:
+                person_at[t.i] = parts[t.lower_]
+        gender = _genders(doc, person_at, roles, len(names))
+        speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)
+        if narrator_i is None:
+            narrator_i = _guess_narrator(doc, in_quote, person_at, kinds)
+        recent: list[int] = []  # people in order of last mention (-1: someone not listed)
+        focus = None  # who the previous sentence was first about: a pronoun's first choice
+        history: list[list[int]] = []  # the references of each sentence
+        out = []
+        for s in doc.sents:
+            about = {"subject": False, "worker": False}
+            first_subject = False
+            here: list[int] = []  # references in this sentence so far
+            for t in s:
+                p = person_at[t.i]
+                if p is None and _unlisted_name(doc, t, person_at):
+                    if t.i - s.start > 2:  # 'said Priya Dale': someone quoted, not whom the story follows
+                        continue
+                    p = -1
+                if p is not None:
+                    if p >= 0:
+                        about[kinds[p]] = True
+                    here.append(p)
+                    recent = [q for q in recent if q != p] + [p]
+                    continue
+                low = t.lower_
+                quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
+                if low in _THIRD and recent:
+                    g = "m" if low in _MALE else "f"
+                    ok = lambda q: q == -1 or gender[q] in (g, None)  # noqa: E731
+                    fits = [q for q in reversed(here) if ok(q)]
+                    if fits:
+                        ref = fits[0]
+                    elif focus is not None and ok(focus) and (focus == -1 or kinds[focus] == "subject"):
+                        ref = focus  # the previous sentence's first person, when not a worker
+                    else:  # else whom the last two sentences name, the story's subject first
+                        pool = [q for refs in history[-2:][::-1] for q in refs[::-1] if ok(q)]
+                        subj = [q for q in pool if q != -1 and kinds[q] == "subject"]
+                        ref = (subj or pool or [q for q in reversed(recent) if ok(q)] or [recent[-1]])[0]
+                    here.append(ref)
+                    if ref != -1:
+                        about[kinds[ref]] = True
+                elif low in _FIRST_SINGULAR:
+                    speaker = speakers.get(t.i) if quoted else narrator_i
+                    if speaker is not None:
+                        if kinds[speaker] == "subject":
+                            first_subject = True
+                        else:
+                            about["worker"] = True
+            if here:
+                focus = here[0]
+            history.append(here)
+            out.append((s.start_char, s.end_char, _role(s, about["subject"] or first_subject, about["worker"],
+                                                        in_quote, verbs, general, max_attribution_words)))
+
+        doc._.sentence_roles = out
+        return doc
+
+    return sentence_roles
+
+
+def _unlisted_name(doc: Doc, t, person_at: list) -> bool:
+    """A name of someone not listed: two capitalised words in a row ('Alex
+    Fox'), neither a listed name's word nor part of an organisation, approach
+    or place. Marks who a later 'he' or 'she' may point to."""
+    if t.i + 1 >= len(doc):
+        return False
+    n = doc[t.i + 1]
+    ok = (t.is_alpha and n.is_alpha and t.text[:1].isupper() and n.text[:1].isupper() and not t.is_stop
+          and not n.is_stop and person_at[n.i] is None and t.lower_ not in _TITLES
+          and not (t.ent_type_ in ("ORG", "APPROACH", "PLACE") or n.ent_type_ in ("ORG", "APPROACH", "PLACE")))
+    return ok and not (t.i > 0 and doc[t.i - 1].text[:1].isupper() and doc[t.i - 1].is_alpha)
+
+
+def _genders(doc: Doc, person_at: list, roles: list[str], n: int) -> list[str | None]:
+    """'m', 'f' or None per listed person: from words in their role ('niece',
+    'husband'), a title before their name (Mr, Mrs) and the first he or she
+    after their name before anyone else is named."""
+    votes = [[0, 0] for _ in range(n)]
+    for i, r in enumerate(roles[:n]):
+        words = set(re.findall(r"[a-z]+", (r or "").lower()))
+        votes[i][0] += 2 * len(words & _MALE_WORDS)
+        votes[i][1] += 2 * len(words & _FEMALE_WORDS)
+    for t in doc:
+        p = person_at[t.i]
+        if p is None:
+            continue
+        if t.i > 0 and doc[t.i - 1].lower_ in ("mr",):
+            votes[p][0] += 3
+        elif t.i > 0 and doc[t.i - 1].lower_ in ("mrs", "ms", "miss"):
+            votes[p][1] += 3
+        for u in doc[t.i + 1:t.i + 40]:
+            if person_at[u.i] is not None and person_at[u.i] != p:
+                break
+            if u.lower_ in _MALE or u.lower_ in _FEMALE:
+                votes[p][0 if u.lower_ in _MALE else 1] += 1
+                break
+    return ["m" if m > f else "f" if f > m else None for m, f in votes]
+
+
+def _quote_mask(text: str) -> list[bool]:
+    """Per character: inside a double-quoted passage (curly or straight quotes;
+    a quote left open runs to the end of its paragraph)."""
+    mask, inside = [False] * len(text), False
+    for i, c in enumerate(text):
+        if c == "\n" and text[i + 1:i + 2] == "\n":
+            inside = False
+        if c == "“" or (c == '"' and not inside):
+            inside = True
+        elif c == "”" or c == '"':
+            mask[i] = True
+            inside = False
+            continue
+        mask[i] = inside
+    return mask
+
+
+def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set, gender: list) -> dict[int, int]:
+    """token index (inside a quote) -> the person who says it: the person or
+    pronoun next to an attribution verb just after or before the quote; a
+    quote with no attribution continues the previous one in its paragraph."""
+    runs, cur = [], None  # [(first token, last token)]
+    for t in doc:
+        q = in_quote[t.idx] if t.idx < len(in_quote) else False
+        if q and cur is None:
+            cur = [t.i, t.i]
+        elif q:
+            cur[1] = t.i
+        elif cur is not None:
+            runs.append(tuple(cur))
+            cur = None
+    if cur is not None:
+        runs.append(tuple(cur))
+    def before(i: int, pronoun: str) -> int | None:
+        """The last listed person named before token i whom the pronoun fits."""
+        g = "m" if pronoun in _MALE else "f"
+        for j in range(i - 1, -1, -1):
+            p = person_at[j]
+            if p is not None and gender[p] in (g, None):
+                return p
+        return None
+
+    out: dict[int, int] = {}
+    prev_speaker, prev_end = None, -1
+    for a, b in runs:
+        speaker = None
+        for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a)):
+            window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)]
+            if any(w.lower_ in verbs for w in window):
+                for w in window:
+                    if person_at[w.i] is not None:
+                        speaker = person_at[w.i]
+                        break
+                    if w.lower_ in _THIRD:
+                        speaker = before(a, w.lower_)
+                        break
+                if speaker is not None:
+                    break
+        if speaker is None and prev_speaker is not None and "\n\n" not in doc.text[doc[prev_end].idx:doc[a].idx]:
+            speaker = prev_speaker
+        if speaker is not None:
+            for i in range(a, b + 1):
+                out[i] = speaker
+        prev_speaker, prev_end = speaker, b
+    return out
+
+
+def _guess_narrator(doc: Doc, in_quote: list[bool], person_at: list, kinds: list[str]) -> int | None:
+    """The narrator when the story does not say: a person the story is about
+    tells it in the first person when first-person narration never sits beside
+    their name; else nobody we know (a worker or the organisation)."""
+    first = beside = 0
+    for s in doc.sents:
+        toks = [t for t in s if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
+        has_first = any(t.lower_ in _FIRST_SINGULAR for t in toks)
+        first += has_first
+        beside += has_first and any(person_at[t.i] is not None and kinds[person_at[t.i]] == "subject" for t in toks)
+    if first >= 2 and beside == 0:
+        subjects = [i for i, k in enumerate(kinds) if k == "subject"]
+        return subjects[0] if subjects else None
+    return None
+
+
+def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool], verbs: set, general: set,
+          max_attribution_words: int) -> str:
+    text = s.text.strip()
+    words = [t for t in s if t.is_alpha]
+    outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
+    rest = s.doc.text[s.end_char:]
+    line_alone = rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")  # nothing after it on its line
+    if text.startswith("#") or (text and text[-1] not in ".!?\"”’)…:;,-–—" and len(words) <= 20 and line_alone):
+        return "headline"
+    if about_subject:
+        return "subject"
+    if len(words) - len(outside) <= 2 and len(outside) <= max_attribution_words and any(t.lower_ in verbs for t in outside):
+        return "attribution"
+    if about_worker:
+        return "worker"
+    if any(t.lower_ in general for t in words) or any(e.label_ in ("APPROACH", "ORG") for e in s.ents):
+        return "commentary"
+    return "other"

@@ -53,6 +53,18 @@ class Settings:
     min_examples: int = 3
     classifier_c: float = 4.0
     training: list[str] = field(default_factory=list)
+    # a sentence's score is multiplied by its role's weight (sentence roles,
+    # evidence.enrich.nlp_components); texts with no listed people are 'other'
+    role_weights: dict[str, float] = field(default_factory=dict)
+    # per-domain thresholds (domain key -> threshold); others use `threshold`
+    thresholds: dict[str, float] = field(default_factory=dict)
+    # every sentence of a tag scoring at least max(threshold, best - support_margin)
+    # is listed as supporting it (and highlighted)
+    support_margin: float = 1.0
+
+    def threshold_for(self, keys: Sequence[str]) -> np.ndarray:
+        """The threshold of each domain key (per-domain, else the default)."""
+        return np.array([self.thresholds.get(k, self.threshold) for k in keys], dtype=np.float32)
 
     def version(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -72,6 +84,13 @@ def load_settings(root: Path | None) -> Settings:
             s.weights = {**s.weights, **{k: float(v) for k, v in value.items()}}
         elif key == "training":
             s.training = [str(v) for v in (value or [])]
+        elif key in ("role_weights", "thresholds"):
+            if not isinstance(value, dict):
+                raise EvidenceError(f"{path}: '{key}' maps names to numbers, not {value!r}")
+            try:
+                setattr(s, key, {str(k): float(v) for k, v in value.items()})
+            except (TypeError, ValueError):
+                raise EvidenceError(f"{path}: '{key}' maps names to numbers, not {value!r}") from None
         elif value is not None:
             try:
                 setattr(s, key, type(getattr(s, key))(value))
@@ -90,6 +109,8 @@ class ItemScores:
     embedding: np.ndarray  # rescaled similarity in [0, 1]
     classifier: np.ndarray | None  # NaN where the label has no classifier
     similarity: np.ndarray | None = None  # raw cosine, for inspection
+    factor: np.ndarray | None = None  # per unit: its sentence role's weight (1 when none)
+    roles: list[str] | None = None  # per unit: its sentence role
 
 
 @dataclass
@@ -181,8 +202,11 @@ class Tagger:
                     if a >= us and b <= ue:
                         rule[u, label] = 1.0
             s = sim[pos:pos + n]
+            roles = unit_roles(doc, units)
+            factor = np.array([self.settings.role_weights.get(r, 1.0) for r in roles], dtype=np.float32)
             out.append(ItemScores(units=units, rule=rule, embedding=rescale(s, lo, hi),
-                                  classifier=None if clf is None else clf[pos:pos + n], similarity=s))
+                                  classifier=None if clf is None else clf[pos:pos + n], similarity=s,
+                                  factor=factor, roles=roles))
             pos += n
         return out
 
@@ -256,6 +280,23 @@ class Tagger:
         return out
 
 
+def unit_roles(doc: Any, units: list[tuple[int, int, str]]) -> list[str]:
+    """The sentence role of each unit (doc._.sentence_roles, set by the
+    evidence_sentence_roles component; 'other' when it is absent)."""
+    spans = doc._.sentence_roles if hasattr(doc, "has_extension") and doc.has_extension("sentence_roles") else None
+    if not spans:
+        return ["other"] * len(units)
+    out = []
+    for us, ue, _ in units:
+        role = "other"
+        for s, e, r in spans:
+            if s <= us < e or (us <= s < ue):
+                role = r
+                break
+        out.append(role)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Combining
 
@@ -278,7 +319,10 @@ def combine(item: ItemScores, weights: dict[str, float]) -> np.ndarray:
         have = ~np.isnan(item.classifier)
         num = num + np.where(have, weights["classifier"] * np.nan_to_num(item.classifier), 0)
         den = den + np.where(have, weights["classifier"], 0)
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    out = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    if item.factor is not None and len(item.factor) == len(out):
+        out = out * item.factor[:, None]
+    return out
 
 
 def item_matrix(items: Sequence[ItemScores], weights: dict[str, float], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -315,6 +359,35 @@ def decide(scores: np.ndarray, threshold: float, min_labels: int = 0, max_labels
     """Label indices per row (best first), as decide_matrix chooses them."""
     chosen = decide_matrix(scores, threshold, min_labels, max_labels)
     return [[int(i) for i in np.argsort(-row, kind="stable") if c[i]] for row, c in zip(scores, chosen)]
+
+
+def choose(best: np.ndarray, keys: Sequence[str], settings: Settings, skip: Iterable[str] = ()) -> list[int]:
+    """The domains suggested for one item from its best score per domain:
+    at or above the domain's threshold, best first, at most
+    max_tags_per_framework per framework (a framework is the part of the
+    key before '/'); keys in `skip` (curators' decisions) are left out."""
+    thresholds, skip, per_fw, out = settings.threshold_for(keys), set(skip), {}, []
+    for i in np.argsort(-best, kind="stable"):
+        if best[i] < thresholds[i] or keys[i] in skip:
+            continue
+        fw = keys[i].split("/", 1)[0]
+        if per_fw.get(fw, 0) >= settings.max_tags_per_framework:
+            continue
+        per_fw[fw] = per_fw.get(fw, 0) + 1
+        out.append(int(i))
+    return out
+
+
+def supporting_units(c: np.ndarray, i: int, threshold: float, margin: float, first: int | None = None) -> list[int]:
+    """The units that support label i (a column of the combined scores):
+    every unit scoring at least the threshold and within `margin` of the
+    best, best first; `first` (a curator's sentence) leads when given."""
+    col = c[:, i]
+    floor = max(float(threshold), float(col.max()) - margin)
+    units = [int(u) for u in np.argsort(-col, kind="stable") if col[u] >= floor]
+    if first is not None:
+        units = [first] + [u for u in units if u != first]
+    return units
 
 
 def supporting_methods(rule: float, embedding: float, classifier: float | None, weights: dict[str, float]) -> list[str]:

@@ -40,6 +40,8 @@ class Item:
     decisions: list[dict]
     content_hash: str
     file: str
+    roles: list[str] | None = None
+    narrator: str = ""
 
 
 def _rows(db, sql: str, params: list | None = None) -> list[dict]:
@@ -79,9 +81,9 @@ def tagger_version(root: Path, db, settings, model_id: str) -> str:
 
 def _items(db, kind: str, ids: list[str] | None = None) -> list[Item]:
     if kind == "story":
-        sql = "SELECT id, public_body AS text, public_people, review, content_hash, file FROM stories"
+        sql = "SELECT id, public_body AS text, public_people, review, content_hash, file, source_author FROM stories"
     else:
-        sql = ("SELECT f.id, f.statement AS text, NULL AS public_people, f.review_tags, f.content_hash, s.file "
+        sql = ("SELECT f.id, f.statement AS text, NULL AS public_people, f.review_tags, f.content_hash, s.file, NULL "
                "FROM findings f JOIN studies s ON s.id = f.study_id")
     out = []
     parts = [None] if ids is None else [list(c) for c in chunks(ids, CHUNK)]
@@ -89,11 +91,12 @@ def _items(db, kind: str, ids: list[str] | None = None) -> list[Item]:
         where = "" if part is None else f" WHERE {'' if kind == 'story' else 'f.'}id IN ({','.join('?' * len(part))})"
         for r in db.execute(sql + where, part or []).fetchall():
             if kind == "story":
-                people = [p["name"] for p in json.loads(r[2] or "[]") if p.get("name")]
+                listed = [p for p in json.loads(r[2] or "[]") if p.get("name")]
+                people, roles = [p["name"] for p in listed], [p.get("role") or "" for p in listed]
                 decisions = json.loads(r[3] or "{}").get("tags", []) or []
             else:
-                people, decisions = [], json.loads(r[3] or "[]")
-            out.append(Item(kind, r[0], r[1] or "", people, decisions, r[4], r[5]))
+                people, roles, decisions = [], [], json.loads(r[3] or "[]")
+            out.append(Item(kind, r[0], r[1] or "", people, decisions, r[4], r[5], roles, r[6] or ""))
     return out
 
 
@@ -145,7 +148,8 @@ def enrich(db, summary, options) -> None:
         ent_set, tag_set = set(ent_ids), set(tag_ids)
         for start in range(0, len(ids), BATCH):
             items = _items(db, kind, ids[start:start + BATCH])
-            docs = make_docs(nlp, [it.text for it in items], [it.people for it in items], batch_size=128)
+            docs = make_docs(nlp, [it.text for it in items], [it.people for it in items], batch_size=128,
+                             roles=[it.roles or [] for it in items], narrators=[it.narrator for it in items])
             fk = "story_id" if kind == "story" else "finding_id"
             ent_items = [(it, d) for it, d in zip(items, docs) if it.id in ent_set]
             _delete_for(db, "entities", kind, [it.id for it, _ in ent_items])
@@ -155,10 +159,13 @@ def enrich(db, summary, options) -> None:
             written += len(rows)
             tag_items = [(it, d) for it, d in zip(items, docs) if it.id in tag_set]
             if tag_items:
-                rows = _tag_rows(db, tagger, labels, tag_items, settings, run, fk)
+                rows, sentence_rows = _tag_rows(db, tagger, labels, tag_items, settings, run, fk)
+                _delete_for(db, "tag_sentences", kind, [it.id for it, _ in tag_items])
                 _delete_for(db, "tags", kind, [it.id for it, _ in tag_items])
                 if rows:
                     db["tags"].insert_all(rows, pk=("item_type", "item_id", "domain"), batch_size=500)
+                if sentence_rows:
+                    db["tag_sentences"].insert_all(sentence_rows, pk=("item_type", "item_id", "domain", "rank"), batch_size=500)
                 written += len(rows)
             db["tagged_items"].upsert_all([
                 {"item_type": kind, "item_id": it.id, "content_hash": it.content_hash, "nlp_version": nlp_v,
@@ -253,23 +260,23 @@ def _find_sentence(sentence: str, units: list[tuple[int, int, str]]) -> int | No
     return best_u if best >= 0.5 else None
 
 
-def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> list[dict]:
-    """Tag rows for items: suggestions above the threshold (at most
-    max_tags_per_framework per framework), curators' decisions applied,
-    then domains reached through the crosswalk."""
-    import numpy as np
-
-    from evidence.enrich.tagger import combine
+def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> tuple[list[dict], list[dict]]:
+    """(tag rows, supporting-sentence rows) for items: suggestions at or
+    above their domain's threshold (at most max_tags_per_framework per
+    framework), curators' decisions applied, then domains reached through
+    the crosswalk (with the sentences of the domain they come from). Each
+    tag lists every sentence that supports it, best first."""
+    from evidence.enrich.tagger import choose, combine, supporting_units
 
     if tagger is None:
-        return []
+        return [], []
     crosswalk = defaultdict(list)
     for r in _rows(db, "SELECT from_domain, to_domain FROM crosswalk ORDER BY from_domain, to_domain"):
         crosswalk[r["from_domain"]].append(r["to_domain"])
     keys = tagger.keys
-    framework_of = [k.split("/", 1)[0] for k in keys]
+    thresholds = settings.threshold_for(keys)
     analysed = tagger.analyse([d for _, d in tag_items], batch_size=128)
-    rows = []
+    rows, sentence_rows = [], []
     for (it, _), scores in zip(tag_items, analysed):
         decisions = {d["domain"]: d for d in it.decisions}
         for dom in decisions:
@@ -283,25 +290,20 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> li
         if not scores.units:
             continue
         c = combine(scores, settings.weights)
-        best_u = c.argmax(axis=0)
-        best = c.max(axis=0)
         chosen: dict[str, dict] = {}
-        per_fw: dict[str, int] = defaultdict(int)
-        for i in np.argsort(-best, kind="stable"):
-            key = keys[i]
-            if best[i] < settings.threshold:
-                break
-            if key in decisions or per_fw[framework_of[i]] >= settings.max_tags_per_framework:
-                continue
-            per_fw[framework_of[i]] += 1
-            chosen[key] = _row(it, fk, key, int(i), int(best_u[i]), scores, c, settings, "suggested", run)
+        support: dict[str, list[int]] = {}
+        for i in choose(c.max(axis=0), keys, settings, skip=decisions):
+            units = supporting_units(c, i, thresholds[i], settings.support_margin)
+            chosen[keys[i]] = _row(it, fk, keys[i], i, units[0], scores, c, settings, "suggested", run)
+            support[keys[i]] = units
         for key, d in decisions.items():
             i = tagger.index[key]
             u = _find_sentence(d.get("sentence", ""), scores.units) if d.get("sentence") else None
-            u = int(best_u[i]) if u is None else u
-            row = _row(it, fk, key, i, u, scores, c, settings, d["status"], run)
+            units = supporting_units(c, i, thresholds[i], settings.support_margin, first=u)
+            row = _row(it, fk, key, i, units[0], scores, c, settings, d["status"], run)
             row["methods"] = "curator" + ("+" + row["methods"] if row["methods"] else "")
             chosen[key] = row
+            support[key] = units
         for key, row in list(chosen.items()):
             if row["status"] == "rejected":
                 continue
@@ -310,8 +312,17 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> li
                     continue
                 chosen[target] = {**row, "framework": target.split("/", 1)[0], "domain": target,
                                   "status": "suggested", "via_crosswalk": 1, "via_domain": key, "methods": "crosswalk"}
+                support[target] = support[key]
         rows += chosen.values()
-    return rows
+        for key, row in chosen.items():
+            i = tagger.index[row["via_domain"] or key]
+            for rank, u in enumerate(support[key]):
+                start, end, text = scores.units[u]
+                sentence_rows.append({
+                    "item_type": it.type, "item_id": it.id, "story_id": None, "finding_id": None, fk: it.id,
+                    "domain": key, "rank": rank, "sentence": text, "start": start, "end": end,
+                    "score": round(float(c[u, i]), 4), "role": scores.roles[u] if scores.roles else None})
+    return rows, sentence_rows
 
 
 def _row(it: Item, fk: str, key: str, i: int, u: int, scores, c, settings, status: str, run: dict) -> dict:

@@ -75,6 +75,14 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
             "sentence", "sentence_start", "sentence_end", "status", "via_crosswalk", "via_domain",
             "rule_score", "embedding_score", "classifier_score", "run_date", "model_id", "codebook_version")],
         ("item_type", "item_id", "domain")),
+    # every sentence supporting a published tag, best first (rank 0 is the tag's sentence)
+    "tag_sentences": (
+        "EXISTS (SELECT 1 FROM work.tags t WHERE t.item_type = s.item_type AND t.item_id = s.item_id "
+        "AND t.domain = s.domain AND t.status != 'rejected') AND "
+        f"(s.item_type = 'finding' OR s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
+        [(c, f"s.{c}") for c in (
+            "item_type", "item_id", "story_id", "finding_id", "domain", "rank", "sentence", "start", "end", "score", "role")],
+        ("item_type", "item_id", "domain", "rank")),
     "entities": (
         f"s.item_type = 'finding' OR s.story_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY})",
         [(c, f"s.{c}") for c in (

@@ -164,6 +164,27 @@ def m006_text_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE embeddings RENAME COLUMN content_hash TO text_hash")
 
 
+@migrations()
+def m007_tag_sentences(db: sqlite_utils.Database) -> None:
+    """Every sentence that supports a tag (score at or above the threshold),
+    best first (rank 0 is the tag's own sentence), with offsets and score.
+    Existing tags are made again by the next build (their tagger version is
+    cleared), so no tag is left without its sentences."""
+    db.execute("""
+CREATE TABLE [tag_sentences] (
+  [item_type] TEXT NOT NULL, [item_id] TEXT NOT NULL,
+  [story_id] TEXT REFERENCES [stories]([id]) ON DELETE CASCADE,
+  [finding_id] TEXT REFERENCES [findings]([id]) ON DELETE CASCADE,
+  [domain] TEXT NOT NULL REFERENCES [domains]([id]) ON DELETE CASCADE,
+  [rank] INTEGER NOT NULL, [sentence] TEXT, [start] INTEGER, [end] INTEGER, [score] FLOAT, [role] TEXT,
+  PRIMARY KEY ([item_type], [item_id], [domain], [rank])
+)""")
+    for cols in (["story_id"], ["finding_id"], ["domain"]):
+        db["tag_sentences"].create_index(cols)
+    if db["tagged_items"].exists():
+        db.execute("UPDATE tagged_items SET tagger_version = ''")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

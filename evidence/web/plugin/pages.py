@@ -37,7 +37,7 @@ OPEN, CLOSE = "\ue000", "\ue001"  # private-use markers, placed in the text befo
 
 
 def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
-    """The narrative as HTML with each tag's supporting sentence in a
+    """The narrative as HTML with each tag's supporting sentences in a
     <mark> (class suggested or confirmed), and the marks drawn: [{id,
     start, end, status, domains}]. Overlapping or paragraph-crossing spans
     are not marked (the tag list still shows their sentence)."""
@@ -79,7 +79,20 @@ def story_page(conn, story_id: str) -> dict:
                       "t.via_crosswalk, d.label, f.title AS framework_title FROM tags t JOIN domains d ON d.id = t.domain "
                       "JOIN frameworks f ON f.id = t.framework WHERE t.story_id = ? "
                       "ORDER BY f.id, t.score DESC", [story_id])
-    body, marks = highlight(story["body"] or "", tags)
+    # every sentence that supports a tag is highlighted, not only its best one
+    label_of = {t["domain"]: t for t in tags}
+    spans = list(tags)
+    try:
+        support = _all(conn, "SELECT domain, start AS sentence_start, end AS sentence_end FROM tag_sentences "
+                             "WHERE story_id = ? AND rank > 0 ORDER BY domain, rank", [story_id])
+    except sqlite3.OperationalError:  # a public db made before supporting sentences were kept
+        support = []
+    for r in support:
+        t = label_of.get(r["domain"])
+        if t is not None:
+            spans.append({**r, "label": t["label"], "status": t["status"]})
+            t["more"] = t.get("more", 0) + 1
+    body, marks = highlight(story["body"] or "", spans)
     by_span = {(m["start"], m["end"]): m["id"] for m in marks}
     for t in tags:
         t["mark"] = by_span.get((t["sentence_start"], t["sentence_end"]))

@@ -1,0 +1,84 @@
+"""Sentence roles (the evidence_sentence_roles spaCy component in
+pipelines/nlp.cfg): which sentences speak about the person a story is about.
+Invented texts; no model."""
+from pathlib import Path
+
+import pytest
+
+from evidence.enrich.nlp import load_nlp, make_docs
+from evidence.enrich.nlp_components import role_kind
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STORY = """# A new start for Marjorie
+
+Marjorie Pell is 81 and has lived in Tadcaster all her life. After her husband died she stopped going out.
+
+Her neighbour volunteer, Tomasz Wren, started calling in on Fridays. He fixed the gate first. “I look forward to Fridays now,” she said. “I bake for him.”
+
+Befriending schemes bring huge benefits to older people across the country.
+
+“Volunteers gain as much as the people they visit,” said Priya Dale, the scheme's coordinator.
+
+Now she goes to the Tuesday lunch club and has made two friends there.
+"""
+
+
+@pytest.fixture(scope="module")
+def roles():
+    nlp = load_nlp(ROOT)
+    doc = make_docs(nlp, [STORY], [["Marjorie Pell", "Tomasz Wren"]], roles=[["person supported", "volunteer befriender"]],
+                    narrators=[""])[0]
+    return {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+
+
+def role_of(roles: dict, start: str) -> str:
+    hits = [r for text, r in roles.items() if text.startswith(start)]
+    assert len(hits) == 1, (start, roles)
+    return hits[0]
+
+
+def test_sentences_about_the_person_by_name_pronoun_and_own_words(roles):
+    assert role_of(roles, "Marjorie Pell is 81") == "subject"  # her name
+    assert role_of(roles, "After her husband died") == "subject"  # a pronoun that follows her name
+    assert role_of(roles, "I look forward to Fridays") == "subject"  # her own quoted words
+    assert role_of(roles, "I bake for him") == "subject"  # the quote goes on
+    assert role_of(roles, "Now she goes to the Tuesday lunch club") == "subject"
+
+
+def test_commentary_attribution_and_headline_are_told_apart(roles):
+    assert role_of(roles, "# A new start") == "headline"
+    assert role_of(roles, "Befriending schemes bring huge benefits") == "commentary"
+    assert role_of(roles, "“Volunteers gain as much") in ("commentary", "worker")
+
+
+def test_a_sentence_only_about_the_volunteer_is_not_about_the_subject(roles):
+    assert role_of(roles, "He fixed the gate first") == "worker"  # 'he' after Tomasz: the volunteer
+
+
+def test_first_person_narration_counts_when_the_narrator_is_the_person():
+    nlp = load_nlp(ROOT)
+    text = "I moved to Ripon last year. I did not know anyone. Now I run the knitting group on Mondays."
+    mine = make_docs(nlp, [text], [["Dorothy Kay"]], roles=[["person supported"]], narrators=["Dorothy Kay"])[0]
+    assert [r for *_, r in mine._.sentence_roles] == ["subject"] * 3
+    theirs = make_docs(nlp, ["Every week I visit Dorothy. I bring the paper. She reads me the headlines."],
+                       [["Dorothy Kay", "Sam Ode"]], roles=[["person supported", "volunteer"]], narrators=["Sam Ode"])[0]
+    assert [r for *_, r in theirs._.sentence_roles] == ["subject", "worker", "subject"]
+
+
+def test_texts_without_listed_people_have_no_roles_to_weigh():
+    nlp = load_nlp(ROOT)
+    doc = make_docs(nlp, ["Satisfaction rose by 12% among budget holders. Most said they had more choice."], [[]])[0]
+    assert {r for *_, r in doc._.sentence_roles} == {"other"}
+
+
+@pytest.mark.parametrize("role, kind", [
+    ("person supported", "subject"), ("family carer", "subject"), ("family carer and volunteer", "subject"),
+    ("Shared Lives carer", "worker"), ("Local Area Coordinator (worker)", "worker"), ("GoodGym runner", "worker"),
+    ("florist", "unknown"),
+])
+def test_role_kinds(role, kind):
+    from spacy.language import Language
+
+    defaults = Language.get_factory_meta("evidence_sentence_roles").default_config
+    assert role_kind(role, defaults["subject_roles"], defaults["worker_roles"]) == kind
