@@ -55,6 +55,23 @@ def test_story_page_highlights_each_tag_sentence_at_its_offsets(built_session):
     assert "<h1" in page.text and "<h2" in page.text
 
 
+def test_story_page_highlights_every_supporting_sentence(built_session):
+    conn = sqlite3.connect(built_session / "public.db")
+    story, = conn.execute("SELECT story_id FROM tag_sentences WHERE rank > 0 GROUP BY story_id "
+                          "ORDER BY count(*) DESC, story_id LIMIT 1").fetchone()
+    body = conn.execute("SELECT body FROM stories WHERE id = ?", [story]).fetchone()[0]
+    spans = set(conn.execute("SELECT start, end FROM tag_sentences WHERE story_id = ?", [story]).fetchall())
+    conn.close()
+    (page,) = get(built_session, f"/-/story/{story}")
+    assert page.status_code == 200
+    marked = {" ".join(m.split()) for m in re.findall(r'<mark id="mark-\d+"[^>]*>(.*?)</mark>', page.text, re.S)}
+    want = {" ".join(body[s:e].split()) for s, e in spans if "\n\n" not in body[s:e]}
+    assert len(want) > 1
+    missing = [w for w in want if w not in marked and w.replace("'", "&#39;") not in marked]
+    assert not missing, missing
+    assert "more highlighted sentence" in page.text
+
+
 def test_highlight_escapes_markup_and_skips_overlaps():
     from evidence.web.plugin.pages import highlight
 

@@ -69,7 +69,7 @@ def test_first_person_narration_counts_when_the_narrator_is_the_person():
 def test_texts_without_listed_people_have_no_roles_to_weigh():
     nlp = load_nlp(ROOT)
     doc = make_docs(nlp, ["Satisfaction rose by 12% among budget holders. Most said they had more choice."], [[]])[0]
-    assert {r for *_, r in doc._.sentence_roles} == {"other"}
+    assert {r for *_, r in doc._.sentence_roles} == {"none"}
 
 
 @pytest.mark.parametrize("role, kind", [

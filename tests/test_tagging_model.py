@@ -51,17 +51,38 @@ def test_a_sentence_with_no_outcome_is_not_a_supporting_sentence(real_build: Pat
     assert not any(s.startswith("*Source") for s in sentences)
 
 
-def test_gold_set_tagger_beats_the_baseline(cli):
+def test_held_out_sentences_trained_on_the_development_split_beat_the_baseline(tmp_path):
+    """`evidence eval` on the held-out split's sentences (never tuned on),
+    trained on the development split that ships in pipelines/training."""
+    import csv
     import json
 
     from evidence.models.embedder import get_embedder
     from evidence.enrich.evaluate import evaluate
+    from support import story_corpus
 
+    held = story_corpus.load("held-out")
+    test = tmp_path / "held_out.csv"
+    with open(test, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text", "labels"])
+        for st in held:
+            for s in st.sentences:
+                w.writerow([s.text, "|".join(sorted(s.labels["resolved"]))])
     result = evaluate([ROOT / "pipelines/frameworks/ascot.yml", ROOT / "pipelines/frameworks/community-outcomes.yml"],
-                      ROOT / "tests/gold/stories_gold.csv", root=ROOT, min_labels=0,
+                      test, ROOT / "pipelines/training/stories_dev.csv", root=ROOT, min_labels=0,
                       embedder=get_embedder(ROOT, name="all-MiniLM-L6-v2"))
     json.dumps(result)
-    assert result["setup"]["test_texts"] >= 150
-    assert result["macro_f1"] > result["baseline"]["macro_f1"]
+    assert result["setup"]["test_texts"] >= 250 and result["setup"]["train_texts"] >= 900
     assert result["micro_f1"] > result["baseline"]["micro_f1"]
-    assert result["micro_f1"] >= 0.3
+    assert result["micro_f1"] >= 0.45
+
+
+def test_commentary_about_the_scheme_is_not_james_dignity(real_build: Path):
+    """The author's comment on what Shared Lives carers achieve is not
+    evidence about James's life (the coding rule)."""
+    conn = sqlite3.connect(real_build / "evidence.db")
+    rows = conn.execute("SELECT sentence FROM tag_sentences WHERE item_id = 'james-and-andy' AND rank = 0").fetchall()
+    conn.close()
+    assert rows
+    assert not any("Shared Lives carers achieve" in r[0] for r in rows), rows

@@ -293,7 +293,7 @@ def trained_pipeline(model: str):
 if not Doc.has_extension("sentence_roles"):
     Doc.set_extension("sentence_roles", default=None)  # [(start_char, end_char, role)] per sentence
 
-ROLES = ("subject", "worker", "commentary", "attribution", "headline", "other")
+ROLES = ("subject", "worker", "commentary", "attribution", "headline", "other", "none")
 _FIRST_SINGULAR = {"i", "me", "my", "mine", "myself"}
 _FIRST_PLURAL = {"we", "us", "our", "ours", "ourselves"}
 _THIRD = {"he", "him", "his", "himself", "she", "her", "hers", "herself"}
@@ -345,7 +345,8 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
     - commentary: none of the people, and a general subject (the scheme,
       people, services): approach description, background, comment;
     - other: the rest.
-    With no listed people every sentence is 'other' (findings, plain texts)."""
+    With no listed people every sentence is 'none' (findings, plain texts):
+    nothing to weigh."""
     verbs = {v.lower() for v in attribution_verbs}
     general = {w.lower() for w in general_words}
     subj_roles = [s.lower() for s in subject_roles]
@@ -354,7 +355,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
     def sentence_roles(doc: Doc) -> Doc:
         names = [n for n in doc.user_data.get("people", []) if n and n.strip()]
         if not names:
-            doc._.sentence_roles = [(s.start_char, s.end_char, "other") for s in doc.sents]
+            doc._.sentence_roles = [(s.start_char, s.end_char, "none") for s in doc.sents]
             return doc
         roles = doc.user_data.get("roles") or [""] * len(names)
         kinds = [role_kind(r or "", subj_roles, work_roles) for r in roles]

@@ -203,7 +203,7 @@ class Tagger:
                         rule[u, label] = 1.0
             s = sim[pos:pos + n]
             roles = unit_roles(doc, units)
-            factor = np.array([self.settings.role_weights.get(r, 1.0) for r in roles], dtype=np.float32)
+            factor = np.array([1.0 if r == "none" else self.settings.role_weights.get(r, 1.0) for r in roles], dtype=np.float32)
             out.append(ItemScores(units=units, rule=rule, embedding=rescale(s, lo, hi),
                                   classifier=None if clf is None else clf[pos:pos + n], similarity=s,
                                   factor=factor, roles=roles))
@@ -282,13 +282,14 @@ class Tagger:
 
 def unit_roles(doc: Any, units: list[tuple[int, int, str]]) -> list[str]:
     """The sentence role of each unit (doc._.sentence_roles, set by the
-    evidence_sentence_roles component; 'other' when it is absent)."""
+    evidence_sentence_roles component; 'none' when it is absent: a text
+    with no listed people, whose sentences are not weighed)."""
     spans = doc._.sentence_roles if hasattr(doc, "has_extension") and doc.has_extension("sentence_roles") else None
     if not spans:
-        return ["other"] * len(units)
+        return ["none"] * len(units)
     out = []
     for us, ue, _ in units:
-        role = "other"
+        role = "none"
         for s, e, r in spans:
             if s <= us < e or (us <= s < ue):
                 role = r
