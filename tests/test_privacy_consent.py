@@ -118,6 +118,9 @@ EXPECTED = {
     ("table", "tags"): ["item_type", "item_id", "story_id", "finding_id", "framework", "domain", "score", "methods",
                         "sentence", "sentence_start", "sentence_end", "status", "via_crosswalk", "via_domain",
                         "rule_score", "embedding_score", "classifier_score", "run_date", "model_id", "codebook_version"],
+    # every supporting sentence of a published tag (issue 12)
+    ("table", "tag_sentences"): ["item_type", "item_id", "story_id", "finding_id", "domain", "rank", "sentence", "start",
+                                 "end", "score", "role"],
     ("table", "entities"): ["item_type", "item_id", "story_id", "finding_id", "start", "end", "label", "text", "norm",
                             "value", "unit", "qualifier"],
     ("view", "evidence_by_domain"): None,
