@@ -53,7 +53,16 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         "sample_size", "population", "design", "year", "place", "approach")] + [
         ("area_of_work", "(SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach)"),
         ("source_sentence", "s.source_sentence"), ("note", "s.note"),
+        # strength of evidence (evidence/enrich/certainty.py)
+        ("interval_low", "s.interval_low"), ("interval_high", "s.interval_high"),
+        ("design_group", "s.design_group"), ("certainty", "s.certainty"),
+        ("certainty_reasons", "s.certainty_reasons"), ("certainty_assessed", "s.certainty_assessed"),
     ], ("id",)),
+    # confidence in what the (publishable) stories say per approach and
+    # outcome domain (evidence/enrich/certainty.py)
+    "confidence": ("1", [(c, f"s.{c}") for c in (
+        "approach", "domain", "framework", "confidence", "confidence_reasons", "assessed", "stories",
+        "stories_confirmed", "components")], ("approach", "domain")),
     # anonymised stories: the public_* texts, with names replaced by the pseudonym
     "stories": (PUBLISHABLE_STORY, [("id", "s.id"), ("title", "s.public_title"), ("summary", "s.public_summary"),
                                     ("body", "s.public_body")] + [(c, f"s.{c}") for c in (

@@ -39,10 +39,10 @@ def register_routes():
         (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
         (r"^/-/evidence$", page_views.home_view),
         (r"^/-/evidence\.css$", page_views.css_view),
-        (r"^/-/story/(?P<id>[^/]+?)$", page_views.story_view),
+        (r"^/-/story/(?P<id>[^/]+?)(?P<format>\.json)?$", page_views.story_view),
         (r"^/-/approach/(?P<id>[^/]+?)(?P<format>\.json)?$", page_views.approach_view),
         (r"^/-/gaps(?P<format>\.json)?$", page_views.gaps_view),
-        (r"^/-/gaps/(?P<approach>[^/]+)/(?P<framework>[^/]+)/(?P<domain>[^/]+?)(?P<format>\.json)?$", page_views.cell_view),
+        (r"^/-/gaps/(?P<approach>[^/]+)/(?P<framework>[^/]+)/(?P<domain>[^/]+?)(?P<format>\.json|\.csv|\.ris)?$", page_views.cell_view),
     ]
 
 
