@@ -451,10 +451,15 @@ def search_cmd(
 ) -> None:
     """Search stories and findings by meaning; each result shows the passage
     that matched. Filters apply before ranking."""
-    from evidence.search.query import Filters, search
+    from evidence.search.query import Filters, search, weak_match
 
-    hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=Filters(
-        type=type, approach=approach, domain=domain, area=area, place=place))
+    filters = Filters(type=type, approach=approach, domain=domain, area=area, place=place)
+    hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=filters)
+    if hits and mode != "fts":
+        weak, best = weak_match(db or root / "public.db", query, filters=filters)
+        if weak:
+            _err(f"nothing close was found (the best match is only {best:.2f} close in meaning); "
+                 "the evidence base may not cover this, and these results are probably not about it")
     _print_hits(hits, json_out, Path(db or root / "public.db").stem)
 
 

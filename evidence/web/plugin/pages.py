@@ -155,7 +155,7 @@ SELECT d.id, d.label, d.framework_id, fw.title AS framework_title,
  GROUP BY d.id ORDER BY d.framework_id, d.position""", [approach_id, approach_id])
     confidence = {}
     if _one(conn, "SELECT name FROM sqlite_master WHERE name = 'confidence'"):
-        confidence = {r["domain"]: r for r in _all(conn, "SELECT domain, confidence, confidence_reasons, assessed "
+        confidence = {r["domain"]: r for r in _all(conn, "SELECT domain, confidence, confidence_reasons, assessed, components "
                                                          "FROM confidence WHERE approach = ?", [approach_id])}
     by_id = {f["id"]: f for f in findings}
     tagged: dict[str, list[str]] = {}
@@ -187,8 +187,37 @@ SELECT d.id, d.label, d.framework_id, fw.title AS framework_title,
         else:
             parts.append("no stories" if not d["stories"] else f"{d['stories']} stories, confidence not assessed")
         d["strength"] = (f"{d['certainty'] or 'not assessed'}: " + "; ".join(parts)) if d["certainty"] else "; ".join(parts)
+        d["finding_brief"] = _finding_brief(best["certainty_reasons"]) if best and best["certainty_reasons"] else ""
+        d["story_brief"] = _story_brief(conf) if conf else ""
         d["quotes"] = [q for q in quotes if q["domain"] == d["id"]]
     return {"approach": approach, "stories": stories, "findings": findings, "domains": domains, "quotes": quotes}
+
+
+def _finding_brief(reasons: str) -> str:
+    """'starts low (survey), down one for imprecision' from the full reasons."""
+    out = []
+    for part in reasons.rstrip(".").split("; "):
+        if part.startswith("starts "):
+            level, _, design = part[len("starts "):].partition(": ")
+            out.append(f"starts {level} ({design.split(' (')[0]})")
+        elif part.startswith(("down ", "up ")):
+            out.append(part.split(" (")[0])
+    return ", ".join(out)
+
+
+def _story_brief(conf: dict) -> str:
+    """'serious concerns: adequacy, methodological limitations; minor: coherence'."""
+    try:
+        comps = json.loads(conf.get("components") or "{}")
+    except ValueError:
+        comps = {}
+    by: dict[str, list[str]] = {}
+    for name, c in comps.items():
+        if c.get("concern") not in (None, "none"):
+            by.setdefault(c["concern"], []).append(name)
+    parts = [f"{lv} concerns about {', '.join(by[lv])}" for lv in ("serious", "moderate", "minor") if lv in by]
+    brief = "; ".join(parts) or "no or very minor concerns"
+    return (f"set by a curator; " + brief) if conf.get("assessed") == "curator" else brief
 
 
 def frameworks(conn) -> list[dict]:
