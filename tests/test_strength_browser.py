@@ -26,8 +26,10 @@ def gaps_json(site, query: str) -> dict:
 def test_gap_map_filters_change_what_the_map_shows(real_site, page):  # noqa: F811
     conn = sqlite3.connect(real_site.root / "public.db")
     area = conn.execute("SELECT area_of_work FROM approaches WHERE id = 'shared-lives'").fetchone()[0]
-    page.goto(real_site.url + "/-/gaps")
+    page.goto(real_site.url + "/-/gaps?framework=ascot")
     all_rows = page.locator("table.ev-gaps tbody tr").count()
+    suggested = gaps_json(real_site, "framework=ascot")["cells"]
+    assert page.locator(".ev-sug").count() == sum(1 for c in suggested if c["stories_suggested"]) > 0
     page.select_option("#framework", "ascot")
     page.select_option("#area", area)
     page.check("#confirmed")
@@ -101,9 +103,11 @@ def test_gap_map_at_390px_keeps_the_approach_names_on_screen(real_site, browser)
         assert pg.evaluate("document.documentElement.scrollWidth") <= 395
         wrap = pg.locator(".ev-mapwrap")
         assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")  # the map itself scrolls
+        pg.evaluate("window.scrollTo(0, document.querySelector('.ev-mapwrap').getBoundingClientRect().top + window.scrollY)")
         wrap.evaluate("e => e.scrollLeft = e.scrollWidth")
         pg.wait_for_timeout(200)
-        shot(pg, "phone-gaps-scrolled")
+        assert wrap.evaluate("e => e.scrollLeft") > 0
+        pg.screenshot(path=str(ARTIFACTS / "phone-gaps-scrolled.png"))  # the viewport, as a phone shows it
         name = pg.locator("table.ev-gaps tbody th").first
         box = name.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390
