@@ -257,7 +257,7 @@ def story_confidence(stories: list[dict], rules: dict, override: dict | None = N
     share = counts["provider"] / n if n else 0
     lvl = _concern(share, [("serious", ml.get("serious_share_provider", 1.0)), ("moderate", ml.get("moderate_share_provider", 0.5)),
                            ("minor", ml.get("minor_share_provider", 0.01))])
-    parts = [f"{v} {k if k != 'provider' else 'the provider’s own publication'}" for k, v in counts.items() if v]
+    parts = [f"{v} {k if k != 'provider' else 'from the provider’s own publication'}" for k, v in counts.items() if v]
     comps["methodological limitations"] = (lvl, "whose account: " + ", ".join(parts) if parts else "no stories")
     # relevance
     rel = sr.get("relevance") or {}
@@ -277,16 +277,16 @@ def story_confidence(stories: list[dict], rules: dict, override: dict | None = N
     elif away:
         lvl = worse(lvl, "minor")
     if away:
-        notes.append(f"{away} told outside the UK")
+        notes.append(f"{away} of {n} told outside the UK")
     if n and unplaced / n > float(rel.get("minor_share_unplaced", 0.5)):
         lvl = worse(lvl, "minor")
-        notes.append(f"{unplaced} with no place recorded")
+        notes.append(f"{unplaced} of {n} with no place recorded")
     if n and other_area / n > float(rel.get("minor_share_other_area", 0.5)):
         lvl = worse(lvl, "minor")
-        notes.append(f"{other_area} from another area of work than the approach's")
+        notes.append(f"{other_area} of {n} from another area of work than the approach's")
     if n and indirect / n > float(rel.get("moderate_share_indirect", 0.5)):
         lvl = worse(lvl, "moderate")
-        notes.append(f"{indirect} reach this outcome only through the crosswalk")
+        notes.append(f"{indirect} of {n} reach this outcome only through the crosswalk")
     comps["relevance"] = (lvl, "; ".join(notes) if notes else "told in the UK context, about the approach's own people")
 
     total = sum(steps.get(level, 0) for level, _ in comps.values())
