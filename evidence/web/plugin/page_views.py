@@ -84,3 +84,18 @@ async def cell_view(request, datasette):
                        tilde_decode(request.url_vars["approach"]),
                        tilde_decode(request.url_vars["framework"]) + "/" + tilde_decode(request.url_vars["domain"]),
                        json_ok=True)
+
+
+async def charts_view(request, datasette):
+    """/-/charts: evidence by approach, by outcome domain, and findings'
+    values by approach and design, as server-drawn SVG (charts.py); .json
+    gives the numbers."""
+    from evidence.web.plugin import charts
+
+    if request.url_vars.get("format") == ".json":
+        return await _page(request, datasette, "evidence_charts.html", pages.charts, json_ok=True)
+
+    def build(conn):
+        return charts.page(pages.charts(conn))
+
+    return await _page(request, datasette, "evidence_charts.html", build)

@@ -11,6 +11,7 @@ from html import escape
 from markupsafe import Markup
 
 from evidence.errors import EvidenceError
+from evidence.web.formatting import format_value, public_note
 from evidence.web.plugin.render import render_markdown
 
 
@@ -98,7 +99,10 @@ def approach_page(conn, approach_id: str) -> dict:
                           "ON w.id = a.area_of_work WHERE a.id = ?", [approach_id])
     if approach is None:
         raise NotFound(f"no approach '{approach_id}'")
-    approach["sources"] = json.loads(approach.get("sources") or "[]")
+    # the sources as the public cites them (the curators' seed file and note stay out)
+    approach["sources"] = [{k: v for k, v in src.items() if k not in ("seed", "note")}
+                           for src in json.loads(approach.get("sources") or "[]") if isinstance(src, dict)]
+    approach["scale_note"] = public_note(approach.get("scale_note"))
     stories = _all(conn, "SELECT id, title, summary, place FROM stories WHERE approach = ? ORDER BY title", [approach_id])
     findings = _all(conn, "SELECT f.id, f.statement, f.value, f.unit, f.sample_size, f.design, f.year, f.place, "
                           "st.title AS study, st.organisation AS study_organisation, st.url AS study_url, st.id AS study_id "
@@ -180,3 +184,35 @@ def home_page(conn) -> dict:
         "stories": _all(conn, "SELECT id, title FROM stories ORDER BY added DESC, title LIMIT 20"),
         "frameworks": frameworks(conn),
     }
+
+
+def charts(conn) -> dict:
+    """The charts' data: evidence by approach (stories with a curator-confirmed
+    outcome tag, stories with suggested tags only or none, findings), by
+    outcome domain (stories and findings, confirmed and suggested), and the
+    findings' values by approach and design."""
+    by_approach = _all(conn, """
+SELECT a.id, a.name,
+       (SELECT count(*) FROM stories s WHERE s.approach = a.id
+          AND EXISTS (SELECT 1 FROM tags t WHERE t.story_id = s.id AND t.status = 'confirmed')) AS stories_confirmed,
+       (SELECT count(*) FROM stories s WHERE s.approach = a.id
+          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.story_id = s.id AND t.status = 'confirmed')) AS stories_suggested,
+       (SELECT count(*) FROM findings f WHERE f.approach = a.id) AS findings
+  FROM approaches a ORDER BY stories_confirmed + stories_suggested + findings DESC, a.name""")
+    by_domain = _all(conn, """
+SELECT d.id, d.label, d.framework_id AS framework, fw.title AS framework_title,
+       count(DISTINCT CASE WHEN t.item_type = 'story' AND t.status = 'confirmed' THEN t.story_id END) AS stories_confirmed,
+       count(DISTINCT CASE WHEN t.item_type = 'story' THEN t.story_id END) AS stories,
+       count(DISTINCT CASE WHEN t.item_type = 'finding' THEN t.finding_id END) AS findings
+  FROM domains d JOIN frameworks fw ON fw.id = d.framework_id LEFT JOIN tags t ON t.domain = d.id
+ GROUP BY d.id ORDER BY fw.id, d.position""")
+    for d in by_domain:
+        d["stories_suggested"] = d["stories"] - d["stories_confirmed"]
+    values = _all(conn, """
+SELECT f.id, f.statement, f.value, f.unit, coalesce(nullif(f.design, ''), 'not stated') AS design,
+       coalesce(a.name, 'no approach (general)') AS approach_name, f.approach
+  FROM findings f LEFT JOIN approaches a ON a.id = f.approach
+ WHERE f.value IS NOT NULL ORDER BY approach_name, f.design, f.value""")
+    for v in values:
+        v["label"] = format_value(v["value"], v["unit"])
+    return {"by_approach": by_approach, "by_domain": by_domain, "values": values}
