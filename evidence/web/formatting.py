@@ -22,8 +22,9 @@ def plain_text(markdown_text: str) -> str:
 
 def excerpt(markdown_text: str, limit: int = 180) -> str:
     """The opening of a narrative, cut at a word boundary, at most `limit` characters."""
-    text = plain_text(markdown_text)
-    if len(text) <= limit:
+    # only the opening is needed: a long narrative is not cleaned whole
+    text = plain_text((markdown_text or "")[:limit * 3])
+    if len(text) <= limit and len(markdown_text or "") <= limit * 3:
         return text
     cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.–— ")
     return cut + "…"

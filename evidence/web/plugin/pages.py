@@ -191,21 +191,28 @@ def charts(conn) -> dict:
     outcome tag, stories with suggested tags only or none, findings), by
     outcome domain (stories and findings, confirmed and suggested), and the
     findings' values by approach and design."""
+    # tags are aggregated once (the public db has no index on tags.story_id,
+    # and a lookup per story took minutes at 10,000 stories)
     by_approach = _all(conn, """
-SELECT a.id, a.name,
-       (SELECT count(*) FROM stories s WHERE s.approach = a.id
-          AND EXISTS (SELECT 1 FROM tags t WHERE t.story_id = s.id AND t.status = 'confirmed')) AS stories_confirmed,
-       (SELECT count(*) FROM stories s WHERE s.approach = a.id
-          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.story_id = s.id AND t.status = 'confirmed')) AS stories_suggested,
-       (SELECT count(*) FROM findings f WHERE f.approach = a.id) AS findings
-  FROM approaches a ORDER BY stories_confirmed + stories_suggested + findings DESC, a.name""")
+WITH confirmed AS (SELECT DISTINCT story_id FROM tags WHERE item_type = 'story' AND status = 'confirmed'),
+     st AS (SELECT s.approach, count(*) AS n, count(c.story_id) AS confirmed
+              FROM stories s LEFT JOIN confirmed c ON c.story_id = s.id GROUP BY s.approach),
+     fi AS (SELECT approach, count(*) AS n FROM findings GROUP BY approach)
+SELECT a.id, a.name, coalesce(st.confirmed, 0) AS stories_confirmed,
+       coalesce(st.n, 0) - coalesce(st.confirmed, 0) AS stories_suggested, coalesce(fi.n, 0) AS findings
+  FROM approaches a LEFT JOIN st ON st.approach = a.id LEFT JOIN fi ON fi.approach = a.id
+ ORDER BY stories_confirmed + stories_suggested + findings DESC, a.name""")
     by_domain = _all(conn, """
+WITH agg AS (SELECT domain,
+       count(DISTINCT CASE WHEN item_type = 'story' AND status = 'confirmed' THEN story_id END) AS stories_confirmed,
+       count(DISTINCT CASE WHEN item_type = 'story' THEN story_id END) AS stories,
+       count(DISTINCT CASE WHEN item_type = 'finding' THEN finding_id END) AS findings
+  FROM tags GROUP BY domain)
 SELECT d.id, d.label, d.framework_id AS framework, fw.title AS framework_title,
-       count(DISTINCT CASE WHEN t.item_type = 'story' AND t.status = 'confirmed' THEN t.story_id END) AS stories_confirmed,
-       count(DISTINCT CASE WHEN t.item_type = 'story' THEN t.story_id END) AS stories,
-       count(DISTINCT CASE WHEN t.item_type = 'finding' THEN t.finding_id END) AS findings
-  FROM domains d JOIN frameworks fw ON fw.id = d.framework_id LEFT JOIN tags t ON t.domain = d.id
- GROUP BY d.id ORDER BY fw.id, d.position""")
+       coalesce(agg.stories_confirmed, 0) AS stories_confirmed, coalesce(agg.stories, 0) AS stories,
+       coalesce(agg.findings, 0) AS findings
+  FROM domains d JOIN frameworks fw ON fw.id = d.framework_id LEFT JOIN agg ON agg.domain = d.id
+ ORDER BY fw.id, d.position""")
     for d in by_domain:
         d["stories_suggested"] = d["stories"] - d["stories_confirmed"]
     values = _all(conn, """
