@@ -262,3 +262,19 @@ def test_excerpt_and_people_names():
     assert out.startswith("Rita lives with Tom.") and out.endswith("…") and len(out) <= 61 and "*" not in out
     assert people_names('[{"name": "Rita", "role": "x"}, {"name": "", "role": "her GP"}]') == ["Rita", "her GP"]
     assert people_names("not json") == []
+
+
+# --- the page cache ---------------------------------------------------------
+
+def test_page_cache_serves_each_url_its_own_page_and_only_table_pages(built_session):
+    from evidence.web.plugin.page_cache import cacheable
+
+    dbs = {"public": object()}
+    assert cacheable("/public/stories", dbs) == "public" and cacheable("/public/stories/james-and-andy", dbs) == "public"
+    assert cacheable("/public/stories.json", dbs) is None and cacheable("/-/search", dbs) is None
+    assert cacheable("/-/charts", dbs) == "*" and cacheable("/other/stories", dbs) is None
+    a1, b1, a2, b2 = get(built_session, "/public/stories?_sort=id", "/public/stories?_sort_desc=id",
+                         "/public/stories?_sort=id", "/public/stories?_sort_desc=id")
+    assert a1.text == a2.text and b1.text == b2.text and a1.text != b1.text
+    assert a1.text.index("agnes-and-lucia") < a1.text.index("pearl-florist-somerset")
+    assert b1.text.index("pearl-florist-somerset") < b1.text.index("agnes-and-lucia")
