@@ -321,7 +321,7 @@ def test_cell_exports_csv_and_ris_with_every_record(built_session):
     records = [b for b in ris_r.text.split("ER  - ") if b.strip()]
     assert len(records) == len(stories) + len(findings)
     assert all(r.strip().startswith("TY  - ") and "TI  - " in r for r in records)
-    assert f'.csv"' in page.text and f'.ris"' in page.text and "ev-cite" in page.text
+    assert f'.csv"' in page.text and f'.ris"' in page.text and "ev-record-cite" in page.text
 
 
 def test_james_and_andy_lists_no_other_approach_among_its_own(built_session):

@@ -75,7 +75,7 @@ def test_a_cell_exports_its_records_as_csv_and_ris(real_site, page, tmp_path):  
     page.wait_for_load_state()
     shot(page, "gap-cell-records")
     records = page.locator("ul.ev-records > li")
-    cites = page.locator("ul.ev-records .ev-cite")
+    cites = page.locator("ul.ev-records .ev-record-cite")
     assert records.count() == cites.count() > 0
     with page.expect_download() as dl:
         page.click("#export-csv")

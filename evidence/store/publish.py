@@ -115,7 +115,7 @@ VIEWS = {
     "evidence": """
 SELECT 'story' AS kind, s.id, s.title AS title, s.summary AS detail, s.approach, s.area_of_work, s.place,
        NULL AS year, NULL AS design, NULL AS value, NULL AS unit, NULL AS sample_size,
-       s.source_title, s.source_organisation, '/public/stories/' || s.id AS path
+       s.source_title, s.source_organisation, '/-/story/' || s.id AS path
   FROM stories s
 UNION ALL
 SELECT 'finding', f.id, f.statement, f.measure, f.approach, f.area_of_work, f.place,
@@ -140,13 +140,13 @@ SELECT d.id AS domain, d.framework_id AS framework, d.label,
   FROM domains d ORDER BY d.framework_id, d.position""",
     "stories_by_domain": """
 SELECT t.domain, t.framework, d.label AS domain_label, s.id AS story_id, s.title, s.approach, s.area_of_work,
-       s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/public/stories/' || s.id AS path
+       s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/-/story/' || s.id AS path
   FROM tags t JOIN stories s ON s.id = t.story_id JOIN domains d ON d.id = t.domain
  ORDER BY t.domain, t.score DESC""",
     "story_findings": """
 SELECT l.story_id, s.title AS story_title, l.finding_id, f.statement, f.value, f.unit, f.sample_size, f.design,
        f.year, st.title AS study, l.kind, l.score, l.reason, l.status,
-       '/public/stories/' || s.id AS story_path, '/public/findings/' || f.id AS finding_path
+       '/-/story/' || s.id AS story_path, '/public/findings/' || f.id AS finding_path
   FROM links l JOIN stories s ON s.id = l.story_id JOIN findings f ON f.id = l.finding_id
   JOIN studies st ON st.id = f.study_id
  ORDER BY l.story_id, l.status = 'confirmed' DESC, l.score DESC""",

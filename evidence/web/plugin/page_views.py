@@ -98,3 +98,25 @@ async def cell_view(request, datasette):
         return Response(body, content_type=f"{kind}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{stem}{fmt}"'})
     return await _page(request, datasette, "evidence_cell.html", pages.cell_page, approach, domain, json_ok=True)
+
+
+async def charts_view(request, datasette):
+    """/-/charts: evidence by approach, by outcome domain, and findings'
+    values by approach and design, as server-drawn SVG (charts.py); .json
+    gives the numbers."""
+    from evidence.web.plugin import charts
+
+    if request.url_vars.get("format") == ".json":
+        return await _page(request, datasette, "evidence_charts.html", pages.charts, json_ok=True)
+
+    def build(conn):
+        return charts.page(pages.charts(conn))
+
+    return await _page(request, datasette, "evidence_charts.html", build)
+
+
+async def about_view(request, datasette):
+    """/-/about: how the evidence base is built, what is published, and the
+    ways to take the data away (the index page's "About" link)."""
+    html = await datasette.render_template("evidence_about.html", {}, request=request)
+    return Response.html(html)

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from evidence.content.parsers import CERTAINTY_LEVELS
 from evidence.errors import EvidenceError
+from evidence.web.formatting import format_value, public_note
 from evidence.web.plugin.render import render_markdown
 
 
@@ -135,7 +136,10 @@ def approach_page(conn, approach_id: str) -> dict:
                           "ON w.id = a.area_of_work WHERE a.id = ?", [approach_id])
     if approach is None:
         raise NotFound(f"no approach '{approach_id}'")
-    approach["sources"] = json.loads(approach.get("sources") or "[]")
+    # the sources as the public cites them (the curators' seed file and note stay out)
+    approach["sources"] = [{k: v for k, v in src.items() if k not in ("seed", "note")}
+                           for src in json.loads(approach.get("sources") or "[]") if isinstance(src, dict)]
+    approach["scale_note"] = public_note(approach.get("scale_note"))
     stories = _all(conn, "SELECT id, title, summary, place FROM stories WHERE approach = ? ORDER BY title", [approach_id])
     graded = _has(conn, "findings", "certainty")
     cert = "f.certainty, f.certainty_reasons, f.certainty_assessed" if graded else \
@@ -492,3 +496,42 @@ def home_page(conn) -> dict:
         "stories": _all(conn, "SELECT id, title FROM stories ORDER BY added DESC, title LIMIT 20"),
         "frameworks": frameworks(conn),
     }
+
+
+def charts(conn) -> dict:
+    """The charts' data: evidence by approach (stories with a curator-confirmed
+    outcome tag, stories with suggested tags only or none, findings), by
+    outcome domain (stories and findings, confirmed and suggested), and the
+    findings' values by approach and design."""
+    # tags are aggregated once (the public db has no index on tags.story_id,
+    # and a lookup per story took minutes at 10,000 stories)
+    by_approach = _all(conn, """
+WITH confirmed AS (SELECT DISTINCT story_id FROM tags WHERE item_type = 'story' AND status = 'confirmed'),
+     st AS (SELECT s.approach, count(*) AS n, count(c.story_id) AS confirmed
+              FROM stories s LEFT JOIN confirmed c ON c.story_id = s.id GROUP BY s.approach),
+     fi AS (SELECT approach, count(*) AS n FROM findings GROUP BY approach)
+SELECT a.id, a.name, coalesce(st.confirmed, 0) AS stories_confirmed,
+       coalesce(st.n, 0) - coalesce(st.confirmed, 0) AS stories_suggested, coalesce(fi.n, 0) AS findings
+  FROM approaches a LEFT JOIN st ON st.approach = a.id LEFT JOIN fi ON fi.approach = a.id
+ ORDER BY stories_confirmed + stories_suggested + findings DESC, a.name""")
+    by_domain = _all(conn, """
+WITH agg AS (SELECT domain,
+       count(DISTINCT CASE WHEN item_type = 'story' AND status = 'confirmed' THEN story_id END) AS stories_confirmed,
+       count(DISTINCT CASE WHEN item_type = 'story' THEN story_id END) AS stories,
+       count(DISTINCT CASE WHEN item_type = 'finding' THEN finding_id END) AS findings
+  FROM tags GROUP BY domain)
+SELECT d.id, d.label, d.framework_id AS framework, fw.title AS framework_title,
+       coalesce(agg.stories_confirmed, 0) AS stories_confirmed, coalesce(agg.stories, 0) AS stories,
+       coalesce(agg.findings, 0) AS findings
+  FROM domains d JOIN frameworks fw ON fw.id = d.framework_id LEFT JOIN agg ON agg.domain = d.id
+ ORDER BY fw.id, d.position""")
+    for d in by_domain:
+        d["stories_suggested"] = d["stories"] - d["stories_confirmed"]
+    values = _all(conn, """
+SELECT f.id, f.statement, f.value, f.unit, coalesce(nullif(f.design, ''), 'not stated') AS design,
+       coalesce(a.name, 'no approach (general)') AS approach_name, f.approach
+  FROM findings f LEFT JOIN approaches a ON a.id = f.approach
+ WHERE f.value IS NOT NULL ORDER BY approach_name, f.design, f.value""")
+    for v in values:
+        v["label"] = format_value(v["value"], v["unit"])
+    return {"by_approach": by_approach, "by_domain": by_domain, "values": values}

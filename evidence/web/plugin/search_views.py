@@ -20,7 +20,7 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from evidence.errors import EvidenceError
-from evidence.web.urls import row_path, with_url
+from evidence.web.urls import item_path, with_url
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,9 @@ async def search_view(request, datasette):
 
 
 def _url(datasette, found, hit) -> str:
-    """A result's row page in the served database (by its name there)."""
-    return datasette.urls.path(row_path(found[0], hit.type, hit.id)) if found else ""
+    """Where a result leads: a story's page, or a finding's row page in the
+    served database (by its name there)."""
+    return datasette.urls.path(item_path(found[0], hit.type, hit.id)) if found else ""
 
 
 def _views(datasette, found, hits) -> list:
