@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -128,8 +128,12 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
             with store.write_transaction(db):
                 if changed or removed:
                     writes.apply_records(db, parsed, changed, removed, summary)
+                cache = _cached_embedder(db, options) if options.enrich and enrich_steps else None
+                step_options = replace(options, embedder=cache) if cache is not None else options
                 for step in steps:
-                    step(db, summary, options)
+                    step(db, summary, step_options)
+                if cache is not None and cache.misses:
+                    cache.prune()
                 if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
@@ -148,6 +152,19 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         db.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _cached_embedder(db, options: BuildOptions):
+    """The build's embedder behind the vector cache (store/vector_cache.py):
+    texts embedded by an earlier build (the codebooks' anchors, training
+    sentences) are read back, so one new story costs only its own sentences
+    and the small-batch path needs no torch. The model is still loaded only
+    when some text is new."""
+    from evidence.models.embedder import get_embedder
+    from evidence.store.vector_cache import CachedEmbedder
+
+    base = options.embedder if options.embedder is not None else get_embedder(options.root)
+    return CachedEmbedder(db, base)
 
 
 # ---------------------------------------------------------------------------

@@ -188,6 +188,12 @@ def add_cmd(
 
 
 def _user() -> str:
+    """git's user.name (who the curator says they are), else the login name."""
+    from evidence.curate.add import git_user
+
+    name = git_user()
+    if name:
+        return name
     try:
         return getpass.getuser()
     except Exception:  # pragma: no cover - no user database in some containers
@@ -326,28 +332,80 @@ def tags_cmd(
 @friendly
 def review_cmd(
     item_id: Annotated[str, typer.Argument(metavar="ID", help="A story or finding id.")],
-    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain as <framework>/<domain-id>, e.g. ascot/occupation.")],
-    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm the tag (it stays, and teaches the tagger).")] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="Reject the tag (it is never suggested again).")] = False,
-    sentence: Annotated[Optional[str], typer.Option("--sentence", help="The supporting sentence [default: the tag's current one].")] = None,
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="DOMAIN...", help="One or more domains as <framework>/<domain-id>, e.g. ascot/occupation; all get the decision given.")] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm the DOMAINs (the tags stay, and teach the tagger).")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the DOMAINs (never suggested again).")] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="Undo: take the decisions on the DOMAINs out of the file (suggestions again).")] = False,
+    yes: Annotated[Optional[list[str]], typer.Option("--yes", "-y", help="A domain to confirm (repeat); mixes with --no in one call.")] = None,
+    no: Annotated[Optional[list[str]], typer.Option("--no", "-n", help="A domain to reject (repeat).")] = None,
+    sentence: Annotated[Optional[str], typer.Option("--sentence", help="The supporting sentence; must occur in the item's text [default: the tag's current one].")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who decided [default: git config user.name].")] = "",
+    note: Annotated[str, typer.Option("--note", help="A note kept with the decision(s).")] = "",
     no_build: Annotated[bool, typer.Option("--no-build", help="Only write the file; apply it at the next build.")] = False,
     root: RootOpt = Path("."),
     db: DbOpt = None,
     public: PublicOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Confirm or reject a tag: the decision is written into the item's file
-    (a line in its 'tags:' list; the rest of the file is kept byte for byte)
-    and applied on this and every later build."""
-    from evidence.curate.tag_review import review
+    """Confirm or reject tags: the decisions are written into the item's file
+    (lines in its 'tags:' list; the rest of the file is kept byte for byte)
+    and applied on this and every later build. Several decisions in one
+    call are checked together, written once and built once."""
+    from evidence.curate.tag_review import Decision, review_many
 
-    if confirm == reject:
-        raise EvidenceError("say what to do with the tag: --confirm or --reject (one of them)")
-    path, used = review(root, item_id, domain, "confirmed" if confirm else "rejected", sentence=sentence,
-                        by=_user(), db_path=db, public_path=public, rebuild=not no_build)
+    flags = [name for name, on in (("confirmed", confirm), ("rejected", reject), ("cleared", clear)) if on]
+    if len(flags) > 1:
+        raise EvidenceError("say what to do with the DOMAINs: one of --confirm or --reject (or --clear to undo), not several")
+    if domains and not flags:
+        raise EvidenceError("say what to do with the tag: --confirm or --reject (or --clear to undo)")
+    if flags and not domains:
+        raise EvidenceError(f"name the domain(s) to {flags[0][:-2] if flags[0] != 'cleared' else 'clear'} after the id, e.g. ascot/occupation")
+    decisions = [Decision(d, flags[0], sentence) for d in domains or []]
+    decisions += [Decision(d, "confirmed", sentence) for d in yes or []]
+    decisions += [Decision(d, "rejected", sentence) for d in no or []]
+    if not decisions:
+        raise EvidenceError("say what to do with the tag: DOMAIN --confirm or --reject, or --yes/--no DOMAIN")
+    if sentence is not None and len(decisions) > 1:
+        raise EvidenceError("--sentence goes with one decision; give several decisions without it, or one at a time")
+    who = by or _user()
+    path, used = review_many(root, item_id, decisions, by=who, note=note, db_path=db, public_path=public,
+                             rebuild=not no_build)
     if not quiet:
-        _err(f"{'confirmed' if confirm else 'rejected'} {domain} for {item_id} in "
-             f"{path.relative_to(root) if path.is_relative_to(root) else path}" + (f": \"{used}\"" if used else ""))
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        for d, s in zip(decisions, used):
+            _err(f"{d.status} {d.domain} for {item_id} in {rel} (by {who})" + (f": \"{s}\"" if s else ""))
+
+
+@app.command("queue")
+@friendly
+def queue_cmd(
+    limit: Annotated[int, typer.Option("--limit", help="How many (0: all).")] = 20,
+    type: Annotated[Optional[str], typer.Option("--type", help="Only stories or only findings: story or finding.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="A JSON array on stdout.")] = False,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Suggested tags in the order to review them: first those whose
+    confirmation would turn a gap-map cell (approach x domain) from
+    "suggested only" into "confirmed", then by score. Review them with
+    'evidence review' or in the browser with 'evidence curate'."""
+    import json
+
+    from evidence.curate.tag_review import queue
+
+    if type not in (None, "story", "finding"):
+        raise EvidenceError(f"--type must be story or finding, not '{type}'")
+    rows = queue(root, db, limit=limit, item_type=type)
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        _err("the queue is empty: no suggested tag waits for review")
+        return
+    for n, r in enumerate(rows, start=1):
+        cell = "confirmed cell" if r["cell_confirmed"] else "NEW CELL"
+        typer.echo(f"{n}. {r['item_type']} {r['item_id']}  {r['domain']}  score {r['score']:.2f}  ({r['approach']}: {cell})\n"
+                   f"   \"{r['sentence']}\"")
 
 
 @app.command("retag")

@@ -51,6 +51,17 @@ class StoryInput:
     status: str = "published"
 
 
+def git_user() -> str:
+    """`git config user.name`, or "" when git or the setting is missing."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
 def vocabulary(root: Path) -> Vocabulary:
     """Known approach and area ids, read from the content files."""
     root = Path(root)

@@ -25,6 +25,13 @@ from evidence.errors import EvidenceError
 from evidence.models.weights import BUNDLED_NAME, BUNDLED_SHA256, bundled_path, checked_weights
 
 DIM = 384
+# At most this many texts in one encode() call go to the torch-free numpy
+# encoder (same weights, same vectors to ~1e-6) unless torch is loaded
+# already; more load sentence-transformers, whose batched, multi-threaded
+# torch pays for its seconds of import. Measured in
+# tests/benchmarks/bench_curator.py (numpy encodes ~60 short sentences a second
+# on one core of the 2-core machine).
+SMALL_BATCH = int(os.environ.get("EVIDENCE_SMALL_BATCH", "256"))
 
 
 class Embedder(Protocol):
@@ -65,6 +72,7 @@ class SentenceTransformerEmbedder:
         self.path = Path(path)
         self.sha256 = sha256
         self._model = None
+        self._small = False  # NumpyBertEncoder, None (unsupported model), or False (not looked at yet)
         self._lock = threading.Lock()
 
     def load(self):
@@ -80,9 +88,22 @@ class SentenceTransformerEmbedder:
                 self.dim = dims() or DIM
         return self._model
 
+    def small(self):
+        """The torch-free encoder of the same weights, or None when the model
+        is not one it can run (checked once)."""
+        if self._small is False:
+            from evidence.models.numpy_encoder import NumpyBertEncoder, supported
+
+            self._small = NumpyBertEncoder(self.model_id, self.path, self.sha256) if supported(self.path) else None
+        return self._small
+
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._model is None and len(texts) <= SMALL_BATCH and self.small() is not None:
+            # a curator's one-story action: numpy encodes a few dozen texts in
+            # well under the seconds that importing torch and sentence-transformers takes
+            return self._small.encode(list(texts))
         model = self.load()
         vecs = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                             convert_to_numpy=True, normalize_embeddings=True)

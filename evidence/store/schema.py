@@ -164,6 +164,15 @@ def m006_text_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE embeddings RENAME COLUMN content_hash TO text_hash")
 
 
+@migrations()
+def m007_vector_cache(db: sqlite_utils.Database) -> None:
+    """Vectors of texts the build embeds again and again (codebook anchors,
+    training sentences), keyed by model and text hash; see store/vector_cache.py."""
+    db["vector_cache"].create({"model": str, "text_hash": str, "vector": bytes, "used": int},
+                              pk=("model", "text_hash"))
+    db["vector_cache"].create_index(["used"])
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
