@@ -150,9 +150,15 @@ def add_cmd(
         from evidence.curate.import_candidates import add_from_review
 
         added = add_from_review(root, from_review, db, public, recorded_by=recorded_by or _user())
+        if added.summary is not None:
+            _warn(added.summary)
         if not quiet:
-            _err(f"added {len(added['stories'])} story(ies) ({', '.join(added['stories']) or 'none'}) and "
-                 f"{len(added['findings'])} finding(s) from {from_review}")
+            _err(f"added {len(added.stories)} story(ies) ({', '.join(added.stories) or 'none'}) and "
+                 f"{len(added.findings)} finding(s) ({', '.join(added.findings) or 'none'}) from {from_review}"
+                 + (f"; {len(added.skipped)} kept candidate(s) were added by an earlier run" if added.skipped else "")
+                 + "; each is marked 'added: <id>' in the file")
+            if added.summary is not None:
+                _err(added.summary.line())
         return
     if file is not None:
         path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)

@@ -163,7 +163,10 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     if inp.approach not in vocab.approaches:
         by_name = _approach_by_name(root, inp.approach)
         if not by_name:
-            raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+            from evidence.content.suggest import hint
+
+            raise EvidenceError(f"unknown approach '{inp.approach}'{hint(inp.approach, vocab.approaches, approach_names(root))}; "
+                                f"known approaches: {', '.join(sorted(vocab.approaches))}")
         inp.approach = by_name
     if not inp.consent_wording and inp.consent == "published-by-organisation":
         where = inp.source_organisation or inp.organisation or "the organisation"
@@ -193,6 +196,16 @@ def _approach_by_name(root: Path, name: str) -> str:
         if slugify(str(data.get("name", ""))) == wanted or p.stem == wanted:
             return p.stem
     return ""
+
+
+def approach_names(root: Path) -> dict[str, str]:
+    """Display name -> approach id, for every approaches/*.yml."""
+    out = {}
+    for p in (Path(root) / "approaches").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and data.get("name"):
+            out[str(data["name"])] = p.stem
+    return out
 
 
 def check_tombstone(root: Path, story_id: str, override: bool) -> None:
@@ -300,39 +313,52 @@ def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -
     """Append a finding to findings/<study>.yml (creating the study file when
     --study-title is given), validate it as build does, then build."""
     with curator_lock(root, db_path, public_path):
-        return _add_finding(Path(root), inp, db_path, public_path)
+        path, text, old, _ = prepare_finding(Path(root), inp)
+        return path, write_and_build(root, path, text, old, db_path, public_path)
 
 
-def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+def prepare_finding(root: Path, inp: FindingInput, pending: dict[Path, str] | None = None,
+                    taken: dict[str, str] | None = None) -> tuple[Path, str, str | None, str]:
+    """Validate a new finding exactly as build does; returns (study file, its
+    new text, its old text or None when new, the finding id). Writes nothing.
+    `pending` holds study files' texts already changed by this batch (an
+    import adding several findings to one study), `taken` finding ids and
+    normalised statements already added by it (both are updated)."""
+    root = Path(root)
+    pending = {} if pending is None else pending
+    taken = {} if taken is None else taken
     if not inp.statement.strip():
         raise EvidenceError("the finding needs a statement; pass --statement TEXT")
     if not SLUG_RE.match(inp.study or ""):
         raise EvidenceError(f"study id '{inp.study}' is not a slug; pass --study with lower-case letters, digits and hyphens")
     vocab = vocabulary(root)
     if inp.approach and inp.approach not in vocab.approaches:
-        raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+        from evidence.content.suggest import hint
+
+        raise EvidenceError(f"unknown approach '{inp.approach}'{hint(inp.approach, vocab.approaches)}; known approaches: {', '.join(sorted(vocab.approaches))}")
     fid = inp.id or slugify(f"{inp.study} {inp.statement}")[:60].strip("-")
     item = {k: getattr(inp, k) for k in FINDING_KEYS}
     item["id"] = fid
     item = {k: v for k, v in item.items() if v not in (None, "")}
     path = root / "findings" / f"{inp.study}.yml"
     all_ids = _all_finding_ids(root)
-    if fid in all_ids:
-        raise EvidenceError(f"a finding with id '{fid}' already exists in {all_ids[fid]}; pass another --id")
-    dup = _duplicate_statement(root, inp.statement)
+    if fid in all_ids or f"id:{fid}" in taken:
+        where = all_ids.get(fid) or taken.get(f"id:{fid}")
+        raise EvidenceError(f"a finding with id '{fid}' already exists in {where}; pass another --id")
+    dup = _duplicate_statement(root, inp.statement) or taken.get(f"statement:{normalise_text(inp.statement)}")
     if dup:
         raise EvidenceError(f"this statement is already in the evidence base as finding '{dup}'; edit that finding instead")
     item_text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
     item_text = "\n".join("  " + line if line else line for line in item_text.splitlines()) + "\n"
-    if path.exists():
-        old = path.read_text(encoding="utf-8")
-        if not re.search(r"(?m)^findings:\s*$", old):
+    on_disk = path.read_text(encoding="utf-8") if path.exists() else None
+    current = pending.get(path, on_disk)
+    if current is not None:
+        if not re.search(r"(?m)^findings:\s*$", current):
             raise EvidenceError(f"findings/{inp.study}.yml has no 'findings:' list to add to; add the finding by hand")
-        text = old.rstrip("\n") + "\n" + item_text
+        text = current.rstrip("\n") + "\n" + item_text
     else:
         if not inp.study_title:
             raise EvidenceError(f"there is no study '{inp.study}' yet; pass --study-title (and --study-organisation) to create it")
-        old = None
         head = {
             "id": inp.study, "title": inp.study_title, "authors": inp.study_authors,
             "organisation": inp.study_organisation, "year": inp.study_year, "url": inp.study_url,
@@ -344,11 +370,14 @@ def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) 
         study = parse_study(rel, text, vocab)
     except ValidationError as exc:
         raise EvidenceError(f"{exc.message}") from None
-    if old is not None:
-        before = parse_study(rel, old, None)
+    if current is not None:
+        before = parse_study(rel, current, None)
         if len(study.findings) != len(before.findings) + 1 or study.findings[-1].id != fid:
             raise EvidenceError(f"{rel}: the new finding could not be appended safely (is 'findings:' the last key?); add it by hand")
-    return path, write_and_build(root, path, text, old, db_path, public_path)
+    pending[path] = text
+    taken[f"id:{fid}"] = rel
+    taken[f"statement:{normalise_text(inp.statement)}"] = fid
+    return path, text, on_disk, fid
 
 
 def _all_finding_ids(root: Path) -> dict[str, str]:
