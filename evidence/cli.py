@@ -125,7 +125,7 @@ def add_cmd(
     source_date: Annotated[str, typer.Option("--source-date", help="Date of the source (YYYY-MM-DD).")] = "",
     consent: Annotated[str, typer.Option("--consent", help="Consent basis: given-by-person, given-by-representative or published-by-organisation.")] = "",
     consent_scope: Annotated[str, typer.Option("--consent-scope", help="What the consent allows: public, research or internal.")] = "",
-    identity: Annotated[str, typer.Option("--identity", help="named or anonymised.")] = "named",
+    identity: Annotated[str, typer.Option("--identity", help="named or anonymised [default: named].")] = "",
     pseudonym: Annotated[str, typer.Option("--pseudonym", help="Name to publish instead (anonymised stories).")] = "",
     consent_date: Annotated[str, typer.Option("--consent-date", help="When consent was recorded [default: today].")] = "",
     recorded_by: Annotated[str, typer.Option("--recorded-by", help="Who recorded the consent [default: your user name].")] = "",
@@ -133,6 +133,7 @@ def add_cmd(
     draft: Annotated[bool, typer.Option("--draft", help="Add as a draft (not published).")] = False,
     override_tombstone: Annotated[bool, typer.Option("--override-tombstone", help="Add a story whose id was withdrawn, on purpose (lifts its tombstone).")] = False,
     interactive: Annotated[Optional[bool], typer.Option("--interactive/--no-input", help="Prompt for missing fields [default: when stdin is a terminal].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the last interactive add that was interrupted or refused (its draft in ROOT/.evidence-drafts/).")] = False,
     root: RootOpt = Path("."),
     db: DbOpt = None,
     public: PublicOpt = None,
@@ -163,28 +164,31 @@ def add_cmd(
     if file is not None:
         path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
-        prompt = sys.stdin.isatty() if interactive is None else interactive
+        prompt = (sys.stdin.isatty() if interactive is None else interactive) or resume
         inp = adding.StoryInput(
             title=title, id=id, summary=summary, people=[adding.parse_person(p) for p in person or []],
             approach=approach, organisation=organisation, place=place, area_of_work=area_of_work,
             source_title=source_title, source_author=source_author, source_organisation=source_organisation,
             source_url=source_url, source_date=source_date, consent=consent, consent_scope=consent_scope,
             identity=identity, pseudonym=pseudonym, consent_date=consent_date,
-            recorded_by=recorded_by or _user(), consent_wording=consent_wording,
+            recorded_by=recorded_by, consent_wording=consent_wording,
             status="draft" if draft else "published",
         )
-        if prompt:
-            _prompt_story(inp, root)
         if body_file is not None and str(body_file) != "-":
             try:
                 inp.body = adding.check_body(body_file.read_bytes())
             except FileNotFoundError:
                 raise EvidenceError(f"body file not found: {body_file}; check the path") from None
-        elif not inp.body:
-            if sys.stdin.isatty() and not prompt:
-                raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
-            inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
-        path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
+        if prompt:
+            path, result = _interactive_add(inp, root, db, public, override_tombstone, resume)
+        else:
+            inp.recorded_by = inp.recorded_by or _user()
+            inp.identity = inp.identity or "named"
+            if not inp.body:
+                if sys.stdin.isatty():
+                    raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
+                inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
+            path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     _warn(result)
     held = any(line.startswith(f"{Path(rel).as_posix()}:") for line in result.warnings)
@@ -206,34 +210,164 @@ def _user() -> str:
         return "curator"
 
 
-def _prompt_story(inp, root: Path) -> None:
-    """Ask for each missing field on the terminal."""
-    from evidence.curate.add import parse_person, vocabulary
-    from evidence.content.records import CONSENT_BASES, CONSENT_SCOPES
+# fields named by the shared validation's messages ("pass --consent-scope ...")
+_FLAG_FIELD = {"--title": "title", "--id": "id", "--approach": "approach", "--consent": "consent",
+               "--consent-scope": "consent_scope", "--consent-wording": "consent_wording", "--identity": "identity",
+               "--pseudonym": "pseudonym", "--body-file": "body"}
 
-    known = sorted(vocabulary(root).approaches)
-    inp.title = inp.title or typer.prompt("Title")
-    inp.summary = inp.summary or typer.prompt("Summary (one or two sentences)", default="", show_default=False)
-    if not inp.people:
-        raw = typer.prompt("People, as Name:role separated by ';' (blank for none)", default="", show_default=False)
-        inp.people = [parse_person(p) for p in raw.split(";") if p.strip()]
-    inp.approach = inp.approach or typer.prompt(f"Approach ({', '.join(known)})")
-    inp.organisation = inp.organisation or typer.prompt("Organisation", default="", show_default=False)
-    inp.place = inp.place or typer.prompt("Place", default="", show_default=False)
-    inp.source_title = inp.source_title or typer.prompt("Source title", default="", show_default=False)
-    inp.source_author = inp.source_author or typer.prompt("Source author", default="", show_default=False)
-    inp.source_organisation = inp.source_organisation or typer.prompt("Source organisation", default="", show_default=False)
-    inp.source_url = inp.source_url or typer.prompt("Source URL", default="", show_default=False)
-    inp.consent = inp.consent or typer.prompt(f"Consent basis ({', '.join(CONSENT_BASES)})")
-    inp.consent_scope = inp.consent_scope or typer.prompt(f"Consent scope ({', '.join(CONSENT_SCOPES)})")
-    if not inp.body:
-        typer.echo("Narrative (Markdown); end with a line containing only '.':", err=True)
-        lines = []
-        for line in sys.stdin:
-            if line.rstrip("\n") == ".":
+
+def _interactive_add(inp, root: Path, db, public, override_tombstone: bool, resume: bool):
+    """Ask for every field on the terminal, checking each answer as it is
+    typed (asked again, with a did-you-mean when one is close). Every answer
+    is saved in a draft (evidence/curate/drafts.py), so a refusal or Ctrl-C
+    loses nothing: 'evidence add --resume' continues it."""
+
+    from evidence.curate import add as adding
+    from evidence.curate import drafts
+
+    if resume:
+        path = drafts.latest(root)
+        if path is None:
+            raise EvidenceError(f"no draft to resume in {drafts.folder(root)}; start with 'evidence add'")
+        inp, answered = drafts.load(path, adding.StoryInput)
+        _err(f"resuming {path} ({len(answered)} answers kept)")
+    else:
+        path, answered = drafts.new_path(root), []
+    try:
+        _ask_story(inp, root, path, answered)
+        while True:
+            try:
+                result = adding.add_story(root, adding.StoryInput(**vars(inp)), db, public,
+                                          override_tombstone=override_tombstone)
+            except EvidenceError as exc:
+                field = next((f for flag, f in sorted(_FLAG_FIELD.items(), key=lambda kv: -len(kv[0]))
+                              if flag in str(exc)), None)
+                if field is None or field == "body":
+                    drafts.save(path, inp, answered)
+                    raise EvidenceError(f"{exc}. Your answers are saved in {path}; fix this, then run "
+                                        "'evidence add --resume'") from None
+                _err(f"  {str(exc).split('; pass')[0]}")
+                answered[:] = [a for a in answered if a != field]
+                if field == "id":  # the id comes from the title unless given: ask for one
+                    inp.id = typer.prompt("Another id for this story (lower-case letters, digits and hyphens)").strip()
+                    continue
+                setattr(inp, field, "")
+                _ask_story(inp, root, path, answered)
+                continue
+            drafts.remove(path)
+            return result
+    except (KeyboardInterrupt, typer.Abort, EOFError):
+        if answered:
+            drafts.save(path, inp, answered)
+            _err(f"\nstopped; your answers are saved in {path}. Continue with: evidence add --resume")
+        else:
+            _err("\nstopped; nothing was typed, nothing saved")
+        raise typer.Exit(1)
+
+
+def _ask_story(inp, root: Path, draft_path: Path, answered: list[str]) -> None:
+    """Prompt for each field not answered yet, in the order a curator has them."""
+    import datetime as _dt
+
+    from evidence.content.records import CONSENT_BASES, CONSENT_SCOPES, IDENTITIES
+    from evidence.curate import add as adding
+    from evidence.curate import drafts
+    from evidence.content.suggest import close_match
+
+    approaches = sorted(adding.vocabulary(root).approaches)
+    names = adding.approach_names(root)
+
+    def done(field: str) -> None:
+        if field not in answered:
+            answered.append(field)
+        drafts.save(draft_path, inp, answered)
+
+    def ask(field: str, label: str, check=None, required: bool = True, default: str = "",
+            choices=None, aliases=None) -> None:
+        if field in answered:
+            return
+        value = str(getattr(inp, field) or "")  # given as an option: checked too
+        while True:
+            if not value:
+                value = typer.prompt(label, default=default, show_default=bool(default)).strip()
+            if not value:
+                if not required:
+                    break
+                _err(f"  {label.split(' (')[0]} is needed")
+                continue
+            try:
+                value = check(value) if check else value
                 break
-            lines.append(line)
-        inp.body = "".join(lines)
+            except EvidenceError as exc:
+                _err(f"  {exc}")
+                default = (close_match(value, choices, aliases) or "") if choices else ""
+                value = ""
+        setattr(inp, field, value)
+        done(field)
+
+    ask("title", "Title")
+    if "body" not in answered:
+        if inp.body:
+            done("body")
+        else:
+            while True:
+                _err("Narrative (Markdown); end with a line containing only '.':")
+                lines = []
+                for line in sys.stdin:
+                    if line.rstrip("\r\n") == ".":
+                        break
+                    lines.append(line)
+                try:
+                    inp.body = adding.check_body("".join(lines))
+                    break
+                except EvidenceError as exc:
+                    _err(f"  {exc.args[0].split(';')[0]}; type it again")
+            done("body")
+    ask("summary", "Summary (one or two sentences; Enter to skip)", required=False)
+    ask("approach", f"Approach ({', '.join(approaches)})",
+        check=lambda v: adding.check_choice("approach", v, approaches, names), choices=approaches, aliases=names)
+    if "people" not in answered:
+        if not inp.people:
+            _err("People in the story, one at a time (Enter on an empty name when done):")
+            while True:
+                name = typer.prompt("  Name", default="", show_default=False).strip()
+                if not name:
+                    break
+                while True:
+                    role = typer.prompt(f"  Role of {name} (e.g. person supported, carer, worker)", default="",
+                                        show_default=False).strip()
+                    try:
+                        inp.people.append(adding.check_person(name, role))
+                        break
+                    except EvidenceError as exc:
+                        _err(f"  {exc}")
+                drafts.save(draft_path, inp, answered)
+        done("people")
+    ask("organisation", "Organisation giving the support (Enter to skip)", required=False)
+    ask("place", "Place (Enter to skip)", required=False)
+    ask("source_title", "Source title (the blog post, report or interview)")
+    ask("source_author", "Source author (Enter to skip)", required=False)
+    ask("source_organisation", "Source organisation" + ("" if inp.source_author else " (needed when there is no author)"),
+        required=not inp.source_author)
+    ask("source_url", "Source URL (Enter to skip)", required=False)
+    ask("source_date", "Source date, YYYY-MM-DD (or YYYY, YYYY-MM; Enter to skip)", required=False,
+        check=lambda v: adding.check_date("source date", v, partial=True))
+    ask("consent", f"Consent basis ({', '.join(CONSENT_BASES)})",
+        check=lambda v: adding.check_choice("consent basis", v, CONSENT_BASES), choices=CONSENT_BASES)
+    ask("consent_scope", f"Consent scope ({', '.join(CONSENT_SCOPES)})",
+        check=lambda v: adding.check_choice("consent scope", v, CONSENT_SCOPES), choices=CONSENT_SCOPES)
+    ask("identity", f"Identity ({', '.join(IDENTITIES)})", default="named",
+        check=lambda v: adding.check_choice("identity", v, IDENTITIES), choices=IDENTITIES)
+    if inp.identity == "anonymised":
+        ask("pseudonym", "Name to publish instead of the person's (pseudonym)")
+    ask("consent_date", "Date consent was recorded (YYYY-MM-DD)", default=_dt.date.today().isoformat(),
+        check=lambda v: adding.check_date("consent date", v))
+    auto = ""
+    if inp.consent == "published-by-organisation":
+        where = inp.source_organisation or inp.organisation or "the organisation"
+        auto = f"Account published by {where}" + (f" in \"{inp.source_title}\"" if inp.source_title else "") + "; reproduced with attribution."
+    ask("consent_wording", "Consent wording or form version the person agreed to", default=auto)
+    ask("recorded_by", "Consent recorded by", default=inp.recorded_by or _user())
 
 
 @app.command("add-finding")

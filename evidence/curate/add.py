@@ -208,6 +208,60 @@ def approach_names(root: Path) -> dict[str, str]:
     return out
 
 
+# ---------------------------------------------------------------------------
+# One answer at a time (the interactive add checks each as it is typed)
+
+
+def check_choice(what: str, value: str, choices, aliases: dict[str, str] | None = None) -> str:
+    """`value` as one of `choices` (an alias, e.g. an approach's name, maps to
+    its id); else EvidenceError with a did-you-mean when one is close."""
+    from evidence.content.suggest import close_match, hint
+
+    value = str(value).strip()
+    choices = sorted(choices)
+    if value in choices:
+        return value
+    m = close_match(value, choices, aliases)
+    if m and (m.lower() == value.lower() or _slug_eq(m, value) or _slug_eq((aliases or {}).get(value, ""), m)):
+        return m  # the same word in another case or spacing, or a display name
+    if aliases:
+        for alias, target in aliases.items():
+            if _slug_eq(alias, value):
+                return target
+    raise EvidenceError(f"unknown {what} '{value}'{hint(value, choices, aliases)}; use one of: {', '.join(choices)}")
+
+
+def _slug_eq(a: str, b: str) -> bool:
+    return bool(a) and slugify(a) == slugify(b)
+
+
+def check_date(what: str, value: str, partial: bool = False, not_future: bool = True) -> str:
+    """A date as YYYY-MM-DD (`partial`: YYYY or YYYY-MM too), not in the future."""
+    value = str(value).strip()
+    if partial and re.fullmatch(r"\d{4}(-\d{2})?", value):
+        year = int(value[:4])
+        if not 1900 <= year <= _dt.date.today().year or (len(value) == 7 and not 1 <= int(value[5:]) <= 12):
+            raise EvidenceError(f"{what} '{value}' is not a real year or month; write YYYY, YYYY-MM or YYYY-MM-DD")
+        return value
+    try:
+        day = _dt.date.fromisoformat(value)
+    except ValueError:
+        forms = "YYYY, YYYY-MM or YYYY-MM-DD" if partial else "YYYY-MM-DD"
+        raise EvidenceError(f"{what} '{value}' is not a date; write it as {forms}, e.g. {_dt.date.today().isoformat()}") from None
+    if not_future and day > _dt.date.today():
+        raise EvidenceError(f"{what} {value} is in the future; give the date it happened")
+    return day.isoformat()
+
+
+def check_person(name: str, role: str) -> tuple[str, str]:
+    name, role = str(name).strip(), str(role).strip()
+    if not name:
+        raise EvidenceError("a person needs a name (or the name to publish for an anonymised story)")
+    if not role:
+        raise EvidenceError(f"{name} needs a role, e.g. person supported, carer, family member, worker, volunteer")
+    return name, role
+
+
 def check_tombstone(root: Path, story_id: str, override: bool) -> None:
     """Refuse a story id that was withdrawn, unless `override` (on purpose)."""
     from evidence.content import tombstones
