@@ -548,6 +548,44 @@ def queue_cmd(
                    f"   \"{r['sentence']}\"")
 
 
+@app.command("curate")
+@friendly
+def curate_cmd(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8002,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1/localhost/::1 needs a password.")] = "127.0.0.1",
+    password_env: Annotated[str, typer.Option("--password-env", help="Name of an environment variable holding a password (HTTP Basic, user 'curator').")] = "",
+    by: Annotated[str, typer.Option("--by", help="Who decides [default: git config user.name].")] = "",
+    limit: Annotated[int, typer.Option("--limit", help="Items shown per page.")] = 30,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+) -> None:
+    """The review queue in the browser: serves the WORKING database (never the
+    public one) on 127.0.0.1 with each item's suggested tags, their sentences
+    highlighted, and confirm/reject buttons (keys j/k, y/n, u to undo).
+    Decisions go through 'evidence review' into the content files."""
+    from evidence.curate.workbench import Workbench, check_host, make_server
+    from evidence.store.paths import default_paths
+
+    password = os.environ.get(password_env, "") if password_env else ""
+    if password_env and not password:
+        raise EvidenceError(f"--password-env {password_env}: that environment variable is empty or not set")
+    check_host(host, password)
+    db_path, _ = default_paths(root, db, public)
+    if not Path(db_path).exists():
+        raise EvidenceError(f"{db_path} not found; run 'evidence build' first")
+    bench = Workbench(root=root, db_path=db, public_path=public, by=by or _user(), password=password, limit=limit)
+    server = make_server(bench, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    _err(f"evidence curate: http://{shown}:{port}/ (the working database; decisions by {bench.by}; Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        _err("stopped")
+    finally:
+        server.server_close()
+
+
 @app.command("retag")
 @friendly
 def retag_cmd(
