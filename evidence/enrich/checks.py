@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from evidence.content.pii import SCANNER_VERSION, Detection, Verdict, hit_message, scan_text, verdict
-from evidence.content.tombstones import id_key, read, refusal
+from evidence.content.tombstones import Matcher, read, refusal
 from evidence.errors import EvidenceError, ValidationError, ValidationErrors
 from sqlite_utils.utils import chunks
 
@@ -31,9 +31,10 @@ def tombstone_check(db, summary, options) -> None:
                                   for k, (d, r) in want.items() if have.get(k) != (d, r)], pk="id_sha256")
     if not stones:
         return
+    matcher = Matcher(root, stones)  # refuses (one line) when tombstones exist and the key is missing
     errors = []
     for story_id, path in db.execute("SELECT id, file FROM stories").fetchall():
-        stone = stones.get(id_key(story_id))
+        stone = matcher.find(story_id)
         if stone is not None:
             errors.append(ValidationError(path or f"stories/{story_id}.md", None, refusal(path, stone)))
     if errors:
