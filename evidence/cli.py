@@ -170,14 +170,11 @@ def add_cmd(
         if prompt:
             _prompt_story(inp, root)
         if body_file is not None and str(body_file) != "-":
-            try:
-                inp.body = adding.check_body(body_file.read_bytes())
-            except FileNotFoundError:
-                raise EvidenceError(f"body file not found: {body_file}; check the path") from None
+            inp.body = adding.read_body(body_file, root)
         elif not inp.body:
             if sys.stdin.isatty() and not prompt:
                 raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
-            inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
+            inp.body = adding.read_body(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin, root)
         path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     _warn(result)
@@ -390,6 +387,9 @@ def eval_cmd(
 
     if (min_labels is not None and min_labels < 0) or (max_labels is not None and max_labels < 0):
         raise EvidenceError("--min-labels and --max-labels must be 0 or more")
+    if min_labels is not None and max_labels and min_labels > max_labels:
+        raise EvidenceError(f"--min-labels {min_labels} is greater than --max-labels {max_labels}; "
+                            "give a minimum no larger than the maximum (or --max-labels 0 for no limit)")
     result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
                       progress=None if quiet else (lambda m: _err(m)))
     if as_json:

@@ -224,13 +224,18 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
     return approach
 
 
-def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
+def parse_study(path: str, text: str, vocab: Vocabulary | None = None, max_findings: int | None = None) -> Study:
     """Parse and validate a findings file (one study with its findings)."""
     doc = YamlDoc(path, text)
     f = Fields(doc, doc.data, (), "findings file", STUDY_FIELDS)
     findings_raw = doc.data.get("findings")
     if not isinstance(findings_raw, list) or not findings_raw:
         raise doc.error("a findings file needs 'findings:', a list of at least one finding", "findings")
+    if max_findings is not None and len(findings_raw) > max_findings:
+        at = re.search(r"(?m)^findings\s*:", text)  # not doc.line(): composing a huge file again is slow
+        raise ValidationError(path, text.count("\n", 0, at.start()) + 1 if at else None,
+                              f"'findings' holds {len(findings_raw):,} findings, over the limit of {max_findings:,}; "
+                              "split the study into several files, or raise 'max_findings_per_file' in pipelines/limits.yml")
     study_id = f.slug("id")
     findings = []
     seen: set[str] = set()

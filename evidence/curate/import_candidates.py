@@ -14,10 +14,14 @@ from evidence.errors import EvidenceError
 
 
 def _load(file: Path) -> dict:
+    from evidence.content.settings import read_bounded, read_limits
+    from evidence.content.yamldoc import load_yaml
+
+    if not Path(file).exists():
+        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first")
     try:
-        data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first") from None
+        data = load_yaml(read_bounded(file, read_limits(Path(".")).max_yaml_bytes, "candidates file",
+                                      "max_yaml_bytes").decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EvidenceError(f"{file}: not a readable candidates file ({first}); fix the YAML") from None
