@@ -7,7 +7,6 @@ import hashlib
 import itertools
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest

@@ -98,7 +98,6 @@ class Limits:
     max_story_bytes: int = 500_000       # a story file (front matter and narrative); ~80,000 words
     max_yaml_bytes: int = 5_000_000      # a findings, approach, codebook or settings file
     max_findings_per_file: int = 2_000   # findings in one findings file
-    max_csv_cell_chars: int = 100_000    # one cell of a labelled CSV for `evidence eval`
 
 
 def read_limits(root: Path | str = ".") -> Limits:
