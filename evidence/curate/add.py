@@ -78,6 +78,21 @@ def parse_person(text: str) -> tuple[str, str]:
     return name.strip(), role.strip()
 
 
+def read_body(source, root: Path) -> str:
+    """The narrative from a file path or a binary stream (stdin), reading at
+    most the story size limit: '--body-file /dev/zero' is refused at once."""
+    from evidence.content.settings import read_bounded, read_limits
+
+    limit = read_limits(root).max_story_bytes
+    if isinstance(source, (str, Path)):
+        return check_body(read_bounded(source, limit, "body file", "max_story_bytes"))
+    data = source.read(limit + 1)
+    if len(data) > limit:
+        raise EvidenceError(f"the narrative on stdin is over {limit:,} bytes; shorten it, or raise 'max_story_bytes' "
+                            "in pipelines/limits.yml")
+    return check_body(data)
+
+
 def check_body(body: str | bytes) -> str:
     """The body as text, or EvidenceError if it is empty or not text."""
     if isinstance(body, bytes):
@@ -289,13 +304,10 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
     """Add a complete story file (front matter and narrative), validated as
     build validates it; refuses an existing id, a duplicate narrative and a
     withdrawn id (unless `override_tombstone`)."""
+    from evidence.content.settings import read_bounded, read_limits
+
     root = Path(root)
-    try:
-        data = Path(file).read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {file}; check the path") from None
-    except IsADirectoryError:
-        raise EvidenceError(f"{file} is a folder; give a story file") from None
+    data = read_bounded(file, read_limits(root).max_story_bytes, "story file", "max_story_bytes")
     text = check_body(data)
     from evidence.content.yamldoc import YamlDoc
 

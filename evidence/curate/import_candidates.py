@@ -57,11 +57,15 @@ class ImportResult:
 
 
 def _load(file: Path) -> tuple[dict, str]:
+    from evidence.content.settings import read_bounded, read_limits
+    from evidence.content.yamldoc import load_yaml
+
+    if not Path(file).exists():
+        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first")
     try:
-        text = Path(file).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except FileNotFoundError:
-        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first") from None
+        text = read_bounded(file, read_limits(Path(".")).max_yaml_bytes, "candidates file",
+                            "max_yaml_bytes").decode("utf-8")
+        data = load_yaml(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EvidenceError(f"{file}: not a readable candidates file ({first}); fix the YAML") from None

@@ -93,7 +93,12 @@ def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> La
             if "entity_ruler" in nlp.pipe_names:
                 nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches, nlp.tokenizer))
             _cache[key] = nlp
-        return _cache[key]
+        # spaCy refuses texts over nlp.max_length (E088); the story size limit decides instead
+        from evidence.content.settings import read_limits
+
+        nlp = _cache[key]
+        nlp.max_length = max(nlp.max_length, read_limits(root).max_story_bytes + 1)
+        return nlp
 
 
 def minimal_nlp() -> Language:

@@ -83,7 +83,12 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.path), device="cpu")
+                try:
+                    self._model = SentenceTransformer(str(self.path), device="cpu")
+                except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                    raise EvidenceError(f"pipelines/embedding.yml: 'model' {self.model_id} cannot be loaded from "
+                                        f"{self.path} ({first}); give the folder of a sentence-transformers model") from None
                 dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
                 self.dim = dims() or DIM
         return self._model
@@ -115,7 +120,22 @@ def settings(root: Path | None = None) -> dict:
     defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2}
     path = Path(root or ".") / "pipelines" / "embedding.yml"
     if path.exists():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise EvidenceError(f"{path}: invalid YAML ({(str(exc).splitlines() or ['?'])[0]}); check indentation and quoting") from None
+        if not isinstance(data, dict):
+            raise EvidenceError(f"{path}: expected 'key: value' settings")
+        unknown = sorted(set(map(str, data)) - set(defaults))
+        if unknown:
+            raise EvidenceError(f"{path}: unknown setting '{unknown[0]}'; allowed: {', '.join(defaults)}")
+        for key in ("model", "sha256"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise EvidenceError(f"{path}: '{key}' must be text (a model name or folder, a SHA-256), not {data[key]!r}")
+        for key in ("passage_sentences", "passage_stride"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
+                raise EvidenceError(f"{path}: '{key}' must be a whole number from 1 to 1000, not {value!r}")
         defaults.update({k: v for k, v in data.items() if v is not None})
     if os.environ.get("EVIDENCE_MODEL"):
         defaults["model"] = os.environ["EVIDENCE_MODEL"]
@@ -142,8 +162,10 @@ def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
                 _cache[name] = SentenceTransformerEmbedder(name, bundled_path(), sha)
             else:
                 path = Path(name)
-                if not path.is_dir():
-                    raise EvidenceError(f"model '{name}' is not a local folder; give a path to a sentence-transformers model (nothing is downloaded)")
+                if not path.is_dir() or not any((path / f).exists() for f in ("modules.json", "config.json")):
+                    raise EvidenceError(f"pipelines/embedding.yml: 'model' is '{name}', which is not a folder holding a "
+                                        "sentence-transformers model (modules.json or config.json); give the path to one, "
+                                        "or all-MiniLM-L6-v2 (nothing is downloaded)")
                 _cache[name] = SentenceTransformerEmbedder(name, path, cfg.get("sha256") if cfg["model"] == name else None)
         return _cache[name]
 
