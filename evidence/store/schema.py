@@ -183,7 +183,16 @@ def m007_certainty(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m008_tag_sentences(db: sqlite_utils.Database) -> None:
+def m008_vector_cache(db: sqlite_utils.Database) -> None:
+    """Vectors of texts the build embeds again and again (codebook anchors,
+    training sentences), keyed by model and text hash; see store/vector_cache.py."""
+    db["vector_cache"].create({"model": str, "text_hash": str, "vector": bytes, "used": int},
+                              pk=("model", "text_hash"))
+    db["vector_cache"].create_index(["used"])
+
+
+@migrations()
+def m009_tag_sentences(db: sqlite_utils.Database) -> None:
     """Every sentence that supports a tag (score at or above the threshold),
     best first (rank 0 is the tag's own sentence), with offsets and score.
     Existing tags are made again by the next build (their tagger version is
