@@ -17,7 +17,10 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-import spacy
+from evidence.models.torchfree import torch_hidden
+
+with torch_hidden():  # thinc would import torch (seconds) for wrappers the pipeline never uses
+    import spacy
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -40,14 +43,17 @@ _lock = threading.Lock()
 _cache: dict[str, Language] = {}
 
 
-def approach_patterns(approaches: Iterable[dict]) -> list[dict]:
+def approach_patterns(approaches: Iterable[dict], tokenizer=None) -> list[dict]:
     """EntityRuler patterns for approaches ({id, name, organisation}): the
-    name as written and in any case as APPROACH, its organisation as ORG."""
+    name as written and in any case as APPROACH, its organisation as ORG.
+    `tokenizer` is the pipeline's own (building a second English tokenizer
+    costs a second on a busy machine); default a blank English one."""
     out: list[dict] = []
     for a in approaches:
         name = (a.get("name") or "").strip()
         if name:
-            out.append({"label": "APPROACH", "pattern": [{"LOWER": t.lower()} for t in _words(name)], "id": a["id"]})
+            words = [t.text for t in tokenizer(name)] if tokenizer is not None else _words(name)
+            out.append({"label": "APPROACH", "pattern": [{"LOWER": t.lower()} for t in words], "id": a["id"]})
         org = (a.get("organisation") or "").strip()
         if org:
             out.append({"label": "ORG", "pattern": org, "id": re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")})
@@ -85,9 +91,14 @@ def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> La
                 first = str(exc).strip().splitlines()
                 raise EvidenceError(f"{files.config}: cannot build the spaCy pipeline ({first[0] if first else exc}); check the config and patterns.jsonl") from None
             if "entity_ruler" in nlp.pipe_names:
-                nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches))
+                nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches, nlp.tokenizer))
             _cache[key] = nlp
-        return _cache[key]
+        # spaCy refuses texts over nlp.max_length (E088); the story size limit decides instead
+        from evidence.content.settings import read_limits
+
+        nlp = _cache[key]
+        nlp.max_length = max(nlp.max_length, read_limits(root).max_story_bytes + 1)
+        return nlp
 
 
 def minimal_nlp() -> Language:
