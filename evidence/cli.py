@@ -687,7 +687,7 @@ def search_cmd(
     area: AreaOpt = None,
     place: PlaceOpt = None,
     limit: LimitOpt = 10,
-    mode: Annotated[str, typer.Option("--mode", help="vector (meaning), fts (words) or hybrid (both, rank-fused).")] = "vector",
+    mode: Annotated[str, typer.Option("--mode", help="hybrid (meaning and words, the default), vector (meaning) or fts (words).")] = "hybrid",
     json_out: JsonOpt = False,
     root: RootOpt = Path("."),
     db: SearchDbOpt = None,

@@ -116,8 +116,10 @@ class SentenceTransformerEmbedder:
 
 
 def settings(root: Path | None = None) -> dict:
-    """pipelines/embedding.yml (model, sha256, passage sizes), with defaults."""
-    defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2}
+    """pipelines/embedding.yml (model, sha256, passage sizes, passage context),
+    with defaults (passage_context is checked by evidence.enrich.embeddings)."""
+    defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2,
+                "passage_context": ["title", "summary", "population"]}
     path = Path(root or ".") / "pipelines" / "embedding.yml"
     if path.exists():
         try:
