@@ -77,7 +77,8 @@ def test_trained_ner_is_a_no_op_without_the_package():
 
 def test_configured_pipeline_recognises_places_orgs_and_approaches():
     nlp = load_nlp(ROOT)
-    assert nlp.pipe_names[:3] == ["sentencizer", "stem_norm", "entity_ruler"]
+    assert nlp.pipe_names[:4] == ["sentencizer", "paragraphs", "stem_norm", "entity_ruler"]
+    assert nlp.pipe_names[-1] == "sentence_roles"
     doc = make_docs(nlp, ["Community Catalysts runs a programme in Somerset. Shared Lives carers help, and so does local area coordination."],
                     [["Pearl"]])[0]
     ents = {(r["label"], r["norm"]) for r in entity_rows(doc)}

@@ -382,10 +382,12 @@ def choose(best: np.ndarray, keys: Sequence[str], settings: Settings, skip: Iter
 def supporting_units(c: np.ndarray, i: int, threshold: float, margin: float, first: int | None = None) -> list[int]:
     """The units that support label i (a column of the combined scores):
     every unit scoring at least the threshold and within `margin` of the
-    best, best first; `first` (a curator's sentence) leads when given."""
+    best, best first; `first` (a curator's sentence) leads when given.
+    Never empty: a curator's decision on a domain no sentence reaches has
+    the best unit (or the curator's)."""
     col = c[:, i]
     floor = max(float(threshold), float(col.max()) - margin)
-    units = [int(u) for u in np.argsort(-col, kind="stable") if col[u] >= floor]
+    units = [int(u) for u in np.argsort(-col, kind="stable") if col[u] >= floor] or [int(col.argmax())]
     if first is not None:
         units = [first] + [u for u in units if u != first]
     return units
