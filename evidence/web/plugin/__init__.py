@@ -8,9 +8,9 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from evidence.web.plugin import page_views, search_views
-from evidence.web.plugin.render import render_markdown
-from evidence.web.plugin.safety import quiet_tracebacks, robots_allowed, wrap
+from evidence.web.plugin import live, page_views, search_views
+from evidence.web.plugin.render import render_markdown, safe_url
+from evidence.web.plugin.safety import limit_length, quiet_tracebacks, robots_allowed, wrap
 
 quiet_tracebacks()
 
@@ -18,8 +18,14 @@ MARKDOWN_COLUMNS = {("stories", "body")}
 
 
 @hookimpl
+def prepare_jinja2_environment(env):
+    """`|evidence_safe_url`: a URL field's value only when it is http, https or mailto (render.py)."""
+    env.filters["evidence_safe_url"] = safe_url
+
+
+@hookimpl
 def render_cell(value, column, table, database, datasette):
-    """Render story narratives as Markdown (raw HTML in them is escaped)."""
+    """Render story narratives as Markdown (no raw HTML, no attribute lists, only safe URLs: render.py)."""
     if (table, column) in MARKDOWN_COLUMNS and isinstance(value, str):
         return render_markdown(value)
     return None
@@ -35,6 +41,7 @@ async def robots_txt(request):
 def register_routes():
     return [
         (r"^/robots\.txt$", robots_txt),
+        (r"^/-/databases(\.(?P<format>json))?$", page_views.databases_view),
         (r"^/-/search(?P<format>\.json)?$", search_views.search_view),
         (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
         (r"^/-/evidence$", page_views.home_view),
@@ -48,13 +55,24 @@ def register_routes():
 
 @hookimpl
 def prepare_connection(conn):
-    """SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
+    """Cap the length of strings and blobs a query can make (safety.py), and
+    the SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
+    limit_length(conn)
     search_views.register_sql_functions(conn)
+
+
+def _public_db_changed(db) -> None:
+    """After a swap to a new public.db (live.py): forget rendered narratives
+    and load the new search index now, so nothing of the old file stays."""
+    render_markdown.cache_clear()
+    search_views.reload_index(db.path)
 
 
 @hookimpl
 def startup(datasette):
-    """Load the vector index and query model in the background, once per process."""
+    """Follow public.db as builds replace it (live.py), and load the vector
+    index and query model in the background, once per process."""
+    live.watch(datasette, on_change=_public_db_changed)
     search_views.warm_up(datasette)
 
 

@@ -5,6 +5,24 @@
   for more with `?_ttl=`: a withdrawn story must not linger in shared caches.
 - X-Robots-Tag: noindex, unless `evidence serve --allow-robots` (the same
   switch as /robots.txt), so pages reached by a link are not indexed either.
+- Content-Security-Policy on every response: scripts only from this site
+  (`script-src 'self'`, no inline script, no eval), no plugins, no framing
+  (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for old browsers),
+  forms and fetches only to this site. Datasette's own inline scripts are
+  replaced by files the plugin serves (templates/_close_open_menus.html,
+  _codemirror_foot.html, table.html), so its pages work under the policy.
+  With `X-Content-Type-Options: nosniff` (a JSON or CSV answer is never run
+  as a script or page) and `Referrer-Policy: no-referrer` (a story's URL is
+  not sent to the sites its links lead to).
+- Cache-Control on every response: Datasette's views set their own; any
+  response without one (the plugin's pages, errors) gets `max-age` of the
+  same lifetime.
+- A cap on the strings and blobs one SQL call can make (`limit_length`):
+  SQLite's length limit on every connection the server opens (Datasette's,
+  through prepare_connection, and the plugin's own), so
+  `hex(zeroblob(150000000))` fails at once with "string or blob too big"
+  instead of holding an SQL thread and gigabytes for seconds inside one
+  function call, which the time limit cannot interrupt.
 - Quiet client errors: Datasette 0.65 pretty-prints every exception, a 404
   included, with `rich` and its local variables (request headers among
   them) to the server's log. That took about a second of the event loop per
@@ -16,8 +34,30 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+
+# the longest string, blob or row a query may make: far above any value in
+# public.db (a story's narrative is at most a few MB), far below what hurts
+MAX_LENGTH = 10_000_000
 
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_REPLACED = {name for name, _ in SECURITY_HEADERS}
+
+
+def limit_length(conn: sqlite3.Connection, limit: int = MAX_LENGTH) -> sqlite3.Connection:
+    """Cap the length of any string, blob or row made on this connection."""
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+    return conn
 
 
 def robots_allowed() -> bool:
@@ -41,11 +81,17 @@ def wrap(app, datasette):
 
         async def send_capped(event):
             if event.get("type") == "http.response.start":
-                headers = []
+                headers, cached = [], False
                 for k, v in event.get("headers") or []:
-                    if k.lower() == b"cache-control":
-                        v = cap_cache_control(v, limit)
+                    k = k.lower()
+                    if k in _REPLACED:
+                        continue  # ours win: a view cannot loosen them
+                    if k == b"cache-control":
+                        v, cached = cap_cache_control(v, limit), True
                     headers.append((k, v))
+                if not cached:
+                    headers.append((b"cache-control", b"max-age=%d" % limit if limit else b"no-cache"))
+                headers += SECURITY_HEADERS
                 if not allow:
                     headers.append((b"x-robots-tag", b"noindex, nofollow"))
                 event = {**event, "headers": headers}
