@@ -10,7 +10,8 @@ from datasette.utils.asgi import Response
 
 from evidence.web.plugin import live, page_views, search_views
 from evidence.web.plugin.render import render_markdown, safe_url
-from evidence.web.plugin.safety import limit_length, quiet_tracebacks, robots_allowed, wrap
+from evidence.web.plugin.safety import quiet_tracebacks, robots_allowed, wrap
+from evidence.web.plugin.sql_guard import guard
 
 quiet_tracebacks()
 
@@ -55,9 +56,9 @@ def register_routes():
 
 @hookimpl
 def prepare_connection(conn):
-    """Cap the length of strings and blobs a query can make (safety.py), and
+    """Limits so that one SQL call cannot hold the server (sql_guard.py), and
     the SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
-    limit_length(conn)
+    guard(conn)
     search_views.register_sql_functions(conn)
 
 

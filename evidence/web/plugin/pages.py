@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from evidence.errors import EvidenceError
 from evidence.web.plugin.render import render_markdown
-from evidence.web.plugin.safety import limit_length
+from evidence.web.plugin.sql_guard import guard
 
 
 class NotFound(EvidenceError):
@@ -21,7 +21,7 @@ class NotFound(EvidenceError):
 
 def connect(path: str) -> sqlite3.Connection:
     """A read-only connection with rows as dicts."""
-    conn = limit_length(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
+    conn = guard(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     conn.row_factory = lambda cur, row: {d[0]: v for d, v in zip(cur.description, row)}
     return conn
 

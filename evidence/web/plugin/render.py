@@ -52,16 +52,18 @@ DROP_CONTENT = {"script", "style", "iframe", "object", "embed", "svg", "math", "
 _TOKEN = re.compile(r"^[A-Za-z0-9_:.\- ]*$")  # id, class, align, start values
 _STRIP = re.compile(r"[\t\n\r]")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_NOT_IN_URL = re.compile(r"[\s\"<>`\x00-\x1f\x7f]")  # a real URL percent-encodes these
 
 
 def safe_url(value) -> str | None:
     """`value` (already decoded, as a browser reads an attribute) when it is
-    an http, https or mailto URL or an in-page #fragment; otherwise None."""
+    an http, https or mailto URL or an in-page #fragment, with no spaces,
+    quotes or angle brackets in it; otherwise None."""
     if not isinstance(value, str):
         return None
     url = _STRIP.sub("", value).strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14"
                                        "\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f \u00a0")
-    if not url:
+    if not url or _NOT_IN_URL.search(url):
         return None
     if url.startswith("#"):
         return url

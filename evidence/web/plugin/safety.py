@@ -17,12 +17,6 @@
 - Cache-Control on every response: Datasette's views set their own; any
   response without one (the plugin's pages, errors) gets `max-age` of the
   same lifetime.
-- A cap on the strings and blobs one SQL call can make (`limit_length`):
-  SQLite's length limit on every connection the server opens (Datasette's,
-  through prepare_connection, and the plugin's own), so
-  `hex(zeroblob(150000000))` fails at once with "string or blob too big"
-  instead of holding an SQL thread and gigabytes for seconds inside one
-  function call, which the time limit cannot interrupt.
 - Quiet client errors: Datasette 0.65 pretty-prints every exception, a 404
   included, with `rich` and its local variables (request headers among
   them) to the server's log. That took about a second of the event loop per
@@ -34,11 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
-
-# the longest string, blob or row a query may make: far above any value in
-# public.db (a story's narrative is at most a few MB), far below what hurts
-MAX_LENGTH = 10_000_000
 
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
 
@@ -52,12 +41,6 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 _REPLACED = {name for name, _ in SECURITY_HEADERS}
-
-
-def limit_length(conn: sqlite3.Connection, limit: int = MAX_LENGTH) -> sqlite3.Connection:
-    """Cap the length of any string, blob or row made on this connection."""
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
-    return conn
 
 
 def robots_allowed() -> bool:
