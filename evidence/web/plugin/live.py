@@ -29,6 +29,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,10 +163,16 @@ def watch(datasette, on_change: Callable[[LiveDatabase], None] | None = None,
     make_live(datasette)
     interval = interval or reload_interval()
     stop = threading.Event()
+    ref = weakref.ref(datasette)  # the thread ends with its Datasette (tests make many)
 
     def run() -> None:
         while not stop.wait(interval):
-            for db in list(datasette.databases.values()):
+            ds = ref()
+            if ds is None:
+                return
+            databases = list(ds.databases.values())
+            del ds
+            for db in databases:
                 if not isinstance(db, LiveDatabase):
                     continue
                 try:
@@ -175,6 +182,7 @@ def watch(datasette, on_change: Callable[[LiveDatabase], None] | None = None,
                             on_change(db)
                 except Exception as exc:  # keep watching; the next round retries
                     log.warning("could not switch to the new %s: %s", db.path, exc)
+            databases = db = None  # hold nothing of the Datasette while waiting
 
     thread = threading.Thread(target=run, name="evidence-public-db-watcher", daemon=True)
     thread.stop = stop  # type: ignore[attr-defined]
