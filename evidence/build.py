@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from evidence.enrich import checks, embeddings, links, tagging
+from evidence.enrich import certainty, checks, embeddings, links, tagging
 from evidence.store import schema as store
 from evidence.store import writes
 from evidence.store.paths import default_paths
@@ -41,7 +41,10 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 
 ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
-CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, writes.sweep_removed)
+# certainty.assess comes after the personal-data check: the confidence in
+# what stories say counts only the stories that may be published
+CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, writes.sweep_removed,
+                                 certainty.assess)
 
 
 @dataclass

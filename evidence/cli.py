@@ -417,13 +417,19 @@ LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="How many results."
 JsonOpt = Annotated[bool, typer.Option("--json", help="A JSON array on stdout, best first.")]
 
 
-def _print_hits(hits: list, as_json: bool, db_name: str = "public") -> None:
+BaseUrlOpt = Annotated[Optional[str], typer.Option(
+    "--base-url", help="Site address for absolute result URLs, e.g. https://evidence.example.org [default: $EVIDENCE_BASE_URL].")]
+
+
+def _print_hits(hits: list, as_json: bool, db_name: str = "public", base: str | None = None) -> None:
     import json
 
-    from evidence.web.urls import row_path, with_url
+    from evidence.web.urls import absolute, base_url, item_path, with_url
 
+    prefix = base_url(base)
     if as_json:
-        typer.echo(json.dumps([with_url(h, row_path(db_name, h.type, h.id)) for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([with_url(h, absolute(item_path(db_name, h.type, h.id), prefix)) for h in hits],
+                              ensure_ascii=False, indent=2))
         return
     if not hits:
         _err("no results")
@@ -431,7 +437,7 @@ def _print_hits(hits: list, as_json: bool, db_name: str = "public") -> None:
     for n, h in enumerate(hits, start=1):
         snippet = " ".join(h.snippet.split())
         snippet = snippet if len(snippet) <= 240 else snippet[:239] + "…"
-        typer.echo(f"{n}. {h.title}\n   {h.type} {h.id}  score {h.score:.3f}  {row_path(db_name, h.type, h.id)}\n   “{snippet}”")
+        typer.echo(f"{n}. {h.title}\n   {h.type} {h.id}  score {h.score:.3f}  {absolute(item_path(db_name, h.type, h.id), prefix)}\n   “{snippet}”")
 
 
 @app.command("search")
@@ -448,14 +454,43 @@ def search_cmd(
     json_out: JsonOpt = False,
     root: RootOpt = Path("."),
     db: SearchDbOpt = None,
+    base: BaseUrlOpt = None,
 ) -> None:
     """Search stories and findings by meaning; each result shows the passage
     that matched. Filters apply before ranking."""
-    from evidence.search.query import Filters, search
+    from evidence.search.query import Filters, search, weak_match
 
-    hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=Filters(
-        type=type, approach=approach, domain=domain, area=area, place=place))
-    _print_hits(hits, json_out, Path(db or root / "public.db").stem)
+    filters = Filters(type=type, approach=approach, domain=domain, area=area, place=place)
+    hits = search(db or root / "public.db", query, limit=limit, mode=mode, filters=filters)
+    if hits and mode != "fts":
+        weak, best = weak_match(db or root / "public.db", query, filters=filters)
+        if weak:
+            _err(f"nothing close was found (the best match is only {best:.2f} close in meaning); "
+                 "the evidence base may not cover this, and these results are probably not about it")
+    _print_hits(hits, json_out, Path(db or root / "public.db").stem, base)
+
+
+@app.command("export")
+@friendly
+def export_cmd(
+    dest: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to write into (created if missing).")],
+    root: RootOpt = Path("."),
+    public: PublicOpt = None,
+    metadata: Annotated[Optional[Path], typer.Option(help="Datasette metadata with the column descriptions [default: ROOT/metadata.yml].")] = None,
+    base: BaseUrlOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Export the public data: a Frictionless data package (datapackage.json
+    and CSVs), the sources as RIS and CSL-JSON, and a REFI-QDA project
+    (.qdpx) and codebook (.qdc) for qualitative analysis tools."""
+    from evidence.web.exports import export
+    from evidence.web.urls import base_url
+
+    counts = export(public or root / "public.db", dest, base=base_url(base), metadata=metadata or root / "metadata.yml")
+    if not quiet:
+        _err(f"export: {counts['tables']} tables ({counts['rows']} rows), {counts['sources']} sources, "
+             f"{counts['qda_sources']} stories with {counts['coded_segments']} coded segments and {counts['codes']} codes "
+             f"in {dest}")
 
 
 @app.command("similar")
@@ -471,6 +506,7 @@ def similar_cmd(
     json_out: JsonOpt = False,
     root: RootOpt = Path("."),
     db: SearchDbOpt = None,
+    base: BaseUrlOpt = None,
 ) -> None:
     """Stories and findings most like a given one (no model needed)."""
     from evidence.search.query import Filters, similar
@@ -479,7 +515,7 @@ def similar_cmd(
         raise EvidenceError("no id given; pass the id of a story or finding, e.g. evidence similar james-and-andy")
     hits = similar(db or root / "public.db", id, limit=limit, filters=Filters(
         type=type, approach=approach, domain=domain, area=area, place=place))
-    _print_hits(hits, json_out, Path(db or root / "public.db").stem)
+    _print_hits(hits, json_out, Path(db or root / "public.db").stem, base)
 @app.command("withdraw")
 @friendly
 def withdraw_cmd(

@@ -253,7 +253,7 @@ def test_cli_search_json(cli, built_session):
     out = json.loads(r.stdout)
     assert len(out) == 3 and out[0]["id"] == "older-woman-local-area-coordinator"
     assert {"id", "type", "title", "score", "snippet", "url"} <= set(out[0])
-    assert out[0]["url"] == "/public/stories/older-woman-local-area-coordinator"
+    assert out[0]["url"] == "/-/story/older-woman-local-area-coordinator"  # the story's page
     assert out[0]["score"] >= out[1]["score"] >= out[2]["score"]
 
 
@@ -261,7 +261,7 @@ def test_cli_search_text_and_filters(cli, built_session):
     r = cli(["search", BUS, "--root", built_session, "--type", "story", "--approach", "shared-lives", "-n", "2"])
     assert r.exit_code == 0
     assert "1. " in r.stdout and "2. " in r.stdout and "3. " not in r.stdout and "shared" not in r.stderr
-    assert "/public/stories/" in r.stdout
+    assert "/-/story/" in r.stdout
 
 
 def test_cli_similar(cli, built_session):

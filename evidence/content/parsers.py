@@ -192,6 +192,7 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
         website=f.str("website"),
         sources=[_source(doc, s, ("sources", i)) for i, s in enumerate(sources_raw)],
         path=path,
+        confidence=parse_confidence(doc, doc.data.get("confidence"), ("confidence",)),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if approach.id != stem:
@@ -211,6 +212,7 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
     if not isinstance(findings_raw, list) or not findings_raw:
         raise doc.error("a findings file needs 'findings:', a list of at least one finding", "findings")
     study_id = f.slug("id")
+    study_certainty = parse_certainty(doc, doc.data.get("certainty"), ("certainty",))
     findings = []
     seen: set[str] = set()
     for i, raw in enumerate(findings_raw):
@@ -234,7 +236,18 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
             note=ff.str("note"),
             position=i,
             tags=parse_tag_decisions(doc, raw.get("tags"), ("findings", i, "tags")),
+            interval_low=ff.number("interval_low"),
+            interval_high=ff.number("interval_high"),
+            certainty=merge_certainty(study_certainty,
+                                      parse_certainty(doc, raw.get("certainty"), ("findings", i, "certainty"))),
         )
+        if (finding.interval_low is None) != (finding.interval_high is None):
+            raise doc.error(f"finding '{finding.id}' gives one end of its interval; give both 'interval_low' and "
+                            "'interval_high' (or neither)", "findings", i,
+                            "interval_low" if finding.interval_low is not None else "interval_high")
+        if finding.interval_low is not None and finding.interval_low > finding.interval_high:
+            raise doc.error(f"finding '{finding.id}': interval_low is above interval_high; swap them",
+                            "findings", i, "interval_low")
         if finding.value is not None and not finding.unit:
             raise doc.error(f"finding '{finding.id}' has a value but no unit; add 'unit: ...'", "findings", i, "value")
         if finding.id in seen:
@@ -336,3 +349,95 @@ def _link_decision(doc, item, i: int) -> dict:
     if not isinstance(note, str):
         raise doc.error(f"links item {i + 1}: 'note:' must be text", "links")
     return {"finding": finding, "status": status, "note": note}
+
+
+# ---------------------------------------------------------------------------
+# Strength of evidence: curators' assessments (evidence/enrich/certainty.py
+# computes a default from pipelines/certainty.yml where there is none)
+
+CERTAINTY_LEVELS = ("very low", "low", "moderate", "high")
+DOWN_FACTORS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+UP_FACTORS = ("large_effect",)
+CERTAINTY_FACTORS = DOWN_FACTORS + UP_FACTORS
+DOWN_CONCERNS = ("none", "serious", "very-serious")
+UP_CONCERNS = ("none", "large", "very-large")
+
+
+def parse_certainty(doc: YamlDoc, raw: Any, keys: tuple) -> dict:
+    """A curator's GRADE assessment: `by`, `date`, `note` and any of the
+    factors risk_of_bias, inconsistency, indirectness, imprecision,
+    publication_bias (concern none|serious|very-serious) and large_effect
+    (none|large|very-large), each `{concern, reason}`. A concern other than
+    none without a written reason is refused."""
+    if raw is None:
+        return {}
+    f = Fields(doc, raw, keys, "a certainty assessment", CERTAINTY_FACTORS + ("by", "date", "note"))
+    factors = {}
+    for factor in CERTAINTY_FACTORS:
+        if factor not in raw:
+            continue
+        ff = Fields(doc, raw[factor], (*keys, factor), f"certainty factor '{factor}'", ("concern", "reason"))
+        concern = ff.choice("concern", UP_CONCERNS if factor in UP_FACTORS else DOWN_CONCERNS)
+        reason = ff.str("reason")
+        if concern != "none" and not reason:
+            raise doc.error(f"certainty factor '{factor}' has concern '{concern}' but no reason; add "
+                            "'reason: ...' saying in words why (a concern without a reason is refused)",
+                            *keys, factor, "concern")
+        factors[factor] = {"concern": concern, "reason": reason}
+    if not factors:
+        raise doc.error("a certainty assessment needs at least one factor ("
+                        + ", ".join(CERTAINTY_FACTORS) + "), each with 'concern:' and 'reason:'", *keys)
+    out = {"factors": factors}
+    for k in ("by", "note"):
+        if f.str(k):
+            out[k] = f.str(k)
+    if f.date("date"):
+        out["date"] = f.date("date")
+    return out
+
+
+def merge_certainty(study: dict, finding: dict) -> dict:
+    """A finding's effective assessment: the study's factors, with the
+    finding's own in their place where it gives them."""
+    if not study:
+        return finding
+    if not finding:
+        return study
+    merged = {**{k: v for k, v in study.items() if k != "factors"}, **{k: v for k, v in finding.items() if k != "factors"}}
+    merged["factors"] = {**study["factors"], **finding["factors"]}
+    return merged
+
+
+CONFIDENCE_FIELDS = ("domain", "level", "reason", "by", "date")
+
+
+def parse_confidence(doc: YamlDoc, raw: Any, keys: tuple) -> list[dict]:
+    """Curators' overrides of the confidence in what the stories say about
+    this approach and an outcome domain: a list of {domain, level (high,
+    moderate, low, very low), reason, by, date}. A reason is required."""
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list):
+        raise doc.error("'confidence' must be a list of {domain: <framework>/<domain>, level: ..., reason: ...}", *keys)
+    out, seen = [], set()
+    for i, item in enumerate(raw):
+        cf = Fields(doc, item, (*keys, i), "a confidence override", CONFIDENCE_FIELDS)
+        domain = cf.str("domain", required=True)
+        if not DOMAIN_KEY_RE.match(domain):
+            raise doc.error(f"confidence domain '{domain}' must be written <framework>/<domain-id>, e.g. ascot/occupation",
+                            *keys, i, "domain")
+        if domain in seen:
+            raise doc.error(f"confidence domain '{domain}' appears twice; keep one override per domain", *keys, i, "domain")
+        seen.add(domain)
+        level = cf.choice("level", CERTAINTY_LEVELS)
+        reason = cf.str("reason")
+        if not reason:
+            raise doc.error(f"the confidence override for '{domain}' has no reason; add 'reason: ...' saying in words "
+                            "why (an override without a reason is refused)", *keys, i, "level")
+        entry = {"domain": domain, "level": level, "reason": reason}
+        if cf.str("by"):
+            entry["by"] = cf.str("by")
+        if cf.date("date"):
+            entry["date"] = cf.date("date")
+        out.append(entry)
+    return out

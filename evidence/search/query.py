@@ -338,3 +338,37 @@ def filter_values(db_path: str | Path) -> dict[str, list]:
         return out
     finally:
         conn.close()
+
+
+# ---------------------------------------------------------------------------
+# weak matches: saying when search has no good answer
+
+# The best passage cosine below which a search is marked weak ("nothing
+# close was found"), per embedding model, measured on the relevance set
+# (tests/relevance.yml, tests/corpus/questions_*.yml) and questions the
+# evidence base cannot answer (tests/unanswerable.yml) by
+# tests/benchmarks/bench_weak_match.py. A model not measured here: no flag.
+WEAK_BELOW = {"all-MiniLM-L6-v2": 0.335}  # 2026-11-30, tuned on the even half
+
+
+def weak_match(db_path: str | Path, query: str, *, filters: Filters | None = None,
+               threshold: float | None = None) -> tuple[bool | None, float | None]:
+    """(weak, best cosine) of a query: weak is True when no passage of the
+    items the filters keep is at least the model's WEAK_BELOW threshold
+    close in meaning, None when unknown (no threshold measured for the
+    model). Ranking modes do not change it: it looks at meaning only."""
+    query = (query or "").strip()
+    if not query:
+        return None, None
+    idx = get_index(db_path)
+    threshold = WEAK_BELOW.get(idx.model) if threshold is None else threshold
+    if threshold is None:
+        return None, None
+    conn = connect(idx.path)
+    try:
+        mask = filter_mask(idx, conn, filters or Filters())
+    finally:
+        conn.close()
+    best = idx.top_k(embed_query(idx.model, query), 1, mask)
+    score = float(best[0][1]) if best else 0.0
+    return score < threshold, score

@@ -36,6 +36,7 @@ def approach_row(a: Approach) -> dict:
         "also_areas": json.dumps(a.also_areas), "scale": a.scale, "scale_note": a.scale_note,
         "organisation": a.organisation, "website": a.website,
         "sources": json.dumps([asdict(s) for s in a.sources], ensure_ascii=False),
+        "confidence": json.dumps(a.confidence, ensure_ascii=False),
         "file": a.path, "content_hash": a.hash(),
     }
 
@@ -51,6 +52,7 @@ def study_row(s: Study) -> dict:
 def finding_row(f: Finding) -> dict:
     row = asdict(f)
     row["review_tags"] = json.dumps(row.pop("tags"), ensure_ascii=False)
+    row["assessment"] = json.dumps(row.pop("certainty"), ensure_ascii=False)
     row["approach"] = f.approach or None
     row["content_hash"] = f.hash()
     return row
