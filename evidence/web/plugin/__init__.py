@@ -134,3 +134,22 @@ def asgi_wrapper(datasette):
     """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag
     (safety.py); answer repeated table pages from memory (page_cache.py)."""
     return lambda app: wrap(page_cache(app, datasette), datasette)
+
+
+def _register_whole() -> None:
+    """When a submodule of this package is imported before Datasette (a test
+    importing page_cache or render first), Datasette loads its plugins in the
+    middle of this file and registers the half that exists then, with no
+    hooks: no routes, no template filters. Register the whole module instead."""
+    import sys
+
+    from datasette.plugins import pm
+
+    me = sys.modules[__name__]
+    name = pm.get_name(me)
+    if name is not None:  # registered while half-imported (normally it is registered after this file runs)
+        pm.unregister(me)
+        pm.register(me, name=name)
+
+
+_register_whole()

@@ -9,9 +9,9 @@ arriving meanwhile wait for it, and later ones are answered from memory.
 
 Only GET, only status 200, only responses that set no cookie, at most
 MAX_ENTRIES pages of at most MAX_BODY bytes, least recently used dropped
-first. The key holds the generation of the file the server is serving
-(live.py; the inode and modification time for a database that is not
-followed), so a page rendered from the old file is never stored under the
+first. The key holds the inode, modification time and size of the file
+the server is serving (live.py; of the file on disk for a database that is
+not followed), so a page rendered from the old file is never stored under the
 new one's key, even in the second before the switch; and the cache is
 emptied at each switch (`clear_all`), so no withdrawn text stays in memory."""
 from __future__ import annotations
@@ -42,8 +42,10 @@ def _identity(datasette, name: str) -> tuple:
     for n in names:
         db = datasette.databases.get(n)
         path = getattr(db, "path", None)
-        if getattr(db, "generation", None) is not None:  # a LiveDatabase: what it serves now
-            out.append((n, "generation", db.generation))
+        served = getattr(db, "identity", None)  # a LiveDatabase: the file it serves now, not the one on disk
+        if served:
+            _dev, ino, size, mtime = served
+            out.append((n, ino, mtime, size))
         elif path:
             try:
                 st = os.stat(path)
