@@ -5,6 +5,11 @@ Datasette in the same environment (as started by `evidence serve`) loads it.
 """
 from __future__ import annotations
 
+# Datasette's plugin manager first, with its default plugins imported whole:
+# importing one of them later from here (safety.quiet_tracebacks imports
+# datasette.handle_exception) in the middle of Datasette loading its plugins
+# registered it half-imported, without its hooks (see _register_whole below)
+import datasette.plugins  # noqa: F401,I001
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
