@@ -192,6 +192,7 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
         website=f.str("website"),
         sources=[_source(doc, s, ("sources", i)) for i, s in enumerate(sources_raw)],
         path=path,
+        aliases=f.str_list("aliases"),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     if approach.id != stem:

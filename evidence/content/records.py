@@ -135,16 +135,19 @@ class Approach:
     website: str
     sources: list[Source]
     path: str = ""
+    aliases: list[str] = field(default_factory=list)  # other ways documents write it ("LAC", "Gig Buddy")
 
     def hash(self) -> str:
         data = asdict(self)
         data.pop("path")
+        if not data["aliases"]:  # approaches without aliases keep the hash they had
+            data.pop("aliases")
         return content_hash(data)
 
 
 APPROACH_FIELDS = (
     "id", "name", "description", "area_of_work", "also_areas", "scale", "scale_note",
-    "organisation", "website", "sources",
+    "organisation", "website", "sources", "aliases",
 )
 
 
