@@ -71,6 +71,10 @@ def _lower_words(text: str) -> set[str]:
     return set(re.findall(r"\b[a-z][a-z'-]+\b", text))
 
 
+_VERBISH = {"is", "was", "has", "had", "says", "said", "will", "would", "can", "could", "does", "did", "now",
+            "lives", "went", "came", "comes", "got", "gets", "knows", "knew", "loves", "likes", "wants", "takes",
+            "took", "still", "also", "never", "always", "and", "who", "first", "runs", "ran", "spends", "spent"}
+_PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "into", "across", "towards", "via"}
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
 
@@ -79,7 +83,9 @@ def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, 
     `sure` is False for a lone first name opening a sentence ('Spring')."""
     firsts = first_names()
     langs = languages()
-    blocked = {t.i for e in doc.ents if e.label_ in _ENT_LABELS for t in e}
+    blocked = {t.i for e in doc.ents if e.label_ in _ENT_LABELS for t in e
+               if not (e.label_ == "PLACE" and len(e) == 1 and e.text.lower() in firsts
+                       and (e.start == 0 or doc[e.start - 1].lower_ not in _PLACE_PREPS))}
     out = []
     i, n = 0, len(doc)
     while i < n:
@@ -115,10 +121,12 @@ def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, 
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
                or (prev is not None and prev.lower_ in _DETERMINERS)
-               or (not surname and t in place_names) or surname in langs
+               or (not surname and t in place_names and prev is not None and prev.lower_ in _PLACE_PREPS)
+               or (not surname and t in place_names and not known) or surname in langs
                or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
         if not bad and (known or (speaker and not tok.is_sent_start)):
-            out.append((i, "", first, surname, bool(surname or speaker or not tok.is_sent_start)))
+            verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text)))
+            out.append((i, "", first, surname, bool(surname or speaker or verb or not tok.is_sent_start)))
             i = j + (1 if surname else 0)
             continue
         i += 1
