@@ -109,8 +109,20 @@ def read_numbers(sent) -> list[dict]:
                 text = doc[e.start: nxt.end].text
             else:
                 item["unit"], _ = _unit_after(doc, num_tok.i + 1, skip)
-            if not item["unit"] and out and re.search(r"\b(from|to|of)\s*$", before, re.I):
-                item["unit"] = out[-1]["unit"]  # 'up from 47', 'rose to 9': the unit said before
+            after = doc[e.end: min(len(doc), e.end + 3)].text.lower()
+            between = doc[e.end: ents[n + 1].start].text.strip().lower() if n + 1 < len(ents) else "x"
+            if not item["unit"] and between in ("of", "of the") and ents[n + 1]._.quantity[1] not in ("", "%", "GBP"):
+                item["unit"] = ents[n + 1]._.quantity[1]  # 'Three of the 23 matches'
+            if not item["unit"] and out and out[-1]["unit"] and (re.search(r"\b(from|to|of|another|and)\s*$", before, re.I)
+                                                              or after.startswith(("in ", "who ", "which "))):
+                item["unit"] = out[-1]["unit"]  # 'up from 47', 'another 29 who': the unit said before
+            if not item["unit"]:
+                m = re.search(r"\b([a-z]+s)\s+(?:(?:among|of|for|in|by)\s+[a-z ]{0,30}?)?(?:fell|rose|dropped|increased|decreased|went (?:up|down))\s+from\b",
+                              doc[sent.start: e.start].text, re.I)
+                if m:
+                    item["unit"] = m.group(1)  # 'admissions fell from 22 to 9'
+                elif out and re.search(r"\bto\s*$", before, re.I) and out[-1]["unit"]:
+                    item["unit"] = out[-1]["unit"]
             last = item["unit"].lower().split(" ")[-1] if item["unit"] else ""
             if last in _TIME_UNITS:
                 agg = _AGGREGATE.search(sent.text)

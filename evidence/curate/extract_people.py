@@ -121,7 +121,7 @@ def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, 
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
                or (prev is not None and prev.lower_ in _DETERMINERS)
-               or (not surname and t in place_names and prev is not None and prev.lower_ in _PLACE_PREPS)
+               or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
                or (not surname and t in place_names and not known) or surname in langs
                or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
         if not bad and (known or (speaker and not tok.is_sent_start)):

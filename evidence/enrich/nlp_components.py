@@ -210,7 +210,16 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
             span._.quantity = (value, unit, qualifier)
             found.append(span)
             i = j
-        keep = [s for s in found if not _overlaps(s, doc.ents)]
+        keep = []
+        for s in found:
+            inside = [e for e in doc.ents if s.start < e.end and e.start < s.end]
+            if inside and all(e.start > _value_end(s) for e in inside):
+                # '120 Compassionate Neighbours': the number stands, the approach keeps its name
+                cut = Span(doc, s.start, min(e.start for e in inside), label=s.label_)
+                cut._.quantity = s._.quantity
+                s = cut
+            if not _overlaps(s, doc.ents):
+                keep.append(s)
         doc.ents = filter_spans(list(doc.ents) + keep)
         for s in keep:  # filter_spans makes new Span objects: carry the values over
             for e in doc.ents:
@@ -219,6 +228,15 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
         return doc
 
     return quantities
+
+
+def _value_end(span: Span) -> int:
+    """The index of the last digit, number word or currency sign of a quantity span."""
+    last = span.start
+    for t in span:
+        if t.like_num or any(c.isdigit() for c in t.text) or t.text in _CURRENCY:
+            last = t.i
+    return last
 
 
 def _numeric_context(doc: Doc, i: int) -> bool:
