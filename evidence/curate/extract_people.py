@@ -31,6 +31,7 @@ _SPEECH = re.compile(r"^(said|says|explains|explained|recalls|recalled|adds|adde
 _ENT_LABELS = ("ORG", "PLACE", "APPROACH", "NORP")
 _HE = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.I)
 _I = re.compile(r"\b(I|my|me|myself|I'm|I’m|I've|I’ve|I'd|I’d)\b")
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _QUOTE_START = re.compile(r"^\s*[\"“‘']")
 _MY_NAME = re.compile(r"\b(?:[Mm]y name is|I am|I'm|I’m)\s+([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)?)")
 
@@ -206,10 +207,11 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         named = set(per_para[k])
         heading = _heading(text)
         new_main = (named & main) - cast
-        if cur is not None and len(cur) <= 2 and not first_person and len(_I.findall(text)) >= 2:
+        narration = _QUOTED.sub(" ", text)  # 'I' inside a quote is the speaker's, not the narrator's
+        if cur is not None and len(cur) <= 2 and not first_person and len(_I.findall(narration)) >= 2:
             first_person = True  # an introduction ('Sunita Desai lives in Leicester') and then her own words
             narrators |= cast
-        first_i = first_person and len(_I.findall(text)) >= 1
+        first_i = first_person and len(_I.findall(narration)) >= 1
         if cur is not None and new_main and not (named & cast) and not first_i:
             ahead = [n for j in range(k + 1, min(len(pairs), k + 2 + max_gap)) for n in per_para[j]]
             if not (cast & set(ahead)):
@@ -218,7 +220,7 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         if cur is None:
             if (named & main) and not heading:
                 cur, cast, gap = [k], set(named), []
-                first_person = bool(named & narrators) or len(_I.findall(text)) >= 2
+                first_person = bool(named & narrators) or len(_I.findall(narration)) >= 2
             continue
         first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
         linked = bool(named & cast) or first_i or (not heading and not new_main and (
