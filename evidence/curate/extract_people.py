@@ -31,6 +31,8 @@ _SPEECH = re.compile(r"^(said|says|explains|explained|recalls|recalled|adds|adde
 _ENT_LABELS = ("ORG", "PLACE", "APPROACH", "NORP")
 _HE = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.I)
 _I = re.compile(r"\b(I|my|me|myself|I'm|I’m|I've|I’ve|I'd|I’d)\b")
+_SOMEONE = re.compile(r"\b(a|an|one of (?:his|her|their|our))\s+(?:\w+\s+){0,2}?(woman|man|lady|gentleman|patients?|"
+                      r"widow|widower|grandmother|grandfather|neighbour|mother|father)\b", re.I)
 _QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
 _QUOTE_START = re.compile(r"^\s*[\"“‘']")
 _MY_NAME = re.compile(r"\b(?:[Mm]y name is|I am|I'm|I’m)\s+([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)?)")
@@ -117,7 +119,8 @@ def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, 
             surname = doc[j].text
         nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
         prev = doc[i - 1] if i > 0 else None
-        speaker = bool((nxt is not None and _SPEECH.match(nxt.lower_)) or (prev is not None and _SPEECH.match(prev.lower_)))
+        speaker = bool((nxt is not None and (_SPEECH.match(nxt.lower_) or nxt.lower_ == "who"))
+                       or (prev is not None and _SPEECH.match(prev.lower_)))
         inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
@@ -171,6 +174,17 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
                 p.paragraphs.add(k)
                 counts[p.name] = counts.get(p.name, 0) + 1
         per_para.append(counts)
+    # a name seen once as a person ('heard from Debs who') also counts where the
+    # tokens hide it from the rules above ('Debs’ interaction')
+    for p in people:
+        if p.mentions == 1 and not p.title:
+            rx = re.compile(rf"(?<![\w-]){re.escape(p.name)}(?![\w-])")
+            for k, (text, _) in enumerate(pairs):
+                extra = len(rx.findall(text)) - per_para[k].get(p.name, 0)
+                if extra > 0:
+                    p.mentions += extra
+                    p.paragraphs.add(k)
+                    per_para[k][p.name] = per_para[k].get(p.name, 0) + extra
     m = _MY_NAME.search(whole)
     if m:
         for p in people:
@@ -218,7 +232,9 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
                 close()
                 cur = None
         if cur is None:
-            if (named & main) and not heading:
+            first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+            unnamed = not named and len(_HE.findall(text)) >= 3 and _SOMEONE.search(first_sentence)
+            if ((named & main) or unnamed) and not heading:
                 cur, cast, gap = [k], set(named), []
                 first_person = bool(named & narrators) or len(_I.findall(narration)) >= 2
             continue
