@@ -81,7 +81,7 @@ _PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "in
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
 
-def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, str, str, str, bool]]:
+def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = frozenset()) -> list[tuple[int, str, str, str, bool]]:
     """(token index, title, first, last, sure) for each person name in a doc;
     `sure` is False for a lone first name opening a sentence ('Spring')."""
     firsts = first_names()
@@ -124,6 +124,7 @@ def names_in(doc, common: set[str], place_names=frozenset()) -> list[tuple[int, 
         inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
+               or (first in nouns and not surname)
                or (prev is not None and prev.lower_ in _DETERMINERS)
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
                or (not surname and t in place_names and not known) or surname in langs
@@ -143,7 +144,9 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
     not opening a sentence, with a surname, or as a speaker."""
     whole = "\n".join(t for t, _ in pairs)
     common = _lower_words(whole)
-    raw = [names_in(doc, common, place_names) for _, doc in pairs]
+    # a capitalised word the document writes after 'the', 'a' or 'our' is a noun ('our Catalyst', 'the Hub')
+    nouns = frozenset(re.findall(r"\b(?:[Tt]he|a|an|[Oo]ur|[Tt]heir|[Yy]our|[Ii]ts)\s+([A-Z][a-z]+)\b(?!\s+[A-Z])", whole))
+    raw = [names_in(doc, common, place_names, nouns) for _, doc in pairs]
     sure = {(x[2], x[3]) for xs in raw for x in xs if x[4]} | {(x[2], "") for xs in raw for x in xs if x[4] and x[2]}
     raw = [[x for x in xs if x[4] or (x[2], x[3]) in sure] for xs in raw]
     people: list[Person] = []
