@@ -30,13 +30,9 @@ def seed_run():
 
 
 def test_seeds_stories_and_findings(seed_run):
-    # Issue 15 segments by person: on the seeds 3 of the 7 corpus stories are
-    # proposed once (issue 7's paragraph rules had 7): James+Agnes are told in
-    # adjacent paragraphs and become one candidate, Debs and Pearl are not found
-    # as people, the unnamed older woman has no name to follow. A known regression.
     s = score(seed_run, ROOT)
     assert s["stories_in_corpus"] == 7
-    assert s["stories_proposed_once"] >= 3, s["story_proposals"]
+    assert s["stories_proposed_once"] == 7, s["story_proposals"]
     assert s["findings_proposed"] / s["findings_in_corpus"] >= 0.8, s["findings_missed"]
     james = [c for c in seed_run.stories if c.fields["people"][:1] == ["James"] and "epilepsy" in c.text]
     assert len(james) == 1 and len(james[0].occurrences) == 3  # the same passage in three seeds: merged
@@ -96,7 +92,7 @@ def test_figures_read_as_a_reader(tmp_path, base):
 
 def test_story_fields_from_the_pipeline(seed_run):
     agnes = next(c for c in seed_run.stories if "Agnes" in c.fields["people"])
-    assert "compassionate-neighbours" in agnes.fields["approaches_mentioned"]  # told after James's Shared Lives story
+    assert agnes.fields["approach"] == "compassionate-neighbours"
     assert "Lucia" in agnes.fields["people"]
     assert any("more like family" in q for q in agnes.fields["quotes"])
     pearl = next(c for c in seed_run.findings if c.text.startswith("Pearl now has 27"))
