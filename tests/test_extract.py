@@ -40,9 +40,8 @@ def test_seeds_stories_and_findings(seed_run):
 
 def test_seeds_precision_against_the_curators_judgements(seed_run):
     s = score(seed_run, ROOT)
-    judged = s["candidates"] - len(s["unjudged"])
-    assert judged >= s["candidates"] * 0.5, s["unjudged"]
-    assert s["kept"] >= 20
+    assert s["unjudged"] == [], "every candidate must be judged in tests/extract_expected.yml"
+    assert s["precision"] >= 0.45  # measured 32/71 = 0.45
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +230,41 @@ def test_review_round_trip(cli, base, tmp_path):
     # a second run: the story is now a duplicate; refused by the same validation as any add
     r = cli(["add", "--from-review", review, "--root", base])
     assert r.exit_code == 1 and "story-1:" in r.output and "already exists" in r.output
+
+
+def test_approach_aliases_plurals_and_abbreviations(base):
+    from evidence.content.parsers import parse_approach
+    from evidence.enrich.nlp import approach_forms, load_nlp
+
+    text = (ROOT / "approaches" / "local-area-coordination.yml").read_text(encoding="utf-8")
+    assert parse_approach("approaches/local-area-coordination.yml", text).aliases == ["Local Area Coordinator", "LAC"]
+    forms = approach_forms({"name": "Local Area Coordination", "aliases": ["Local Area Coordinator", "LAC"]})
+    assert {"Local Area Coordinators", "LAC", "LACs"} <= set(forms)
+    nlp = load_nlp(ROOT)
+    doc = nlp("Local Area Coordinators (LACs) work with a Shared Lives carer and the Nidd Valley Homeshare scheme.")
+    ents = {(e.text, e.label_, e.ent_id_) for e in doc.ents}
+    assert ("Local Area Coordinators", "APPROACH", "local-area-coordination") in ents
+    assert ("LACs", "APPROACH", "local-area-coordination") in ents
+    assert any(e[1] == "APPROACH" and e[2] == "shared-lives" for e in ents)
+    assert ("Nidd Valley Homeshare", "ORG", "") in ents
+    assert list(doc.user_data["org_approaches"].values()) == ["homeshare"]
+
+
+def test_organisations_and_places_as_documents_write_them():
+    from evidence.enrich.nlp import load_nlp
+
+    nlp = load_nlp(ROOT)
+    doc = nlp("Calder Moor Council funds Roomfield Community Garden in Todmorden, near Friar Street. "
+              "Over 2021 she spoke Welsh with staff from Exe Estuary Homeshare CIC.")
+    ents = {(e.text, e.label_) for e in doc.ents}
+    assert {("Calder Moor Council", "ORG"), ("Roomfield Community Garden", "ORG"), ("Todmorden", "PLACE"),
+            ("Friar Street", "PLACE"), ("Exe Estuary Homeshare CIC", "ORG")} <= ents
+    assert not any(t in ("Over", "Welsh") for t, _ in ents)
+
+
+@pytest.mark.slow
+def test_places_gazetteer_is_built_from_the_packages():
+    from evidence.enrich.gazetteer import build_places
+
+    listed = [x for x in (ROOT / "pipelines" / "places.txt").read_text(encoding="utf-8").splitlines() if not x.startswith("#")]
+    assert listed == build_places(), "regenerate: python -m evidence.enrich.gazetteer pipelines/places.txt"

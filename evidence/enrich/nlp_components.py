@@ -340,8 +340,10 @@ def make_organisations(nlp: Language, name: str, label: str, suffixes: list[str]
             while start < (last_end or i) and (doc[start].is_stop or doc[start].lower_ in _CONNECTORS or (
                     doc[start].is_sent_start and doc[start].lower_.endswith(("ing", "ly")))):
                 start += 1  # 'The', 'Our', 'Every', 'Extending' open sentences, not names
+            while last_end and last_end - 1 > start and not doc[last_end - 1].text[:1].isupper():
+                last_end -= 1  # 'Nidd Valley Homeshare scheme': the name ends at its last capital
             if last_end and last_end - start >= 2 and not (approach and last_end - start == len(approach_at.get(start, ())) if start in approach_at else False):
-                if not (start in approach_at and approach_at[start].end == last_end):
+                if not (start in approach_at and approach_at[start].end >= last_end):
                     span = Span(doc, start, last_end, label=label)
                     spans.append(span)
                     if approach:
