@@ -129,7 +129,7 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
                or (not surname and t in place_names and not known) or surname in langs
                or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
-        if not bad and (known or (speaker and not tok.is_sent_start)):
+        if not bad and (known or speaker):
             verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text)))
             out.append((i, "", first, surname, bool(surname or speaker or verb or not tok.is_sent_start)))
             i = j + (1 if surname else 0)
@@ -237,7 +237,8 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         if cur is None:
             first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
             unnamed = not named and len(_HE.findall(text)) >= 3 and _SOMEONE.search(first_sentence)
-            if ((named & main) or unnamed) and not heading:
+            followed = named and len(_HE.findall(_QUOTED.sub(" ", text))) >= 2  # named once, then her pronouns
+            if ((named & main) or unnamed or followed) and not heading:
                 cur, cast, gap = [k], set(named), []
                 first_person = bool(named & narrators) or len(_I.findall(narration)) >= 2
             continue
