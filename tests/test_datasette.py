@@ -87,9 +87,11 @@ def test_story_body_renders_as_markdown_with_html_escaped(built):
     from evidence.build import build
 
     build(built)
-    html = ds_get(built, "/public/stories/nick-shared-lives-ambassador").text
+    html = ds_get(built, "/-/story/nick-shared-lives-ambassador").text  # the story's page: the whole narrative
     assert "<strong>Bold words</strong>" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    row = ds_get(built, "/public/stories/nick-shared-lives-ambassador").text  # the row: an excerpt
+    assert "<script>alert(1)</script>" not in row and 'href="/-/story/nick-shared-lives-ambassador"' in row
 
 
 def test_robots_are_blocked_by_default(built_session):

@@ -214,11 +214,15 @@ def test_review_round_trip(cli, base, tmp_path):
     data["stories"][0]["add"]["title"] = "Maria and Tom"
     review.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     r = cli(["add", "--from-review", review, "--root", base])
-    assert r.exit_code == 1 and r.output.strip().startswith("Error: story-1: kept but add.consent is empty")
+    assert r.exit_code == 1 and r.output.strip().startswith("Error: ") and "review.yml: story-1: kept but add.consent is empty" in r.output
     assert _snapshot(base) == before
     # consent filled, and a finding kept: both added through the usual validation
     data["stories"][0]["add"].update(consent="published-by-organisation", consent_scope="public",
                                      source_organisation="Homeshare UK")
+    # extract guesses each person's role (issue 15); the curator corrects it
+    assert data["stories"][0]["add"]["people"][0] == {"name": "Maria", "role": "person supported"}
+    for p in data["stories"][0]["add"]["people"]:
+        p["role"] = "person supported"
     f = next(c for c in data["findings"] if "212" in c["statement"])
     f["keep"] = True
     f["add"]["study"] = "poet-second-survey"
@@ -227,9 +231,13 @@ def test_review_round_trip(cli, base, tmp_path):
     assert r.exit_code == 0, r.output
     assert (base / "stories" / "maria-and-tom.md").exists()
     assert "212 householders" in (base / "findings" / "poet-second-survey.yml").read_text(encoding="utf-8")
-    # a second run: the story is now a duplicate; refused by the same validation as any add
+    # a second run adds nothing twice: the candidates are marked added
+    marked = yaml.safe_load(review.read_text(encoding="utf-8"))
+    assert marked["stories"][0]["added"] == "maria-and-tom"
+    after = _snapshot(base)
     r = cli(["add", "--from-review", review, "--root", base])
-    assert r.exit_code == 1 and "story-1:" in r.output and "already exists" in r.output
+    assert r.exit_code == 0 and "added 0 story(ies)" in r.output, r.output
+    assert _snapshot(base) == after
 
 
 def test_approach_aliases_plurals_and_abbreviations(base):

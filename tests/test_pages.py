@@ -93,9 +93,12 @@ def test_gap_map_cells_count_what_sql_counts_and_link_to_the_evidence(built_sess
             a, d = row["approach"]["id"], c["domain"]["id"]
             stories = conn.execute("SELECT count(DISTINCT t.story_id) FROM tags t JOIN stories s ON s.id = t.story_id "
                                    "WHERE s.approach = ? AND t.domain = ?", [a, d]).fetchone()[0]
+            confirmed = conn.execute("SELECT count(DISTINCT t.story_id) FROM tags t JOIN stories s ON s.id = t.story_id "
+                                     "WHERE s.approach = ? AND t.domain = ? AND t.status = 'confirmed'", [a, d]).fetchone()[0]
             findings = conn.execute("SELECT count(DISTINCT t.finding_id) FROM tags t JOIN findings f ON f.id = t.finding_id "
                                     "WHERE f.approach = ? AND t.domain = ?", [a, d]).fetchone()[0]
-            assert (c["stories"], c["findings"]) == (stories, findings), (a, d)
+            assert (c["stories_confirmed"], c["stories_suggested"], c["findings"]) == (
+                confirmed, stories - confirmed, findings), (a, d)
             seen += bool(stories or findings)
     assert seen and data["gaps"] > 0
     a, d = conn.execute("SELECT s.approach, t.domain FROM tags t JOIN stories s ON s.id = t.story_id "

@@ -98,8 +98,9 @@ def test_shared_lives_card_lists_both_james_stories(real_site, page):
 
 def test_gap_map_cell_counts_match_sql_and_open_the_evidence(real_site, page):
     conn = sqlite3.connect(real_site.root / "public.db")
-    a, d, n = conn.execute(
-        "SELECT s.approach, t.domain, count(DISTINCT t.story_id) AS n FROM tags t JOIN stories s ON s.id = t.story_id "
+    a, d, n, nc = conn.execute(
+        "SELECT s.approach, t.domain, count(DISTINCT t.story_id) AS n, "
+        "count(DISTINCT CASE WHEN t.status = 'confirmed' THEN t.story_id END) FROM tags t JOIN stories s ON s.id = t.story_id "
         "WHERE t.framework = 'ascot' GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 1").fetchone()
     nf = conn.execute("SELECT count(DISTINCT t.finding_id) FROM tags t JOIN findings f ON f.id = t.finding_id "
                       "WHERE f.approach = ? AND t.domain = ?", [a, d]).fetchone()[0]
@@ -109,7 +110,9 @@ def test_gap_map_cell_counts_match_sql_and_open_the_evidence(real_site, page):
     page.wait_for_load_state()
     shot(page, "gap-map")
     cell = page.locator(f"td[data-approach='{a}'][data-domain='{d}']")
-    assert cell.locator(".ev-ns").inner_text() == str(n)
+    assert cell.locator(".ev-ns").inner_text() == str(nc)  # stories whose tag a curator confirmed
+    if n > nc:
+        assert cell.locator(".ev-sug").inner_text() == f"+{n - nc}"  # suggestions only
     assert cell.locator(".ev-nf").inner_text() == str(nf)
     assert page.locator("td.ev-gap").count() > 0  # the gaps show
     cell.locator("a").click()

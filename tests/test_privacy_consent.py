@@ -103,7 +103,8 @@ EXPECTED = {
                            "source_author", "source_organisation", "source_publisher", "source_url", "source_date"],
     ("table", "findings"): ["id", "study_id", "statement", "measure", "value", "unit", "direction", "comparator",
                             "sample_size", "population", "design", "year", "place", "approach", "area_of_work",
-                            "source_sentence", "note"],
+                            "source_sentence", "note", "interval_low", "interval_high", "design_group", "certainty",
+                            "certainty_reasons", "certainty_assessed"],
     ("table", "stories"): ["id", "title", "summary", "body", "approach", "organisation", "place", "area_of_work",
                            "people", "source_title", "source_author", "source_organisation", "source_publisher",
                            "source_url", "source_date", "added"],
@@ -128,6 +129,9 @@ EXPECTED = {
     # story-finding links (issue 6): only publishable stories'; a curator's note stays private
     ("table", "links"): ["story_id", "finding_id", "kind", "score", "reason", "status"],
     ("view", "story_findings"): None,
+    # strength of evidence (issue 13): confidence computed from publishable stories only; no curator names
+    ("table", "confidence"): ["approach", "domain", "framework", "confidence", "confidence_reasons", "assessed",
+                              "stories", "stories_confirmed", "components"],
 }
 # never public, whatever table they would sit in
 FORBIDDEN_COLUMNS = {"consent_basis", "consent_scope", "consent_identity", "consent_pseudonym", "consent_date",

@@ -34,12 +34,12 @@ def q(text: str) -> str:
     return urllib.parse.quote_plus(text)
 
 
-def test_search_page_shows_results_linking_to_rows_with_the_passage_marked(get):
+def test_search_page_shows_results_linking_to_story_pages_with_the_passage_marked(get):
     r = get(f"/-/search?q={q(BUS)}&limit=3")
     assert r.status_code == 200
     html = r.text
     assert '<input type="search" name="q" value="older patient isolation bus service GP"' in html
-    assert '<a href="/public/stories/older-woman-local-area-coordinator"><strong>' in html
+    assert '<a href="/-/story/older-woman-local-area-coordinator"><strong>' in html
     first = html.index("<li>", html.index('<ol class="results">'))
     assert "<mark>" in html[first:first + 2000] and "bus service" in html[first:html.index("</li>", first)]
     assert html.count("<li>", html.index('<ol class="results">'), html.index("</ol>")) == 3
@@ -60,7 +60,7 @@ def test_search_json(get):
     data = r.json()
     assert data["ok"] and data["filters"] == {"type": "story"} and len(data["results"]) == 4
     top = data["results"][0]
-    assert top["id"] == "older-woman-local-area-coordinator" and top["url"] == "/public/stories/older-woman-local-area-coordinator"
+    assert top["id"] == "older-woman-local-area-coordinator" and top["url"] == "/-/story/older-woman-local-area-coordinator"
     assert {"id", "type", "title", "score", "snippet", "url"} <= set(top)
     assert all(h["type"] == "story" for h in data["results"])
 

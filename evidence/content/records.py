@@ -136,18 +136,22 @@ class Approach:
     sources: list[Source]
     path: str = ""
     aliases: list[str] = field(default_factory=list)  # other ways documents write it ("LAC", "Gig Buddy")
+    # curators' confidence overrides per outcome domain (parse_confidence)
+    confidence: list[dict] = field(default_factory=list)
 
     def hash(self) -> str:
         data = asdict(self)
         data.pop("path")
         if not data["aliases"]:  # approaches without aliases keep the hash they had
             data.pop("aliases")
+        if not data["confidence"]:  # approaches without overrides keep the hash they had
+            data.pop("confidence")
         return content_hash(data)
 
 
 APPROACH_FIELDS = (
     "id", "name", "description", "area_of_work", "also_areas", "scale", "scale_note",
-    "organisation", "website", "sources", "aliases",
+    "organisation", "website", "sources", "confidence", "aliases",
 )
 
 
@@ -171,14 +175,24 @@ class Finding:
     note: str = ""
     position: int = 0
     tags: list[dict] = field(default_factory=list)  # curator decisions, see parse_tag_decisions
+    interval_low: float | None = None   # an interval around the value, when the source gives one
+    interval_high: float | None = None
+    # a curator's certainty assessment (parse_certainty), the study's merged
+    # under the finding's own: {"by", "date", "factors": {factor: {concern, reason}}}
+    certainty: dict = field(default_factory=dict)
 
     def hash(self) -> str:
-        return content_hash(asdict(self))
+        data = asdict(self)
+        for key in ("interval_low", "interval_high", "certainty"):  # unchanged hash when absent
+            if not data[key] and data[key] != 0:
+                data.pop(key)
+        return content_hash(data)
 
 
 FINDING_FIELDS = (
     "id", "statement", "measure", "value", "unit", "direction", "comparator", "sample_size",
     "population", "design", "year", "place", "approach", "source_sentence", "note", "tags",
+    "interval_low", "interval_high", "certainty",
 )
 
 
@@ -202,7 +216,7 @@ class Study:
         return content_hash(data)
 
 
-STUDY_FIELDS = ("id", "title", "authors", "organisation", "year", "url", "kind", "source", "findings")
+STUDY_FIELDS = ("id", "title", "authors", "organisation", "year", "url", "kind", "source", "findings", "certainty")
 
 
 @dataclass

@@ -298,7 +298,10 @@ STORY_CURATOR_FIELDS = {"id": "", "title": "", "summary": "", "approach": "", "o
                         "consent": "", "consent_scope": "", "identity": "named", "pseudonym": "",
                         "consent_wording": "", "recorded_by": ""}
 FINDING_CURATOR_FIELDS = {"study": "", "id": "", "direction": "", "population": "", "design": "", "year": None,
-                          "place": "", "approach": ""}
+                          "place": "", "approach": "",
+                          # only for a study that is not in findings/ yet
+                          "study_title": "", "study_organisation": "", "study_authors": "", "study_year": None,
+                          "study_url": "", "study_kind": ""}
 
 
 def _slug(text: str) -> str:
@@ -313,7 +316,9 @@ def review_data(result: ExtractResult) -> dict:
              "occurrences": c.occurrences, "merged": c.merged or None, **c.fields, "passage": c.text}
         cur = dict(STORY_CURATOR_FIELDS, approach=c.fields.get("approach", ""),
                    organisation=(c.fields.get("organisations") or [""])[0],
-                   place=(c.fields.get("places") or [""])[0])
+                   place=(c.fields.get("places") or [""])[0],
+                   people=[{"name": str(p["name"]), "role": str(p["role"])} for p in c.fields.get("roles") or []]
+                   or [{"name": str(p), "role": ""} for p in c.fields.get("people") or []])  # guessed roles: correct them
         d["add"] = cur
         return d
 
@@ -329,8 +334,10 @@ def review_data(result: ExtractResult) -> dict:
         "embedder": result.embedder,
         "thresholds": NEAR_THRESHOLD,
         "instructions": "Set keep: true on the candidates to add, fill their 'add' fields (stories need "
-                        "title, approach and the consent fields; findings need a study id), then run "
-                        "'evidence add --from-review THIS_FILE'.",
+                        "title, approach, the consent fields and each person's role; findings need a study "
+                        "id, and study_title for a new study), then run 'evidence add --from-review THIS_FILE'. "
+                        "Nothing is added unless every kept candidate can be; each one added is marked "
+                        "'added: <id>', so running the file again adds nothing twice.",
         "stories": [story(i + 1, c) for i, c in enumerate(result.stories)],
         "findings": [finding(i + 1, c) for i, c in enumerate(result.findings)],
     }

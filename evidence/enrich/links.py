@@ -1,15 +1,23 @@
 """Links between stories and findings, the build's enrichment step
 `evidence.enrich.links.enrich` (it runs after tagging and embedding).
 
-A story is linked to a finding in three ways, each a row of `links` with a
+A story is linked to a finding in two ways, each a row of `links` with a
 score and the reason in words:
 
-- same-approach (score 1.0): the finding is about the story's approach;
-- same-outcome: both carry a tag (not rejected) for the same outcome domain;
-  the score is the lower of the two tag scores;
-- similar: one of the story's passages is close in meaning to the finding's
-  statement (cosine of their vectors for the current model); only the best
-  `similar_per_story` at or above `similar_threshold` (pipelines/linking.yml).
+- same-approach (score 1.0): the finding is about the story's own approach;
+  these come first on the story page;
+- same-outcome: the finding is about another approach (or none), and it is
+  linked only when both carry a tag (not rejected) for the same outcome
+  domain AND one of the story's passages is close in meaning to the finding
+  (cosine of their vectors for the current model) at or above
+  `similar_threshold`, a threshold measured by
+  tests/benchmarks/bench_link_threshold.py; only the best
+  `similar_per_story` of them. The story page lists them apart, as "other
+  evidence on the same outcome".
+
+Sharing an outcome domain alone links nothing: a national figure about
+personal budgets shares "control over daily life" with half the stories,
+and says nothing about them.
 
 Curators decide in the story's front matter (`links:` items with `finding:`
 and `status: confirmed|removed`): a removed link never comes back, a
@@ -31,12 +39,12 @@ from evidence.errors import EvidenceError, ValidationError
 from evidence.store.writes import CHUNK, delete_in
 
 STEP = "links"  # its key in BuildSummary.enriched
-KINDS = ("same-approach", "same-outcome", "similar", "curator")
+KINDS = ("same-approach", "same-outcome", "curator")
 
 
 @dataclass
 class LinkSettings:
-    similar_threshold: float = 0.45
+    similar_threshold: float = 0.439   # measured: see pipelines/linking.yml
     similar_per_story: int = 3
 
     def version(self) -> str:
@@ -75,7 +83,7 @@ def _global_version(db, settings: LinkSettings) -> str:
     tags, approaches and domains' names, the settings, the model."""
     from evidence.store.schema import get_meta
 
-    h = hashlib.sha256(settings.version().encode())
+    h = hashlib.sha256(("links-v2:" + settings.version()).encode())  # v2: same-outcome needs meaning too
     h.update(get_meta(db, "embedding_model").encode())
     for sql in ("SELECT id, content_hash, approach FROM findings ORDER BY id",
                 "SELECT finding_id, domain, status, score FROM tags WHERE item_type = 'finding' ORDER BY finding_id, domain",
@@ -125,6 +133,7 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
     approaches, domain_names = _names(db)
     findings = db.execute("SELECT id, approach FROM findings ORDER BY id").fetchall()
     known = {f[0] for f in findings}
+    finding_approach = dict(findings)
     by_approach: dict[str, list[str]] = {}
     for fid, appr in findings:
         if appr:
@@ -149,18 +158,31 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
                 rows[(fid, kind)] = {"story_id": sid, "finding_id": fid, "kind": kind, "score": round(float(score), 4),
                                      "reason": reason, "status": "suggested", "note": None}
 
+            own_domains = {dom for dom, _ in tags.get(sid, [])}
             for fid in by_approach.get(approach or "", []):
-                add(fid, "same-approach", 1.0, f"both about {approaches.get(approach, approach)}")
+                shared_here = sorted(d for d in own_domains if fid in finding_tags.get(d, {}))
+                why = f"about the story's own approach, {approaches.get(approach, approach)}"
+                if shared_here:
+                    why += "; both evidence " + " and ".join(domain_names.get(d, d) for d in shared_here[:3])
+                add(fid, "same-approach", 1.0, why)
+            mine = set(by_approach.get(approach or "", []))
             shared: dict[str, list[tuple[str, float]]] = {}
             for dom, s_score in tags.get(sid, []):
                 for fid, f_score in finding_tags.get(dom, {}).items():
-                    shared.setdefault(fid, []).append((dom, min(s_score, f_score)))
-            for fid, doms in shared.items():
-                doms.sort(key=lambda d: -d[1])
-                add(fid, "same-outcome", doms[0][1],
-                    "both evidence " + " and ".join(domain_names.get(d, d) for d, _ in doms[:3]))
+                    if fid not in mine:
+                        shared.setdefault(fid, []).append((dom, min(s_score, f_score)))
+            kept = 0
             for fid, score, passage in similar.get(sid, []):
-                add(fid, "similar", score, f"passage '{_clip(passage)}' is close in meaning ({score:.2f})")
+                if fid not in shared or kept >= settings.similar_per_story:
+                    continue
+                kept += 1
+                doms = sorted(shared[fid], key=lambda d: -d[1])
+                other = approaches.get(finding_approach.get(fid) or "", "") or "no named approach"
+                add(fid, "same-outcome", score,
+                    f"another approach ({other}), but both evidence "
+                    + " and ".join(domain_names.get(d, d) for d, _ in doms[:3])
+                    + f", and the passage '{_clip(passage)}' is close in meaning ({score:.2f}, threshold "
+                    f"{settings.similar_threshold:.2f})")
             decisions = json.loads(review or "{}").get("links") or []
             for d in decisions:
                 fid = d.get("finding")
@@ -192,8 +214,8 @@ def _clip(text: str, n: int = 90) -> str:
 
 
 def _similar(db, story_ids: list[str], settings: LinkSettings) -> dict[str, list[tuple[str, float, str]]]:
-    """story -> [(finding, cosine, passage text)], best first, at most
-    similar_per_story, each at or above the threshold."""
+    """story -> [(finding, cosine, passage text)], best first, each at or
+    above the threshold (the caller caps how many it keeps)."""
     import numpy as np
 
     from evidence.enrich.embeddings import from_blob
@@ -228,7 +250,7 @@ def _similar(db, story_ids: list[str], settings: LinkSettings) -> dict[str, list
         for (sid, fid), (score, text) in best.items():
             out.setdefault(sid, []).append((fid, score, text))
     for sid in out:
-        out[sid] = sorted(out[sid], key=lambda x: (-x[1], x[0]))[:settings.similar_per_story]
+        out[sid] = sorted(out[sid], key=lambda x: (-x[1], x[0]))
     return out
 
 

@@ -17,7 +17,10 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-import spacy
+from evidence.models.torchfree import torch_hidden
+
+with torch_hidden():  # thinc would import torch (seconds) for wrappers the pipeline never uses
+    import spacy
 import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -40,15 +43,17 @@ _lock = threading.Lock()
 _cache: dict[str, Language] = {}
 
 
-def approach_patterns(approaches: Iterable[dict]) -> list[dict]:
+def approach_patterns(approaches: Iterable[dict], tokenizer=None) -> list[dict]:
     """EntityRuler patterns for approaches ({id, name, organisation, aliases}):
     the name and each alias as APPROACH, in any case, in the singular and the
     plural ('Local Area Coordinators', 'Gig Buddy'); an abbreviation alias
-    ('LAC') case-sensitively, with its plural ('LACs'); the organisation as ORG."""
+    ('LAC') case-sensitively, with its plural ('LACs'); the organisation as ORG.
+    `tokenizer` is the pipeline's own (building a second English tokenizer
+    costs a second on a busy machine); default a blank English one."""
     out: list[dict] = []
     for a in approaches:
         for phrase in approach_forms(a):
-            words = _words(phrase)
+            words = [t.text for t in tokenizer(phrase)] if tokenizer is not None else _words(phrase)
             if phrase.isupper() and len(words) == 1:
                 pattern = [{"ORTH": phrase}]
             else:
@@ -119,9 +124,14 @@ def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> La
                 first = str(exc).strip().splitlines()
                 raise EvidenceError(f"{files.config}: cannot build the spaCy pipeline ({first[0] if first else exc}); check the config and patterns.jsonl") from None
             if "entity_ruler" in nlp.pipe_names:
-                nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches))
+                nlp.get_pipe("entity_ruler").add_patterns(approach_patterns(approaches, nlp.tokenizer))
             _cache[key] = nlp
-        return _cache[key]
+        # spaCy refuses texts over nlp.max_length (E088); the story size limit decides instead
+        from evidence.content.settings import read_limits
+
+        nlp = _cache[key]
+        nlp.max_length = max(nlp.max_length, read_limits(root).max_story_bytes + 1)
+        return nlp
 
 
 def minimal_nlp() -> Language:

@@ -11,7 +11,10 @@ import importlib.util
 import re
 from typing import Any, Iterable
 
-import spacy
+from evidence.models.torchfree import torch_hidden
+
+with torch_hidden():  # thinc would import torch (seconds) for wrappers the pipeline never uses
+    import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans

@@ -53,7 +53,16 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
         "sample_size", "population", "design", "year", "place", "approach")] + [
         ("area_of_work", "(SELECT a.area_of_work FROM work.approaches a WHERE a.id = s.approach)"),
         ("source_sentence", "s.source_sentence"), ("note", "s.note"),
+        # strength of evidence (evidence/enrich/certainty.py)
+        ("interval_low", "s.interval_low"), ("interval_high", "s.interval_high"),
+        ("design_group", "s.design_group"), ("certainty", "s.certainty"),
+        ("certainty_reasons", "s.certainty_reasons"), ("certainty_assessed", "s.certainty_assessed"),
     ], ("id",)),
+    # confidence in what the (publishable) stories say per approach and
+    # outcome domain (evidence/enrich/certainty.py)
+    "confidence": ("1", [(c, f"s.{c}") for c in (
+        "approach", "domain", "framework", "confidence", "confidence_reasons", "assessed", "stories",
+        "stories_confirmed", "components")], ("approach", "domain")),
     # anonymised stories: the public_* texts, with names replaced by the pseudonym
     "stories": (PUBLISHABLE_STORY, [("id", "s.id"), ("title", "s.public_title"), ("summary", "s.public_summary"),
                                     ("body", "s.public_body")] + [(c, f"s.{c}") for c in (
@@ -106,7 +115,7 @@ VIEWS = {
     "evidence": """
 SELECT 'story' AS kind, s.id, s.title AS title, s.summary AS detail, s.approach, s.area_of_work, s.place,
        NULL AS year, NULL AS design, NULL AS value, NULL AS unit, NULL AS sample_size,
-       s.source_title, s.source_organisation, '/public/stories/' || s.id AS path
+       s.source_title, s.source_organisation, '/-/story/' || s.id AS path
   FROM stories s
 UNION ALL
 SELECT 'finding', f.id, f.statement, f.measure, f.approach, f.area_of_work, f.place,
@@ -131,13 +140,13 @@ SELECT d.id AS domain, d.framework_id AS framework, d.label,
   FROM domains d ORDER BY d.framework_id, d.position""",
     "stories_by_domain": """
 SELECT t.domain, t.framework, d.label AS domain_label, s.id AS story_id, s.title, s.approach, s.area_of_work,
-       s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/public/stories/' || s.id AS path
+       s.place, t.score, t.status, t.via_crosswalk, t.sentence, '/-/story/' || s.id AS path
   FROM tags t JOIN stories s ON s.id = t.story_id JOIN domains d ON d.id = t.domain
  ORDER BY t.domain, t.score DESC""",
     "story_findings": """
 SELECT l.story_id, s.title AS story_title, l.finding_id, f.statement, f.value, f.unit, f.sample_size, f.design,
        f.year, st.title AS study, l.kind, l.score, l.reason, l.status,
-       '/public/stories/' || s.id AS story_path, '/public/findings/' || f.id AS finding_path
+       '/-/story/' || s.id AS story_path, '/public/findings/' || f.id AS finding_path
   FROM links l JOIN stories s ON s.id = l.story_id JOIN findings f ON f.id = l.finding_id
   JOIN studies st ON st.id = f.study_id
  ORDER BY l.story_id, l.status = 'confirmed' DESC, l.score DESC""",

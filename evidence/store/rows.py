@@ -36,6 +36,7 @@ def approach_row(a: Approach) -> dict:
         "also_areas": json.dumps(a.also_areas), "scale": a.scale, "scale_note": a.scale_note,
         "organisation": a.organisation, "website": a.website,
         "sources": json.dumps([asdict(s) for s in a.sources], ensure_ascii=False),
+        "confidence": json.dumps(a.confidence, ensure_ascii=False),
         "file": a.path, "content_hash": a.hash(),
     }
 
@@ -51,21 +52,24 @@ def study_row(s: Study) -> dict:
 def finding_row(f: Finding) -> dict:
     row = asdict(f)
     row["review_tags"] = json.dumps(row.pop("tags"), ensure_ascii=False)
+    row["assessment"] = json.dumps(row.pop("certainty"), ensure_ascii=False)
     row["approach"] = f.approach or None
     row["content_hash"] = f.hash()
     return row
 
 
 def story_row(s: Story) -> dict:
-    from evidence.content.privacy import public_people, public_texts
+    from evidence.content.privacy import PSEUDONYMISED_FIELDS, public_field, public_people, public_texts
     from evidence.content.records import content_hash, normalise_text
 
+    # free-text fields published as stored: an anonymised story's are stored
+    # with its people's names replaced (the file keeps the original)
+    public = {k.replace(".", "_"): public_field(s, k) for k in PSEUDONYMISED_FIELDS}
     return {
         "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, **public_texts(s),
         "public_people": json.dumps(public_people(s), ensure_ascii=False),
         "approach": s.approach,
-        "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
-        **_source_cols(s.source),
+        "area_of_work": s.area_of_work, **_source_cols(s.source), **public,
         "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
         "status": s.status, "added": s.added,
         "consent_basis": s.consent.basis, "consent_scope": s.consent.scope,
@@ -82,6 +86,6 @@ def people_rows(s: Story) -> list[dict]:
 
     public = public_people(s)
     return [{
-        "story_id": s.id, "position": i, "name": p.name, "role": p.role,
+        "story_id": s.id, "position": i, "name": p.name, "role": public[i]["role"],
         "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
     } for i, p in enumerate(s.people)]

@@ -164,6 +164,35 @@ def m006_text_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE embeddings RENAME COLUMN content_hash TO text_hash")
 
 
+@migrations()
+def m007_certainty(db: sqlite_utils.Database) -> None:
+    """Strength of evidence (evidence/enrich/certainty.py): each finding's
+    interval, the curator's assessment (JSON, from the study file) and the
+    certainty computed from it and pipelines/certainty.yml; curators'
+    confidence overrides on approaches; and the confidence in what the
+    stories say per approach and outcome domain."""
+    for col, typ in [("interval_low", float), ("interval_high", float), ("assessment", str),
+                     ("certainty", str), ("certainty_reasons", str), ("certainty_assessed", str),
+                     ("certainty_start", str), ("design_group", str)]:
+        db["findings"].add_column(col, typ)
+    db["approaches"].add_column("confidence", str)
+    db["confidence"].create({
+        "approach": str, "domain": str, "framework": str, "confidence": str, "confidence_reasons": str,
+        "assessed": str, "stories": int, "stories_confirmed": int, "components": str,
+    }, pk=("approach", "domain"))
+
+
+@migrations()
+def m008_vector_cache(db: sqlite_utils.Database) -> None:
+    """Vectors of texts the build embeds again and again (codebook anchors,
+    training sentences), keyed by model and text hash; see store/vector_cache.py."""
+    if "vector_cache" in db.table_names():  # made under an earlier migration name on a development branch
+        return
+    db["vector_cache"].create({"model": str, "text_hash": str, "vector": bytes, "used": int},
+                              pk=("model", "text_hash"))
+    db["vector_cache"].create_index(["used"])
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

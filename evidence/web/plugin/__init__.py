@@ -8,21 +8,38 @@ from __future__ import annotations
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from evidence.web.plugin import page_views, search_views
-from evidence.web.plugin.render import render_markdown
+from evidence.web.formatting import cite_source, cite_story, format_value, public_note
+from evidence.web.plugin import feed_views, page_views, search_views, tables
+from evidence.web.plugin.page_cache import page_cache
 from evidence.web.plugin.safety import quiet_tracebacks, robots_allowed, wrap
+from evidence.web.urls import story_path
 
 quiet_tracebacks()
-
-MARKDOWN_COLUMNS = {("stories", "body")}
 
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    """Render story narratives as Markdown (raw HTML in them is escaped)."""
-    if (table, column) in MARKDOWN_COLUMNS and isinstance(value, str):
-        return render_markdown(value)
-    return None
+    """Story ids, story_id and path columns lead to the story's page; the
+    stories table shows an excerpt and people's names (tables.py)."""
+    # the base_url setting, not datasette.urls.path(): that builds a string
+    # subclass whose attribute lookups cost ~0.1 ms each, on every cell
+    return tables.render_cell(value, column, table, (datasette.setting("base_url") or "/").rstrip("/"))
+
+
+@hookimpl
+def prepare_jinja2_environment(env, datasette):
+    env.filters["evidence_value"] = lambda value, unit=None: format_value(value, unit)
+    env.filters["public_note"] = public_note
+    env.filters["cite_story"] = cite_story
+    env.filters["cite_source"] = cite_source
+    env.filters["story_path"] = lambda story_id: (datasette.setting("base_url") or "/").rstrip("/") + story_path(str(story_id))
+
+
+@hookimpl
+def extra_css_urls(template, database, table, columns, view_name, request, datasette):
+    """The site's stylesheet on Datasette's own pages too (facets, column
+    notes, query forms, narrow screens)."""
+    return [datasette.urls.path("/-/evidence.css")]
 
 
 async def robots_txt(request):
@@ -39,10 +56,13 @@ def register_routes():
         (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
         (r"^/-/evidence$", page_views.home_view),
         (r"^/-/evidence\.css$", page_views.css_view),
-        (r"^/-/story/(?P<id>[^/]+?)$", page_views.story_view),
+        (r"^/-/charts(?P<format>\.json)?$", page_views.charts_view),
+        (r"^/-/feed\.atom$", feed_views.feed_view),
+        (r"^/-/about$", page_views.about_view),
+        (r"^/-/story/(?P<id>[^/]+?)(?P<format>\.json)?$", page_views.story_view),
         (r"^/-/approach/(?P<id>[^/]+?)(?P<format>\.json)?$", page_views.approach_view),
         (r"^/-/gaps(?P<format>\.json)?$", page_views.gaps_view),
-        (r"^/-/gaps/(?P<approach>[^/]+)/(?P<framework>[^/]+)/(?P<domain>[^/]+?)(?P<format>\.json)?$", page_views.cell_view),
+        (r"^/-/gaps/(?P<approach>[^/]+)/(?P<framework>[^/]+)/(?P<domain>[^/]+?)(?P<format>\.json|\.csv|\.ris)?$", page_views.cell_view),
     ]
 
 
@@ -59,12 +79,28 @@ def startup(datasette):
 
 
 @hookimpl
-def extra_template_vars(view_name, table, database, request, datasette):
-    """"More like this" for a story's row page."""
+def extra_template_vars(template, view_name, table, database, request, datasette):
+    """"More like this" and the story page's address for a story's row page;
+    known parameter values for canned queries; the tables in order for the index."""
     if view_name == "row" and table == "stories" and request is not None and "pks" in request.url_vars:
         async def inner():
-            return await search_views.more_like_this(datasette, database, request.url_vars["pks"])
+            pks = request.url_vars["pks"]
+            data = await search_views.more_like_this(datasette, database, pks)
+            data["evidence_story_url"] = datasette.urls.path("/-/story/" + pks)
+            return data
         return inner
+    if template and template.startswith("query") and database:
+        async def choices():
+            db = datasette.databases.get(database)
+            path = getattr(db, "path", None)
+            if not path:
+                return {}
+            return {"evidence_choices": await search_views._in_thread(tables.query_choices, str(path))}
+        return choices
+    if view_name == "index":
+        async def index_tables():
+            return {"evidence_databases": await tables.index_tables(datasette)}
+        return index_tables
     return None
 
 
@@ -72,10 +108,12 @@ def extra_template_vars(view_name, table, database, request, datasette):
 def menu_links(datasette):
     return [{"href": datasette.urls.path("/-/evidence"), "label": "Evidence home"},
             {"href": datasette.urls.path("/-/gaps"), "label": "Gap map"},
+            {"href": datasette.urls.path("/-/charts"), "label": "Charts"},
             {"href": datasette.urls.path("/-/search"), "label": "Search by meaning"}]
 
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag (safety.py)."""
-    return lambda app: wrap(app, datasette)
+    """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag
+    (safety.py); answer repeated table pages from memory (page_cache.py)."""
+    return lambda app: wrap(page_cache(app, datasette), datasette)

@@ -65,6 +65,9 @@ async def story_view(request, datasette):
     async def more(name: str) -> dict:
         return await more_like_this(datasette, name, request.url_vars["id"])
 
+    if request.url_vars.get("format") == ".json":
+        return await _page(request, datasette, "evidence_story.html", pages.story_json,
+                           tilde_decode(request.url_vars["id"]), json_ok=True)
     return await _page(request, datasette, "evidence_story.html", pages.story_page,
                        tilde_decode(request.url_vars["id"]), extra=more)
 
@@ -76,11 +79,44 @@ async def approach_view(request, datasette):
 
 async def gaps_view(request, datasette):
     return await _page(request, datasette, "evidence_gaps.html", pages.gap_map,
-                       request.args.get("framework") or None, json_ok=True)
+                       pages.GapFilters.from_args(request.args), json_ok=True)
 
 
 async def cell_view(request, datasette):
-    return await _page(request, datasette, "evidence_cell.html", pages.cell_page,
-                       tilde_decode(request.url_vars["approach"]),
-                       tilde_decode(request.url_vars["framework"]) + "/" + tilde_decode(request.url_vars["domain"]),
-                       json_ok=True)
+    approach = tilde_decode(request.url_vars["approach"])
+    domain = tilde_decode(request.url_vars["framework"]) + "/" + tilde_decode(request.url_vars["domain"])
+    fmt = request.url_vars.get("format")
+    if fmt in (".csv", ".ris"):
+        try:
+            name, path = _database(datasette)
+            data = await _in_thread(_run, path, pages.cell_page, approach, domain)
+        except pages.NotFound as exc:
+            return Response.text(str(exc) + "\n", status=404)
+        body = pages.cell_csv(data) if fmt == ".csv" else pages.cell_ris(data)
+        stem = f"{approach}--{domain.replace('/', '-')}"
+        kind = "text/csv" if fmt == ".csv" else "application/x-research-info-systems"
+        return Response(body, content_type=f"{kind}; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}{fmt}"'})
+    return await _page(request, datasette, "evidence_cell.html", pages.cell_page, approach, domain, json_ok=True)
+
+
+async def charts_view(request, datasette):
+    """/-/charts: evidence by approach, by outcome domain, and findings'
+    values by approach and design, as server-drawn SVG (charts.py); .json
+    gives the numbers."""
+    from evidence.web.plugin import charts
+
+    if request.url_vars.get("format") == ".json":
+        return await _page(request, datasette, "evidence_charts.html", pages.charts, json_ok=True)
+
+    def build(conn):
+        return charts.page(pages.charts(conn))
+
+    return await _page(request, datasette, "evidence_charts.html", build)
+
+
+async def about_view(request, datasette):
+    """/-/about: how the evidence base is built, what is published, and the
+    ways to take the data away (the index page's "About" link)."""
+    html = await datasette.render_template("evidence_about.html", {}, request=request)
+    return Response.html(html)

@@ -36,6 +36,12 @@ def wrap(app, datasette):
     async def wrapped(scope, receive, send):
         if scope.get("type") != "http":
             return await app(scope, receive, send)
+        if scope.get("method") == "GET":
+            from evidence.web.plugin.tables import with_default_columns
+
+            query = with_default_columns(scope.get("path", ""), scope.get("query_string", b""), datasette.databases)
+            if query is not scope.get("query_string"):
+                scope = {**scope, "query_string": query}
         limit = int(datasette.setting("default_cache_ttl") or 0)
         allow = robots_allowed()
 

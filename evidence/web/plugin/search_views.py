@@ -20,7 +20,7 @@ from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 
 from evidence.errors import EvidenceError
-from evidence.web.urls import row_path, with_url
+from evidence.web.urls import item_path, with_url
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,12 @@ async def _in_thread(fn, *args, **kwargs):
 
 
 def _params(request) -> dict:
+    from evidence.search.query import DEFAULT_MODE
+
     args = request.args
     return {
         "q": (args.get("q") or "").strip(),
-        "mode": args.get("mode") or "vector",
+        "mode": args.get("mode") or DEFAULT_MODE,
         "limit": args.get("limit") or "10",
         **{name: (args.get(name) or "").strip() for name in FILTERS},
     }
@@ -104,12 +106,12 @@ def _limit(value: str) -> int:
 
 async def search_view(request, datasette):
     """/-/search (HTML) and /-/search.json: semantic search with filters."""
-    from evidence.search.query import MODES, Filters, filter_values, search
+    from evidence.search.query import MODES, Filters, filter_values, search, weak_match
 
     as_json = request.url_vars.get("format") == ".json"
     params = _params(request)
     found = search_database(datasette)
-    error, hits = None, []
+    error, hits, weak, best = None, [], None, None
     if found is None:
         error = "no database here holds embeddings; run 'evidence build' and serve its public.db"
     elif params["q"] or as_json:
@@ -117,12 +119,15 @@ async def search_view(request, datasette):
             filters = Filters(**{name: params[name] or None for name in FILTERS})
             hits = await _in_thread(search, found[1], params["q"], filters=filters, limit=_limit(params["limit"]),
                                     mode=params["mode"], context=not as_json)
+            if hits:
+                weak, best = await _in_thread(weak_match, found[1], params["q"], filters=filters)
         except EvidenceError as exc:
             error = str(exc)
     if as_json:
         if error:
             return Response.json({"ok": False, "error": error}, status=400)
         return Response.json({"ok": True, "query": params["q"], "mode": params["mode"],
+                              "weak": weak, "best_score": None if best is None else round(best, 6),
                               "filters": {k: params[k] for k in FILTERS if params[k]},
                               "results": [with_url(h, _url(datasette, found, h)) for h in hits]})
     options = {}
@@ -134,14 +139,15 @@ async def search_view(request, datasette):
     hits = _views(datasette, found, hits)
     html = await datasette.render_template("evidence_search.html", {
         "params": params, "hits": hits, "error": error, "options": options, "modes": MODES,
-        "searched": bool(params["q"]), "similar_to": None,
+        "searched": bool(params["q"]), "similar_to": None, "weak": weak, "best_score": best,
     }, request=request)
     return Response.html(html, status=400 if error and params["q"] else 200)
 
 
 def _url(datasette, found, hit) -> str:
-    """A result's row page in the served database (by its name there)."""
-    return datasette.urls.path(row_path(found[0], hit.type, hit.id)) if found else ""
+    """Where a result leads: a story's page, or a finding's row page in the
+    served database (by its name there)."""
+    return datasette.urls.path(item_path(found[0], hit.type, hit.id)) if found else ""
 
 
 def _views(datasette, found, hits) -> list:
@@ -156,7 +162,7 @@ async def similar_view(request, datasette):
     as_json = request.url_vars.get("format") == ".json"
     item_id = tilde_decode(request.url_vars["id"])
     found = search_database(datasette)
-    error, hits = None, []
+    error, hits, weak, best = None, [], None, None
     try:
         if found is None:
             raise EvidenceError("no database here holds embeddings; run 'evidence build' and serve its public.db")
@@ -171,7 +177,7 @@ async def similar_view(request, datasette):
         return Response.json({"ok": True, "id": item_id, "results": [with_url(h, _url(datasette, found, h)) for h in hits]})
     hits = _views(datasette, found, hits)
     html = await datasette.render_template("evidence_search.html", {
-        "params": {"q": "", "mode": "vector", "limit": "10", **{k: "" for k in FILTERS}}, "hits": hits,
+        "params": {"q": "", "mode": "hybrid", "limit": "10", **{k: "" for k in FILTERS}}, "hits": hits,
         "error": error, "options": {}, "modes": (), "searched": True, "similar_to": item_id,
     }, request=request)
     return Response.html(html, status=status if error else 200)
