@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -114,7 +114,10 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
     force_publish = options.force_publish
     check_root(root)
     db_path, public_path = default_paths(root, db_path, public_path)
-    files = scan(root)
+    from evidence.content.settings import read_limits
+
+    limits = read_limits(root)
+    files = scan(root, limits)
     db = store.open_db(db_path)
     try:
         stored = {r["path"]: r for r in db.query("SELECT path, kind, sha256, records FROM files")}
@@ -123,7 +126,7 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         removed = {p: r for p, r in stored.items() if p not in on_disk}
         summary = BuildSummary(files_total=len(files), files_parsed=len(changed),
                                db_path=str(db_path), public_path=str(public_path))
-        parsed = _parse(db, changed, removed, progress)
+        parsed = _parse(db, changed, removed, progress, limits.max_findings_per_file)
         enrich_steps = options.enrich_steps if options.enrich_steps is not None else ENRICH_STEPS
         check_steps = options.check_steps if options.check_steps is not None else CHECK_STEPS
         steps = (tuple(enrich_steps) if options.enrich else ()) + tuple(check_steps)
@@ -131,8 +134,12 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
             with store.write_transaction(db):
                 if changed or removed:
                     writes.apply_records(db, parsed, changed, removed, summary)
+                cache = _cached_embedder(db, options) if options.enrich and enrich_steps else None
+                step_options = replace(options, embedder=cache) if cache is not None else options
                 for step in steps:
-                    step(db, summary, options)
+                    step(db, summary, step_options)
+                if cache is not None and cache.misses:
+                    cache.prune()
                 if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
@@ -153,11 +160,25 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
     return summary
 
 
+def _cached_embedder(db, options: BuildOptions):
+    """The build's embedder behind the vector cache (store/vector_cache.py):
+    texts embedded by an earlier build (the codebooks' anchors, training
+    sentences) are read back, so one new story costs only its own sentences
+    and the small-batch path needs no torch. The model is still loaded only
+    when some text is new."""
+    from evidence.models.embedder import get_embedder
+    from evidence.store.vector_cache import CachedEmbedder
+
+    base = options.embedder if options.embedder is not None else get_embedder(options.root)
+    return CachedEmbedder(db, base)
+
+
 # ---------------------------------------------------------------------------
 # Parsing changed files, with the cross-file checks
 
 
-def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | None) -> Parsed:
+def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | None,
+           max_findings: int | None = None) -> Parsed:
     errors: list[ValidationError] = []
     out = Parsed()
     touched = {f.path for f in changed} | set(removed)
@@ -235,7 +256,7 @@ def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | N
     finding_owner = {r["id"]: r["file"] for r in db.query(
         "SELECT f.id, s.file FROM findings f JOIN studies s ON s.id = f.study_id") if r["file"] not in touched}
     for f in by_kind.get("study", []):
-        s = run(parse_study, f, vocab)
+        s = run(parse_study, f, vocab, max_findings)
         if s is None:
             continue
         clash = [fd.id for fd in s.findings if fd.id in finding_owner]
@@ -253,6 +274,19 @@ def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | N
             out.stories.append(s)
         if progress and (i % 500 == 0 or i == len(story_files) - 1):
             progress("parsing stories", i + 1, len(story_files))
+    # one id names one thing: a story and a finding may not share an id
+    # (item ids, URLs and the sweep of withdrawn stories rely on it)
+    story_owner = {r["id"]: r["file"] for r in db.query("SELECT id, file FROM stories") if r["file"] not in touched}
+    story_owner.update({st.id: st.path for st in out.stories})
+    for st in out.stories:
+        if st.id in finding_owner:
+            errors.append(ValidationError(st.path, None, f"id '{st.id}' is already the id of a finding in "
+                                          f"{finding_owner[st.id]}; give the story another id (and file name)"))
+    new_findings = {fd.id: s.path for s in out.studies for fd in s.findings}
+    for fid, path in new_findings.items():
+        if fid in story_owner and story_owner[fid] not in {st.path for st in out.stories}:
+            errors.append(ValidationError(path, None, f"finding id '{fid}' is already the id of the story "
+                                          f"{story_owner[fid]}; give the finding another id"))
     if errors:
         raise ValidationErrors(errors)
     return out

@@ -125,7 +125,7 @@ def add_cmd(
     source_date: Annotated[str, typer.Option("--source-date", help="Date of the source (YYYY-MM-DD).")] = "",
     consent: Annotated[str, typer.Option("--consent", help="Consent basis: given-by-person, given-by-representative or published-by-organisation.")] = "",
     consent_scope: Annotated[str, typer.Option("--consent-scope", help="What the consent allows: public, research or internal.")] = "",
-    identity: Annotated[str, typer.Option("--identity", help="named or anonymised.")] = "named",
+    identity: Annotated[str, typer.Option("--identity", help="named or anonymised [default: named].")] = "",
     pseudonym: Annotated[str, typer.Option("--pseudonym", help="Name to publish instead (anonymised stories).")] = "",
     consent_date: Annotated[str, typer.Option("--consent-date", help="When consent was recorded [default: today].")] = "",
     recorded_by: Annotated[str, typer.Option("--recorded-by", help="Who recorded the consent [default: your user name].")] = "",
@@ -133,6 +133,7 @@ def add_cmd(
     draft: Annotated[bool, typer.Option("--draft", help="Add as a draft (not published).")] = False,
     override_tombstone: Annotated[bool, typer.Option("--override-tombstone", help="Add a story whose id was withdrawn, on purpose (lifts its tombstone).")] = False,
     interactive: Annotated[Optional[bool], typer.Option("--interactive/--no-input", help="Prompt for missing fields [default: when stdin is a terminal].")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the last interactive add that was interrupted or refused (its draft in ROOT/.evidence-drafts/).")] = False,
     root: RootOpt = Path("."),
     db: DbOpt = None,
     public: PublicOpt = None,
@@ -150,35 +151,41 @@ def add_cmd(
         from evidence.curate.import_candidates import add_from_review
 
         added = add_from_review(root, from_review, db, public, recorded_by=recorded_by or _user())
+        if added.summary is not None:
+            _warn(added.summary)
         if not quiet:
-            _err(f"added {len(added['stories'])} story(ies) ({', '.join(added['stories']) or 'none'}) and "
-                 f"{len(added['findings'])} finding(s) from {from_review}")
+            _err(f"added {len(added.stories)} story(ies) ({', '.join(added.stories) or 'none'}) and "
+                 f"{len(added.findings)} finding(s) ({', '.join(added.findings) or 'none'}) from {from_review}"
+                 + (f"; {len(added.skipped)} kept candidate(s) were added by an earlier run" if added.skipped else "")
+                 + "; each is marked 'added: <id>' in the file")
+            if added.summary is not None:
+                _err(added.summary.line())
         return
     if file is not None:
         path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
-        prompt = sys.stdin.isatty() if interactive is None else interactive
+        prompt = (sys.stdin.isatty() if interactive is None else interactive) or resume
         inp = adding.StoryInput(
             title=title, id=id, summary=summary, people=[adding.parse_person(p) for p in person or []],
             approach=approach, organisation=organisation, place=place, area_of_work=area_of_work,
             source_title=source_title, source_author=source_author, source_organisation=source_organisation,
             source_url=source_url, source_date=source_date, consent=consent, consent_scope=consent_scope,
             identity=identity, pseudonym=pseudonym, consent_date=consent_date,
-            recorded_by=recorded_by or _user(), consent_wording=consent_wording,
+            recorded_by=recorded_by, consent_wording=consent_wording,
             status="draft" if draft else "published",
         )
-        if prompt:
-            _prompt_story(inp, root)
         if body_file is not None and str(body_file) != "-":
-            try:
-                inp.body = adding.check_body(body_file.read_bytes())
-            except FileNotFoundError:
-                raise EvidenceError(f"body file not found: {body_file}; check the path") from None
-        elif not inp.body:
-            if sys.stdin.isatty() and not prompt:
-                raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
-            inp.body = adding.check_body(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read())
-        path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
+            inp.body = adding.read_body(body_file, root)
+        if prompt:
+            path, result = _interactive_add(inp, root, db, public, override_tombstone, resume)
+        else:
+            inp.recorded_by = inp.recorded_by or _user()
+            inp.identity = inp.identity or "named"
+            if not inp.body:
+                if sys.stdin.isatty():
+                    raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
+                inp.body = adding.read_body(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin, root)
+            path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     _warn(result)
     held = any(line.startswith(f"{Path(rel).as_posix()}:") for line in result.warnings)
@@ -188,40 +195,176 @@ def add_cmd(
 
 
 def _user() -> str:
+    """git's user.name (who the curator says they are), else the login name."""
+    from evidence.curate.add import git_user
+
+    name = git_user()
+    if name:
+        return name
     try:
         return getpass.getuser()
     except Exception:  # pragma: no cover - no user database in some containers
         return "curator"
 
 
-def _prompt_story(inp, root: Path) -> None:
-    """Ask for each missing field on the terminal."""
-    from evidence.curate.add import parse_person, vocabulary
-    from evidence.content.records import CONSENT_BASES, CONSENT_SCOPES
+# fields named by the shared validation's messages ("pass --consent-scope ...")
+_FLAG_FIELD = {"--title": "title", "--id": "id", "--approach": "approach", "--consent": "consent",
+               "--consent-scope": "consent_scope", "--consent-wording": "consent_wording", "--identity": "identity",
+               "--pseudonym": "pseudonym", "--body-file": "body"}
 
-    known = sorted(vocabulary(root).approaches)
-    inp.title = inp.title or typer.prompt("Title")
-    inp.summary = inp.summary or typer.prompt("Summary (one or two sentences)", default="", show_default=False)
-    if not inp.people:
-        raw = typer.prompt("People, as Name:role separated by ';' (blank for none)", default="", show_default=False)
-        inp.people = [parse_person(p) for p in raw.split(";") if p.strip()]
-    inp.approach = inp.approach or typer.prompt(f"Approach ({', '.join(known)})")
-    inp.organisation = inp.organisation or typer.prompt("Organisation", default="", show_default=False)
-    inp.place = inp.place or typer.prompt("Place", default="", show_default=False)
-    inp.source_title = inp.source_title or typer.prompt("Source title", default="", show_default=False)
-    inp.source_author = inp.source_author or typer.prompt("Source author", default="", show_default=False)
-    inp.source_organisation = inp.source_organisation or typer.prompt("Source organisation", default="", show_default=False)
-    inp.source_url = inp.source_url or typer.prompt("Source URL", default="", show_default=False)
-    inp.consent = inp.consent or typer.prompt(f"Consent basis ({', '.join(CONSENT_BASES)})")
-    inp.consent_scope = inp.consent_scope or typer.prompt(f"Consent scope ({', '.join(CONSENT_SCOPES)})")
-    if not inp.body:
-        typer.echo("Narrative (Markdown); end with a line containing only '.':", err=True)
-        lines = []
-        for line in sys.stdin:
-            if line.rstrip("\n") == ".":
+
+def _interactive_add(inp, root: Path, db, public, override_tombstone: bool, resume: bool):
+    """Ask for every field on the terminal, checking each answer as it is
+    typed (asked again, with a did-you-mean when one is close). Every answer
+    is saved in a draft (evidence/curate/drafts.py), so a refusal or Ctrl-C
+    loses nothing: 'evidence add --resume' continues it."""
+
+    from evidence.curate import add as adding
+    from evidence.curate import drafts
+
+    if resume:
+        path = drafts.latest(root)
+        if path is None:
+            raise EvidenceError(f"no draft to resume in {drafts.folder(root)}; start with 'evidence add'")
+        inp, answered = drafts.load(path, adding.StoryInput)
+        _err(f"resuming {path} ({len(answered)} answers kept)")
+    else:
+        path, answered = drafts.new_path(root), []
+    try:
+        _ask_story(inp, root, path, answered)
+        while True:
+            try:
+                result = adding.add_story(root, adding.StoryInput(**vars(inp)), db, public,
+                                          override_tombstone=override_tombstone)
+            except EvidenceError as exc:
+                field = next((f for flag, f in sorted(_FLAG_FIELD.items(), key=lambda kv: -len(kv[0]))
+                              if flag in str(exc)), None)
+                if field is None or field == "body":
+                    drafts.save(path, inp, answered)
+                    raise EvidenceError(f"{exc}. Your answers are saved in {path}; fix this, then run "
+                                        "'evidence add --resume'") from None
+                _err(f"  {str(exc).split('; pass')[0]}")
+                answered[:] = [a for a in answered if a != field]
+                if field == "id":  # the id comes from the title unless given: ask for one
+                    inp.id = typer.prompt("Another id for this story (lower-case letters, digits and hyphens)").strip()
+                    continue
+                setattr(inp, field, "")
+                _ask_story(inp, root, path, answered)
+                continue
+            drafts.remove(path)
+            return result
+    except (KeyboardInterrupt, typer.Abort, EOFError):
+        if answered:
+            drafts.save(path, inp, answered)
+            _err(f"\nstopped; your answers are saved in {path}. Continue with: evidence add --resume")
+        else:
+            _err("\nstopped; nothing was typed, nothing saved")
+        raise typer.Exit(1)
+
+
+def _ask_story(inp, root: Path, draft_path: Path, answered: list[str]) -> None:
+    """Prompt for each field not answered yet, in the order a curator has them."""
+    import datetime as _dt
+
+    from evidence.content.records import CONSENT_BASES, CONSENT_SCOPES, IDENTITIES
+    from evidence.curate import add as adding
+    from evidence.curate import drafts
+    from evidence.content.suggest import close_match
+
+    approaches = sorted(adding.vocabulary(root).approaches)
+    names = adding.approach_names(root)
+
+    def done(field: str) -> None:
+        if field not in answered:
+            answered.append(field)
+        drafts.save(draft_path, inp, answered)
+
+    def ask(field: str, label: str, check=None, required: bool = True, default: str = "",
+            choices=None, aliases=None) -> None:
+        if field in answered:
+            return
+        value = str(getattr(inp, field) or "")  # given as an option: checked too
+        while True:
+            if not value:
+                value = typer.prompt(label, default=default, show_default=bool(default)).strip()
+            if not value:
+                if not required:
+                    break
+                _err(f"  {label.split(' (')[0]} is needed")
+                continue
+            try:
+                value = check(value) if check else value
                 break
-            lines.append(line)
-        inp.body = "".join(lines)
+            except EvidenceError as exc:
+                _err(f"  {exc}")
+                default = (close_match(value, choices, aliases) or "") if choices else ""
+                value = ""
+        setattr(inp, field, value)
+        done(field)
+
+    ask("title", "Title")
+    if "body" not in answered:
+        if inp.body:
+            done("body")
+        else:
+            while True:
+                _err("Narrative (Markdown); end with a line containing only '.':")
+                lines = []
+                for line in sys.stdin:
+                    if line.rstrip("\r\n") == ".":
+                        break
+                    lines.append(line)
+                try:
+                    inp.body = adding.check_body("".join(lines))
+                    break
+                except EvidenceError as exc:
+                    _err(f"  {exc.args[0].split(';')[0]}; type it again")
+            done("body")
+    ask("summary", "Summary (one or two sentences; Enter to skip)", required=False)
+    ask("approach", f"Approach ({', '.join(approaches)})",
+        check=lambda v: adding.check_choice("approach", v, approaches, names), choices=approaches, aliases=names)
+    if "people" not in answered:
+        if not inp.people:
+            _err("People in the story, one at a time (Enter on an empty name when done):")
+            while True:
+                name = typer.prompt("  Name", default="", show_default=False).strip()
+                if not name:
+                    break
+                while True:
+                    role = typer.prompt(f"  Role of {name} (e.g. person supported, carer, worker)", default="",
+                                        show_default=False).strip()
+                    try:
+                        inp.people.append(adding.check_person(name, role))
+                        break
+                    except EvidenceError as exc:
+                        _err(f"  {exc}")
+                drafts.save(draft_path, inp, answered)
+        done("people")
+    ask("organisation", "Organisation giving the support (Enter to skip)", required=False)
+    ask("place", "Place (Enter to skip)", required=False)
+    ask("source_title", "Source title (the blog post, report or interview)")
+    ask("source_author", "Source author (Enter to skip)", required=False)
+    ask("source_organisation", "Source organisation" + ("" if inp.source_author else " (needed when there is no author)"),
+        required=not inp.source_author)
+    ask("source_url", "Source URL (Enter to skip)", required=False)
+    ask("source_date", "Source date, YYYY-MM-DD (or YYYY, YYYY-MM; Enter to skip)", required=False,
+        check=lambda v: adding.check_date("source date", v, partial=True))
+    ask("consent", f"Consent basis ({', '.join(CONSENT_BASES)})",
+        check=lambda v: adding.check_choice("consent basis", v, CONSENT_BASES), choices=CONSENT_BASES)
+    ask("consent_scope", f"Consent scope ({', '.join(CONSENT_SCOPES)})",
+        check=lambda v: adding.check_choice("consent scope", v, CONSENT_SCOPES), choices=CONSENT_SCOPES)
+    ask("identity", f"Identity ({', '.join(IDENTITIES)})", default="named",
+        check=lambda v: adding.check_choice("identity", v, IDENTITIES), choices=IDENTITIES)
+    if inp.identity == "anonymised":
+        ask("pseudonym", "Name to publish instead of the person's (pseudonym)")
+    ask("consent_date", "Date consent was recorded (YYYY-MM-DD)", default=_dt.date.today().isoformat(),
+        check=lambda v: adding.check_date("consent date", v))
+    auto = ""
+    if inp.consent == "published-by-organisation":
+        where = inp.source_organisation or inp.organisation or "the organisation"
+        auto = f"Account published by {where}" + (f" in \"{inp.source_title}\"" if inp.source_title else "") + "; reproduced with attribution."
+    ask("consent_wording", "Consent wording or form version the person agreed to", default=auto)
+    ask("recorded_by", "Consent recorded by", default=inp.recorded_by or _user())
 
 
 @app.command("add-finding")
@@ -326,28 +469,118 @@ def tags_cmd(
 @friendly
 def review_cmd(
     item_id: Annotated[str, typer.Argument(metavar="ID", help="A story or finding id.")],
-    domain: Annotated[str, typer.Argument(metavar="DOMAIN", help="The domain as <framework>/<domain-id>, e.g. ascot/occupation.")],
-    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm the tag (it stays, and teaches the tagger).")] = False,
-    reject: Annotated[bool, typer.Option("--reject", help="Reject the tag (it is never suggested again).")] = False,
-    sentence: Annotated[Optional[str], typer.Option("--sentence", help="The supporting sentence [default: the tag's current one].")] = None,
+    domains: Annotated[Optional[list[str]], typer.Argument(metavar="DOMAIN...", help="One or more domains as <framework>/<domain-id>, e.g. ascot/occupation; all get the decision given.")] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Confirm the DOMAINs (the tags stay, and teach the tagger).")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the DOMAINs (never suggested again).")] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="Undo: take the decisions on the DOMAINs out of the file (suggestions again).")] = False,
+    yes: Annotated[Optional[list[str]], typer.Option("--yes", "-y", help="A domain to confirm (repeat); mixes with --no in one call.")] = None,
+    no: Annotated[Optional[list[str]], typer.Option("--no", "-n", help="A domain to reject (repeat).")] = None,
+    sentence: Annotated[Optional[str], typer.Option("--sentence", help="The supporting sentence; must occur in the item's text [default: the tag's current one].")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who decided [default: git config user.name].")] = "",
+    note: Annotated[str, typer.Option("--note", help="A note kept with the decision(s).")] = "",
     no_build: Annotated[bool, typer.Option("--no-build", help="Only write the file; apply it at the next build.")] = False,
     root: RootOpt = Path("."),
     db: DbOpt = None,
     public: PublicOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Confirm or reject a tag: the decision is written into the item's file
-    (a line in its 'tags:' list; the rest of the file is kept byte for byte)
-    and applied on this and every later build."""
-    from evidence.curate.tag_review import review
+    """Confirm or reject tags: the decisions are written into the item's file
+    (lines in its 'tags:' list; the rest of the file is kept byte for byte)
+    and applied on this and every later build. Several decisions in one
+    call are checked together, written once and built once."""
+    from evidence.curate.tag_review import Decision, review_many
 
-    if confirm == reject:
-        raise EvidenceError("say what to do with the tag: --confirm or --reject (one of them)")
-    path, used = review(root, item_id, domain, "confirmed" if confirm else "rejected", sentence=sentence,
-                        by=_user(), db_path=db, public_path=public, rebuild=not no_build)
+    flags = [name for name, on in (("confirmed", confirm), ("rejected", reject), ("cleared", clear)) if on]
+    if len(flags) > 1:
+        raise EvidenceError("say what to do with the DOMAINs: one of --confirm or --reject (or --clear to undo), not several")
+    if domains and not flags:
+        raise EvidenceError("say what to do with the tag: --confirm or --reject (or --clear to undo)")
+    if flags and not domains:
+        raise EvidenceError(f"name the domain(s) to {flags[0][:-2] if flags[0] != 'cleared' else 'clear'} after the id, e.g. ascot/occupation")
+    decisions = [Decision(d, flags[0], sentence) for d in domains or []]
+    decisions += [Decision(d, "confirmed", sentence) for d in yes or []]
+    decisions += [Decision(d, "rejected", sentence) for d in no or []]
+    if not decisions:
+        raise EvidenceError("say what to do with the tag: DOMAIN --confirm or --reject, or --yes/--no DOMAIN")
+    if sentence is not None and len(decisions) > 1:
+        raise EvidenceError("--sentence goes with one decision; give several decisions without it, or one at a time")
+    who = by or _user()
+    path, used = review_many(root, item_id, decisions, by=who, note=note, db_path=db, public_path=public,
+                             rebuild=not no_build)
     if not quiet:
-        _err(f"{'confirmed' if confirm else 'rejected'} {domain} for {item_id} in "
-             f"{path.relative_to(root) if path.is_relative_to(root) else path}" + (f": \"{used}\"" if used else ""))
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        for d, s in zip(decisions, used):
+            _err(f"{d.status} {d.domain} for {item_id} in {rel} (by {who})" + (f": \"{s}\"" if s else ""))
+
+
+@app.command("queue")
+@friendly
+def queue_cmd(
+    limit: Annotated[int, typer.Option("--limit", help="How many (0: all).")] = 20,
+    type: Annotated[Optional[str], typer.Option("--type", help="Only stories or only findings: story or finding.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="A JSON array on stdout.")] = False,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+) -> None:
+    """Suggested tags in the order to review them: first those whose
+    confirmation would turn a gap-map cell (approach x domain) from
+    "suggested only" into "confirmed", then by score. Review them with
+    'evidence review' or in the browser with 'evidence curate'."""
+    import json
+
+    from evidence.curate.tag_review import queue
+
+    if type not in (None, "story", "finding"):
+        raise EvidenceError(f"--type must be story or finding, not '{type}'")
+    rows = queue(root, db, limit=limit, item_type=type)
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        _err("the queue is empty: no suggested tag waits for review")
+        return
+    for n, r in enumerate(rows, start=1):
+        cell = "confirmed cell" if r["cell_confirmed"] else "NEW CELL"
+        typer.echo(f"{n}. {r['item_type']} {r['item_id']}  {r['domain']}  score {r['score']:.2f}  ({r['approach']}: {cell})\n"
+                   f"   \"{r['sentence']}\"")
+
+
+@app.command("curate")
+@friendly
+def curate_cmd(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8002,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1/localhost/::1 needs a password.")] = "127.0.0.1",
+    password_env: Annotated[str, typer.Option("--password-env", help="Name of an environment variable holding a password (HTTP Basic, user 'curator').")] = "",
+    by: Annotated[str, typer.Option("--by", help="Who decides [default: git config user.name].")] = "",
+    limit: Annotated[int, typer.Option("--limit", help="Items shown per page.")] = 30,
+    root: RootOpt = Path("."),
+    db: DbOpt = None,
+    public: PublicOpt = None,
+) -> None:
+    """The review queue in the browser: serves the WORKING database (never the
+    public one) on 127.0.0.1 with each item's suggested tags, their sentences
+    highlighted, and confirm/reject buttons (keys j/k, y/n, u to undo).
+    Decisions go through 'evidence review' into the content files."""
+    from evidence.curate.workbench import Workbench, check_host, make_server
+    from evidence.store.paths import default_paths
+
+    password = os.environ.get(password_env, "") if password_env else ""
+    if password_env and not password:
+        raise EvidenceError(f"--password-env {password_env}: that environment variable is empty or not set")
+    check_host(host, password)
+    db_path, _ = default_paths(root, db, public)
+    if not Path(db_path).exists():
+        raise EvidenceError(f"{db_path} not found; run 'evidence build' first")
+    bench = Workbench(root=root, db_path=db, public_path=public, by=by or _user(), password=password, limit=limit)
+    server = make_server(bench, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    _err(f"evidence curate: http://{shown}:{port}/ (the working database; decisions by {bench.by}; Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        _err("stopped")
+    finally:
+        server.server_close()
 
 
 @app.command("retag")
@@ -390,6 +623,9 @@ def eval_cmd(
 
     if (min_labels is not None and min_labels < 0) or (max_labels is not None and max_labels < 0):
         raise EvidenceError("--min-labels and --max-labels must be 0 or more")
+    if min_labels is not None and max_labels and min_labels > max_labels:
+        raise EvidenceError(f"--min-labels {min_labels} is greater than --max-labels {max_labels}; "
+                            "give a minimum no larger than the maximum (or --max-labels 0 for no limit)")
     result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
                       progress=None if quiet else (lambda m: _err(m)))
     if as_json:
@@ -450,7 +686,7 @@ def search_cmd(
     area: AreaOpt = None,
     place: PlaceOpt = None,
     limit: LimitOpt = 10,
-    mode: Annotated[str, typer.Option("--mode", help="vector (meaning), fts (words) or hybrid (both, rank-fused).")] = "vector",
+    mode: Annotated[str, typer.Option("--mode", help="hybrid (meaning and words, the default), vector (meaning) or fts (words).")] = "hybrid",
     json_out: JsonOpt = False,
     root: RootOpt = Path("."),
     db: SearchDbOpt = None,

@@ -59,19 +59,25 @@ def test_add_reads_the_body_from_a_file(built, cli, tmp_path):
 def test_add_interactive_prompts_for_each_field(built, cli):
     answers = "\n".join([
         "Ola's Gig Buddy",            # title
+        "Ola had not been to a gig for years; now she goes every month with her buddy.",
+        ".",                          # end of the narrative
         "Ola goes to gigs again.",    # summary
-        "Ola:person supported",       # people
         "gig-buddies",                # approach
+        "Ola", "person supported",    # a person: name, then role
+        "",                           # no more people
         "Stay Up Late",               # organisation
         "Brighton",                   # place
         "Gig Buddies stories",        # source title
         "",                           # source author
         "Stay Up Late",               # source organisation
         "",                           # source url
+        "",                           # source date
         "published-by-organisation",  # consent basis
         "public",                     # consent scope
-        "Ola had not been to a gig for years; now she goes every month with her buddy.",
-        ".",
+        "",                           # identity: named
+        "",                           # consent date: today
+        "",                           # consent wording: the organisation's default
+        "",                           # recorded by: the default
     ]) + "\n"
     result = cli(["add", "--root", built, "--interactive"], input=answers)
     assert result.exit_code == 0, result.output

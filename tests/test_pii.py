@@ -14,18 +14,24 @@ from evidence.content.parsers import parse_story
 from storyfiles import write_story
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "pii_corpus.yml").read_text(encoding="utf-8"))
-FOUND = [(kind, text) for kind, texts in CORPUS["found"].items() for text in texts]
+FOUND = [(kind.split(" (", 1)[0], text) for kind, texts in CORPUS["found"].items() for text in texts]
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("kind,text", FOUND, ids=[f"{k}:{i}" for i, (k, _) in enumerate(FOUND)])
+KNOWN_MISSES = set(CORPUS.get("known_misses") or [])
+
+
+@pytest.mark.parametrize("kind,text", [
+    pytest.param(k, t, marks=pytest.mark.xfail(strict=True, reason="a known miss, see the corpus")) if t in KNOWN_MISSES
+    else (k, t) for k, t in FOUND], ids=[f"{k}:{i}" for i, (k, _) in enumerate(FOUND)])
 def test_every_example_is_found_with_its_kind(kind, text):
     assert [m.kind for m in pii.scan_text(text)] == [kind]
 
 
 def test_the_corpus_covers_every_kind():
-    assert set(CORPUS["found"]) == set(pii.KINDS)
-    assert all(len(v) >= 5 for v in CORPUS["found"].values())
+    assert {k.split(" (", 1)[0] for k in CORPUS["found"]} == set(pii.KINDS)
+    assert all(len(v) >= 10 for v in CORPUS["found"].values())
+    assert len(FOUND) >= 100 and len(CORPUS["near_misses"]) >= 100
 
 
 @pytest.mark.parametrize("text", CORPUS["near_misses"])
@@ -171,3 +177,46 @@ def test_set_privacy_block_replaces_an_old_review():
     assert front == {"id": "x", "status": "published",
                      "privacy": {"reviewed": "2026-02-02", "by": "B", "hash": "0123456789abcdef"}}
     assert out.count("privacy:") == 1 and out.endswith("---\nBody\n")
+
+
+# ---------------------------------------------------------------------------
+# Every published field is scanned (issue 11): a hit anywhere holds the story back
+
+
+@pytest.mark.parametrize("field,value,kind", [
+    ("place", "Flat 3, Leeds LS6 2QB", pii.POSTCODE),
+    ("place", "ls6 2qb", pii.POSTCODE),
+    ("organisation", "Friends of Pat, 0113 496 0123", pii.PHONE),
+    ("source", {"title": "Pat's story", "author": "pat.jones@example.org", "organisation": "Test Organisation"}, pii.EMAIL),
+    ("source", {"title": "Pat's story", "organisation": "Test Organisation", "url": "https://example.org/call-07700900123"}, pii.PHONE),
+    ("source", {"title": "Pat's story", "organisation": "Test Organisation", "date": "Pat was born 3 March 1947"}, pii.BIRTH),
+    ("source", {"title": "Pat's story", "organisation": "Test Organisation", "publisher": "14 Acacia Avenue"}, pii.ADDRESS),
+    ("summary", "Write to pat at example dot com", pii.EMAIL),
+    ("body", "Her NI number is AB 12 34 56 C.", pii.NINO),
+    ("body", "She lives at 14 Acacia Avenue.", pii.ADDRESS),
+    ("id", "call-07700900123", pii.PHONE),
+])
+def test_personal_data_in_any_published_field_holds_the_story_back(base: Path, field, value, kind):
+    story_id = value if field == "id" else "pat-story"
+    fields = {} if field in ("id", "body") else {field: value}
+    body = value if field == "body" else "A narrative about support in the community."
+    write_story(base, story_id, body=body, **fields)
+    summary = build(base)
+    conn = sqlite3.connect(base / "public.db")
+    ids = {r[0] for r in conn.execute("SELECT id FROM stories")}
+    conn.close()
+    assert story_id not in ids
+    lines = [w for w in summary.warnings if f"stories/{story_id}.md" in w]
+    assert lines and any(kind in w for w in lines), summary.warnings
+    assert all(str(value)[:12] not in w for w in lines if field != "id")  # the data itself is never printed
+
+
+def test_never_issued_ni_prefixes_are_left_out():
+    for prefix in ("QQ", "GB", "BG", "NK", "KN", "TN", "NT", "ZZ", "DA", "AO", "FA", "IA", "UA", "VA"):
+        assert pii.scan_text(f"NI number {prefix} 12 34 56 C") == [], prefix
+    assert [m.kind for m in pii.scan_text("NI number AB 12 34 56 C")] == [pii.NINO]
+
+
+def test_birth_dates_must_be_real_dates():
+    assert pii.scan_text("born 31/13/1947") == []
+    assert pii.scan_text("born 45 March 1947") == []

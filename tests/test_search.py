@@ -156,20 +156,31 @@ def test_fuse_is_reciprocal_rank_fusion():
     assert fused[1][1] == pytest.approx(1 / 61)
 
 
-def test_hybrid_search_fuses_the_vector_and_full_text_rankings(built_session):
+def test_hybrid_search_blends_cosine_and_normalised_bm25(built_session):
+    from evidence.search.query import DEFAULT_MODE, HYBRID_VECTOR_WEIGHT as w
+
     public = built_session / "public.db"
     query = "Pearl florist kettle"
     vec = search(public, query, limit=100, mode="vector")
     fts = search(public, query, limit=100, mode="fts")
     hyb = search(public, query, limit=5, mode="hybrid")
+    assert DEFAULT_MODE == "hybrid" and [h.id for h in search(public, query, limit=5)] == [h.id for h in hyb]
     assert fts and fts[0].id in {"pearl-florist-somerset", "somerset-pearl-local-workers"}
-    scores = {}
-    for ranking in (vec, fts):
-        for rank, h in enumerate(ranking, start=1):
-            scores[h.id] = scores.get(h.id, 0) + 1 / (60 + rank)
+    best = fts[0].score
+    words = {h.id: h.score / best for h in fts}
+    scores = {h.id: w * h.score + (1 - w) * words.get(h.id, 0.0) for h in vec}
     expected = sorted(scores, key=lambda i: -scores[i])[:5]
     assert [h.id for h in hyb] == expected
-    assert hyb[0].score == pytest.approx(scores[expected[0]])
+    assert [h.score for h in hyb] == pytest.approx([scores[i] for i in expected])
+    assert 0 < hyb[-1].score < hyb[0].score <= 1.0  # on the cosine scale
+
+
+def test_a_filtered_hybrid_search_keeps_each_item_s_score(built_session):
+    public = built_session / "public.db"
+    everything = {h.id: h.score for h in search(public, BUS, limit=46, mode="hybrid")}
+    hits = search(public, BUS, limit=5, mode="hybrid", filters=Filters(type="finding"))
+    assert len(hits) == 5 and all(h.type == "finding" for h in hits)
+    assert [h.score for h in hits] == pytest.approx([everything[h.id] for h in hits])
 
 
 def test_fts_mode_needs_no_model_and_honours_filters(built_session, monkeypatch):
@@ -284,7 +295,7 @@ def test_cli_no_match_is_an_empty_result(cli, built_session):
     (["search"], "Error: the query is empty"),
     (["search", BUS, "--approach", "nope"], "Error: unknown approach 'nope'; known approaches: community-catalysts, "),
     (["search", BUS, "--type", "people"], "Error: unknown type 'people'; use story or finding"),
-    (["search", BUS, "--mode", "magic"], "Error: unknown mode 'magic'; use one of: vector, hybrid, fts"),
+    (["search", BUS, "--mode", "magic"], "Error: unknown mode 'magic'; use one of: hybrid, vector, fts"),
     (["search", BUS, "--limit", "0"], "Error: limit 0 is out of range"),
     (["search", BUS, "--domain", "ascot/control"], "Error: unknown domain 'ascot/control'"),
     (["similar", "no-such-story"], "Error: unknown id 'no-such-story'"),
@@ -364,3 +375,27 @@ def test_large_indexes_are_quantised_when_loaded(built_session, monkeypatch):
     got = [(h.id, h.score) for h in search(public, BUS, limit=5)]
     assert [i for i, _ in got] == [i for i, _ in exact]
     assert [s for _, s in got] == pytest.approx([s for _, s in exact], abs=1e-6)
+
+
+@pytest.mark.parametrize("query,cleaned", [
+    ("a story about an older man who lost his wife", "an older man who lost his wife"),
+    ("Stories of carers getting a break", "carers getting a break"),
+    ("is there evidence that micro-enterprises are cheaper?", "micro-enterprises are cheaper?"),
+    ("find me examples of volunteers visiting dying people", "volunteers visiting dying people"),
+    ("research on personal budgets and work", "personal budgets and work"),
+    # a frame word that is part of what is asked stays
+    ("the evidence base", "the evidence base"),
+    ("older people and evidence of loneliness", "older people and evidence of loneliness"),
+    ("evidence about", "evidence about"),
+])
+def test_a_request_frame_is_taken_off_the_query(query, cleaned):
+    from evidence.search.query import clean_query
+
+    assert clean_query(query) == cleaned
+
+
+def test_a_framed_query_ranks_as_the_plain_one(built_session):
+    public = built_session / "public.db"
+    plain = search(public, BUS, limit=5, mode="hybrid")
+    framed = search(public, f"a story about {BUS}", limit=5, mode="hybrid")
+    assert [(h.id, h.score) for h in framed] == [(h.id, h.score) for h in plain]

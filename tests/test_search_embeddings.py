@@ -9,7 +9,7 @@ from evidence.build import BuildOptions, build
 from evidence.models.embedder import FakeEmbedder
 from evidence.enrich.embeddings import STEP, from_blob, to_blob
 from evidence.enrich.embeddings import enrich as embeddings_step
-from evidence.enrich.passages import sentence_bounds, story_passages, windows
+from evidence.enrich.passages import finding_passages, roles_text, sentence_bounds, story_passages, windows
 from search_helpers import CountingEmbedder, FailingEmbedder, rows, write_story
 
 
@@ -31,11 +31,13 @@ def test_every_story_and_finding_gets_passages_and_float32_vectors(built):
         assert items == {("story", r[0]) for r in rows(db, "SELECT id FROM stories")} | \
             {("finding", r[0]) for r in rows(db, "SELECT id FROM findings")}
         assert rows(db, "SELECT count(*) FROM passages")[0][0] == rows(db, "SELECT count(*) FROM embeddings")[0][0]
-    blob, text = rows(public, "SELECT e.vector, p.text FROM embeddings e JOIN passages p USING (item_type, item_id, passage) "
-                              "WHERE e.item_type = 'finding' LIMIT 1")[0]
+    blob, text, population = rows(public, "SELECT e.vector, p.text, f.population FROM embeddings e JOIN passages p "
+                                          "USING (item_type, item_id, passage) JOIN findings f ON f.id = e.item_id "
+                                          "WHERE e.item_type = 'finding' AND f.population != '' LIMIT 1")[0]
     assert len(blob) == 384 * 4
     vec = np.frombuffer(blob, dtype="<f4")
-    assert np.allclose(vec, FakeEmbedder().encode([text])[0])  # little-endian float32 of the statement
+    # little-endian float32 of the statement with its population (passage_context in pipelines/embedding.yml)
+    assert np.allclose(vec, FakeEmbedder().encode([f"{text} ({population})"])[0])
     assert abs(float(np.linalg.norm(vec)) - 1) < 1e-5
 
 
@@ -60,9 +62,33 @@ def test_sentence_windows_cover_every_sentence_and_overlap():
     assert [text[a:b] for a, b in spans] == ["One.", "Two!", "Three?", "Four.", "Five.", "Six"]
     wins = windows(spans, 3, 2)
     assert [text[a:b] for a, b in wins] == ["One. Two! Three?", "Three? Four. Five.", "Five.\n\nSix"]
-    ps = story_passages("Title", "Sum.", text)
+    ps = story_passages("Title", "Sum.", text, context=("title",))
     assert ps[0].field == "summary" and ps[0].embed_text == "Title. Sum."
     assert all(p.embed_text == "Title: " + p.text for p in ps[1:])
+    # the default context: title and summary before every window
+    ps = story_passages("Title", "Sum.", text)
+    assert ps[0].embed_text == "Title. Sum." and all(p.embed_text == "Title Sum.: " + p.text for p in ps[1:])
+    # roles, never names, when asked for; the text and its offsets stay the window's own
+    people = [{"name": "Rosa Vane", "role": "homesharer"}, {"name": "Ian", "role": "householder"}, {"role": "homesharer"}]
+    ps = story_passages("Title", "Sum.", text, context=("title", "roles"), roles=roles_text(people))
+    assert ps[0].embed_text == "Title (homesharer, householder). Sum."
+    assert all(p.embed_text == "Title (homesharer, householder): " + p.text for p in ps[1:])
+    assert all("Rosa" not in p.embed_text for p in ps) and [p.text for p in ps[1:]] == [text[a:b] for a, b in wins]
+
+
+def test_a_finding_is_embedded_with_its_population_or_study_as_asked():
+    assert finding_passages("Rates fell.", "Study", ())[0].embed_text == "Rates fell."
+    p = finding_passages("Rates fell.", "[A study]", ("study", "population"), population="older people")[0]
+    assert p.embed_text == "A study: Rates fell. (older people)" and p.text == "Rates fell." and (p.start, p.end) == (0, 11)
+
+
+def test_an_unknown_passage_context_is_a_one_line_error():
+    from evidence.enrich.embeddings import passage_context
+    from evidence.errors import EvidenceError
+
+    assert passage_context({}) == ("title", "summary", "population")
+    with pytest.raises(EvidenceError, match="passage_context has 'names'; use a list of: title, summary, roles"):
+        passage_context({"passage_context": ["title", "names"]})
 
 
 def test_vectors_round_trip_as_little_endian_float32():

@@ -13,7 +13,7 @@ from evidence.errors import ValidationError
 from evidence.content.records import (
     APPROACH_FIELDS, CONSENT_BASES, CONSENT_FIELDS, FINDING_FIELDS, STUDY_FIELDS, CONSENT_SCOPES, IDENTITIES, SCALES, SOURCE_FIELDS, STATUSES, STORY_FIELDS, PRIVACY_FIELDS, Approach, Area, Consent, Domain, Finding, Framework, Person, Source, Story, Study, Vocabulary,
 )
-from evidence.content.yamldoc import SLUG_RE, Fields, YamlDoc, slugify, split_front_matter, suggest
+from evidence.content.yamldoc import CONTROL_RE, SLUG_RE, Fields, YamlDoc, slugify, split_front_matter, suggest
 
 def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Source:
     if data is None and not required:
@@ -24,15 +24,13 @@ def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Sour
         author=f.str("author"),
         organisation=f.str("organisation"),
         publisher=f.str("publisher"),
-        url=f.str("url"),
+        url=f.url("url"),
         date=f.str("date"),
         seed=f.str("seed"),
         note=f.str("note"),
     )
     if required and not (src.author or src.organisation):
         raise doc.error("source needs an 'author' or an 'organisation' so a reader can trace it", *keys)
-    if src.url and not re.match(r"^https?://", src.url):
-        raise doc.error(f"source url '{src.url}' must start with http:// or https://", *keys, "url")
     return src
 
 
@@ -43,6 +41,10 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         raise ValidationError(path, None, "file is not text (it contains NUL bytes)")
     fm, body, offset = split_front_matter(path, text)
     doc = YamlDoc(path, fm, offset)
+    bad = CONTROL_RE.search(body)
+    if bad:
+        raise ValidationError(path, _body_line(text, body, bad.start()),
+                              f"the narrative holds the control character U+{ord(bad.group(0)):04X}; remove it")
     f = Fields(doc, doc.data, (), "story front matter", STORY_FIELDS)
     if not body.strip():
         raise ValidationError(path, fm.count("\n") + 3, "the story has no narrative; write it below the closing '---'")
@@ -90,7 +92,7 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         area_of_work=f.str("area_of_work"),
         source=_source(doc, doc.data.get("source"), ("source",)),
         consent=consent,
-        status=f.choice("status", STATUSES, required=False, default="published"),
+        status=_status(f),
         added=f.date("added"),
         tags=tags,
         links=links,
@@ -102,7 +104,12 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     if story.id != stem:
         raise doc.error(f"id '{story.id}' does not match the file name; rename the file to {story.id}.md or set id: {stem}", "id")
     if story.consent.identity == "anonymised":
-        from evidence.content.privacy import names_in_published_fields
+        from evidence.content.privacy import names_in_published_fields, pseudonym_clashes
+
+        for i, pseudonym in pseudonym_clashes(story):
+            raise doc.error(f"the pseudonym '{pseudonym}' shares a part with a name of a person in this anonymised "
+                            "story, so publishing it would publish the name; choose another pseudonym",
+                            *(("people", i, "pseudonym") if story.people[i].pseudonym else ("consent", "pseudonym")))
 
         for label, name, keys in names_in_published_fields(story):
             raise doc.error(
@@ -113,6 +120,20 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         if story.area_of_work:
             check_area(doc, story.area_of_work, vocab, ("area_of_work",))
     return story
+
+
+def _status(f: Fields) -> str:
+    """'status' is required: a missing or null status never means published."""
+    if f.data.get("status") is None:
+        raise f.doc.error("the story needs 'status:' (published or draft); a missing status is not taken to mean "
+                          "published", *(("status",) if "status" in f.data else ()))
+    return f.choice("status", STATUSES)
+
+
+def _body_line(text: str, body: str, offset: int) -> int | None:
+    """1-based line in the file of character `offset` of the narrative."""
+    start = text.find(body)
+    return text.count("\n", 0, start + offset) + 1 if start >= 0 else None
 
 
 TAG_STATUSES = ("confirmed", "rejected")
@@ -189,9 +210,10 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
         scale=f.choice("scale", SCALES, required=False),
         scale_note=f.str("scale_note"),
         organisation=f.str("organisation"),
-        website=f.str("website"),
+        website=f.url("website"),
         sources=[_source(doc, s, ("sources", i)) for i, s in enumerate(sources_raw)],
         path=path,
+        aliases=f.str_list("aliases"),
         confidence=parse_confidence(doc, doc.data.get("confidence"), ("confidence",)),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -204,13 +226,18 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
     return approach
 
 
-def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
+def parse_study(path: str, text: str, vocab: Vocabulary | None = None, max_findings: int | None = None) -> Study:
     """Parse and validate a findings file (one study with its findings)."""
     doc = YamlDoc(path, text)
     f = Fields(doc, doc.data, (), "findings file", STUDY_FIELDS)
     findings_raw = doc.data.get("findings")
     if not isinstance(findings_raw, list) or not findings_raw:
         raise doc.error("a findings file needs 'findings:', a list of at least one finding", "findings")
+    if max_findings is not None and len(findings_raw) > max_findings:
+        at = re.search(r"(?m)^findings\s*:", text)  # not doc.line(): composing a huge file again is slow
+        raise ValidationError(path, text.count("\n", 0, at.start()) + 1 if at else None,
+                              f"'findings' holds {len(findings_raw):,} findings, over the limit of {max_findings:,}; "
+                              "split the study into several files, or raise 'max_findings_per_file' in pipelines/limits.yml")
     study_id = f.slug("id")
     study_certainty = parse_certainty(doc, doc.data.get("certainty"), ("certainty",))
     findings = []
@@ -226,10 +253,10 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
             unit=ff.str("unit"),
             direction=ff.str("direction"),
             comparator=ff.str("comparator"),
-            sample_size=ff.number("sample_size", integer=True),
+            sample_size=ff.number("sample_size", integer=True, low=0, high=1e10),
             population=ff.str("population"),
             design=ff.str("design"),
-            year=ff.number("year", integer=True),
+            year=ff.number("year", integer=True, low=1000, high=2999),
             place=ff.str("place"),
             approach=ff.str("approach"),
             source_sentence=ff.str("source_sentence"),
@@ -261,8 +288,8 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None) -> Study:
         title=f.str("title", required=True),
         authors=f.str("authors"),
         organisation=f.str("organisation"),
-        year=f.number("year", integer=True),
-        url=f.str("url"),
+        year=f.number("year", integer=True, low=1000, high=2999),
+        url=f.url("url"),
         kind=f.str("kind"),
         source=_source(doc, doc.data.get("source"), ("source",), required=False),
         findings=findings,

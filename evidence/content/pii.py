@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 
 
 
-SCANNER_VERSION = "1"  # bump when the patterns change: every story is scanned again
+SCANNER_VERSION = "2"  # bump when the patterns change: every story is scanned again
 
 EMAIL, PHONE, POSTCODE, NHS = "e-mail address", "UK phone number", "UK postcode", "NHS number"
-KINDS = (EMAIL, PHONE, POSTCODE, NHS)
+NINO, BIRTH, ADDRESS = "National Insurance number", "date of birth", "street address"
+KINDS = (EMAIL, PHONE, POSTCODE, NHS, NINO, BIRTH, ADDRESS)
 
 _NOT_AFTER = r"(?<![\w+£$€.,/-])"  # not glued to a word, a number, a currency sign or a decimal point
 _NOT_BEFORE = r"(?![\w/]|[.,]\d|-\d)"
@@ -47,7 +49,59 @@ _NHS_RE = re.compile(_NOT_AFTER + r"(\d{3})([ -]?)(\d{3})\2(\d{4})" + _NOT_BEFOR
 _POSTCODE_RE = re.compile(
     r"(?<![A-Za-z0-9])(?:GIR ?0AA|(?:[A-PR-UWYZ][0-9][0-9]?|[A-PR-UWYZ][A-HK-Y][0-9][0-9]?"
     r"|[A-PR-UWYZ][0-9][A-HJKPSTUW]|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY]) ?[0-9][ABD-HJLNP-UW-Z]{2})"
-    r"(?![A-Za-z0-9])")
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+_ORDINAL = re.compile(r"(?:1st|2nd|3rd|[04-9]th)$", re.IGNORECASE)
+
+# the disguised e-mail: 'pat at example dot com', 'pat AT example DOT co DOT uk',
+# 'pat@example dot org'; at least one part disguised, ending in a known top-level domain
+_TLD_SET = {"com", "org", "net", "uk", "gov", "nhs", "ac", "co", "io", "info", "edu", "me", "scot", "wales", "cymru",
+            "london", "eu", "ie", "biz", "email", "online"}
+_AT = r"(?:\s*[\[({<]\s*at\s*[\])}>]\s*|\s+at\s+|\s*@\s*)"
+_DOT = r"(?:\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+|\.)"
+_SPOKEN_EMAIL_RE = re.compile(
+    r"(?<![\w.+-])([A-Za-z0-9][A-Za-z0-9._+-]*)" + _AT + r"([A-Za-z0-9-]+)((?:" + _DOT + r"[A-Za-z0-9-]+)+)(?![\w-])",
+    re.IGNORECASE)
+_NOT_DOMAIN = {"the", "a", "an", "this", "that", "my", "our", "your", "their", "his", "her", "its", "one", "each",
+               "home", "work", "night", "last", "first", "least", "most", "all", "once", "times"}
+
+# National Insurance numbers: two prefix letters (D, F, I, Q, U and V never
+# used, O never second; BG, GB, KN, NK, NT, TN and ZZ never issued), six
+# digits, a suffix A-D (optional after the words 'NI' / 'National Insurance')
+_NINO_RE = re.compile(
+    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])[ -]?(\d{2})[ -]?(\d{2})[ -]?(\d{2})(?:[ -]?([A-D]))?"
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+_NINO_BAD_PREFIX = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
+_NINO_CUE = re.compile(r"(?:\bN\.?I\.?\b|national\s+insurance|\bNINO\b)[^\n]{0,25}$", re.IGNORECASE)
+
+# dates of birth: a full date introduced as one
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_BIRTH_CUE = (r"(?:\bborn\b|\bdate\s+of\s+birth\b|\bbirth\s*date\b|\bd\.?\s?o\.?\s?b\b\.?|"
+              r"\bbirthday\b(?:\s+(?:is|was))?)")
+_BIRTH_RE = re.compile(
+    _BIRTH_CUE + r"[\s:,-]{0,4}(?:(?:on|in|the|is|was|of)\s+){0,3}"
+    r"(?P<date>"
+    r"(?P<d1>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?[\s.-]+(?P<m1>" + _MONTHS + r")\.?,?(?:[\s.-]+(?P<y1>\d{4}|'\d{2}))?"
+    r"|(?P<m2>" + _MONTHS + r")\.?\s+(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?(?:\s+(?P<y2>\d{4}))?"
+    r"|(?P<d3>\d{1,2})[/.-](?P<m3>\d{1,2})[/.-](?P<y3>\d{4}|\d{2})"
+    r"|(?P<y4>\d{4})-(?P<m4>\d{1,2})-(?P<d4>\d{1,2})"
+    r")(?![\w/])", re.IGNORECASE)
+
+# street addresses: a house number, one to three capitalised words, a street-type word
+_STREET_TYPES = ("Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Cres|Place|Pl|Court|Ct|"
+                 "Gardens|Gdns|Terrace|Terr|Grove|Hill|Row|Walk|Mews|Square|Sq|Parade|Green|View|Rise|Vale|"
+                 "Boulevard|Embankment|Wharf|Yard|Drove|Chase|Croft|Fold|Gate|Wynd|Brow|Rd\\.|St\\.")
+_ADDRESS_RE = re.compile(
+    r"(?<![\w£$€.,/%+-])(?P<num>[1-9]\d{0,2}[A-Za-z]?)(?:\s*-\s*\d{1,3}[A-Za-z]?)?,?\s+"
+    r"(?!(?:The|A|An|Our|Their|His|Her|Its|My|Your|This|That|These|Those|THE)\s)"
+    r"(?P<words>(?:(?:[A-Z][a-z'’]+|[A-Z][A-Z'’]+)(?:-(?:[A-Z][a-z]+))?\s+){1,3})"
+    r"(?P<type>" + _STREET_TYPES + r"|" + _STREET_TYPES.upper() + r")\b")
+_ADDRESS_CUE = re.compile(r"\b(?:" + _STREET_TYPES + r")\b", re.IGNORECASE)
+_NOT_HOUSE = re.compile(r"\b(?:chapter|table|figure|fig|page|p|section|part|route|bus|line|level|step|phase|stage|"
+                        r"year|years|aged|age|top|over|under|about|around|some|nearly|almost|week|weeks|month|"
+                        r"months|day|days|seed|item|question|q|wave|round|cohort|grade|band|tier)\.?\s*$",
+                        re.IGNORECASE)
+_COURTS = {"county", "crown", "magistrates", "high", "supreme", "family", "coroners", "coroner's", "appeal", "youth"}
 
 
 @dataclass
@@ -85,6 +139,24 @@ def nhs_check_digit_ok(digits: str) -> bool:
     if check == 11:
         check = 0
     return check != 10 and check == int(digits[9])
+
+
+def _birth_value(m: re.Match) -> str | None:
+    """The date of a birth-date match as D-M-Y (year may be empty), or None if impossible."""
+    g = m.groupdict()
+    months = {name: i + 1 for i, name in enumerate(_MONTHS.split("|")[:12])}
+    months.update({name: months[full] for name, full in zip(_MONTHS.split("|")[12:], (
+        "january", "february", "march", "april", "june", "july", "august", "september", "september", "october",
+        "november", "december"))})
+    for i in "1234":
+        if g.get(f"d{i}") is None:
+            continue
+        day, month, year = g[f"d{i}"], g[f"m{i}"], g.get(f"y{i}") or ""
+        month_n = int(month) if month.isdigit() else months.get(month.lower())
+        if not month_n or not 1 <= month_n <= 12 or not 1 <= int(day) <= 31:
+            return None
+        return f"{int(day)}-{month_n}-{year.strip(chr(39))}"
+    return None
 
 
 _MAY_EMAIL = re.compile(r"[\[(]\s*at\s*[\])]", re.IGNORECASE)  # the disguised form; '@' is checked as a string
@@ -136,8 +208,51 @@ def scan_text(text: str) -> list[Match]:
     for a, b in windows:
         part = text[a:b]
         for m in _POSTCODE_RE.finditer(part):
+            code = m.group(0)
+            if not (code.isupper() or code.islower()):
+                continue  # 'Sw1a 1aa' is not how anyone writes a postcode; 'ab12 3cd' and 'AB12 3CD' are
+            if code.islower() and _ORDINAL.search(code):
+                continue  # 'b2 2nd'
             if free(a + m.start(), a + m.end()):
-                found.append(Match(POSTCODE, a + m.start(), a + m.end(), m.group(0).replace(" ", "")))
+                found.append(Match(POSTCODE, a + m.start(), a + m.end(), code.replace(" ", "").upper()))
+    if re.search(r"\b(?:at|@)\b", text, re.IGNORECASE) and re.search(r"dot|\.", text, re.IGNORECASE):
+        for m in _SPOKEN_EMAIL_RE.finditer(text):
+            whole = m.group(0)
+            if "@" in whole and "." in m.group(3) and not re.search(r"\bdot\b|[\[({<]", whole, re.IGNORECASE):
+                continue  # an ordinary address: the pattern above has it
+            tld = re.split(r"\s*[\[({<]?\s*dot\s*[\])}>]?\s*|\.", m.group(3).strip(), flags=re.IGNORECASE)[-1].lower()
+            if tld not in _TLD_SET:
+                continue
+            if not re.search(r"\bdot\b|[\[({<]|@", whole, re.IGNORECASE):
+                continue  # 'us at example.com': a website, not an address
+            if m.group(2).lower() in _NOT_DOMAIN or m.group(1).lower() in {"look", "looked", "aimed", "arrived"}:
+                continue
+            if free(m.start(), m.end()):
+                found.append(Match(EMAIL, m.start(), m.end(), re.sub(r"\W+", ".", whole.lower())))
+    for a, b in windows:
+        part = text[a:b]
+        for m in _NINO_RE.finditer(part):
+            prefix = m.group(1).upper()
+            if prefix in _NINO_BAD_PREFIX or not (m.group(0).isupper() or m.group(0).islower() or m.group(0)[2:].strip().isdigit()):
+                continue
+            if m.group(5) is None and not _NINO_CUE.search(text[max(0, a + m.start() - 40):a + m.start()]):
+                continue
+            if free(a + m.start(), a + m.end()):
+                found.append(Match(NINO, a + m.start(), a + m.end(), re.sub(r"[ -]", "", m.group(0)).upper()))
+    if re.search(r"born|birth|d\.?\s?o\.?\s?b", text, re.IGNORECASE):
+        for m in _BIRTH_RE.finditer(text):
+            value = _birth_value(m)
+            if value and free(m.start("date"), m.end("date")):
+                found.append(Match(BIRTH, m.start("date"), m.end("date"), value))
+    if _ADDRESS_CUE.search(text):
+        for m in _ADDRESS_RE.finditer(text):
+            words = m.group("words").split()
+            if _NOT_HOUSE.search(text[max(0, m.start() - 12):m.start()]):
+                continue
+            if m.group("type").lower().startswith(("court", "ct")) and words[-1].lower() in _COURTS:
+                continue
+            if free(m.start(), m.end()):
+                found.append(Match(ADDRESS, m.start(), m.end(), " ".join([m.group("num"), *words, m.group("type")]).lower()))
     if "GIR" in text:  # the one postcode without a digit in its outward code
         for m in re.finditer(r"(?<![A-Za-z0-9])GIR ?0AA(?![A-Za-z0-9])", text):
             if free(m.start(), m.end()):
@@ -163,9 +278,27 @@ class Detection:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
+_SLUG_SEPARATORS = re.compile(r"[-_/=?&#]")
+def field_text(key: str, value: str) -> str:
+    """The text of a field as scanned: ids and URLs are slugs, where a hyphen
+    or a slash separates words ('call-07700900123'), and may be percent-encoded."""
+    if key in ("id", "source.url", "source_url"):
+        return _SLUG_SEPARATORS.sub(" ", unquote(value))
+    return value
+
+
+PUBLISHED_FIELDS = ("id", "title", "summary", "body", "organisation", "place") + tuple(
+    f"source.{k}" for k in ("title", "author", "organisation", "publisher", "url", "date"))
+
+
 def story_texts(story) -> list[tuple[str, str]]:
-    """(field, text) pairs of a story that are scanned."""
-    out = [("title", story.title), ("summary", story.summary), ("body", story.body)]
+    """(field, text) pairs of a story that are scanned: every field that is
+    published (and the people's names, aliases and roles)."""
+    out = []
+    for key in PUBLISHED_FIELDS:
+        obj = getattr(story, "source", None) if key.startswith("source.") else story
+        value = str((getattr(obj, key.split(".", 1)[-1], "") if obj is not None else "") or "")
+        out.append((key, field_text(key, value)))
     for i, p in enumerate(story.people):
         for name, value in (("name", p.name), ("role", p.role), ("pseudonym", p.pseudonym)):
             out.append((f"people[{i}].{name}", value))
@@ -189,7 +322,7 @@ def _front_line(lines: list[str], close: int, fieldname: str, snippet: str) -> i
     for i in range(1, max(close, 1)):
         if snippet and snippet in lines[i]:
             return i + 1
-    key = fieldname.split("[", 1)[0].split(".", 1)[0]
+    key = fieldname.split("[", 1)[0].split(".", 1)[-1 if fieldname.startswith("source.") else 0]
     for i in range(1, max(close, 1)):
         if re.match(rf"{re.escape(key)}\s*:", lines[i]):
             return i + 1

@@ -38,9 +38,19 @@ class ContentFile:
             raise EvidenceError(f"{self.path}: file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
-def scan(root: Path) -> list[ContentFile]:
-    """Every content file under `root`, in build order, with its hash."""
+# extensions a content file could have been given by mistake (silently skipped before)
+_NEAR_SUFFIXES = {".md": (".md", ".markdown", ".mdown"), ".yml": (".yml", ".yaml")}
+
+
+def scan(root: Path, limits=None) -> list[ContentFile]:
+    """Every content file under `root`, in build order, with its hash.
+    Refuses a file over its size limit (pipelines/limits.yml) without
+    reading it all, and a file whose extension is almost right ('.MD',
+    '.yaml'), which would otherwise be skipped without a word."""
+    from evidence.content.settings import read_limits
+
     root = Path(root)
+    limits = limits or read_limits(root)
     out: list[ContentFile] = []
     for kind, folder, pattern in KINDS:
         base = os.path.join(root, folder)
@@ -48,12 +58,22 @@ def scan(root: Path) -> list[ContentFile]:
             continue
         suffix = pattern.lstrip("*")
         with os.scandir(base) as it:  # os.scandir: ~3x faster than Path.glob at 10,000 files
-            entries = sorted((e.name, e.path) for e in it
-                             if e.is_file() and not e.name.startswith(".")
-                             and (e.name.endswith(suffix) if pattern.startswith("*") else e.name == pattern))
+            files = [(e.name, e.path) for e in it if e.is_file() and not e.name.startswith(".")]
+        if pattern.startswith("*"):
+            for name, _ in files:
+                stem, dot, ext = name.rpartition(".")
+                if dot and ext != suffix[1:] and f".{ext.lower()}" in _NEAR_SUFFIXES.get(suffix, ()):
+                    raise EvidenceError(f"{folder}/{name}: a {kind} file must end in '{suffix}' (lower case) or it is "
+                                        f"not read; rename it to {stem}{suffix}")
+        entries = sorted((n, p) for n, p in files if (n.endswith(suffix) if pattern.startswith("*") else n == pattern))
+        limit, setting = ((limits.max_story_bytes, "max_story_bytes") if kind == "story"
+                          else (limits.max_yaml_bytes, "max_yaml_bytes"))
         for name, path in entries:
             with open(path, "rb") as fh:
-                data = fh.read()
+                data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise EvidenceError(f"{folder}/{name}: the file is over {limit:,} bytes; shorten or split it, or raise "
+                                    f"'{setting}' in pipelines/limits.yml")
             out.append(ContentFile(f"{folder}/{name}", kind, data, hashlib.sha256(data).hexdigest()))
     return out
 

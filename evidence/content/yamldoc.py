@@ -8,16 +8,104 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import math
 import re
 from typing import Any
 
 import yaml
 
 from evidence.errors import ValidationError
-try:  # the C loader is ~10x faster; fall back where libyaml is missing
-    _Loader = yaml.CSafeLoader
+
+try:  # the C parser is ~10x faster; fall back where libyaml is missing
+    _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class InputError(yaml.YAMLError):
+    """A value YAML itself accepts but content files refuse (a duplicate key,
+    an impossible date), with the line and the key it was found at."""
+
+    def __init__(self, problem: str, mark, key: str | None = None):
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+        self.key = key
+
+
+class _Loader(_Base):
+    """The safe loader, refusing what it would otherwise guess: a key given
+    twice in one mapping (the last would win silently), an impossible date
+    (2026-13-45), and NaN or infinity."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, value_node in node.value:
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except (TypeError, ValueError, OverflowError, yaml.constructor.ConstructorError):
+                    raise InputError("a mapping key must be plain text", key_node.start_mark) from None
+                if key in seen and key_node.tag != "tag:yaml.org,2002:merge":
+                    raise InputError(f"key '{key}' appears twice in the same mapping (line {seen[key] + 1} "
+                                     "and here); keep one", key_node.start_mark, str(key))
+                seen[key] = key_node.start_mark.line
+                if isinstance(value_node, yaml.ScalarNode):
+                    try:
+                        self.construct_object(value_node, deep=deep)
+                    except InputError as exc:
+                        if exc.key is None:
+                            exc.key = str(key)
+                            exc.problem = f"'{key}': {exc.problem}"
+                        raise
+                    except (ValueError, OverflowError, TypeError) as exc:
+                        raise InputError(f"'{key}' has the value '{value_node.value[:40]}', which cannot be read "
+                                         f"({_reason(exc)})", value_node.start_mark, str(key)) from None
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"'{node.value}' is not a finite number; write a number, or null",
+                             node.start_mark)
+        return value
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise InputError(f"'{node.value}' is not a real date ({_reason(exc)}); write it as YYYY-MM-DD",
+                             node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _reason(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:80]
+
+
+def load_yaml(text: str):
+    """Parse YAML text with the strict loader (raises yaml.YAMLError)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+# Control characters (other than tab, line feed and carriage return) and the
+# bidirectional overrides that make text read differently from what it holds.
+CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def control_char(text: str) -> str | None:
+    """A description of the first control character in `text`, or None."""
+    m = CONTROL_RE.search(text)
+    return f"U+{ord(m.group(0)):04X}" if m else None
+
+
+# URL schemes allowed in any URL field (and, by the web layer, in links).
+URL_SCHEMES = ("http", "https", "mailto")
+_URL_RE = re.compile(r"^(?:https?://[^\s/?#@]+[^\s]*|mailto:[^\s@]+@[^\s@]+)$", re.IGNORECASE)
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -36,18 +124,28 @@ class YamlDoc:
         self.text = text
         self.line_offset = line_offset
         try:
-            self.data = yaml.load(text, Loader=_Loader)
+            self.data = load_yaml(text)
+        except InputError as exc:
+            line = exc.problem_mark.line + 1 + line_offset if exc.problem_mark else None
+            raise ValidationError(path, line, exc.problem) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 + line_offset if mark else None
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ValidationError(path, line, f"invalid YAML ({problem}); check indentation and quoting") from None
+        except RecursionError:
+            raise ValidationError(path, None, "YAML nested too deeply; flatten it") from None
         if "&" in text:
             anchor = _anchor_line(text)
             if anchor:
                 raise ValidationError(path, anchor + line_offset, "YAML anchors and aliases (&name, *name) are not "
                                       "allowed in content files (a few can expand to billions of values); write each value out")
         self._node = None
+        bad = _find_control(self.data, ())
+        if bad:
+            keys, code = bad
+            raise self.error(f"'{'.'.join(str(k) for k in keys) or 'value'}' holds the control character {code}; "
+                             "remove it (only tab and line breaks are allowed)", *keys)
 
     def line(self, *keys: str | int) -> int | None:
         """1-based line of the value at `keys` (or of its nearest existing parent)."""
@@ -78,6 +176,24 @@ class YamlDoc:
 
     def error(self, message: str, *keys: str | int) -> ValidationError:
         return ValidationError(self.path, self.line(*keys) if keys else None, message)
+
+
+def _find_control(data, keys: tuple):
+    """(key path, character) of the first string holding a control character."""
+    if isinstance(data, str):
+        code = control_char(data)
+        return (keys, code) if code else None
+    if isinstance(data, dict):
+        for k, v in data.items():
+            found = _find_control(k, keys) or _find_control(v, keys + (k,))
+            if found:
+                return found
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            found = _find_control(v, keys + (i,))
+            if found:
+                return found
+    return None
 
 
 def _anchor_line(text: str) -> int | None:
@@ -147,15 +263,28 @@ class Fields:
                 raise self._err(key, f"'{key}' is '{text}'; write the date as YYYY-MM-DD") from None
         return text
 
-    def number(self, key: str, integer: bool = False) -> float | int | None:
+    def number(self, key: str, integer: bool = False, low: float = -1e15, high: float = 1e15) -> float | int | None:
+        """A number between `low` and `high` (finite; whole when `integer`)."""
         value = self.data.get(key)
         if value is None or value == "":
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self._err(key, f"'{key}' must be a number (or null), not '{value}'")
+            raise self._err(key, f"'{key}' must be a number (or null), not '{str(value)[:40]}'")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self._err(key, f"'{key}' must be a finite number, not {value}")
+        if not low <= value <= high:
+            raise self._err(key, f"'{key}' is {str(value)[:30]}, outside {low:g} to {high:g}; check the number")
         if integer and not float(value).is_integer():
             raise self._err(key, f"'{key}' must be a whole number, not {value}")
         return int(value) if integer else value
+
+    def url(self, key: str) -> str:
+        """A URL with an allowed scheme (http, https or mailto), or ''."""
+        value = self.str(key)
+        if value and not _URL_RE.match(value):
+            raise self._err(key, f"'{key}' is '{value[:60]}'; a URL must start with http://, https:// or mailto: "
+                            "and hold no spaces")
+        return value
 
     def str_list(self, key: str) -> list[str]:
         value = self.data.get(key) or []

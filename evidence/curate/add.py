@@ -51,6 +51,17 @@ class StoryInput:
     status: str = "published"
 
 
+def git_user() -> str:
+    """`git config user.name`, or "" when git or the setting is missing."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
 def vocabulary(root: Path) -> Vocabulary:
     """Known approach and area ids, read from the content files."""
     root = Path(root)
@@ -65,6 +76,21 @@ def parse_person(text: str) -> tuple[str, str]:
     """'James:person supported' -> ('James', 'person supported')."""
     name, _, role = text.partition(":")
     return name.strip(), role.strip()
+
+
+def read_body(source, root: Path) -> str:
+    """The narrative from a file path or a binary stream (stdin), reading at
+    most the story size limit: '--body-file /dev/zero' is refused at once."""
+    from evidence.content.settings import read_bounded, read_limits
+
+    limit = read_limits(root).max_story_bytes
+    if isinstance(source, (str, Path)):
+        return check_body(read_bounded(source, limit, "body file", "max_story_bytes"))
+    data = source.read(limit + 1)
+    if len(data) > limit:
+        raise EvidenceError(f"the narrative on stdin is over {limit:,} bytes; shorten it, or raise 'max_story_bytes' "
+                            "in pipelines/limits.yml")
+    return check_body(data)
 
 
 def check_body(body: str | bytes) -> str:
@@ -152,7 +178,10 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     if inp.approach not in vocab.approaches:
         by_name = _approach_by_name(root, inp.approach)
         if not by_name:
-            raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+            from evidence.content.suggest import hint
+
+            raise EvidenceError(f"unknown approach '{inp.approach}'{hint(inp.approach, vocab.approaches, approach_names(root))}; "
+                                f"known approaches: {', '.join(sorted(vocab.approaches))}")
         inp.approach = by_name
     if not inp.consent_wording and inp.consent == "published-by-organisation":
         where = inp.source_organisation or inp.organisation or "the organisation"
@@ -184,6 +213,70 @@ def _approach_by_name(root: Path, name: str) -> str:
     return ""
 
 
+def approach_names(root: Path) -> dict[str, str]:
+    """Display name -> approach id, for every approaches/*.yml."""
+    out = {}
+    for p in (Path(root) / "approaches").glob("*.yml"):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and data.get("name"):
+            out[str(data["name"])] = p.stem
+    return out
+
+
+# ---------------------------------------------------------------------------
+# One answer at a time (the interactive add checks each as it is typed)
+
+
+def check_choice(what: str, value: str, choices, aliases: dict[str, str] | None = None) -> str:
+    """`value` as one of `choices` (an alias, e.g. an approach's name, maps to
+    its id); else EvidenceError with a did-you-mean when one is close."""
+    from evidence.content.suggest import close_match, hint
+
+    value = str(value).strip()
+    choices = sorted(choices)
+    if value in choices:
+        return value
+    m = close_match(value, choices, aliases)
+    if m and (m.lower() == value.lower() or _slug_eq(m, value) or _slug_eq((aliases or {}).get(value, ""), m)):
+        return m  # the same word in another case or spacing, or a display name
+    if aliases:
+        for alias, target in aliases.items():
+            if _slug_eq(alias, value):
+                return target
+    raise EvidenceError(f"unknown {what} '{value}'{hint(value, choices, aliases)}; use one of: {', '.join(choices)}")
+
+
+def _slug_eq(a: str, b: str) -> bool:
+    return bool(a) and slugify(a) == slugify(b)
+
+
+def check_date(what: str, value: str, partial: bool = False, not_future: bool = True) -> str:
+    """A date as YYYY-MM-DD (`partial`: YYYY or YYYY-MM too), not in the future."""
+    value = str(value).strip()
+    if partial and re.fullmatch(r"\d{4}(-\d{2})?", value):
+        year = int(value[:4])
+        if not 1900 <= year <= _dt.date.today().year or (len(value) == 7 and not 1 <= int(value[5:]) <= 12):
+            raise EvidenceError(f"{what} '{value}' is not a real year or month; write YYYY, YYYY-MM or YYYY-MM-DD")
+        return value
+    try:
+        day = _dt.date.fromisoformat(value)
+    except ValueError:
+        forms = "YYYY, YYYY-MM or YYYY-MM-DD" if partial else "YYYY-MM-DD"
+        raise EvidenceError(f"{what} '{value}' is not a date; write it as {forms}, e.g. {_dt.date.today().isoformat()}") from None
+    if not_future and day > _dt.date.today():
+        raise EvidenceError(f"{what} {value} is in the future; give the date it happened")
+    return day.isoformat()
+
+
+def check_person(name: str, role: str) -> tuple[str, str]:
+    name, role = str(name).strip(), str(role).strip()
+    if not name:
+        raise EvidenceError("a person needs a name (or the name to publish for an anonymised story)")
+    if not role:
+        raise EvidenceError(f"{name} needs a role, e.g. person supported, carer, family member, worker, volunteer")
+    return name, role
+
+
 def check_tombstone(root: Path, story_id: str, override: bool) -> None:
     """Refuse a story id that was withdrawn, unless `override` (on purpose)."""
     from evidence.content import tombstones
@@ -211,13 +304,10 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
     """Add a complete story file (front matter and narrative), validated as
     build validates it; refuses an existing id, a duplicate narrative and a
     withdrawn id (unless `override_tombstone`)."""
+    from evidence.content.settings import read_bounded, read_limits
+
     root = Path(root)
-    try:
-        data = Path(file).read_bytes()
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {file}; check the path") from None
-    except IsADirectoryError:
-        raise EvidenceError(f"{file} is a folder; give a story file") from None
+    data = read_bounded(file, read_limits(root).max_story_bytes, "story file", "max_story_bytes")
     text = check_body(data)
     from evidence.content.yamldoc import YamlDoc
 
@@ -289,39 +379,52 @@ def add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -
     """Append a finding to findings/<study>.yml (creating the study file when
     --study-title is given), validate it as build does, then build."""
     with curator_lock(root, db_path, public_path):
-        return _add_finding(Path(root), inp, db_path, public_path)
+        path, text, old, _ = prepare_finding(Path(root), inp)
+        return path, write_and_build(root, path, text, old, db_path, public_path)
 
 
-def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) -> tuple[Path, BuildSummary]:
+def prepare_finding(root: Path, inp: FindingInput, pending: dict[Path, str] | None = None,
+                    taken: dict[str, str] | None = None) -> tuple[Path, str, str | None, str]:
+    """Validate a new finding exactly as build does; returns (study file, its
+    new text, its old text or None when new, the finding id). Writes nothing.
+    `pending` holds study files' texts already changed by this batch (an
+    import adding several findings to one study), `taken` finding ids and
+    normalised statements already added by it (both are updated)."""
+    root = Path(root)
+    pending = {} if pending is None else pending
+    taken = {} if taken is None else taken
     if not inp.statement.strip():
         raise EvidenceError("the finding needs a statement; pass --statement TEXT")
     if not SLUG_RE.match(inp.study or ""):
         raise EvidenceError(f"study id '{inp.study}' is not a slug; pass --study with lower-case letters, digits and hyphens")
     vocab = vocabulary(root)
     if inp.approach and inp.approach not in vocab.approaches:
-        raise EvidenceError(f"unknown approach '{inp.approach}'; known approaches: {', '.join(sorted(vocab.approaches))}")
+        from evidence.content.suggest import hint
+
+        raise EvidenceError(f"unknown approach '{inp.approach}'{hint(inp.approach, vocab.approaches)}; known approaches: {', '.join(sorted(vocab.approaches))}")
     fid = inp.id or slugify(f"{inp.study} {inp.statement}")[:60].strip("-")
     item = {k: getattr(inp, k) for k in FINDING_KEYS}
     item["id"] = fid
     item = {k: v for k, v in item.items() if v not in (None, "")}
     path = root / "findings" / f"{inp.study}.yml"
     all_ids = _all_finding_ids(root)
-    if fid in all_ids:
-        raise EvidenceError(f"a finding with id '{fid}' already exists in {all_ids[fid]}; pass another --id")
-    dup = _duplicate_statement(root, inp.statement)
+    if fid in all_ids or f"id:{fid}" in taken:
+        where = all_ids.get(fid) or taken.get(f"id:{fid}")
+        raise EvidenceError(f"a finding with id '{fid}' already exists in {where}; pass another --id")
+    dup = _duplicate_statement(root, inp.statement) or taken.get(f"statement:{normalise_text(inp.statement)}")
     if dup:
         raise EvidenceError(f"this statement is already in the evidence base as finding '{dup}'; edit that finding instead")
     item_text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
     item_text = "\n".join("  " + line if line else line for line in item_text.splitlines()) + "\n"
-    if path.exists():
-        old = path.read_text(encoding="utf-8")
-        if not re.search(r"(?m)^findings:\s*$", old):
+    on_disk = path.read_text(encoding="utf-8") if path.exists() else None
+    current = pending.get(path, on_disk)
+    if current is not None:
+        if not re.search(r"(?m)^findings:\s*$", current):
             raise EvidenceError(f"findings/{inp.study}.yml has no 'findings:' list to add to; add the finding by hand")
-        text = old.rstrip("\n") + "\n" + item_text
+        text = current.rstrip("\n") + "\n" + item_text
     else:
         if not inp.study_title:
             raise EvidenceError(f"there is no study '{inp.study}' yet; pass --study-title (and --study-organisation) to create it")
-        old = None
         head = {
             "id": inp.study, "title": inp.study_title, "authors": inp.study_authors,
             "organisation": inp.study_organisation, "year": inp.study_year, "url": inp.study_url,
@@ -333,11 +436,14 @@ def _add_finding(root: Path, inp: FindingInput, db_path=None, public_path=None) 
         study = parse_study(rel, text, vocab)
     except ValidationError as exc:
         raise EvidenceError(f"{exc.message}") from None
-    if old is not None:
-        before = parse_study(rel, old, None)
+    if current is not None:
+        before = parse_study(rel, current, None)
         if len(study.findings) != len(before.findings) + 1 or study.findings[-1].id != fid:
             raise EvidenceError(f"{rel}: the new finding could not be appended safely (is 'findings:' the last key?); add it by hand")
-    return path, write_and_build(root, path, text, old, db_path, public_path)
+    pending[path] = text
+    taken[f"id:{fid}"] = rel
+    taken[f"statement:{normalise_text(inp.statement)}"] = fid
+    return path, text, on_disk, fid
 
 
 def _all_finding_ids(root: Path) -> dict[str, str]:

@@ -1,99 +1,252 @@
 """`evidence add --from-review FILE`: add the candidates a curator kept in an
-extract candidates file, through the same validation as any add. Every kept
-candidate is checked first (a missing consent field, title, approach or
-study names the candidate in a one-line error) so that nothing is added
-unless all of them can be."""
+extract candidates file, all or nothing, and repeatably.
+
+1. Every kept candidate not yet marked `added:` is checked first, through
+   the same validation as any add (stories, findings, new studies, ids and
+   narratives unique among themselves and against the evidence base). An
+   error names the candidate and the candidates file's field
+   ("story-2: add.consent_scope is empty; ..."), and nothing is written.
+2. All the content files are written and ONE incremental build runs; if it
+   fails, every file is put back as it was.
+3. Each added candidate gets `added: <id>` in the candidates file (only
+   that line is inserted; the rest of the file is kept), so running the same
+   file again adds nothing twice.
+
+A story candidate's `add.people` gives the people as `{name, role}`
+(extract fills the names); a finding candidate's `add.study_title` (with
+`study_organisation`, `study_authors`, `study_year`, `study_url`,
+`study_kind`) creates a study that does not exist yet.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from evidence.curate.add import FindingInput, StoryInput, add_finding, add_story, prepare_story
+from evidence.curate.add import FindingInput, StoryInput, prepare_finding, prepare_story
 from evidence.errors import EvidenceError
 
+# CLI wording in the shared validation -> the candidates file's fields
+FLAG_FIELDS = {
+    "--title": "add.title", "--id": "add.id", "--approach": "add.approach", "--consent-scope": "add.consent_scope",
+    "--consent-wording": "add.consent_wording", "--consent": "add.consent", "--identity": "add.identity",
+    "--pseudonym": "add.pseudonym", "--study-title": "add.study_title", "--study-organisation": "add.study_organisation",
+    "--study": "add.study", "--statement": "statement", "--body-file": "passage",
+}
 
-def _load(file: Path) -> dict:
+
+def _in_file_terms(message: str) -> str:
+    """Say 'set add.title in the candidates file', not 'pass --title'."""
+    message = re.sub(r"pass --body-file FILE or pipe the narrative on stdin", "fill 'passage'", message)
+
+    def repl(m: re.Match) -> str:
+        return f"set {FLAG_FIELDS.get(m.group(1), m.group(1).lstrip('-').replace('-', '_'))}"
+
+    message = re.sub(r"pass (--[a-z-]+)(?: [A-Z]+| with)?", repl, message)
+    return re.sub(r"--([a-z][a-z-]+)", lambda m: FLAG_FIELDS.get(m.group(0), "add." + m.group(1).replace("-", "_")), message)
+
+
+@dataclass
+class ImportResult:
+    stories: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # candidates marked added: by an earlier run
+    summary: object = None
+
+
+def _load(file: Path) -> tuple[dict, str]:
+    from evidence.content.settings import read_bounded, read_limits
+    from evidence.content.yamldoc import load_yaml
+
+    if not Path(file).exists():
+        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first")
     try:
-        data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvidenceError(f"{file}: no such candidates file; run 'evidence extract' first") from None
+        text = read_bounded(file, read_limits(Path(".")).max_yaml_bytes, "candidates file",
+                            "max_yaml_bytes").decode("utf-8")
+        data = load_yaml(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EvidenceError(f"{file}: not a readable candidates file ({first}); fix the YAML") from None
-    if not isinstance(data, dict) or not isinstance(data.get("stories", []), list) or not isinstance(data.get("findings", []), list):
+    if not isinstance(data, dict) or not isinstance(data.get("stories") or [], list) or not isinstance(data.get("findings") or [], list):
         raise EvidenceError(f"{file}: not a candidates file (needs 'stories:' and 'findings:' lists); run 'evidence extract' first")
-    return data
+    return data, text
 
 
-def _story_input(c: dict, recorded_by: str) -> StoryInput:
+def _text(a: dict, key: str) -> str:
+    v = a.get(key)
+    return "" if v is None else str(v).strip()
+
+
+def _people(c: dict, name: str) -> list[tuple[str, str]]:
     a = c.get("add") or {}
-    name = c.get("candidate", "?")
-    for key in ("consent", "consent_scope"):
-        if not str(a.get(key) or "").strip():
-            raise EvidenceError(f"{name}: kept but add.{key} is empty; fill the consent fields in the candidates file")
+    raw = a.get("people")
+    if raw is None:  # older candidates files: names only, from extract
+        raw = [{"name": p, "role": ""} for p in c.get("people") or []]
+    if not isinstance(raw, list):
+        raise EvidenceError(f"{name}: add.people must be a list of {{name: ..., role: ...}}")
+    out = []
+    for i, p in enumerate(raw):
+        if isinstance(p, str):
+            n, _, r = p.partition(":")
+            p = {"name": n, "role": r}
+        if not isinstance(p, dict) or not str(p.get("name") or "").strip():
+            raise EvidenceError(f"{name}: add.people[{i}] needs a name, as {{name: Maria, role: person supported}}")
+        if not str(p.get("role") or "").strip():
+            raise EvidenceError(f"{name}: add.people[{i}] ({p['name']}) has no role; give one, e.g. "
+                                "'person supported', 'carer', 'family member', 'worker'")
+        out.append((str(p["name"]).strip(), str(p["role"]).strip()))
+    return out
+
+
+def _story_input(c: dict, name: str, recorded_by: str) -> StoryInput:
+    a = c.get("add") or {}
+    if not isinstance(a, dict):
+        raise EvidenceError(f"{name}: 'add' must be a mapping of the fields to fill")
+    for key in ("title", "approach", "consent", "consent_scope"):
+        if not _text(a, key):
+            raise EvidenceError(f"{name}: kept but add.{key} is empty; fill it in the candidates file")
+    if not _text(c, "passage"):
+        raise EvidenceError(f"{name}: kept but its 'passage' (the narrative) is empty")
     return StoryInput(
-        title=str(a.get("title") or ""), body=str(c.get("passage") or ""), id=str(a.get("id") or ""),
-        summary=str(a.get("summary") or ""),
-        people=[(str(p), "") for p in c.get("people") or []],
-        approach=str(a.get("approach") or ""), organisation=str(a.get("organisation") or ""),
-        place=str(a.get("place") or ""), source_title=str(c.get("source_title") or ""),
-        source_author=str(a.get("source_author") or ""), source_organisation=str(a.get("source_organisation") or ""),
-        source_url=str(a.get("source_url") or ""), consent=str(a.get("consent") or ""),
-        consent_scope=str(a.get("consent_scope") or ""), identity=str(a.get("identity") or "named"),
-        pseudonym=str(a.get("pseudonym") or ""), recorded_by=str(a.get("recorded_by") or recorded_by),
-        consent_wording=str(a.get("consent_wording") or ""),
+        title=_text(a, "title"), body=str(c.get("passage") or ""), id=_text(a, "id"), summary=_text(a, "summary"),
+        people=_people(c, name), approach=_text(a, "approach"), organisation=_text(a, "organisation"),
+        place=_text(a, "place"), source_title=_text(a, "source_title") or _text(c, "source_title"),
+        source_author=_text(a, "source_author"), source_organisation=_text(a, "source_organisation"),
+        source_url=_text(a, "source_url"), source_date=_text(a, "source_date"), consent=_text(a, "consent"),
+        consent_scope=_text(a, "consent_scope"), identity=_text(a, "identity") or "named",
+        pseudonym=_text(a, "pseudonym"), consent_date=_text(a, "consent_date"),
+        recorded_by=_text(a, "recorded_by") or recorded_by, consent_wording=_text(a, "consent_wording"),
     )
 
 
-def _finding_input(c: dict) -> FindingInput:
+def _int(a: dict, key: str, name: str) -> int | None:
+    v = a.get(key)
+    if v in (None, ""):
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise EvidenceError(f"{name}: add.{key} must be a whole number, not '{v}'")
+    return v
+
+
+def _finding_input(c: dict, name: str) -> FindingInput:
     a = c.get("add") or {}
-    name = c.get("candidate", "?")
-    if not str(a.get("study") or "").strip():
-        raise EvidenceError(f"{name}: kept but add.study is empty; give the id of the study (findings/<study>.yml)")
+    if not isinstance(a, dict):
+        raise EvidenceError(f"{name}: 'add' must be a mapping of the fields to fill")
+    if not _text(a, "study"):
+        raise EvidenceError(f"{name}: kept but add.study is empty; give the id of the study (findings/<study>.yml), "
+                            "and add.study_title when it is a new one")
     value = c.get("value")
     return FindingInput(
-        study=str(a["study"]), statement=str(c.get("statement") or ""), id=str(a.get("id") or ""),
-        measure=str(c.get("measure") or ""), value=float(value) if isinstance(value, (int, float)) else None,
-        unit=str(c.get("unit") or ""), direction=str(a.get("direction") or ""),
-        comparator=str(c.get("comparator") or ""),
+        study=_text(a, "study"), statement=str(c.get("statement") or ""), id=_text(a, "id"),
+        measure=str(c.get("measure") or ""), value=float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
+        unit=str(c.get("unit") or ""), direction=_text(a, "direction"), comparator=str(c.get("comparator") or ""),
         sample_size=c.get("sample_size") if isinstance(c.get("sample_size"), int) else None,
-        population=str(a.get("population") or ""), design=str(a.get("design") or ""),
-        year=a.get("year") if isinstance(a.get("year"), int) else None, place=str(a.get("place") or ""),
-        approach=str(a.get("approach") or ""), source_sentence=str(c.get("source_sentence") or ""),
+        population=_text(a, "population"), design=_text(a, "design"), year=_int(a, "year", name),
+        place=_text(a, "place"), approach=_text(a, "approach"), source_sentence=str(c.get("source_sentence") or ""),
+        study_title=_text(a, "study_title"), study_authors=_text(a, "study_authors"),
+        study_organisation=_text(a, "study_organisation"), study_year=_int(a, "study_year", name),
+        study_url=_text(a, "study_url"), study_kind=_text(a, "study_kind"),
     )
 
 
-def add_from_review(root: Path, file: Path, db_path=None, public_path=None, recorded_by: str = "curator") -> dict:
-    """Add every kept candidate of a candidates file; returns {'stories': [ids],
-    'findings': [ids]}. All kept stories are validated before any is added."""
+def _named(c: dict, kind: str, i: int) -> str:
+    return str(c.get("candidate") or f"{kind}[{i}]")
+
+
+def plan(root: Path, file: Path, recorded_by: str = "curator"):
+    """Check every kept candidate; returns (changes [(path, text, old)],
+    [(section, index, candidate name, id)], skipped names). Writes nothing."""
+    from evidence.content.records import content_hash, normalise_text
+
     root = Path(root)
-    data = _load(file)
-    stories = [c for c in data.get("stories") or [] if isinstance(c, dict) and c.get("keep") is True]
-    findings = [c for c in data.get("findings") or [] if isinstance(c, dict) and c.get("keep") is True]
-    if not stories and not findings:
+    data, _ = _load(file)
+    kept = [(sec, i, c) for sec in ("stories", "findings") for i, c in enumerate(data.get(sec) or [])
+            if isinstance(c, dict) and c.get("keep") is True]
+    todo = [(sec, i, c) for sec, i, c in kept if not c.get("added")]
+    skipped = [_named(c, sec, i) for sec, i, c in kept if c.get("added")]
+    if not kept:
         raise EvidenceError(f"{file}: no candidate has keep: true; mark the ones to add and run again")
-    story_inputs = []
-    for c in stories:
-        inp = _story_input(c, recorded_by)
+    changes: list[tuple[Path, str, str | None]] = []
+    marks: list[tuple[str, int, str, str]] = []
+    ids, bodies = {}, {}
+    pending: dict[Path, str] = {}
+    old_texts: dict[Path, str | None] = {}
+    taken: dict[str, str] = {}
+    for sec, i, c in todo:
+        name = _named(c, sec, i)
         try:
-            prepare_story(root, StoryInput(**vars(inp)))
+            if sec == "stories":
+                inp = _story_input(c, name, recorded_by)
+                path, text = prepare_story(root, inp)
+                if path.stem in ids:
+                    raise EvidenceError(f"its id '{path.stem}' is also {ids[path.stem]}'s; set add.id to tell them apart")
+                h = content_hash(normalise_text(inp.body))
+                if h in bodies:
+                    raise EvidenceError(f"its passage is the same as {bodies[h]}'s; keep one of them")
+                ids[path.stem], bodies[h] = name, name
+                changes.append((path, text, None))
+                marks.append((sec, i, name, path.stem))
+            else:
+                inp = _finding_input(c, name)
+                path, text, old, fid = prepare_finding(root, inp, pending, taken)
+                old_texts.setdefault(path, old)
+                marks.append((sec, i, name, fid))
         except EvidenceError as exc:
-            raise EvidenceError(f"{c.get('candidate', '?')}: {exc}") from None
-        story_inputs.append((c, inp))
-    finding_inputs = [(c, _finding_input(c)) for c in findings]
-    added: dict[str, list[str]] = {"stories": [], "findings": []}
-    for c, inp in story_inputs:
-        try:
-            path, _ = add_story(root, inp, db_path, public_path)
-        except EvidenceError as exc:
-            raise EvidenceError(f"{c.get('candidate', '?')}: {exc} (added before it: {', '.join(added['stories']) or 'none'})") from None
-        added["stories"].append(path.stem)
-    for c, inp in finding_inputs:
-        try:
-            add_finding(root, inp, db_path, public_path)
-        except EvidenceError as exc:
-            done = ", ".join(added["stories"] + added["findings"]) or "none"
-            raise EvidenceError(f"{c.get('candidate', '?')}: {exc} (added before it: {done})") from None
-        added["findings"].append(c.get("candidate", "?"))
-    return added
+            msg = str(exc)
+            msg = msg if msg.startswith(f"{name}:") else f"{name}: {_in_file_terms(msg)}"
+            raise EvidenceError(f"{file}: {msg} (nothing was added)") from None
+    changes += [(p, t, old_texts[p]) for p, t in pending.items()]
+    return changes, marks, skipped
+
+
+def add_from_review(root: Path, file: Path, db_path=None, public_path=None, recorded_by: str = "curator",
+                    options=None) -> ImportResult:
+    """Add every kept candidate not yet added, all or nothing (see the module
+    docstring); returns what was added and what an earlier run had added."""
+    from evidence.curate.write import curator_lock, write_all_and_build
+
+    root = Path(root)
+    result = ImportResult()
+    _, marks, result.skipped = plan(root, file, recorded_by)  # refuse before taking the lock (no lock file left)
+    if not marks:
+        return result
+    with curator_lock(root, db_path, public_path):
+        changes, marks, result.skipped = plan(root, file, recorded_by)  # again, now that no one else writes
+        if not marks:
+            return result
+        result.summary = write_all_and_build(root, changes, db_path, public_path, options)
+        mark_added(Path(file), [(sec, i, ident) for sec, i, _, ident in marks])
+    for sec, _, _, ident in marks:
+        (result.stories if sec == "stories" else result.findings).append(ident)
+    return result
+
+
+def mark_added(file: Path, marks: list[tuple[str, int, str]]) -> None:
+    """Insert `added: <id>` into each (section, index) candidate of the
+    candidates file; every other line is kept as it was."""
+    from evidence.content.tree import write_atomic
+
+    text = file.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    root = yaml.compose(text)
+    inserts: list[tuple[int, str]] = []
+    sections = {k.value: v for k, v in root.value}
+    for sec, i, ident in marks:
+        node = sections[sec].value[i]
+        if node.flow_style:  # a one-line mapping: rewrite that line
+            raise EvidenceError(f"{file}: {sec}[{i}] is written on one line; it was added as '{ident}' but could not be marked")
+        first, value = node.value[0]
+        end = value.end_mark.line
+        if value.end_mark.column == 0 and end > value.start_mark.line:
+            end -= 1  # a block value's end mark points at the next line
+        inserts.append((end + 1, f"{' ' * first.start_mark.column}added: {ident}"))
+    for line_no, line in sorted(inserts, reverse=True):
+        lines.insert(line_no, line)
+    new = "\n".join(lines)
+    check = yaml.safe_load(new)
+    for sec, i, ident in marks:
+        if check[sec][i].get("added") != ident:  # pragma: no cover - a layout the line insert cannot handle
+            raise EvidenceError(f"{file}: {sec}[{i}] was added as '{ident}' but could not be marked; add 'added: {ident}' by hand")
+    write_atomic(file, new)

@@ -35,3 +35,29 @@ def write_and_build(root: Path, path: Path, text: str, old_text: str | None, db_
         else:
             write_atomic(path, old_text)
         raise
+
+
+def write_all_and_build(root: Path, changes: list[tuple[Path, str, str | None]], db_path=None, public_path=None,
+                        options: BuildOptions | None = None) -> BuildSummary:
+    """Write several content files ((path, new text, old text or None when
+    new)) and run one incremental build. If writing or the build fails,
+    every file is put back as it was (new ones removed), so an import is all
+    or nothing; if only publishing failed, the files are kept (the working
+    database holds their records)."""
+    from evidence.store.publish import PublishError
+
+    done: list[tuple[Path, str | None]] = []
+    try:
+        for path, text, old in changes:
+            write_atomic(path, text)
+            done.append((path, old))
+        return build(root, db_path, public_path, options=options)
+    except PublishError:
+        raise
+    except BaseException:
+        for path, old in reversed(done):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic(path, old)
+        raise

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from evidence.content.pii import field_text as pii_field_text
 from evidence.content.pii import SCANNER_VERSION, Detection, Verdict, hit_message, scan_text, verdict
-from evidence.content.tombstones import id_key, read, refusal
+from evidence.content.tombstones import Matcher, read, refusal
 from evidence.errors import EvidenceError, ValidationError, ValidationErrors
 from sqlite_utils.utils import chunks
 
@@ -31,13 +32,18 @@ def tombstone_check(db, summary, options) -> None:
                                   for k, (d, r) in want.items() if have.get(k) != (d, r)], pk="id_sha256")
     if not stones:
         return
+    matcher = Matcher(root, stones)  # refuses (one line) when tombstones exist and the key is missing
     errors = []
     for story_id, path in db.execute("SELECT id, file FROM stories").fetchall():
-        stone = stones.get(id_key(story_id))
+        stone = matcher.find(story_id)
         if stone is not None:
             errors.append(ValidationError(path or f"stories/{story_id}.md", None, refusal(path, stone)))
     if errors:
         raise ValidationErrors(errors)
+
+
+_PRESCAN = ("id", "organisation", "place", "source_title", "source_author", "source_organisation",
+            "source_publisher", "source_url", "source_date")
 
 
 def personal_data_check(db, summary, options) -> None:
@@ -58,9 +64,11 @@ def personal_data_check(db, summary, options) -> None:
         for sid, name, role, aliases in select_in(
                 db, "SELECT story_id, name, role, aliases FROM story_people WHERE story_id IN ({marks})", part):
             people.setdefault(sid, []).extend([name or "", role or "", *json.loads(aliases or "[]")])
-        for sid, rel, title, summ, body, public in select_in(
-                db, "SELECT id, file, title, summary, body, public_people FROM stories WHERE id IN ({marks})", part):
-            texts = [title or "", summ or "", body or "", *people.get(sid, []),
+        for sid, rel, title, summ, body, public, *published in select_in(
+                db, "SELECT id, file, title, summary, body, public_people, id, organisation, place, source_title, "
+                    "source_author, source_organisation, source_publisher, source_url, source_date "
+                    "FROM stories WHERE id IN ({marks})", part):
+            texts = [title or "", summ or "", body or "", *people.get(sid, []), *(pii_field_text(k, v or "") for k, v in zip(_PRESCAN, published)),
                      *(p.get("name") or "" for p in json.loads(public or "[]"))]
             if not any(scan_text(t) for t in texts if t):  # the common case: nothing to report, no file to read
                 rows.append(_check_row(sid, Verdict(sid, "clear", []), None))
@@ -96,11 +104,11 @@ def _load(root: Path, rel: str, story_id: str, db, parse_story):
 
     from evidence.content.records import Person
 
-    r = db.execute("SELECT title, summary, body, file FROM stories WHERE id = ?", [story_id]).fetchone()
+    r = db.execute("SELECT title, summary, body, file, organisation, place FROM stories WHERE id = ?", [story_id]).fetchone()
     people = [Person(name=p["name"], role=p["role"], aliases=json.loads(p["aliases"] or "[]"))
               for p in db.query("SELECT name, role, aliases FROM story_people WHERE story_id = ? ORDER BY position", [story_id])]
     return SimpleNamespace(id=story_id, title=r[0] or "", summary=r[1] or "", body=r[2] or "", people=people,
-                           path=r[3] or rel, privacy={}), None
+                           organisation=r[4] or "", place=r[5] or "", path=r[3] or rel, privacy={}), None
 
 
 def held_stories(db) -> list[dict]:

@@ -55,6 +55,23 @@ def read_codebooks(paths: Sequence[Path]) -> Codebook:
     return Codebook(name="+".join(fw.id for fw in frameworks), labels=labels, aliases=aliases)
 
 
+def _rows(reader, path: Path):
+    """The rows of a csv.DictReader, a malformed or oversized cell as a one-line error."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger" in str(exc):
+                raise EvidenceError(f"{path}:{reader.line_num}: a cell (field 'text' or 'labels') is over "
+                                    f"{csv.field_size_limit():,} characters; shorten the text or split it into "
+                                    "several rows") from None
+            raise EvidenceError(f"{path}:{reader.line_num}: not readable as CSV ({exc}); fix the quoting "
+                                "of the 'text' and 'labels' fields") from None
+        yield row
+
+
 def read_labelled(path: Path, codebook: Codebook, what: str) -> tuple[list[str], list[list[str]]]:
     """(texts, label lists) of a CSV with columns text and labels ('|'-separated)."""
     path = Path(path)
@@ -75,7 +92,8 @@ def read_labelled(path: Path, codebook: Codebook, what: str) -> tuple[list[str],
         raise EvidenceError(f"{path} has no '{missing[0]}' column (columns: {', '.join(columns) or 'none'}); "
                             "a labelled CSV needs the columns text and labels")
     texts, labels = [], []
-    for n, row in enumerate(reader, start=2):
+    for n, row in enumerate(_rows(reader, path), start=2):
+        n = reader.line_num
         row = {(k or "").strip(): v for k, v in row.items()}
         text = (row.get("text") or "").strip()
         if not text:

@@ -21,7 +21,7 @@ from sqlite_utils.utils import chunks
 
 from evidence.store import schema as store
 from evidence.store.writes import CHUNK, delete_in, select_in
-from evidence.enrich.passages import CHUNKER_VERSION, Passage, finding_passages, story_passages
+from evidence.enrich.passages import CHUNKER_VERSION, CONTEXTS, FINDING_CONTEXTS, Passage, finding_passages, roles_text, story_passages
 
 STEP = "embeddings"  # its key in BuildSummary.enriched
 ITEM_TABLES = {"story": "stories", "finding": "findings"}
@@ -38,19 +38,45 @@ def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
 
 
-def item_passages(item_type: str, row: dict, size: int, stride: int) -> list[Passage]:
-    """The passages of one stories or findings row of the working database."""
+def item_passages(item_type: str, row: dict, size: int, stride: int,
+                  context: tuple[str, ...] = ("title",)) -> list[Passage]:
+    """The passages of one stories or findings row of the working database
+    (`context`: what goes before each passage, see passages.CONTEXTS)."""
     if item_type == "story":
+        try:
+            people = json.loads(row.get("public_people") or "[]")
+        except ValueError:
+            people = []
         return story_passages(row["public_title"] or "", row["public_summary"] or "", row["public_body"] or "",
-                              size, stride)
-    return finding_passages(row["statement"] or "")
+                              size, stride, context=context, roles=roles_text(people))
+    return finding_passages(row["statement"] or "", row.get("study_title") or "", context=context,
+                            population=row.get("population") or "")
+
+
+def passage_context(cfg: dict) -> tuple[str, ...]:
+    """The passage_context setting as a tuple; an unknown word is an error
+    naming the setting and the words allowed."""
+    from evidence.errors import EvidenceError
+
+    value = cfg.get("passage_context", ["title", "summary", "population"])
+    words = [value] if isinstance(value, str) else list(value or [])
+    allowed = CONTEXTS + FINDING_CONTEXTS
+    bad = [w for w in words if w not in allowed]
+    if bad:
+        raise EvidenceError(f"pipelines/embedding.yml: passage_context has '{bad[0]}'; "
+                            f"use a list of: {', '.join(allowed)}")
+    return tuple(words)
 
 
 def _rows(db, item_type: str, ids: list[str]) -> list[dict]:
-    cols = ("id, public_title, public_summary, public_body" if item_type == "story" else "id, statement")
+    if item_type == "story":
+        sql = "SELECT id, public_title, public_summary, public_body, public_people FROM stories WHERE id IN ({marks})"
+    else:
+        sql = ("SELECT f.id, f.statement, f.population, (SELECT s.title FROM studies s WHERE s.id = f.study_id) AS study_title "
+               "FROM findings f WHERE f.id IN ({marks})")
     out = []
     for part in map(list, chunks(ids, CHUNK)):
-        cur = db.execute(f"SELECT {cols} FROM [{ITEM_TABLES[item_type]}] WHERE id IN ({','.join('?' * len(part))})", part)
+        cur = db.execute(sql.format(marks=",".join("?" * len(part))), part)
         names = [d[0] for d in cur.description]
         out += [dict(zip(names, r)) for r in cur.fetchall()]
     return out
@@ -102,9 +128,10 @@ def enrich(db, summary: Any, options: Any) -> None:
 
     cfg = settings(options.root)
     size, stride = int(cfg["passage_sentences"]), int(cfg["passage_stride"])
+    context = passage_context(cfg)
     embedder = options.embedder if options.embedder is not None else get_embedder(options.root)
     model = embedder.model_id
-    config = json.dumps([model, size, stride, CHUNKER_VERSION])
+    config = json.dumps([model, size, stride, CHUNKER_VERSION, list(context)])
     full = store.get_meta(db, "embedding_config") != config
     written = 0
     removed = {t: list(summary.removed_ids.get(ITEM_TABLES[t], [])) for t in ITEM_TABLES}
@@ -123,7 +150,7 @@ def enrich(db, summary: Any, options: Any) -> None:
         written += delete_items(db, "story", gone)
         targets["story"] = sorted(set(targets["story"]) - set(gone))
     if any(targets.values()):
-        written += _embed_items(db, targets, embedder, model, size, stride, options.progress)
+        written += _embed_items(db, targets, embedder, model, size, stride, options.progress, context)
     if full:
         db.execute("DELETE FROM embeddings WHERE model != ?", [model])
         store.set_meta(db, "embedding_config", config)
@@ -134,13 +161,13 @@ def enrich(db, summary: Any, options: Any) -> None:
 
 
 def _embed_items(db, targets: dict[str, list[str]], embedder, model: str, size: int, stride: int,
-                 progress) -> int:
+                 progress, context: tuple[str, ...] = ("title",)) -> int:
     """Cut the target items into passages, reuse stored vectors by content
     hash, embed the rest, and replace the items' rows."""
     plan: list[tuple[str, str, list[Passage]]] = []
     for item_type, ids in targets.items():
         for row in _rows(db, item_type, ids):
-            plan.append((item_type, row["id"], item_passages(item_type, row, size, stride)))
+            plan.append((item_type, row["id"], item_passages(item_type, row, size, stride, context)))
     hashes = sorted({p.text_hash for _, _, ps in plan for p in ps})
     known: dict[str, bytes] = {}
     known.update(dict(select_in(db, "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",

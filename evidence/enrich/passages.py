@@ -2,14 +2,18 @@
 so that a search match points at the sentences that matched.
 
 A story gives one passage for its summary and overlapping windows of
-sentences of its narrative, each embedded after the story's title (the
-title gives a window its context); a finding gives one passage, its
-statement. Every passage keeps character offsets into the field it came
-from. Pure functions, no models.
+sentences of its narrative; a finding gives one passage, its statement.
+Every passage keeps character offsets into the field it came from, and its
+`embed_text` (what the model sees) may carry context: a window after the
+story's title and summary, a statement with the population it is about
+(the setting passage_context in pipelines/embedding.yml). Pure functions,
+no models.
 
-These choices were compared on tests/relevance.yml (see README): a title
-before each window and the statement without its measure each found one or
-two more expected items at rank 1 than the alternatives.
+These choices were measured on the dev half of tests/relevance.yml with the
+80 corpus stories (docs/search.md): title and summary before each window,
+and the population after a statement, found more expected items at rank 1
+than the title alone, the statement alone, the people's roles or the study's
+title; windows of 3 sentences, 2 apart, did better than 4, 3 apart.
 """
 from __future__ import annotations
 
@@ -81,27 +85,57 @@ def windows(spans: list[tuple[int, int]], size: int, stride: int) -> list[tuple[
         i += stride
 
 
-def story_passages(title: str, summary: str, body: str, size: int = 3, stride: int = 2) -> list[Passage]:
+# what may go before a story's passages when they are embedded (the setting
+# passage_context in pipelines/embedding.yml): its title, its summary, the
+# roles of its people ("Shared Lives carer", "homesharer"; roles, never names)
+CONTEXTS = ("title", "summary", "roles")
+# what may go with a finding's statement: the title of its study (before
+# it), the population it is about (after it, in brackets)
+FINDING_CONTEXTS = ("study", "population")
+
+
+def roles_text(people: list[dict] | None) -> str:
+    """The people's roles, in order and without repeats ("person supported,
+    Shared Lives carer"); names are left out."""
+    roles = [str(p.get("role") or "").strip() for p in people or [] if isinstance(p, dict)]
+    return ", ".join(dict.fromkeys(r for r in roles if r))
+
+
+def story_passages(title: str, summary: str, body: str, size: int = 3, stride: int = 2,
+                   context: tuple[str, ...] = ("title", "summary"), roles: str = "") -> list[Passage]:
     """Passage 0: the summary; then sentence windows of the narrative,
-    offsets into the body. Each is embedded after the title."""
-    title, summary, body = title or "", summary or "", body or ""
+    offsets into the body. Each window is embedded after the `context`
+    (title, summary, roles) given; the summary passage after the title and
+    roles when those are in the context."""
+    title, summary, body, roles = (title or "").strip(), summary or "", body or "", (roles or "").strip()
+    head = [t for t in (title if "title" in context else "", f"({roles})" if roles and "roles" in context else "") if t]
     if summary.strip():
         field, source = "summary", summary
-        embed = f"{title.strip()}. {summary.strip()}" if title.strip() else summary.strip()
+        embed = ". ".join([" ".join(head), summary.strip()]) if head else summary.strip()
     else:
         field, source = "title", title
-        embed = title.strip()
+        embed = " ".join(head) or title
     start = len(source) - len(source.lstrip())
     end = len(source.rstrip())
     out = [Passage(field, start, end, source[start:end], embed)]
-    prefix = f"{title.strip()}: " if title.strip() else ""
+    prefix = " ".join(head + ([summary.strip()] if "summary" in context and summary.strip() else []))
+    prefix = f"{prefix}: " if prefix else ""
     for start, end in windows(sentence_bounds(body), size, stride):
         out.append(Passage("body", start, end, body[start:end], prefix + body[start:end]))
     return out
 
 
-def finding_passages(statement: str) -> list[Passage]:
+def finding_passages(statement: str, study: str = "", context: tuple[str, ...] = (),
+                     population: str = "") -> list[Passage]:
     """One passage: the statement (its measure, mostly a paraphrase of it,
-    made matching worse when embedded with it)."""
+    made matching worse when embedded with it), after its study's title when
+    `context` holds 'study', followed by its population in brackets when it
+    holds 'population' (who the number is about: "people using personal
+    budgets in the worst performing local authorities")."""
     statement = statement or ""
-    return [Passage("statement", 0, len(statement), statement, statement.strip())]
+    embed = statement.strip()
+    if "study" in context and (study or "").strip():
+        embed = f"{study.strip().strip('[]')}: {embed}"
+    if "population" in context and (population or "").strip():
+        embed = f"{embed} ({population.strip()})"
+    return [Passage("statement", 0, len(statement), statement, embed)]

@@ -25,6 +25,13 @@ from evidence.errors import EvidenceError
 from evidence.models.weights import BUNDLED_NAME, BUNDLED_SHA256, bundled_path, checked_weights
 
 DIM = 384
+# At most this many texts in one encode() call go to the torch-free numpy
+# encoder (same weights, same vectors to ~1e-6) unless torch is loaded
+# already; more load sentence-transformers, whose batched, multi-threaded
+# torch pays for its seconds of import. Measured in
+# tests/benchmarks/bench_curator.py (numpy encodes ~60 short sentences a second
+# on one core of the 2-core machine).
+SMALL_BATCH = int(os.environ.get("EVIDENCE_SMALL_BATCH", "256"))
 
 
 class Embedder(Protocol):
@@ -65,6 +72,7 @@ class SentenceTransformerEmbedder:
         self.path = Path(path)
         self.sha256 = sha256
         self._model = None
+        self._small = False  # NumpyBertEncoder, None (unsupported model), or False (not looked at yet)
         self._lock = threading.Lock()
 
     def load(self):
@@ -75,14 +83,32 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(str(self.path), device="cpu")
+                try:
+                    self._model = SentenceTransformer(str(self.path), device="cpu")
+                except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                    raise EvidenceError(f"pipelines/embedding.yml: 'model' {self.model_id} cannot be loaded from "
+                                        f"{self.path} ({first}); give the folder of a sentence-transformers model") from None
                 dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
                 self.dim = dims() or DIM
         return self._model
 
+    def small(self):
+        """The torch-free encoder of the same weights, or None when the model
+        is not one it can run (checked once)."""
+        if self._small is False:
+            from evidence.models.numpy_encoder import NumpyBertEncoder, supported
+
+            self._small = NumpyBertEncoder(self.model_id, self.path, self.sha256) if supported(self.path) else None
+        return self._small
+
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._model is None and len(texts) <= SMALL_BATCH and self.small() is not None:
+            # a curator's one-story action: numpy encodes a few dozen texts in
+            # well under the seconds that importing torch and sentence-transformers takes
+            return self._small.encode(list(texts))
         model = self.load()
         vecs = model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                             convert_to_numpy=True, normalize_embeddings=True)
@@ -90,11 +116,28 @@ class SentenceTransformerEmbedder:
 
 
 def settings(root: Path | None = None) -> dict:
-    """pipelines/embedding.yml (model, sha256, passage sizes), with defaults."""
-    defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2}
+    """pipelines/embedding.yml (model, sha256, passage sizes, passage context),
+    with defaults (passage_context is checked by evidence.enrich.embeddings)."""
+    defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2,
+                "passage_context": ["title", "summary", "population"]}
     path = Path(root or ".") / "pipelines" / "embedding.yml"
     if path.exists():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise EvidenceError(f"{path}: invalid YAML ({(str(exc).splitlines() or ['?'])[0]}); check indentation and quoting") from None
+        if not isinstance(data, dict):
+            raise EvidenceError(f"{path}: expected 'key: value' settings")
+        unknown = sorted(set(map(str, data)) - set(defaults))
+        if unknown:
+            raise EvidenceError(f"{path}: unknown setting '{unknown[0]}'; allowed: {', '.join(defaults)}")
+        for key in ("model", "sha256"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise EvidenceError(f"{path}: '{key}' must be text (a model name or folder, a SHA-256), not {data[key]!r}")
+        for key in ("passage_sentences", "passage_stride"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
+                raise EvidenceError(f"{path}: '{key}' must be a whole number from 1 to 1000, not {value!r}")
         defaults.update({k: v for k, v in data.items() if v is not None})
     if os.environ.get("EVIDENCE_MODEL"):
         defaults["model"] = os.environ["EVIDENCE_MODEL"]
@@ -121,8 +164,10 @@ def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
                 _cache[name] = SentenceTransformerEmbedder(name, bundled_path(), sha)
             else:
                 path = Path(name)
-                if not path.is_dir():
-                    raise EvidenceError(f"model '{name}' is not a local folder; give a path to a sentence-transformers model (nothing is downloaded)")
+                if not path.is_dir() or not any((path / f).exists() for f in ("modules.json", "config.json")):
+                    raise EvidenceError(f"pipelines/embedding.yml: 'model' is '{name}', which is not a folder holding a "
+                                        "sentence-transformers model (modules.json or config.json); give the path to one, "
+                                        "or all-MiniLM-L6-v2 (nothing is downloaded)")
                 _cache[name] = SentenceTransformerEmbedder(name, path, cfg.get("sha256") if cfg["model"] == name else None)
         return _cache[name]
 

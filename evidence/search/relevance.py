@@ -1,5 +1,8 @@
 """Relevance measures for search: hit@1, hit@3 and mean reciprocal rank of a
-set of queries, each with the one item it should find."""
+set of queries, each with the one item it should find (and, optionally,
+`also`: other items that answer it as well). A case may name the `set` it
+belongs to (`dev` or `held-out`), so ranking is tuned on one part and
+reported on the other."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,25 +25,36 @@ class Scores:
     ranks: list[tuple[str, str, int | None]] = field(default_factory=list)
 
 
-def load_cases(path: str | Path) -> list[dict]:
-    """The cases of a relevance file: a list of {query, expect[, type]}."""
+SETS = ("dev", "held-out")
+
+
+def load_cases(path: str | Path, part: str | None = None) -> list[dict]:
+    """The cases of a relevance file: a list of {query, expect[, also, type,
+    set]}; with `part`, only the cases of that set."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     cases = data.get("cases") or []
     for i, case in enumerate(cases, start=1):
         if not case.get("query") or not case.get("expect"):
             raise EvidenceError(f"{path}: case {i} needs a query and an expect id")
+        if case.get("set") is not None and case["set"] not in SETS:
+            raise EvidenceError(f"{path}: case {i} has set '{case['set']}'; use one of: {', '.join(SETS)}")
+    if part is not None:
+        if part not in SETS:
+            raise EvidenceError(f"unknown set '{part}'; use one of: {', '.join(SETS)}")
+        cases = [c for c in cases if c.get("set") == part]
     return cases
 
 
-def evaluate(db_path: str | Path, cases: list[dict], mode: str = "vector", depth: int = 10) -> Scores:
+def evaluate(db_path: str | Path, cases: list[dict], mode: str = "hybrid", depth: int = 10) -> Scores:
     """Run every case against the database and score where the expected item ranked."""
     from evidence.search.query import Filters, search
 
     ranks: list[tuple[str, str, int | None]] = []
     for case in cases:
         hits = search(db_path, case["query"], limit=depth, mode=mode, filters=Filters(type=case.get("type")))
-        ids = [h.id for h in hits]
-        ranks.append((case["query"], case["expect"], ids.index(case["expect"]) + 1 if case["expect"] in ids else None))
+        accepted = {case["expect"], *(case.get("also") or [])}
+        rank = next((i for i, h in enumerate(hits, start=1) if h.id in accepted), None)
+        ranks.append((case["query"], case["expect"], rank))
     n = len(ranks)
     if not n:
         raise EvidenceError("no relevance cases to measure")

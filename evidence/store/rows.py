@@ -59,15 +59,17 @@ def finding_row(f: Finding) -> dict:
 
 
 def story_row(s: Story) -> dict:
-    from evidence.content.privacy import public_people, public_texts
+    from evidence.content.privacy import PSEUDONYMISED_FIELDS, public_field, public_people, public_texts
     from evidence.content.records import content_hash, normalise_text
 
+    # free-text fields published as stored: an anonymised story's are stored
+    # with its people's names replaced (the file keeps the original)
+    public = {k.replace(".", "_"): public_field(s, k) for k in PSEUDONYMISED_FIELDS}
     return {
         "id": s.id, "title": s.title, "summary": s.summary, "body": s.body, **public_texts(s),
         "public_people": json.dumps(public_people(s), ensure_ascii=False),
         "approach": s.approach,
-        "organisation": s.organisation, "place": s.place, "area_of_work": s.area_of_work,
-        **_source_cols(s.source),
+        "area_of_work": s.area_of_work, **_source_cols(s.source), **public,
         "people": json.dumps([{"name": p.name, "role": p.role} for p in s.people], ensure_ascii=False),
         "status": s.status, "added": s.added,
         "consent_basis": s.consent.basis, "consent_scope": s.consent.scope,
@@ -84,6 +86,6 @@ def people_rows(s: Story) -> list[dict]:
 
     public = public_people(s)
     return [{
-        "story_id": s.id, "position": i, "name": p.name, "role": p.role,
+        "story_id": s.id, "position": i, "name": p.name, "role": public[i]["role"],
         "aliases": json.dumps(p.aliases, ensure_ascii=False), "public_name": public[i]["name"],
     } for i, p in enumerate(s.people)]

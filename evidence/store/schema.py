@@ -182,6 +182,17 @@ def m007_certainty(db: sqlite_utils.Database) -> None:
     }, pk=("approach", "domain"))
 
 
+@migrations()
+def m008_vector_cache(db: sqlite_utils.Database) -> None:
+    """Vectors of texts the build embeds again and again (codebook anchors,
+    training sentences), keyed by model and text hash; see store/vector_cache.py."""
+    if "vector_cache" in db.table_names():  # made under an earlier migration name on a development branch
+        return
+    db["vector_cache"].create({"model": str, "text_hash": str, "vector": bytes, "used": int},
+                              pk=("model", "text_hash"))
+    db["vector_cache"].create_index(["used"])
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

@@ -1,11 +1,18 @@
-"""Relevance of semantic search with the real model: hit@1, hit@3 and MRR
-over tests/relevance.yml, for each ranking mode.
+"""Relevance of search with the real model: hit@1, hit@3 and MRR of each
+ranking mode (hybrid, vector, fts) on the development and held-out sets of
+tests/relevance.yml.
 
     python tests/benchmarks/bench_relevance.py [--db public.db] [--verbose] [--quick]
+                                               [--passage-context title,summary]
 
-Without --db it builds a copy of the repository's content with the real
-model (all-MiniLM-L6-v2) in a temporary folder first. --quick scores the
-first 8 cases only (the build is the same: the repository's content is small).
+Without --db it builds the measuring corpus (tests/support/measuring.py: the
+seed stories, every finding and the 80 invented stories of
+tests/corpus/stories/) with the real model (all-MiniLM-L6-v2) in a temporary
+folder first: a few minutes on two shared cores. --passage-context overrides
+pipelines/embedding.yml's passage_context for that build (e.g. `title`, the
+setting before issue 17, to measure the old passages). --quick builds only
+the seed stories, the findings and the corpus stories that the first 8
+questions of each set expect, and scores those 16 questions.
 """
 from __future__ import annotations
 
@@ -20,37 +27,63 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+MODES = ("hybrid", "vector", "fts")
+QUICK = 8
+
+
+def _build(tmp: Path, cases: list[dict], quick: bool, context: str | None) -> Path:
+    import yaml
+
+    from evidence.build import BuildOptions, build
+    from evidence.enrich import embeddings
+    from evidence.models.embedder import get_embedder
+    from support.measuring import copy_measuring_base
+
+    base = copy_measuring_base(tmp / "base")
+    if quick:
+        wanted = {c["expect"] for c in cases} | {a for c in cases for a in c.get("also") or []}
+        for path in (base / "stories").glob("c-*.md"):
+            if path.stem not in wanted:
+                path.unlink()
+    if context is not None:
+        cfg_path = base / "pipelines" / "embedding.yml"
+        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+        cfg["passage_context"] = [w for w in context.split(",") if w]
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    start = time.perf_counter()
+    build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2"),
+                                     enrich_steps=(embeddings.enrich,), root=base))
+    stories = len(list((base / "stories").glob("*.md")))
+    print(f"built {stories} stories and the findings with the real model in {time.perf_counter() - start:.1f}s")
+    return base / "public.db"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="a public database built with the real model")
     parser.add_argument("--cases", type=Path, default=ROOT / "tests" / "relevance.yml")
-    parser.add_argument("--verbose", "-v", action="store_true", help="print each query's rank")
-    parser.add_argument("--quick", action="store_true", help="the first 8 cases only: a few seconds after the build")
+    parser.add_argument("--passage-context", help="comma-separated passage_context for the build (default: the setting)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print each query that missed rank 1")
+    parser.add_argument("--quick", action="store_true", help=f"the first {QUICK} questions of each set, on a small build")
     args = parser.parse_args()
-    from evidence.search.relevance import evaluate, load_cases
+    from evidence.search.relevance import SETS, evaluate, load_cases
 
+    sets = {part: load_cases(args.cases, part) for part in SETS}
+    if args.quick:
+        sets = {part: cases[:QUICK] for part, cases in sets.items()}
     db, tmp = args.db, None
     if db is None:
-        from conftest import copy_base
-        from evidence.build import BuildOptions, build
-        from evidence.models.embedder import get_embedder
-
         tmp = Path(tempfile.mkdtemp(prefix="relevance-"))
-        base = copy_base(tmp / "base")
-        start = time.perf_counter()
-        build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
-        print(f"built {base} with the real model in {time.perf_counter() - start:.1f}s")
-        db = base / "public.db"
-    cases = load_cases(args.cases)
-    if args.quick:
-        cases = cases[:8]
-    for mode in ("vector", "hybrid", "fts"):
-        s = evaluate(db, cases, mode=mode)
-        print(f"{mode:7s} n={s.n}  hit@1 {s.hit1:.3f}  hit@3 {s.hit3:.3f}  MRR {s.mrr:.3f}")
-        if args.verbose:
-            for query, expect, rank in s.ranks:
-                print(f"    {rank if rank else '-':>2}  {expect:40s} {query}")
+        db = _build(tmp, [c for cases in sets.values() for c in cases], args.quick, args.passage_context)
+    print(f"{'mode':7s} {'set':9s} {'n':>4s}  hit@1  hit@3  MRR")
+    for mode in MODES:
+        for part, cases in sets.items():
+            s = evaluate(db, cases, mode=mode)
+            print(f"{mode:7s} {part:9s} {s.n:4d}  {s.hit1:.3f}  {s.hit3:.3f}  {s.mrr:.3f}")
+            if args.verbose:
+                for query, expect, rank in s.ranks:
+                    if rank != 1:
+                        print(f"    {rank if rank else '-':>2}  {expect:40s} {query}")
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -96,10 +96,12 @@ async def _in_thread(fn, *args, **kwargs):
 
 
 def _params(request) -> dict:
+    from evidence.search.query import DEFAULT_MODE
+
     args = request.args
     return {
         "q": (args.get("q") or "").strip(),
-        "mode": args.get("mode") or "vector",
+        "mode": args.get("mode") or DEFAULT_MODE,
         "limit": args.get("limit") or "10",
         **{name: (args.get(name) or "").strip() for name in FILTERS},
     }
@@ -185,7 +187,7 @@ async def similar_view(request, datasette):
         return Response.json({"ok": True, "id": item_id, "results": [with_url(h, _url(datasette, found, h)) for h in hits]})
     hits = _views(datasette, found, hits)
     html = await datasette.render_template("evidence_search.html", {
-        "params": {"q": "", "mode": "vector", "limit": "10", **{k: "" for k in FILTERS}}, "hits": hits,
+        "params": {"q": "", "mode": "hybrid", "limit": "10", **{k: "" for k in FILTERS}}, "hits": hits,
         "error": error, "options": {}, "modes": (), "searched": True, "similar_to": item_id,
     }, request=request)
     return Response.html(html, status=status if error else 200)

@@ -1,0 +1,44 @@
+"""The measuring corpus for search relevance: the repository's content (the
+seven seed stories and every finding) plus the 80 invented stories of
+tests/corpus/stories/, copied into a folder and built with the real model.
+
+Only the embedding step runs (search needs passages, vectors and the FTS
+indexes, not tags or links), so a build takes about a minute on two cores
+instead of several.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
+CORPUS_STORIES = ROOT / "tests" / "corpus" / "stories"
+CASES = ROOT / "tests" / "relevance.yml"
+
+
+def copy_measuring_base(dest: Path) -> Path:
+    """Copy the repository's content and the corpus stories into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in CONTENT:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        elif src.exists():
+            shutil.copy(src, dest / name)
+    for path in sorted(CORPUS_STORIES.glob("*.md")):
+        shutil.copy(path, dest / "stories" / path.name)
+    return dest
+
+
+def build_measuring_base(dest: Path, embedder=None) -> Path:
+    """Copy and build the measuring corpus (embeddings only); the public
+    database's path. `embedder` defaults to the real bundled model."""
+    from evidence.build import BuildOptions, build
+    from evidence.enrich import embeddings
+    from evidence.models.embedder import get_embedder
+
+    base = copy_measuring_base(dest)
+    embedder = embedder if embedder is not None else get_embedder(name="all-MiniLM-L6-v2")
+    build(base, options=BuildOptions(embedder=embedder, enrich_steps=(embeddings.enrich,), root=base))
+    return base / "public.db"

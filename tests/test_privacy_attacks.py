@@ -1,0 +1,158 @@
+"""Anonymisation as attacked: every way a careless curator (or a hostile
+one) could write an anonymised person's name, in every published field.
+
+Each form is checked twice: on the replacement itself, and end to end
+through a build (every column of public.db, its FTS vocabulary and its raw
+bytes)."""
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from evidence.build import build
+from evidence.content.privacy import find_names, pseudonymise
+from evidence.errors import ValidationError
+from evidence.content.parsers import parse_story
+from storyfiles import CONSENT, find_in_tables, fts_vocab_terms, porter_terms, raw_contains, story_text, write_story
+
+REP = {"Zebedee Quartermaine": "Rowan", "Zeb": "Rowan"}
+
+# (attack, text): the name must be gone from the result, whatever the form
+FORMS = [
+    ("first name alone", "Zebedee said he was tired."),
+    ("surname with a title and a possessive", "Mr Quartermaine's daughter rang."),
+    ("upper case possessive", "ZEBEDEE'S garden"),
+    ("curly apostrophe", "Quartermaine’s van"),
+    ("possessive without apostrophe", "Zebedees shed"),
+    ("line break between the parts", "Zebedee\nQuartermaine came round."),
+    ("CRLF and indentation", "Zebedee\r\n    Quartermaine came round."),
+    ("no-break space", "Zebedee\u00a0Quartermaine"),
+    ("narrow no-break space", "Zebedee\u202fQuartermaine"),
+    ("tab", "Zebedee\tQuartermaine"),
+    ("URL slug", "https://example.org/blog/zebedee-quartermaine"),
+    ("slug with underscore", "see zebedee_quartermaine.jpg"),
+    ("joined", "#ZebedeeQuartermaine"),
+    ("percent-encoded", "https://example.org/?q=Zebedee%20Quartermaine"),
+    ("percent-encoded letters", "https://example.org/Z%65bedee"),
+    ("NFD accents", unicodedata.normalize("NFD", "Zébédee Quartermaine")),
+    ("accent added", "Zébedée came"),
+    ("full-width letters (NFKC)", "ＺＥＢＥＤＥＥ"),
+    ("zero-width space inside", "Zeb\u200bedee"),
+    ("soft hyphen inside", "Quarter\u00admaine"),
+    ("Cyrillic look-alike", "Zеbеdее"),
+    ("HTML numeric entity", "Zeb&#101;dee"),
+    ("HTML hex entity", "Zebed&#x65;e"),
+    ("HTML named entity", "Quarterm&aacute;ine"),
+    ("Markdown emphasis inside", "Zeb*ed*ee"),
+    ("Markdown bold whole", "**Zebedee**"),
+    ("hyphenated inside", "Quarter-maine"),
+    ("alias alone", "Zeb waved."),
+    ("alias upper", "ZEB waved."),
+    ("dots between letters", "Z.e.b.e.d.e.e"),
+    ("in a Markdown link", "[his blog](https://example.org/zebedee)"),
+    ("in a Markdown image alt", "![Zebedee at home](photo.jpg)"),
+    ("surname first", "Quartermaine, Zebedee"),
+    ("Mrs and full stop", "Mrs. Quartermaine"),
+]
+
+
+@pytest.mark.parametrize("attack,text", FORMS, ids=[f[0] for f in FORMS])
+def test_every_form_of_the_name_is_replaced(attack, text):
+    out = pseudonymise(text, REP)
+    assert "Rowan" in out, (attack, out)
+    assert find_names(out, REP) == [], (attack, out)
+    low = unicodedata.normalize("NFKC", out).lower()
+    for part in ("zebedee", "quartermaine", "zeb"):
+        assert part not in low.replace("*", "").replace("\u200b", ""), (attack, out)
+
+
+def test_a_name_that_contains_another_one_after_replacement_is_caught():
+    # removing the inner name would join 'Zeb' + 'edee': replacement runs to a fixed point
+    assert find_names(pseudonymise("Zeb Zeb edee", REP), REP) == []
+
+
+def test_replacement_is_literal_never_a_template():
+    rep = {"Zebedee": r"X\g<0>\1\\"}
+    assert pseudonymise("Zebedee came", rep) == "X\\g<0>\\1\\\\ came"
+    rep = {"Zebedee": "$1 ${name}"}
+    assert pseudonymise("Zebedee came", rep) == "$1 ${name} came"
+
+
+def test_ordinary_words_are_left_alone():
+    text = "Annual planning with Anne and Annie in Zebra Quarters; a quarter of the team."
+    assert pseudonymise(text, {"Ann Jones": "Pat"}) == text.replace("Jones", "Pat")
+    assert pseudonymise("Jess's cat", {"Jess": "Sam"}) == "Sam's cat"
+
+
+def test_hyphenated_and_apostrophe_names_in_every_form():
+    rep = {"Mary-Ann Jones": "Pat", "Siobhán O'Neill": "Kim"}
+    text = ("Mary-Ann, Mary, Ann, MaryAnn, mary ann jones, Siobhan, SIOBHÁN, O'Neill, O’Neill, ONeill, oneill, "
+            "siobhan-oneill")
+    out = pseudonymise(text, rep)
+    assert find_names(out, rep) == [], out
+    for w in ("mary", "ann", "siobh", "neill", "jones"):
+        assert w not in out.lower(), (w, out)
+
+
+ANON = {**CONSENT, "identity": "anonymised", "pseudonym": "Rowan"}
+PEOPLE = [{"name": "Zebedee Quartermaine", "role": "person supported", "aliases": ["Zeb"]}]
+
+
+@pytest.mark.parametrize("story_id", ["zebedee-finds-a-home", "mr-quartermaines-home", "zebedeequartermaine-home",
+                                      "zeb-homeshare"])
+def test_ids_holding_a_name_are_refused(story_id):
+    text = story_text(story_id, "Rowan has a home.", title="Rowan finds a home", people=PEOPLE, consent=ANON)
+    with pytest.raises(ValidationError, match="'id' contains"):
+        parse_story(f"stories/{story_id}.md", text)
+
+
+@pytest.mark.parametrize("name,story_id", [("Mary-Ann Jones", "mary-ann-jones-homeshare"),
+                                           ("Siobhán O'Neill", "siobhan-oneill-homeshare"),
+                                           ("Siobhán O'Neill", "oneill-homeshare"),
+                                           ("Mary-Ann Jones", "maryann-homeshare")])
+def test_ids_with_hyphenated_and_apostrophe_names_are_refused(name, story_id):
+    text = story_text(story_id, "Pat has a home.", title="Pat finds a home",
+                      people=[{"name": name, "role": "person supported"}], consent={**ANON, "pseudonym": "Pat"})
+    with pytest.raises(ValidationError, match="'id' contains"):
+        parse_story(f"stories/{story_id}.md", text)
+
+
+def test_a_pseudonym_sharing_a_part_with_the_name_is_refused():
+    text = story_text("a-home", "Zeb has a home.", title="A home", people=PEOPLE, consent={**ANON, "pseudonym": "Zeb"})
+    with pytest.raises(ValidationError, match="pseudonym 'Zeb'"):
+        parse_story("stories/a-home.md", text)
+
+
+def test_a_backslash_pseudonym_builds_and_publishes_literally(base: Path):
+    write_story(base, "a-home", body="Zebedee found a home.", title="A home", people=PEOPLE,
+                consent={**ANON, "pseudonym": r"R\g<0>"})
+    build(base)
+    body = sqlite3.connect(base / "public.db").execute("SELECT body FROM stories WHERE id = 'a-home'").fetchone()[0]
+    assert body == "R\\g<0> found a home."
+
+
+def test_every_form_in_every_published_field_stays_out_of_public_db(base: Path):
+    body = "\n\n".join(f"{i}. {text}" for i, (_, text) in enumerate(FORMS))
+    write_story(base, "a-new-home", body=body, title="ZEBEDEE finds a home", summary="Mr Quartermaine's move.",
+                people=[{"name": "Zebedee Quartermaine", "role": "Zebedee's own carer", "aliases": ["Zeb"]}],
+                place="Zebedee's flat, Leeds", organisation="Friends of Zeb",
+                source={"title": "Zebedee\nQuartermaine: a life", "author": "zebedee quartermaine",
+                        "organisation": "Quartermaine Trust", "publisher": "ZEB press",
+                        "url": "https://example.org/a-new-home", "date": "Zebedee's birthday 2024",
+                        "note": "from Zeb"},
+                consent=ANON)
+    build(base)
+    public = base / "public.db"
+    assert find_in_tables(base / "evidence.db", "Quartermaine"), "the working db keeps the original (else this proves nothing)"
+    vocab = fts_vocab_terms(public)
+    for word in ("Zebedee", "Quartermaine", "Zeb", "Zébédee", "zebedees", "zebedeequartermaine"):
+        assert find_in_tables(public, word) == [], word
+        assert not raw_contains(public, word), word
+        assert not porter_terms(word) & vocab, word
+    conn = sqlite3.connect(public)
+    title, place, org = conn.execute("SELECT title, place, organisation FROM stories WHERE id = 'a-new-home'").fetchone()
+    conn.close()
+    assert title == "Rowan finds a home" and place == "Rowan's flat, Leeds" and org == "Friends of Rowan"
