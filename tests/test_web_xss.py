@@ -191,9 +191,9 @@ def test_no_payload_fires_in_any_page(site, page):
 def test_datasette_pages_work_under_the_policy(site, page):
     # the table page's column menu (table.js), with facets allowed (allow-facet-on.js)
     page.goto(site.url + "/public/stories", wait_until="load")
-    page.locator("th.col-organisation .dropdown-menu-icon").click()
-    menu = page.locator(".dropdown-menu").first
-    menu.wait_for(state="visible")
+    page.locator("th.col-source_title .dropdown-menu-icon").click()
+    menu = page.locator(".dropdown-menu >> visible=true").first
+    menu.wait_for(state="visible", timeout=10_000)
     assert menu.locator("a.dropdown-facet").is_visible()
     page.screenshot(path=str(ARTIFACTS / "xss-table-menu.png"))
     # the nav menu closes on a click outside it (close-menus.js)
