@@ -29,21 +29,64 @@ def seed_run():
     return extract(ROOT, SEEDS, FakeEmbedder())
 
 
-def test_seeds_every_story_once_and_80_percent_of_findings(seed_run):
+def test_seeds_stories_and_findings(seed_run):
     s = score(seed_run, ROOT)
     assert s["stories_in_corpus"] == 7
     assert s["stories_proposed_once"] == 7, s["story_proposals"]
     assert s["findings_proposed"] / s["findings_in_corpus"] >= 0.8, s["findings_missed"]
-    # James and Agnes appear in three seeds each: two merges apiece
-    assert s["merged"] >= 4
     james = [c for c in seed_run.stories if c.fields["people"][:1] == ["James"] and "epilepsy" in c.text]
-    assert len(james) == 1 and len(james[0].occurrences) == 3
+    assert len(james) == 1 and len(james[0].occurrences) == 3  # the same passage in three seeds: merged
 
 
 def test_seeds_precision_against_the_curators_judgements(seed_run):
     s = score(seed_run, ROOT)
     assert s["unjudged"] == [], "every candidate must be judged in tests/extract_expected.yml"
-    assert s["precision"] >= 0.45  # measured 35/74 = 0.47
+    assert s["precision"] >= 0.45  # measured 32/71 = 0.45
+
+
+@pytest.fixture(scope="module")
+def docs_run():
+    from extract_scoring import document_files
+
+    return extract(ROOT, document_files(), FakeEmbedder())
+
+
+def test_documents_goals(docs_run):
+    """The 14 hand-written documents against tests/extract_docs/expected.yml."""
+    from extract_scoring import score_documents
+
+    s = score_documents(docs_run)
+    assert s["documents"] == 14
+    assert s["docs_one_per_story"] / s["documents"] >= 0.9, s["failures"]
+    assert s["person_named"] / s["stories"] >= 0.9, s["failures"]
+    assert s["approach_right"] / s["approach_named"] >= 0.9, s["failures"]
+    assert s["figures_right"] / s["figures"] >= 0.8, s["failures"]
+    assert s["wrong_merges"] == 0
+
+
+def test_people_are_people(docs_run):
+    from extract_scoring import DOCS
+
+    key = yaml.safe_load((DOCS / "expected.yml").read_text(encoding="utf-8"))["documents"]
+    not_people = {x for d in key for x in d.get("not_people") or []}
+    proposed = {p for c in docs_run.stories for p in c.fields["people"]}
+    assert {"Mr Haddad", "Mrs Nowak", "Kenneth Baines", "Peggy Oxley"} <= proposed
+    assert len(proposed & not_people) <= 1, proposed & not_people
+
+
+def test_figures_read_as_a_reader(tmp_path, base):
+    doc = tmp_path / "figures.md"
+    doc.write_text("# Our year\n\n- 12 new social enterprises supported\n- 4 established social enterprises supported\n"
+                   "- £18,500 a year saved for each person\n- 7,450 volunteer hours given\n"
+                   "- Over 2021, 90 people were supported each week\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    by = {c.fields["value"]: c.fields for c in r.findings}
+    assert by[12]["unit"] == "social enterprises" and by[4]["unit"] == "social enterprises"
+    assert by[18500]["unit"] == "GBP" and by[18500]["period"] == "year"
+    assert by[7450]["unit"] == "volunteer hours"
+    assert 2021 not in by and by[90]["period"] == "week" and by[90]["sample_size"] is None
+    assert all(c.fields["study"] == "Our year" for c in r.findings)
+    assert r.merged == 0
 
 
 def test_story_fields_from_the_pipeline(seed_run):
@@ -176,7 +219,8 @@ def test_review_round_trip(cli, base, tmp_path):
     # consent filled, and a finding kept: both added through the usual validation
     data["stories"][0]["add"].update(consent="published-by-organisation", consent_scope="public",
                                      source_organisation="Homeshare UK")
-    assert data["stories"][0]["add"]["people"][0] == {"name": "Maria", "role": ""}
+    # extract guesses each person's role (issue 15); the curator corrects it
+    assert data["stories"][0]["add"]["people"][0] == {"name": "Maria", "role": "person supported"}
     for p in data["stories"][0]["add"]["people"]:
         p["role"] = "person supported"
     f = next(c for c in data["findings"] if "212" in c["statement"])
@@ -194,3 +238,41 @@ def test_review_round_trip(cli, base, tmp_path):
     r = cli(["add", "--from-review", review, "--root", base])
     assert r.exit_code == 0 and "added 0 story(ies)" in r.output, r.output
     assert _snapshot(base) == after
+
+
+def test_approach_aliases_plurals_and_abbreviations(base):
+    from evidence.content.parsers import parse_approach
+    from evidence.enrich.nlp import approach_forms, load_nlp
+
+    text = (ROOT / "approaches" / "local-area-coordination.yml").read_text(encoding="utf-8")
+    assert parse_approach("approaches/local-area-coordination.yml", text).aliases == ["Local Area Coordinator", "LAC"]
+    forms = approach_forms({"name": "Local Area Coordination", "aliases": ["Local Area Coordinator", "LAC"]})
+    assert {"Local Area Coordinators", "LAC", "LACs"} <= set(forms)
+    nlp = load_nlp(ROOT)
+    doc = nlp("Local Area Coordinators (LACs) work with a Shared Lives carer and the Nidd Valley Homeshare scheme.")
+    ents = {(e.text, e.label_, e.ent_id_) for e in doc.ents}
+    assert ("Local Area Coordinators", "APPROACH", "local-area-coordination") in ents
+    assert ("LACs", "APPROACH", "local-area-coordination") in ents
+    assert any(e[1] == "APPROACH" and e[2] == "shared-lives" for e in ents)
+    assert ("Nidd Valley Homeshare", "ORG", "") in ents
+    assert list(doc.user_data["org_approaches"].values()) == ["homeshare"]
+
+
+def test_organisations_and_places_as_documents_write_them():
+    from evidence.enrich.nlp import load_nlp
+
+    nlp = load_nlp(ROOT)
+    doc = nlp("Calder Moor Council funds Roomfield Community Garden in Todmorden, near Friar Street. "
+              "Over 2021 she spoke Welsh with staff from Exe Estuary Homeshare CIC.")
+    ents = {(e.text, e.label_) for e in doc.ents}
+    assert {("Calder Moor Council", "ORG"), ("Roomfield Community Garden", "ORG"), ("Todmorden", "PLACE"),
+            ("Friar Street", "PLACE"), ("Exe Estuary Homeshare CIC", "ORG")} <= ents
+    assert not any(t in ("Over", "Welsh") for t, _ in ents)
+
+
+@pytest.mark.slow
+def test_places_gazetteer_is_built_from_the_packages():
+    from evidence.enrich.gazetteer import build_places
+
+    listed = [x for x in (ROOT / "pipelines" / "places.txt").read_text(encoding="utf-8").splitlines() if not x.startswith("#")]
+    assert listed == build_places(), "regenerate: python -m evidence.enrich.gazetteer pipelines/places.txt"

@@ -213,6 +213,7 @@ def parse_approach(path: str, text: str, vocab: Vocabulary | None = None) -> App
         website=f.url("website"),
         sources=[_source(doc, s, ("sources", i)) for i, s in enumerate(sources_raw)],
         path=path,
+        aliases=f.str_list("aliases"),
         confidence=parse_confidence(doc, doc.data.get("confidence"), ("confidence",)),
     )
     stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]

@@ -135,12 +135,15 @@ class Approach:
     website: str
     sources: list[Source]
     path: str = ""
+    aliases: list[str] = field(default_factory=list)  # other ways documents write it ("LAC", "Gig Buddy")
     # curators' confidence overrides per outcome domain (parse_confidence)
     confidence: list[dict] = field(default_factory=list)
 
     def hash(self) -> str:
         data = asdict(self)
         data.pop("path")
+        if not data["aliases"]:  # approaches without aliases keep the hash they had
+            data.pop("aliases")
         if not data["confidence"]:  # approaches without overrides keep the hash they had
             data.pop("confidence")
         return content_hash(data)
@@ -148,7 +151,7 @@ class Approach:
 
 APPROACH_FIELDS = (
     "id", "name", "description", "area_of_work", "also_areas", "scale", "scale_note",
-    "organisation", "website", "sources", "confidence",
+    "organisation", "website", "sources", "confidence", "aliases",
 )
 
 

@@ -14,7 +14,7 @@ from evidence.errors import EvidenceError
 
 
 def read_approaches(root: Path) -> list[dict]:
-    """id, name and organisation of each approaches/*.yml (tolerant: a file
+    """id, name, organisation and aliases of each approaches/*.yml (tolerant: a file
     that does not parse is skipped; the build reports it)."""
     import yaml
 
@@ -26,7 +26,9 @@ def read_approaches(root: Path) -> list[dict]:
             continue
         if isinstance(data, dict):
             out.append({"id": str(data.get("id") or p.stem), "name": str(data.get("name") or ""),
-                        "organisation": str(data.get("organisation") or "")})
+                        "organisation": str(data.get("organisation") or ""),
+                        "aliases": [str(x) for x in data.get("aliases") or [] if isinstance(x, (str, int))]
+                        if isinstance(data.get("aliases"), list) else []})
     return out
 
 
@@ -52,7 +54,10 @@ def nlp_version(root: Path, approaches: list[dict]) -> str:
     h = hashlib.sha256(files.config.read_bytes())
     if files.patterns.exists():
         h.update(files.patterns.read_bytes())
-    h.update(json.dumps(sorted((a["id"], a["name"], a.get("organisation", "")) for a in approaches)).encode())
+    places = files.patterns.with_name("places.txt")
+    if places.exists():
+        h.update(places.read_bytes())
+    h.update(json.dumps(sorted((a["id"], a["name"], a.get("organisation", ""), a.get("aliases") or []) for a in approaches)).encode())
     h.update(b"trained" if importlib.util.find_spec("en_core_web_sm") else b"rules")
     return h.hexdigest()[:16]
 

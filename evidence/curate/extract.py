@@ -26,35 +26,16 @@ from pathlib import Path
 
 import yaml
 
-from evidence.curate.extract_input import DEFAULT_MAX_MB, paragraphs, read_document
+from evidence.curate.extract_figures import figure_fields, is_heading, sample_sizes
+from evidence.curate.extract_input import DEFAULT_MAX_MB, paragraphs, read_document, titled
+from evidence.curate.extract_people import TITLES, find_people, segment, story_people
+from evidence.enrich.gazetteer import places
 from evidence.content.records import content_hash, normalise_text
 
 # Measured by tests/benchmarks/bench_extract.py (all-MiniLM-L6-v2): the cosine
 # at which a reworded or truncated copy counts as the same passage/sentence.
 NEAR_THRESHOLD = {"story": 0.668, "finding": 0.766}
 
-_NOT_NAMES = {
-    "The", "This", "That", "These", "Those", "There", "Their", "They", "Then", "When", "What", "Where", "Which",
-    "Who", "Why", "How", "Here", "Some", "Many", "Most", "Much", "More", "Other", "Others", "People", "Local",
-    "And", "But", "For", "From", "With", "Without", "Also", "Our", "Its", "His", "Her", "She", "Him", "Yet",
-    "Findings", "Research", "Report", "Evidence", "Every", "Each", "All", "Both", "After", "Before", "Since",
-    "While", "Through", "Over", "Under", "Among", "Among", "Alongside", "Thanks", "Added", "Talk", "Another",
-    "Having", "Being", "Feeling", "Just", "Only", "Even", "Such", "Not", "Now", "Today", "Yesterday", "Monday",
-    "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April",
-    "May", "June", "July", "August", "September", "October", "November", "December", "Chief", "Executive",
-    "Minister", "Dept", "Department", "Health", "Care", "Social", "Council", "University", "Government", "Support",
-    "Community", "Communities", "Network", "Summit", "England", "Britain", "Somerset", "Manchester", "London",
-    "Wigan", "Read", "See", "Find", "Join", "Share", "Click", "Sign", "Posted", "Tags", "Comments", "Like", "Mrs",
-    "Mr", "Ms", "Dr", "Professor", "President", "Ambassador", "Ambassadors", "Carers", "Partnership", "Catalysts",
-    "Catalyst", "However", "Instead", "Finally", "Meanwhile", "Indeed", "Yes", "Sadly", "Recently", "Currently",
-    "Moreover", "Chair", "Act", "Future", "Personal", "Chancellor", "First", "Second", "Third", "Last", "Next", "Please", "Thank", "Well", "So", "Yet", "Still", "Again",
-}
-_SUBJECT_NEXT = re.compile(r"^(said|says|told|tells|lived|lives|moved|moves|has|had|was|is|now|became|becomes|"
-                           r"runs|ran|started|wanted|wants|felt|feels|needs|needed|who|and|talked|describes|"
-                           r"described|opened|went|got|uses|used|can|could|would|will|spent|enjoys|[a-z]+ed)$")
-_PRONOUNS = re.compile(r"\b(she|her|hers|herself|he|him|his|himself)\b", re.I)
-_PERSON_NOUN = re.compile(r"\b(woman|man|lady|gentleman|patient|mother|father|son|daughter|girl|boy|widow|"
-                          r"grandmother|grandfather|neighbour)\b", re.I)
 _CHANGE = re.compile(r"\b(now|moved|became|become|no longer|started|began|helped|gave|changed|able to|"
                      r"meant|reduce[ds]?|improved|less|more like|back to|since)\b", re.I)
 _QUOTE = re.compile(r"“([^”]{3,})”|\"([^\"]{3,})\"")
@@ -65,10 +46,6 @@ _RESULT_CUES = re.compile(
     r"offered|more flexible)\b", re.I)
 # a comparison ('more flexible than larger providers') counts as two signs
 _COMPARISON = re.compile(r"\b(more|less|fewer|better|worse|greater|lower|higher|larger|smaller)\b[^.;]{0,60}\bthan\b", re.I)
-_SAMPLE_UNITS = re.compile(r"^(people|participants|respondents|organisations|providers|authorities|interviews|"
-                           r"users|carers|families|households|householders|residents|adults|patients|clients|children|members|"
-                           r"enterprises|local authorities|care organisations|older people|young people)$",
-                           re.I)
 _COMPARATOR = re.compile(r"\b(?:compared (?:with|to)|than|versus|vs\.?)\s+([^,;.()]{3,80})", re.I)
 
 
@@ -98,80 +75,56 @@ class ExtractResult:
     embedder: str
 
 
-def _names(doc, paragraph: str) -> list[str]:
-    """First names used as a subject in a paragraph's doc."""
-    ent_tokens = {t.i for e in doc.ents if e.label_ in ("ORG", "APPROACH", "PLACE") for t in e}
-    out: list[str] = []
-    for tok in doc:
-        t = tok.text
-        if (len(t) < 3 or not t.isalpha() or not t.istitle() or t in _NOT_NAMES or tok.i in ent_tokens):
-            continue
-        prev = doc[tok.i - 1] if tok.i > 0 else None
-        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
-        if t.endswith("ing") or t.endswith("ly"):
-            continue
-        if prev is not None and prev.text.istitle() and prev.text.isalpha() and prev.text not in _NOT_NAMES:
-            continue  # inside a multi-word proper name ('Margaret Willcox', 'Think Local')
-        if nxt is not None and nxt.text.istitle() and nxt.text.isalpha():
-            continue
-        if nxt is None:
-            continue
-        if _SUBJECT_NEXT.match(nxt.text) or nxt.text in ("’", "'s", "’s", "'") or nxt.text == ",":
-            if t not in out:
-                out.append(t)
-    return out
-
-
-def _story_paragraph(names: list[str], text: str, counts: dict[str, int]) -> bool:
-    if any(counts.get(n, 0) >= 2 for n in names) or (names and len(_PRONOUNS.findall(text)) >= 2):
-        return True
-    return not names and len(_PRONOUNS.findall(text)) >= 3 and bool(_PERSON_NOUN.search(text))
-
-
-def _story_candidates(doc_paras: list[tuple[str, object]], file: str, source_title: str) -> list[Candidate]:
+def _approach_counts(ents, org_approaches: dict) -> dict[str, int]:
     counts: dict[str, int] = {}
-    para_names = []
-    whole = "\n".join(t for t, _ in doc_paras)
-    for text, doc in doc_paras:
-        names = _names(doc, text)
-        para_names.append(names)
-        for n in set(names) - set(counts):
-            counts[n] = len(re.findall(rf"\b{n}\b", whole))
+    for e in ents:
+        a = e.ent_id_ if e.label_ == "APPROACH" else org_approaches.get((e.start_char, e.end_char)) if e.label_ == "ORG" else None
+        if a:
+            counts[a] = counts.get(a, 0) + 1
+    return counts
+
+
+def _ranked(counts: dict[str, int]) -> list[str]:
+    return sorted(counts, key=lambda k: -counts[k])
+
+
+def _doc_entities(pairs) -> tuple[dict, dict]:
+    """Approach and place mention counts of a whole document."""
+    approaches: dict[str, int] = {}
+    places: dict[str, int] = {}
+    for _, doc in pairs:
+        for a, c in _approach_counts(doc.ents, doc.user_data.get("org_approaches", {})).items():
+            approaches[a] = approaches.get(a, 0) + c
+        for e in doc.ents:
+            if e.label_ == "PLACE":
+                places[e.text] = places.get(e.text, 0) + 1
+    return approaches, places
+
+
+def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candidate]:
+    people, per_para = find_people(pairs, place_names)
     out: list[Candidate] = []
-    i = 0
-    while i < len(doc_paras):
-        text, doc = doc_paras[i]
-        if not _story_paragraph(para_names[i], text, counts):
-            i += 1
-            continue
-        group = [i]
-        names = list(para_names[i])
-        j = i + 1
-        while j < len(doc_paras):  # continuation: same name, or a paragraph led by a pronoun / 'The coordinator'
-            nt = doc_paras[j][0]
-            same = any(re.search(rf"\b{n}\b", nt) for n in names)
-            led = re.match(r"^(She|He|Her|His|They|The coordinator)\b", nt) and not names
-            if not (same or led):
-                break
-            group.append(j)
-            names += [n for n in para_names[j] if n not in names]
-            j += 1
-        passage = "\n\n".join(doc_paras[k][0] for k in group)
-        ents = [e for k in group for e in doc_paras[k][1].ents]
-        people = [n for n in names if counts.get(n, 0) >= 1] or []
-        approaches = _unique(e.ent_id_ or e.text for e in ents if e.label_ == "APPROACH")
-        sents = [s.text.strip() for k in group for s in doc_paras[k][1].sents]
+    for group in segment(pairs, people, per_para):
+        passage = "\n\n".join(pairs[k][0] for k in group)
+        ents = [e for k in group for e in pairs[k][1].ents]
+        orgs = {}
+        for k in group:
+            orgs.update(pairs[k][1].user_data.get("org_approaches", {}))
+        approaches = _ranked(_approach_counts(ents, orgs))
+        named = story_people(group, people, per_para, passage)
+        sents = [s.text.strip() for k in group for s in pairs[k][1].sents]
         out.append(Candidate("story", passage, {
-            "people": people,
+            "person": named[0]["name"] if named else "",
+            "people": [p["name"] for p in named],
+            "roles": named,
             "approach": approaches[0] if approaches else "",
             "approaches_mentioned": approaches,
             "organisations": _unique(e.text for e in ents if e.label_ == "ORG"),
             "places": _unique(e.text for e in ents if e.label_ == "PLACE"),
             "what_changed": [s for s in sents if _CHANGE.search(s)][:4],
             "quotes": _unique(a or b for a, b in _QUOTE.findall(passage)),
-            "source_title": source_title,
-        }, [{"file": file, "paragraph": group[0] + 1}]))
-        i = j
+            "source_title": title,
+        }, [{"file": file, "paragraph": group[0] + 1, "paragraphs": len(group)}]))
     return out
 
 
@@ -183,33 +136,40 @@ def _unique(items) -> list[str]:
     return out
 
 
-def _finding_candidates(doc_paras: list[tuple[str, object]], file: str, story_paras: set[int]) -> list[Candidate]:
+def _finding_candidates(pairs, file: str, title: str) -> list[Candidate]:
     out: list[Candidate] = []
-    for pi, (_, doc) in enumerate(doc_paras):
+    doc_approaches, doc_places = _doc_entities(pairs)
+    main_approach = _ranked(doc_approaches)[0] if doc_approaches else ""
+    main_place = _ranked(doc_places)[0] if doc_places else ""
+    section_approach = ""
+    for pi, (ptext, doc) in enumerate(pairs):
+        para_approaches = _ranked(_approach_counts(doc.ents, doc.user_data.get("org_approaches", {})))
+        if is_heading(ptext) and not any(ch.isdigit() for ch in ptext):
+            section_approach = para_approaches[0] if para_approaches else ""
+            continue
+        samples = sample_sizes(ptext)
+        para_sample = samples[0] if samples else None
+        para_places = [e.text for e in doc.ents if e.label_ == "PLACE"]
         for sent in doc.sents:
             text = sent.text.strip()
-            if len(text) < 25 or not text[0].isupper() and not text[0] in "“\"(0123456789-+£$€":
+            if len(text) < 12 or not (text[0].isupper() or text[0] in "“\"(0123456789-+£$€"):
                 continue
-            qs = [e for e in sent.ents if e.label_ == "QUANTITY" and e._.quantity and (e._.quantity[1] or e._.quantity[2])]
+            fig = figure_fields(sent, para_sample)
             cues = {m.group(0).lower() for m in _RESULT_CUES.finditer(text)}
-            signs = len(cues) + 2 * bool(_COMPARISON.search(text)) + sum(
-                1 for e in sent.ents if (e.label_ == "QUANTITY" and e not in qs) or
-                (e.label_ == "DATE" and e.start > 0 and doc[e.start - 1].lower_ == "since"))
-            if not (qs or signs >= 2):
+            signs = len(cues) + 2 * bool(_COMPARISON.search(text))
+            if fig is None and (signs < 2 or len(text) < 25):
                 continue
-            q = qs[0]._.quantity if qs else None
-            sample = next((int(e._.quantity[0]) for e in qs if _SAMPLE_UNITS.match(e._.quantity[1] or "")
-                           and float(e._.quantity[0]).is_integer()), None)
+            fig = fig or {"value": None, "value_max": None, "unit": "", "period": "", "kind": "", "qualifier": "",
+                          "numbers": [], "dates": [], "sample_size": sample_sizes(text)[0] if sample_sizes(text) else None}
+            sent_approaches = _ranked(_approach_counts(sent.ents, doc.user_data.get("org_approaches", {})))
+            sent_places = [e.text for e in sent.ents if e.label_ == "PLACE"]
             comp = _COMPARATOR.search(text)
             out.append(Candidate("finding", text, {
-                "statement": text,
-                "value": q[0] if q else None,
-                "unit": q[1] if q else "",
-                "qualifier": q[2] if q else "",
-                "numbers": [{"text": e.text, "value": e._.quantity[0], "unit": e._.quantity[1]} for e in qs],
-                "measure": q[1] if q else "",
-                "sample_size": sample,
+                "statement": text, **fig, "measure": fig["unit"],
                 "comparator": comp.group(1).strip() if comp else "",
+                "approach": (sent_approaches or para_approaches or [section_approach or main_approach])[0],
+                "place": (sent_places or para_places or [main_place])[0],
+                "study": title,
                 "source_sentence": text,
             }, [{"file": file, "paragraph": pi + 1}]))
     return out
@@ -242,6 +202,18 @@ def existing_items(root: Path) -> dict[str, list[tuple[str, str]]]:
     return {"story": stories, "finding": findings}
 
 
+def _numbers(c: Candidate) -> list:
+    return sorted(float(x["value"]) for x in c.fields.get("numbers") or []) if c.kind == "finding" else []
+
+
+def _same_people(people: list[str] | None, other_text: str) -> bool:
+    """A story told again names its person again (or names nobody both times)."""
+    if not people:
+        return True
+    return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", other_text)
+               for p in people[:2] for w in p.split() if w[:1].isupper() and len(w) > 2 and w.rstrip(".") not in TITLES)
+
+
 def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, threshold: float) -> int:
     """Merge duplicates in place (returns how many were merged) and mark the
     survivors that duplicate an existing item."""
@@ -259,6 +231,11 @@ def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, t
             if hashes[k] == hashes[i]:
                 best, best_sim, how = k, 1.0, "exact"
                 break
+            if _numbers(c) != _numbers(cands[k]):
+                continue  # two figures whose numbers differ are never one finding
+            if c.kind == "story" and (c.occurrences[0]["file"] == cands[k].occurrences[0]["file"]
+                                      or not _same_people(c.fields.get("people"), cands[k].text)):
+                continue  # two stories of one document, or about different people, are two stories
             if vecs is not None:
                 sim = float(vecs[i] @ vecs[k])
                 if sim >= threshold and sim > best_sim:
@@ -268,7 +245,8 @@ def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, t
             continue
         merged += 1
         cands[best].occurrences += [dict(o) for o in c.occurrences]
-        cands[best].merged.append({"how": how, "similarity": round(best_sim, 3), "occurrence": dict(c.occurrences[0])})
+        cands[best].merged.append({"how": how, "similarity": round(best_sim, 3), "occurrence": dict(c.occurrences[0]),
+                                   "values": _numbers(c)})
     survivors = [cands[k] for k in keep]
     if existing:
         ex_hash = {content_hash(normalise_text(t)): i for i, t in existing}
@@ -279,7 +257,7 @@ def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, t
             elif ex_vecs is not None:
                 sims = ex_vecs @ vecs[k]
                 j = int(np.argmax(sims))
-                if float(sims[j]) >= threshold:
+                if float(sims[j]) >= threshold and (c.kind != "story" or _same_people(c.fields.get("people"), existing[j][1])):
                     c.duplicate_of = {"id": existing[j][0], "how": "near", "similarity": round(float(sims[j]), 3)}
     cands[:] = survivors
     return merged
@@ -291,23 +269,20 @@ def extract(root: Path, files: list[Path], embedder=None, max_mb: float = DEFAUL
     from evidence.enrich.nlp import load_nlp
 
     thresholds = thresholds or NEAR_THRESHOLD
-    texts = [(Path(f), read_document(Path(f), max_mb)) for f in files]  # all checked before any work
+    texts = [(Path(f), titled(read_document(Path(f), max_mb), Path(f))) for f in files]  # all checked before any work
     t0 = time.perf_counter()
     nlp = load_nlp(root)
     stories: list[Candidate] = []
     findings: list[Candidate] = []
     words = 0
-    for n, (path, text) in enumerate(texts):
+    place_names = places(str(Path(root) / "pipelines" / "places.txt"))
+    for n, (path, (title, text)) in enumerate(texts):
         paras = paragraphs(text)
         words += len(text.split())
         docs = list(nlp.pipe(paras, batch_size=64))
         pairs = list(zip(paras, docs))
-        title = paras[0] if paras else ""
-        found = _story_candidates(pairs, path.name, title)
-        stories += found
-        story_paras = {o["paragraph"] - 1 + k for c in found for o in c.occurrences
-                       for k in range(c.text.count("\n\n") + 1)}
-        findings += _finding_candidates(pairs, path.name, story_paras)
+        stories += _story_candidates(pairs, path.name, title, place_names)
+        findings += _finding_candidates(pairs, path.name, title)
         if progress:
             progress("extract", n + 1, len(texts))
     raw = {"stories": len(stories), "findings": len(findings)}
@@ -329,6 +304,10 @@ FINDING_CURATOR_FIELDS = {"study": "", "id": "", "direction": "", "population": 
                           "study_url": "", "study_kind": ""}
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
 def review_data(result: ExtractResult) -> dict:
     """The candidates file's content: every candidate with keep: false, its
     duplicate_of, occurrences, and the fields the curator fills before add."""
@@ -338,14 +317,16 @@ def review_data(result: ExtractResult) -> dict:
         cur = dict(STORY_CURATOR_FIELDS, approach=c.fields.get("approach", ""),
                    organisation=(c.fields.get("organisations") or [""])[0],
                    place=(c.fields.get("places") or [""])[0],
-                   people=[{"name": str(p), "role": ""} for p in c.fields.get("people") or []])
+                   people=[{"name": str(p["name"]), "role": str(p["role"])} for p in c.fields.get("roles") or []]
+                   or [{"name": str(p), "role": ""} for p in c.fields.get("people") or []])  # guessed roles: correct them
         d["add"] = cur
         return d
 
     def finding(i: int, c: Candidate) -> dict:
         return {"candidate": f"finding-{i}", "keep": False, "duplicate_of": c.duplicate_of,
                 "occurrences": c.occurrences, "merged": c.merged or None, **c.fields,
-                "add": dict(FINDING_CURATOR_FIELDS)}
+                "add": dict(FINDING_CURATOR_FIELDS, study=_slug(c.fields.get("study") or ""),
+                            approach=c.fields.get("approach") or "", place=c.fields.get("place") or "")}
 
     return {
         "extracted": _dt.date.today().isoformat(),

@@ -81,10 +81,38 @@ def read_document(path: Path, max_mb: float = DEFAULT_MAX_MB) -> str:
                             "split the document or pass --max-mb with a larger limit")
     text = decode(path.read_bytes(), str(path))
     if path.suffix.lower() in (".html", ".htm") or re.match(r"\s*<(!doctype|html|body|p|div|article)\b", text, re.I):
+        m = re.search(r"<h1[^>]*>(.*?)</h1>|<title[^>]*>(.*?)</title>", text, re.I | re.S)
+        heading = html_to_text(m.group(1) or m.group(2)).strip() if m else ""
         text = html_to_text(text)
+        if heading:
+            text = f"{_TITLE_MARK}{heading}\n" + text
     if not any(c.isalpha() for c in text):
         raise EvidenceError(f"{path}: the file has no text; give a document with some words")
     return text
+
+
+_TITLE_MARK = "\x00title:"
+_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+
+
+def titled(text: str, path: Path | None = None) -> tuple[str, str]:
+    """(title, text): the title of an HTML page (its h1 or title), of a
+    Markdown file (front matter 'title:' or the first '# ' heading), else the
+    first line; YAML front matter is not part of the text."""
+    title = ""
+    if text.startswith(_TITLE_MARK):
+        first, _, text = text.partition("\n")
+        title = first[len(_TITLE_MARK):]
+    m = _FRONT.match(text)
+    if m:
+        t = re.search(r"^title:\s*[\"']?(.*?)[\"']?\s*$", m.group(1), re.M)
+        title = title or (t.group(1) if t else "")
+        text = text[m.end():]
+    if not title:
+        h = re.search(r"^#\s+(.+)$", text, re.M)
+        first = next((x.strip() for x in text.splitlines() if x.strip()), "")
+        title = h.group(1).strip() if h else re.sub(r"^[#>*\s]+", "", first)
+    return title.strip(), text
 
 
 _MD_PREFIX = re.compile(r"^\s*(#{1,6}\s+|>\s?|[*+•·▪–-]\s+|\d+\.\s+)")

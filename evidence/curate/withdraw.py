@@ -69,7 +69,7 @@ class WithdrawResult:
             out.append("also removed: " + ", ".join(f"{n} rows of {t}" for t, n in sorted(extra.items())))
         out += self.leftovers
         out.append(f"{Path(self.public_path).name} rewritten; working database vacuumed (WAL {self.wal_bytes} bytes); "
-                   "restart 'evidence serve' so it stops serving the old file")
+                   "a running 'evidence serve' switches to the new file within seconds")
         return out
 
 

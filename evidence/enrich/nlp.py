@@ -44,19 +44,51 @@ _cache: dict[str, Language] = {}
 
 
 def approach_patterns(approaches: Iterable[dict], tokenizer=None) -> list[dict]:
-    """EntityRuler patterns for approaches ({id, name, organisation}): the
-    name as written and in any case as APPROACH, its organisation as ORG.
+    """EntityRuler patterns for approaches ({id, name, organisation, aliases}):
+    the name and each alias as APPROACH, in any case, in the singular and the
+    plural ('Local Area Coordinators', 'Gig Buddy'); an abbreviation alias
+    ('LAC') case-sensitively, with its plural ('LACs'); the organisation as ORG.
     `tokenizer` is the pipeline's own (building a second English tokenizer
     costs a second on a busy machine); default a blank English one."""
     out: list[dict] = []
     for a in approaches:
-        name = (a.get("name") or "").strip()
-        if name:
-            words = [t.text for t in tokenizer(name)] if tokenizer is not None else _words(name)
-            out.append({"label": "APPROACH", "pattern": [{"LOWER": t.lower()} for t in words], "id": a["id"]})
+        for phrase in approach_forms(a):
+            words = [t.text for t in tokenizer(phrase)] if tokenizer is not None else _words(phrase)
+            if phrase.isupper() and len(words) == 1:
+                pattern = [{"ORTH": phrase}]
+            else:
+                pattern = [{"LOWER": t.lower()} for t in words]
+            out.append({"label": "APPROACH", "pattern": pattern, "id": a["id"]})
         org = (a.get("organisation") or "").strip()
         if org:
             out.append({"label": "ORG", "pattern": org, "id": re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")})
+    return out
+
+
+def approach_forms(approach: dict) -> list[str]:
+    """The ways a document writes an approach: its name and aliases, each in
+    the singular and plural of its last word; an abbreviation with an 's'."""
+    out: list[str] = []
+    for phrase in [approach.get("name") or ""] + list(approach.get("aliases") or []):
+        phrase = phrase.strip()
+        if not phrase:
+            continue
+        head, _, last = phrase.rpartition(" ")
+        pre = head + " " if head else ""
+        forms = [phrase]
+        if phrase.isupper():
+            forms.append(phrase + "s")
+        elif last[-1:].isalpha():
+            low = last.lower()
+            if low.endswith("ies"):
+                forms.append(pre + last[:-3] + "y")
+            elif low.endswith("s") and not low.endswith("ss"):
+                forms.append(pre + last[:-1])
+            elif low.endswith("y") and low[-2:-1] not in "aeiou":
+                forms.append(pre + last[:-1] + "ies")
+            else:
+                forms.append(pre + last + "s")
+        out += [f for f in forms if f not in out]
     return out
 
 
@@ -84,7 +116,8 @@ def load_nlp(root: Path = Path("."), approaches: list[dict] | None = None) -> La
             files = pipeline_files(root)
             try:
                 config = load_config(files.config, overrides={
-                    "paths.patterns": str(files.patterns) if files.patterns.exists() else None})
+                    "paths.patterns": str(files.patterns) if files.patterns.exists() else None,
+                    "paths.places": str(files.patterns.with_name("places.txt"))})
                 nlp = load_model_from_config(config, auto_fill=True)
                 nlp.initialize()
             except Exception as exc:  # config errors from confection/spaCy are long; keep the first line

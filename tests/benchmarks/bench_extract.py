@@ -11,9 +11,16 @@ F1 and precision/recall of duplicate detection there, then the extract run.
 
     PYTHONPATH=. python tests/benchmarks/bench_extract.py [--quick]
 
+Then the 14 hand-written documents of tests/extract_docs/ against their
+answer key (expected.yml): documents with exactly one candidate per story,
+the person named, the approach, organisations and places found, figures with
+the right value and unit, candidates a curator would keep, wrong merges, and
+the throughput in words per second.
+
 --quick: the fake embedder, the first seed document, and 16 story texts, 8
-findings and 8 other paragraphs in the threshold pairs: the same figures in
-seconds, meaningless except that every step still runs.
+findings and 8 other paragraphs in the threshold pairs, and the first four
+documents: the same figures in seconds, meaningless except that every step
+still runs.
 """
 from __future__ import annotations
 
@@ -35,7 +42,7 @@ LIMIT = 10**9  # --quick: at most this many findings and other paragraphs in the
 from evidence.models.embedder import get_embedder  # noqa: E402
 from evidence.curate.extract import existing_items, extract  # noqa: E402
 from evidence.curate.extract_input import paragraphs, read_document  # noqa: E402
-from extract_scoring import score  # noqa: E402
+from extract_scoring import document_files, score, score_documents  # noqa: E402
 
 
 def best_threshold(pos: list[float], neg: list[float]) -> tuple[float, float, float]:
@@ -150,6 +157,27 @@ def main() -> None:
           f"unjudged {len(s['unjudged'])}; {s['merged']} duplicate candidates merged; "
           f"{sum(1 for c in run.stories + run.findings if c.duplicate_of)} marked duplicate_of an existing item "
           f"({sum(1 for c in run.stories if c.duplicate_of)}/{len(run.stories)} stories)")
+
+    docs = document_files()[:4] if args.quick else document_files()
+    t0 = time.perf_counter()
+    run = extract(ROOT, docs, embedder=emb, thresholds={"story": st, "finding": ft})
+    secs = time.perf_counter() - t0
+    d = score_documents(run)
+    n = d["documents"]
+
+    def pct(a: int, b: int) -> str:
+        return f"{a}/{b} ({a / b:.0%})" if b else "0/0"
+    print(f"documents: {len(docs)} files, {run.words} words in {secs:.2f} s = {run.words / secs:.0f} words/s "
+          f"(model already loaded); {len(run.stories)} story and {len(run.findings)} finding candidates")
+    print(f"  one candidate per story: {pct(d['docs_one_per_story'], n)} documents; stories proposed once "
+          f"{pct(d['stories_once'], d['stories'])}; person named {pct(d['person_named'], d['stories'])}; "
+          f"approach {pct(d['approach_right'], d['approach_named'])}")
+    print(f"  organisations {pct(d['orgs_found'], d['orgs'])}; places {pct(d['places_found'], d['places'])}; "
+          f"figures right (value and unit) {pct(d['figures_right'], d['figures'])}; candidates a curator would keep "
+          f"{pct(d['kept'], d['candidates'])}; wrong merges {d['wrong_merges']}; not-people proposed as people "
+          f"{d['false_people']}")
+    for f in d["failures"]:
+        print(f"  miss: {f}")
 
 
 if __name__ == "__main__":

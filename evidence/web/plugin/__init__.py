@@ -5,13 +5,20 @@ Datasette in the same environment (as started by `evidence serve`) loads it.
 """
 from __future__ import annotations
 
+# Datasette's plugin manager first, with its default plugins imported whole:
+# importing one of them later from here (safety.quiet_tracebacks imports
+# datasette.handle_exception) in the middle of Datasette loading its plugins
+# registered it half-imported, without its hooks (see _register_whole below)
+import datasette.plugins  # noqa: F401,I001
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from evidence.web.formatting import cite_source, cite_story, format_value, public_note
-from evidence.web.plugin import feed_views, page_views, search_views, tables
-from evidence.web.plugin.page_cache import page_cache
+from evidence.web.plugin import feed_views, live, page_views, search_views, tables
+from evidence.web.plugin.page_cache import clear_all, page_cache
+from evidence.web.plugin.render import render_markdown, safe_url
 from evidence.web.plugin.safety import quiet_tracebacks, robots_allowed, wrap
+from evidence.web.plugin.sql_guard import guard
 from evidence.web.urls import story_path
 
 quiet_tracebacks()
@@ -29,6 +36,8 @@ def render_cell(value, column, table, database, datasette):
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
     env.filters["evidence_value"] = lambda value, unit=None: format_value(value, unit)
+    # a URL field's value only when it is http, https or mailto (render.py)
+    env.filters["evidence_safe_url"] = safe_url
     env.filters["public_note"] = public_note
     env.filters["cite_story"] = cite_story
     env.filters["cite_source"] = cite_source
@@ -52,6 +61,7 @@ async def robots_txt(request):
 def register_routes():
     return [
         (r"^/robots\.txt$", robots_txt),
+        (r"^/-/databases(\.(?P<format>json))?$", page_views.databases_view),
         (r"^/-/search(?P<format>\.json)?$", search_views.search_view),
         (r"^/-/similar/(?P<id>[^/]+?)(?P<format>\.json)?$", search_views.similar_view),
         (r"^/-/evidence$", page_views.home_view),
@@ -68,13 +78,25 @@ def register_routes():
 
 @hookimpl
 def prepare_connection(conn):
-    """SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
+    """Limits so that one SQL call cannot hold the server (sql_guard.py), and
+    the SQL function evidence_similar(query, k[, type]) -> JSON [{id, type, score}]."""
+    guard(conn)
     search_views.register_sql_functions(conn)
+
+
+def _public_db_changed(db) -> None:
+    """After a swap to a new public.db (live.py): forget rendered pages and
+    narratives and load the new search index now, so nothing of the old file stays."""
+    clear_all(db.ds)
+    render_markdown.cache_clear()
+    search_views.reload_index(db.path)
 
 
 @hookimpl
 def startup(datasette):
-    """Load the vector index and query model in the background, once per process."""
+    """Follow public.db as builds replace it (live.py), and load the vector
+    index and query model in the background, once per process."""
+    live.watch(datasette, on_change=_public_db_changed)
     search_views.warm_up(datasette)
 
 
@@ -117,3 +139,22 @@ def asgi_wrapper(datasette):
     """Cap Cache-Control at default_cache_ttl and send X-Robots-Tag
     (safety.py); answer repeated table pages from memory (page_cache.py)."""
     return lambda app: wrap(page_cache(app, datasette), datasette)
+
+
+def _register_whole() -> None:
+    """When a submodule of this package is imported before Datasette (a test
+    importing page_cache or render first), Datasette loads its plugins in the
+    middle of this file and registers the half that exists then, with no
+    hooks: no routes, no template filters. Register the whole module instead."""
+    import sys
+
+    from datasette.plugins import pm
+
+    me = sys.modules[__name__]
+    name = pm.get_name(me)
+    if name is not None:  # registered while half-imported (normally it is registered after this file runs)
+        pm.unregister(me)
+        pm.register(me, name=name)
+
+
+_register_whole()

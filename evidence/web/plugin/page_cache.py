@@ -1,16 +1,19 @@
 """An in-process cache of rendered HTML table pages (and /-/charts).
 
-`evidence serve` serves public.db immutable and must be restarted after a
-build (docs/serving.md), so a page rendered once is the same page until the
-process ends. Rendering the stories table costs Datasette ~100 ms of CPU;
+`evidence serve` serves public.db immutable and switches to a new file
+when a build replaces it (live.py), so a page rendered once is the same page
+until the file changes. Rendering the stories table costs Datasette ~100 ms of CPU;
 16 clients asking for it at once queued behind each other (p99 1.4 s at
 10,000 stories). Here the first request renders, requests for the same URL
 arriving meanwhile wait for it, and later ones are answered from memory.
 
 Only GET, only status 200, only responses that set no cookie, at most
 MAX_ENTRIES pages of at most MAX_BODY bytes, least recently used dropped
-first. The key holds the database file's inode and modification time, so a
-file replaced under a running server is never answered from the old one."""
+first. The key holds the inode, modification time and size of the file
+the server is serving (live.py; of the file on disk for a database that is
+not followed), so a page rendered from the old file is never stored under the
+new one's key, even in the second before the switch; and the cache is
+emptied at each switch (`clear_all`), so no withdrawn text stays in memory."""
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +40,13 @@ def _identity(datasette, name: str) -> tuple:
     names = list(datasette.databases) if name == "*" else [name]
     out = []
     for n in names:
-        path = getattr(datasette.databases.get(n), "path", None)
-        if path:
+        db = datasette.databases.get(n)
+        path = getattr(db, "path", None)
+        served = getattr(db, "identity", None)  # a LiveDatabase: the file it serves now, not the one on disk
+        if served:
+            _dev, ino, size, mtime = served
+            out.append((n, ino, mtime, size))
+        elif path:
             try:
                 st = os.stat(path)
                 out.append((n, st.st_ino, st.st_mtime_ns, st.st_size))
@@ -47,8 +55,17 @@ def _identity(datasette, name: str) -> tuple:
     return tuple(out)
 
 
+def clear_all(datasette) -> None:
+    """Empty this Datasette's page caches (called when public.db was replaced)."""
+    for cache in getattr(datasette, "_evidence_page_caches", []):
+        cache.clear()
+
+
 def page_cache(app, datasette):
     cache: OrderedDict = OrderedDict()
+    if not hasattr(datasette, "_evidence_page_caches"):
+        datasette._evidence_page_caches = []
+    datasette._evidence_page_caches.append(cache)
     inflight: dict = {}
 
     async def cached(scope, receive, send):

@@ -49,6 +49,22 @@ async def _page(request, datasette, template: str, fn, *args, json_ok: bool = Fa
     return Response.html(await datasette.render_template(template, data, request=request))
 
 
+async def databases_view(request, datasette):
+    """/-/databases(.json) as Datasette has it, with each file's name instead
+    of its absolute path on the server."""
+    import json
+
+    await datasette.ensure_permissions(request.actor, ["view-instance"])
+    data = [{**d, "path": Path(d["path"]).name if d.get("path") else d.get("path")}
+            for d in datasette._connected_databases()]
+    if request.url_vars.get("format"):
+        return Response.json(data)
+    html = await datasette.render_template("show_json.html", {"filename": "databases.json",
+                                                              "data_json": json.dumps(data, indent=4)},
+                                           request=request)
+    return Response.html(html)
+
+
 async def css_view(request, datasette):
     """The pages' stylesheet (served here: no CDN)."""
     return Response(CSS.read_text(encoding="utf-8"), content_type="text/css; charset=utf-8",

@@ -15,6 +15,7 @@ from evidence.content.parsers import CERTAINTY_LEVELS
 from evidence.errors import EvidenceError
 from evidence.web.formatting import format_value, public_note
 from evidence.web.plugin.render import render_markdown
+from evidence.web.plugin.sql_guard import guard
 
 
 class NotFound(EvidenceError):
@@ -23,7 +24,7 @@ class NotFound(EvidenceError):
 
 def connect(path: str) -> sqlite3.Connection:
     """A read-only connection with rows as dicts."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn = guard(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     conn.row_factory = lambda cur, row: {d[0]: v for d, v in zip(cur.description, row)}
     return conn
 

@@ -5,6 +5,18 @@
   for more with `?_ttl=`: a withdrawn story must not linger in shared caches.
 - X-Robots-Tag: noindex, unless `evidence serve --allow-robots` (the same
   switch as /robots.txt), so pages reached by a link are not indexed either.
+- Content-Security-Policy on every response: scripts only from this site
+  (`script-src 'self'`, no inline script, no eval), no plugins, no framing
+  (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for old browsers),
+  forms and fetches only to this site. Datasette's own inline scripts are
+  replaced by files the plugin serves (templates/_close_open_menus.html,
+  _codemirror_foot.html, table.html), so its pages work under the policy.
+  With `X-Content-Type-Options: nosniff` (a JSON or CSV answer is never run
+  as a script or page) and `Referrer-Policy: no-referrer` (a story's URL is
+  not sent to the sites its links lead to).
+- Cache-Control on every response: Datasette's views set their own; any
+  response without one (the plugin's pages, errors) gets `max-age` of the
+  same lifetime.
 - Quiet client errors: Datasette 0.65 pretty-prints every exception, a 404
   included, with `rich` and its local variables (request headers among
   them) to the server's log. That took about a second of the event loop per
@@ -18,6 +30,17 @@ import os
 import re
 
 _MAX_AGE = re.compile(rb"max-age=(\d+)")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_REPLACED = {name for name, _ in SECURITY_HEADERS}
 
 
 def robots_allowed() -> bool:
@@ -47,11 +70,17 @@ def wrap(app, datasette):
 
         async def send_capped(event):
             if event.get("type") == "http.response.start":
-                headers = []
+                headers, cached = [], False
                 for k, v in event.get("headers") or []:
-                    if k.lower() == b"cache-control":
-                        v = cap_cache_control(v, limit)
+                    k = k.lower()
+                    if k in _REPLACED:
+                        continue  # ours win: a view cannot loosen them
+                    if k == b"cache-control":
+                        v, cached = cap_cache_control(v, limit), True
                     headers.append((k, v))
+                if not cached:
+                    headers.append((b"cache-control", b"max-age=%d" % limit if limit else b"no-cache"))
+                headers += SECURITY_HEADERS
                 if not allow:
                     headers.append((b"x-robots-tag", b"noindex, nofollow"))
                 event = {**event, "headers": headers}

@@ -81,6 +81,16 @@ def warm_up(datasette) -> threading.Thread:
     return thread
 
 
+def reload_index(path) -> None:
+    """Load the index of a new database file now (the old one is let go)."""
+    from evidence.search.index import get_index
+
+    try:
+        get_index(path)
+    except Exception as exc:  # a search reports the same error on use
+        log.warning("evidence search index reload failed: %s", exc)
+
+
 async def _in_thread(fn, *args, **kwargs):
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 

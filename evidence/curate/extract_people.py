@@ -1,0 +1,299 @@
+"""People in a document, and its stories segmented by who they are about.
+
+People: a title and a capitalised word ('Mrs Nowak', 'Dr Anand Mehta'); a
+first name from gender-guesser's list ('Callum', 'Kerry-Ann Walsh'), with
+the capitalised surname after it; or an unknown capitalised name used as a
+speaker ('said Kemi', 'Kemi says'). Never a word inside an organisation,
+place or approach, a language, a month or day, a word the document also
+writes in lower case (a common noun: 'Volunteer', 'Spring'), or a stop word
+at a sentence start. Short forms are one person: 'Peggy' and 'Mrs Oxley'
+are 'Peggy Oxley' when the document names her in full.
+
+Stories: consecutive paragraphs that follow the same person (named, by a
+pronoun after the name, in quotes, or as the narrator 'I') form one story
+whose passage is all of them; up to two paragraphs of background between
+mentions stay in the passage; a paragraph about another person who recurs
+starts the next story.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+
+from evidence.enrich.gazetteer import first_names, languages
+
+TITLES = {"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Doctor", "Prof", "Professor", "Sir", "Dame", "Lady", "Lord",
+          "Rev", "Revd", "Reverend", "Councillor", "Cllr", "Nurse", "Sister", "Father"}
+_CALENDAR = set(calendar.month_name[1:]) | set(calendar.day_name) | {d + "s" for d in calendar.day_name}
+_SPEECH = re.compile(r"^(said|says|explains|explained|recalls|recalled|adds|added|told|tells|laughs|laughed|"
+                     r"smiles|admits|admitted|remembers|remembered|agrees|agreed|wrote|writes)$")
+_ENT_LABELS = ("ORG", "PLACE", "APPROACH", "NORP")
+_HE = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.I)
+_I = re.compile(r"\b(I|my|me|myself|I'm|I’m|I've|I’ve|I'd|I’d)\b")
+_SOMEONE = re.compile(r"\b(a|an|one of (?:his|her|their|our))\s+(?:\w+\s+){0,2}?(woman|man|lady|gentleman|patients?|"
+                      r"widow|widower|grandmother|grandfather|neighbour|mother|father)\b", re.I)
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
+_QUOTE_START = re.compile(r"^\s*[\"“‘']")
+_MY_NAME = re.compile(r"\b(?:[Mm]y name is|I am|I'm|I’m)\s+([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)?)")
+
+ROLE_CUES = [  # (role, pattern of words near a person's name); the first that matches wins
+    ("carer", re.compile(r"\bShared Lives carers?\b|\bfoster carer", re.I)),
+    ("volunteer", re.compile(r"\b(volunteers?|volunteered|befriender|buddy|Compassionate Neighbour|runners?|"
+                             r"mentor|matched with)\b", re.I)),
+    ("worker", re.compile(r"\b(coordinator|worker|nurse|GP|Dr|doctor|navigator|manager|officer|assistant|"
+                          r"facilitator|therapist|staff|founder|runs|chief|director|practitioner|"
+                          r"development|personal assistant|PA)\b")),
+    ("family carer", re.compile(r"\b(mum|mother|dad|father|wife|husband|son|daughter|sister|brother|parents?|"
+                                r"family carer|cares for|caring for|niece|nephew|grandmother|grandfather)\b", re.I)),
+]
+
+
+@dataclass
+class Person:
+    name: str  # as the document writes it in full ('Dr Imogen Pryor', 'Callum Brooks', 'Mrs Nowak')
+    first: str = ""
+    last: str = ""
+    title: str = ""
+    mentions: int = 0
+    paragraphs: set = field(default_factory=set)
+    narrator: bool = False
+
+    def forms(self) -> set[str]:
+        out = {self.name}
+        if self.first:
+            out.add(self.first)
+        if self.last and self.title:
+            out.add(f"{self.title} {self.last}")
+        if self.last:
+            out.update(f"{t} {self.last}" for t in ("Mr", "Mrs", "Ms", "Miss", "Dr"))
+        return out
+
+
+def _lower_words(text: str) -> set[str]:
+    return set(re.findall(r"\b[a-z][a-z'-]+\b", text))
+
+
+_VERBISH = {"is", "was", "has", "had", "says", "said", "will", "would", "can", "could", "does", "did", "now",
+            "lives", "went", "came", "comes", "got", "gets", "knows", "knew", "loves", "likes", "wants", "takes",
+            "took", "still", "also", "never", "always", "and", "who", "first", "runs", "ran", "spends", "spent"}
+_PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "into", "across", "towards", "via"}
+_DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
+
+
+def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = frozenset()) -> list[tuple[int, str, str, str, bool]]:
+    """(token index, title, first, last, sure) for each person name in a doc;
+    `sure` is False for a lone first name opening a sentence ('Spring')."""
+    firsts = first_names()
+    langs = languages()
+    blocked = {t.i for e in doc.ents if e.label_ in _ENT_LABELS for t in e
+               if not (e.label_ == "PLACE" and len(e) == 1 and e.text.lower() in firsts
+                       and (e.start == 0 or doc[e.start - 1].lower_ not in _PLACE_PREPS))}
+    out = []
+    i, n = 0, len(doc)
+    while i < n:
+        tok = doc[i]
+        t = tok.text
+        if i in blocked or not t[:1].isupper() or not t.replace("’", "").replace("'", "").replace("-", "").isalpha():
+            i += 1
+            continue
+        # a title and the capitalised words after it
+        if t.rstrip(".") in TITLES and i + 1 < n and doc[i + 1].text[:1].isupper() and doc[i + 1].is_alpha \
+                and (i + 1) not in blocked:
+            words, j = [], i + 1
+            while j < n and len(words) < 3 and doc[j].text[:1].isupper() and doc[j].is_alpha and j not in blocked:
+                words.append(doc[j].text)
+                j += 1
+            first = words[0] if len(words) > 1 else ""
+            out.append((i, t.rstrip("."), first, words[-1], True))
+            i = j
+            continue
+        # a (hyphenated) first name
+        first, j = t, i + 1
+        if j + 1 < n and doc[j].text == "-" and not tok.whitespace_ and not doc[j].whitespace_ and doc[j + 1].text[:1].isupper():
+            first, j = f"{t}-{doc[j + 1].text}", j + 2
+        known = first.lower() in firsts or first.split("-")[0].lower() in firsts
+        surname = ""
+        if j < n and doc[j].text[:1].isupper() and doc[j].is_alpha and j not in blocked and doc[j].text not in TITLES \
+                and doc[j].text not in _CALENDAR and doc[j].lower_ not in common:
+            surname = doc[j].text
+        nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
+        prev = doc[i - 1] if i > 0 else None
+        speaker = bool((nxt is not None and (_SPEECH.match(nxt.lower_) or nxt.lower_ == "who"))
+                       or (prev is not None and _SPEECH.match(prev.lower_)))
+        inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
+            and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
+        bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
+               or (first in nouns and not surname)
+               or (prev is not None and prev.lower_ in _DETERMINERS)
+               or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
+               or (not surname and t in place_names and not known) or surname in langs
+               or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
+        if not bad and (known or speaker):
+            verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text)))
+            out.append((i, "", first, surname, bool(surname or speaker or verb or not tok.is_sent_start)))
+            i = j + (1 if surname else 0)
+            continue
+        i += 1
+    return out
+
+
+def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tuple[list[Person], list[dict]]:
+    """The people of a document and, per paragraph, {person name: mentions}.
+    A lone first name counts only if the document also uses it where it is
+    not opening a sentence, with a surname, or as a speaker."""
+    whole = "\n".join(t for t, _ in pairs)
+    common = _lower_words(whole)
+    # a capitalised word the document writes after 'the', 'a' or 'our' is a noun ('our Catalyst', 'the Hub')
+    nouns = frozenset(re.findall(r"\b(?:[Tt]he|a|an|[Oo]ur|[Tt]heir|[Yy]our|[Ii]ts)\s+([A-Z][a-z]+)\b(?!\s+[A-Z])", whole))
+    raw = [names_in(doc, common, place_names, nouns) for _, doc in pairs]
+    sure = {(x[2], x[3]) for xs in raw for x in xs if x[4]} | {(x[2], "") for xs in raw for x in xs if x[4] and x[2]}
+    raw = [[x for x in xs if x[4] or (x[2], x[3]) in sure] for xs in raw]
+    people: list[Person] = []
+
+    def find(title: str, first: str, last: str) -> Person | None:
+        for p in people:
+            if first and last and p.first == first and p.last == last:
+                return p
+            if last and not first and p.last == last:
+                return p
+            if first and not last and (p.first == first or (not p.first and p.last == first)):
+                return p
+        return None
+
+    # full names first, so short forms join them
+    ordered = sorted(((k, x) for k, xs in enumerate(raw) for x in xs), key=lambda kx: (not (kx[1][2] and kx[1][3]), kx[0], kx[1][0]))
+    for _, (_, title, first, last, _) in ordered:
+        if find(title, first, last) is None:
+            name = " ".join(x for x in (title, first, last) if x)
+            people.append(Person(name=name, first=first, last=last, title=title))
+    per_para: list[dict] = []
+    for k, xs in enumerate(raw):
+        counts: dict[str, int] = {}
+        for _, title, first, last, _ in xs:
+            p = find(title, first, last)
+            if p is not None:
+                p.mentions += 1
+                p.paragraphs.add(k)
+                counts[p.name] = counts.get(p.name, 0) + 1
+        per_para.append(counts)
+    # a name seen once as a person ('heard from Debs who') also counts where the
+    # tokens hide it from the rules above ('Debs’ interaction')
+    for p in people:
+        if p.mentions == 1 and not p.title:
+            rx = re.compile(rf"(?<![\w-]){re.escape(p.name)}(?![\w-])")
+            for k, (text, _) in enumerate(pairs):
+                extra = len(rx.findall(text)) - per_para[k].get(p.name, 0)
+                if extra > 0:
+                    p.mentions += extra
+                    p.paragraphs.add(k)
+                    per_para[k][p.name] = per_para[k].get(p.name, 0) + extra
+    m = _MY_NAME.search(whole)
+    if m:
+        for p in people:
+            if p.name in m.group(1) or (p.first and p.first == m.group(1).split()[0]):
+                p.narrator = True
+    # a name alone never seen in full stays as written; a by-line name is not a story's person
+    return people, per_para
+
+
+def _heading(text: str) -> bool:
+    return len(text) < 80 and not re.search(r"[.!?\"”:]$", text.strip())
+
+
+def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: list[dict],
+            max_gap: int = 2) -> list[list[int]]:
+    """Paragraph indices of each story (see the module docstring)."""
+    main = {p.name for p in people if (len(p.paragraphs) >= 2 or p.mentions >= 2 or p.narrator)}
+    narrators = {p.name for p in people if p.narrator}
+    stories: list[list[int]] = []
+    casts: list[set[str]] = []
+    cur: list[int] | None = None
+    cast: set[str] = set()
+    gap: list[int] = []
+    first_person = False
+
+    def close() -> None:
+        if cur is not None:
+            # a paragraph naming only people of an earlier story (notes, a quote after the figures) is not a new story
+            if not (len(cur) == 1 and any(cast <= c for c in casts)):
+                stories.append(cur)
+                casts.append(set(cast))
+
+    for k, (text, _) in enumerate(pairs):
+        named = set(per_para[k])
+        heading = _heading(text)
+        new_main = (named & main) - cast
+        narration = _QUOTED.sub(" ", text)  # 'I' inside a quote is the speaker's, not the narrator's
+        if cur is not None and len(cur) <= 2 and not first_person and len(_I.findall(narration)) >= 2:
+            first_person = True  # an introduction ('Sunita Desai lives in Leicester') and then her own words
+            narrators |= cast
+        first_i = first_person and len(_I.findall(narration)) >= 1
+        if cur is not None and new_main and not (named & cast) and not first_i:
+            ahead = [n for j in range(k + 1, min(len(pairs), k + 2 + max_gap)) for n in per_para[j]]
+            if not (cast & set(ahead)):
+                close()
+                cur = None
+        if cur is None:
+            first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+            unnamed = not named and len(_HE.findall(text)) >= 3 and _SOMEONE.search(first_sentence)
+            followed = named and len(_HE.findall(_QUOTED.sub(" ", text))) >= 2  # named once, then her pronouns
+            if ((named & main) or unnamed or followed) and not heading:
+                cur, cast, gap = [k], set(named), []
+                first_person = bool(named & narrators) or len(_I.findall(narration)) >= 2
+            continue
+        first_sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+        linked = bool(named & cast) or first_i or (not heading and not new_main and (
+            _QUOTE_START.match(text) or _HE.search(first_sentence)))
+        if linked:
+            cur += gap + [k]
+            cast |= named
+            gap = []
+        else:
+            gap.append(k)
+            if len(gap) > max_gap:
+                close()
+                cur, gap = None, []
+    close()
+    for p in people:
+        p.narrator = p.narrator or p.name in narrators
+    return stories
+
+
+def guess_role(person: Person, passage: str, main: str) -> str:
+    """person supported, carer, volunteer, worker, family carer or other:
+    from the appositive after the person's first mention and the words
+    before it in the sentence (a guess the curator corrects)."""
+    if person.title in ("Dr", "Doctor", "Nurse"):
+        return "worker"
+    for form in sorted(person.forms(), key=len, reverse=True):
+        m = re.search(rf"(?<!\w){re.escape(form)}(?!\w)", passage)
+        if not m:
+            continue
+        after = passage[m.end(): m.end() + 90]
+        appositive = after.split(",")[1] if after.startswith(",") and "," in after[1:] else after[:40] if after.startswith(",") else ""
+        appositive = re.split(r"[.;]", appositive)[0]
+        before = re.split(r"[.!?]\s", passage[max(0, m.start() - 50): m.start()])[-1]
+        for role, cue in ROLE_CUES:
+            if cue.search(appositive) or cue.search(before):
+                if person.name == main and role == "family carer":
+                    break
+                return role
+        break
+    return "person supported" if person.name == main else "other"
+
+
+def story_people(indices: list[int], people: list[Person], per_para: list[dict], passage: str) -> list[dict]:
+    """The people named in a story, the one it is about first, each with a guessed role."""
+    counts: dict[str, int] = {}
+    first_at: dict[str, int] = {}
+    for k in indices:
+        for name, c in per_para[k].items():
+            counts[name] = counts.get(name, 0) + c
+            first_at.setdefault(name, k)
+    by_name = {p.name: p for p in people}
+    ranked = sorted(counts, key=lambda n: (not by_name[n].narrator, -counts[n], first_at[n]))
+    if not ranked:
+        return []
+    main = ranked[0]
+    return [{"name": n, "role": guess_role(by_name[n], passage, main)} for n in ranked]
