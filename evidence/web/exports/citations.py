@@ -71,28 +71,36 @@ def sources(conn) -> list[dict]:
     return out
 
 
+def ris_record(ty: str, fields) -> list[str]:
+    """The lines of one RIS record: `TY  - ty`, then `TAG  - value` for each
+    (tag, value) of `fields` whose value is not empty (None, "", 0 are left
+    out), `ER  - ` and a blank line. Runs of whitespace in a value become one
+    space, so a value with a line break cannot end its line early and start
+    a tag of its own. The caller joins the lines (LF or CRLF)."""
+    lines = [f"TY  - {ty}"]
+    for tag, value in fields:
+        if not value:
+            continue
+        lines.append(f"{tag}  - {' '.join(str(value).split())}")
+    lines += ["ER  - ", ""]
+    return lines
+
+
 def ris(items: list[dict]) -> str:
     """RIS records (TY RPRT for a report, TY BLOG for a post)."""
     lines = []
     for s in items:
-        lines.append(f"TY  - {'RPRT' if s['kind'] == 'report' else 'BLOG'}")
-        lines.append(f"ID  - {s['id']}")
-        lines.append(f"TI  - {s['title']}")
-        if s["author"]:
-            lines.append(f"AU  - {s['author']}")
-        if s["organisation"] and s["organisation"] != s["author"]:
-            lines.append(f"A2  - {s['organisation']}")
-        if s["publisher"]:
-            lines.append(f"PB  - {s['publisher']}")
-        if s["year"]:
-            lines.append(f"PY  - {s['year']}")
-        if s["date"]:
-            lines.append(f"DA  - {s['date']}")
-        if s["url"]:
-            lines.append(f"UR  - {s['url']}")
-        lines.append(f"N1  - cited by {s['origin']} in the evidence base")
-        lines.append("ER  - ")
-        lines.append("")
+        lines += ris_record("RPRT" if s["kind"] == "report" else "BLOG", [
+            ("ID", s["id"]),
+            ("TI", s["title"]),
+            ("AU", s["author"]),
+            ("A2", s["organisation"] if s["organisation"] != s["author"] else ""),
+            ("PB", s["publisher"]),
+            ("PY", s["year"]),
+            ("DA", s["date"]),
+            ("UR", s["url"]),
+            ("N1", f"cited by {s['origin']} in the evidence base"),
+        ])
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from evidence.content.parsers import CERTAINTY_LEVELS
 from evidence.errors import EvidenceError
+from evidence.web.exports.citations import ris_record
 from evidence.web.formatting import format_value, public_note
 from evidence.web.plugin.render import render_markdown
 from evidence.web.plugin.sql_guard import guard
@@ -466,36 +467,26 @@ RIS_TYPES = {"survey": "RPRT", "research report": "RPRT", "organisational report
 
 def cell_ris(data: dict) -> str:
     """The cell's records as RIS (reference managers: Zotero, EndNote, EPPI-Reviewer)."""
-    def clean(v) -> str:
-        return " ".join(str(v).split())
-
     lines = []
     for r in cell_records(data):
-        ty = "GEN" if r["type"] == "story" else RIS_TYPES.get((r.get("_kind") or "").lower(), "RPRT")
-        lines.append(f"TY  - {ty}")
-        lines.append(f"TI  - {clean(r['title'])}")
-        if r["_author"]:
-            lines.append(f"AU  - {clean(r['_author'])}")
-        if r["year"]:
-            lines.append(f"PY  - {clean(r['year'])}")
-        if r["_source"]:
-            lines.append(f"T2  - {clean(r['_source'])}")
-        if r["_publisher"]:
-            lines.append(f"PB  - {clean(r['_publisher'])}")
-        if r["_url"]:
-            lines.append(f"UR  - {clean(r['_url'])}")
-        lines.append(f"ID  - {r['type']}:{r['id']}")
-        lines.append(f"KW  - {r['domain']}")
-        lines.append(f"KW  - {r['approach']}")
         note = r["sentence"] or " ".join(x for x in [r["value"] and f"{r['value']} {r['unit']}".strip(),
                                                      r["sample_size"] != "" and f"n = {r['sample_size']}",
                                                      r["design"]] if x)
-        if note:
-            lines.append(f"N1  - {clean(note)}")
-        if r["certainty"]:
-            lines.append(f"N1  - certainty: {r['certainty']} ({'confidence in the stories' if r['type'] == 'story' else 'GRADE-style'})")
-        lines.append("ER  - ")
-        lines.append("")
+        certainty = r["certainty"] and (f"certainty: {r['certainty']} "
+                                        f"({'confidence in the stories' if r['type'] == 'story' else 'GRADE-style'})")
+        lines += ris_record("GEN" if r["type"] == "story" else RIS_TYPES.get((r.get("_kind") or "").lower(), "RPRT"), [
+            ("TI", r["title"]),
+            ("AU", r["_author"]),
+            ("PY", r["year"]),
+            ("T2", r["_source"]),
+            ("PB", r["_publisher"]),
+            ("UR", r["_url"]),
+            ("ID", f"{r['type']}:{r['id']}"),
+            ("KW", r["domain"]),
+            ("KW", r["approach"]),
+            ("N1", note),
+            ("N1", certainty),
+        ])
     return "\r\n".join(lines)
 
 
