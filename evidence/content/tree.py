@@ -95,14 +95,23 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        replace_atomically(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def replace_atomically(tmp: str | Path, path: str | Path) -> None:
+    """Put the finished temp file `tmp` in the place of `path` durably: fsync
+    its bytes, rename it over `path` (atomic within one filesystem, so a
+    reader opens the old file or the new one, never half of one) and fsync
+    the folder so the rename survives a crash. `tmp` must be in the same
+    folder as `path`; on failure the caller removes it."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
 
 
 def fsync_dir(folder: Path) -> None:

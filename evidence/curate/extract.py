@@ -31,6 +31,7 @@ from evidence.curate.extract_input import DEFAULT_MAX_MB, paragraphs, read_docum
 from evidence.curate.extract_people import TITLES, find_people, segment, story_people
 from evidence.enrich.gazetteer import places
 from evidence.content.records import content_hash, normalise_text
+from evidence.content.tree import write_atomic
 
 # Measured by tests/benchmarks/bench_extract.py (all-MiniLM-L6-v2): the cosine
 # at which a reworded or truncated copy counts as the same passage/sentence.
@@ -346,7 +347,5 @@ def review_data(result: ExtractResult) -> dict:
 def write_review(result: ExtractResult, out: Path) -> Path:
     """Write the candidates file (YAML) atomically; returns its path."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(review_data(result), sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, yaml.safe_dump(review_data(result), sort_keys=False, allow_unicode=True, width=100))
     return out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from evidence.content.tree import fsync_dir
+from evidence.content.tree import replace_atomically
 from evidence.errors import EvidenceError
 
 class PublishError(EvidenceError):
@@ -293,10 +293,7 @@ def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = 
                 raise EvidenceError(f"the new public database failed its integrity check ({ok}); the old one was kept")
         finally:
             conn.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, public_path)
-        fsync_dir(public_path.parent)
+        replace_atomically(tmp, public_path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
