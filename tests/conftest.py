@@ -14,43 +14,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parent.parent
-CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
+from support.content import CONTENT, ROOT, content_digest, copy_base  # noqa: F401  (tests import them from here)
 
 # plumbing tests use the deterministic fake embedder; tests about search or
 # tagging quality opt into the real model with @pytest.mark.model
 os.environ.setdefault("EVIDENCE_EMBEDDER", "fake")
 
 
-def copy_base(dest: Path) -> Path:
-    """Copy the repository's content (not its databases) into dest."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in CONTENT:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        elif src.exists():
-            shutil.copy(src, dest / name)
-    return dest
-
-
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
     """A fresh copy of the evidence base's content files."""
     return copy_base(tmp_path / "base")
-
-
-def content_digest(root: Path) -> str:
-    """SHA-256 over the content files of an evidence base (names and bytes)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in CONTENT:
-        src = root / name
-        for path in sorted([src] if src.is_file() else src.rglob("*") if src.is_dir() else []):
-            if path.is_file():
-                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="session")

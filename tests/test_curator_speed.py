@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import copy_base
+from support.probe import run_cold, torch_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,36 +26,6 @@ toast for every meal. A Community Navigator visited, found him a lunch club at t
 neighbour who drives him there on Thursdays. He now cooks a proper dinner twice a week with the
 recipes he swaps at the club, and says the weeks have a shape again.
 """
-
-
-PROBE = """
-import json, runpy, sys
-out = sys.argv.pop(1)
-sys.argv[0] = "evidence"
-code = 0
-try:
-    runpy.run_module("evidence", run_name="__main__")
-except SystemExit as exc:
-    code = exc.code or 0
-with open(out, "w") as fh:
-    json.dump(sorted(m for m in sys.modules if sys.modules[m] is not None), fh)
-sys.exit(code)
-"""
-
-
-def run(args: list[str], root: Path, tmp: Path) -> tuple[subprocess.CompletedProcess, set[str]]:
-    """An `evidence` command in a fresh interpreter; returns the result and
-    the modules loaded when it ended."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("EVIDENCE_EMBEDDER", None)
-    out = tmp / "modules.json"
-    r = subprocess.run([sys.executable, "-c", PROBE, str(out), *args, "--root", str(root)],
-                       capture_output=True, text=True, env=env, timeout=600)
-    return r, set(json.loads(out.read_text())) if out.exists() else set()
-
-
-def torch_modules(mods: set[str]) -> set[str]:
-    return {m for m in mods if m == "torch" or m.startswith("torch.") or m == "sentence_transformers"}
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +42,10 @@ def real_base(tmp_path_factory):
 def test_one_story_add_review_withdraw_without_torch_and_fully_enriched(real_base: Path, tmp_path: Path):
     body = tmp_path / "marek.md"
     body.write_text(STORY, encoding="utf-8")
-    r, mods = run(["add", "--title", "Marek's Thursday lunch club", "--approach", "community-navigators",
-             "--consent", "given-by-person", "--consent-scope", "public", "--consent-wording", "form v2",
-             "--source-title", "Navigator notes", "--source-organisation", "Swansea Council",
-             "--person", "Marek:person supported", "--body-file", str(body), "--no-input"], real_base, tmp_path)
+    r, mods = run_cold(["add", "--title", "Marek's Thursday lunch club", "--approach", "community-navigators",
+                  "--consent", "given-by-person", "--consent-scope", "public", "--consent-wording", "form v2",
+                  "--source-title", "Navigator notes", "--source-organisation", "Swansea Council",
+                  "--person", "Marek:person supported", "--body-file", str(body), "--no-input"], real_base, tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "spacy" in mods, "the add did tag the story with spaCy"
     assert not torch_modules(mods), "a one-story add must not import torch"
@@ -98,10 +69,10 @@ def test_one_story_add_review_withdraw_without_torch_and_fully_enriched(real_bas
     conn = sqlite3.connect(real_base / "evidence.db")
     domain = conn.execute("SELECT domain FROM tags WHERE item_id = ? ORDER BY score DESC", [sid]).fetchone()[0]
     conn.close()
-    r, mods = run(["review", sid, domain, "--confirm", "--by", "Speed Test"], real_base, tmp_path)
+    r, mods = run_cold(["review", sid, domain, "--confirm", "--by", "Speed Test"], real_base, tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "spacy" in mods and not torch_modules(mods)  # the review re-tagged the story
-    r, mods = run(["withdraw", sid, "--reason", "consent-withdrawn"], real_base, tmp_path)
+    r, mods = run_cold(["withdraw", sid, "--reason", "consent-withdrawn"], real_base, tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert mods and not torch_modules(mods)
 

@@ -41,43 +41,22 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
 from conftest import copy_base  # noqa: E402
-
-PROBE = """
-import json, runpy, sys
-out = sys.argv.pop(1)
-sys.argv[0] = "evidence"
-code = 0
-try:
-    runpy.run_module("evidence", run_name="__main__")
-except SystemExit as exc:
-    code = exc.code or 0
-with open(out, "w") as fh:
-    json.dump(sorted(m for m in sys.modules if sys.modules[m] is not None and (m == "torch" or m.startswith("torch."))), fh)
-sys.exit(code)
-"""
-
-
-def env() -> dict:
-    e = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    e.pop("EVIDENCE_EMBEDDER", None)
-    return e
-
+from support.probe import real_model_env, run_cold, torch_modules  # noqa: E402
 
 def timed_import() -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=True, env=env())
+    subprocess.run([sys.executable, "-c", "import sentence_transformers"], check=True, env=real_model_env())
     return time.perf_counter() - t
 
 
-def evidence(args: list[str], root: Path, probe: Path) -> tuple[float, bool, str]:
+def evidence(args: list[str], root: Path, work: Path) -> tuple[float, bool, str]:
     """(seconds, torch loaded, stderr) of one cold `evidence` command."""
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", PROBE, str(probe), *args, "--root", str(root)],
-                       capture_output=True, text=True, env=env())
+    r, modules = run_cold(args, root, work, timeout=None)
     seconds = time.perf_counter() - t
     if r.returncode != 0:
         raise SystemExit(f"evidence {' '.join(args[:2])} failed:\n{r.stderr[-3000:]}")
-    return seconds, bool(json.loads(probe.read_text())), r.stderr
+    return seconds, bool(torch_modules(modules)), r.stderr
 
 
 def corpus_bodies() -> list[tuple[str, str]]:
@@ -99,13 +78,12 @@ def main() -> None:
     reps = 1 if args.quick else max(1, args.reps)
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-curator-"))
     root = copy_base(tmp / "base")
-    probe = tmp / "probe.json"
     rng = random.Random(14)
     bodies = corpus_bodies()
     rng.shuffle(bodies)
 
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "evidence", "build", "--root", str(root), "-q"], check=True, env=env())
+    subprocess.run([sys.executable, "-m", "evidence", "build", "--root", str(root), "-q"], check=True, env=real_model_env())
     first_build = time.perf_counter() - t
     imports = [timed_import()]
     times: dict[str, list[float]] = {k: [] for k in ("add", "review", "add-finding", "from-review", "edit", "withdraw")}
@@ -120,7 +98,7 @@ def main() -> None:
         s, tl, err = evidence(["add", "--title", title, "--approach", "community-navigators", "--consent", "given-by-person",
                                "--consent-scope", "public", "--consent-wording", "bench form v1", "--source-title", "Bench notes",
                                "--source-organisation", "Bench Council", "--person", "Bench Person:person supported",
-                               "--body-file", str(bf), "--no-input"], root, probe)
+                               "--body-file", str(bf), "--no-input"], root, tmp)
         sid = re.search(r"added stories/(\S+)\.md", err).group(1)
         added.append(sid)
         times["add"].append(s)
@@ -132,13 +110,13 @@ def main() -> None:
         domain = conn.execute("SELECT domain FROM tags WHERE item_id = ? AND status = 'suggested' ORDER BY score DESC",
                               [sid]).fetchone()[0]
         conn.close()
-        s, tl, _ = evidence(["review", sid, domain, "--confirm", "--by", "Bench"], root, probe)
+        s, tl, _ = evidence(["review", sid, domain, "--confirm", "--by", "Bench"], root, tmp)
         times["review"].append(s)
         torch["review"] |= tl
         s, tl, _ = evidence(["add-finding", "--study", f"bench-study-{rep}", "--study-title", f"Bench study {rep}",
                              "--study-organisation", "Bench Trust", "--statement",
                              f"In run {rep}, {40 + rep} of 60 members said the lunch club made their week less lonely.",
-                             "--sample-size", "60", "--design", "survey"], root, probe)
+                             "--sample-size", "60", "--design", "survey"], root, tmp)
         times["add-finding"].append(s)
         torch["add-finding"] |= tl
         t2, b2 = bodies[2 * rep + 1]
@@ -152,7 +130,7 @@ def main() -> None:
                           "statement": f"Import run {rep}: 31 of 50 carers reported better sleep.",
                           "add": {"study": f"bench-study-{rep}"}}]}, sort_keys=False, allow_unicode=True),
             encoding="utf-8")
-        s, tl, _ = evidence(["add", "--from-review", str(cands)], root, probe)
+        s, tl, _ = evidence(["add", "--from-review", str(cands)], root, tmp)
         times["from-review"].append(s)
         torch["from-review"] |= tl
         imports.append(timed_import())
@@ -160,10 +138,10 @@ def main() -> None:
         story.write_text(story.read_text(encoding="utf-8").rstrip("\n")
                          + f"\n\nIn a later visit ({rep}) he said the Thursday lunches are the best part of his week.\n",
                          encoding="utf-8")
-        s, tl, _ = evidence(["build"], root, probe)
+        s, tl, _ = evidence(["build"], root, tmp)
         times["edit"].append(s)
         torch["edit"] |= tl
-        s, tl, _ = evidence(["withdraw", sid, "--reason", "other"], root, probe)
+        s, tl, _ = evidence(["withdraw", sid, "--reason", "other"], root, tmp)
         times["withdraw"].append(s)
         torch["withdraw"] |= tl
     imports.append(timed_import())
@@ -195,7 +173,7 @@ def enrichment(root: Path, sid: str, body: str) -> dict:
         conn.close()
     first = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0]
     r = subprocess.run([sys.executable, "-m", "evidence", "search", first, "--json", "--limit", "10", "--root", str(root)],
-                       capture_output=True, text=True, env=env())
+                       capture_output=True, text=True, env=real_model_env())
     ids = [h["id"] for h in json.loads(r.stdout or "[]")]
     return {"id": sid, "tags": tags, "passages": passages, "linked": linked,
             "rank": ids.index(sid) + 1 if sid in ids else "not in top 10"}

@@ -8,27 +8,16 @@ instead of several.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
-CORPUS_STORIES = ROOT / "tests" / "corpus" / "stories"
+from support.content import ROOT, copy_base
+
 CASES = ROOT / "tests" / "relevance.yml"
 
 
 def copy_measuring_base(dest: Path) -> Path:
     """Copy the repository's content and the corpus stories into dest."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in CONTENT:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name)
-        elif src.exists():
-            shutil.copy(src, dest / name)
-    for path in sorted(CORPUS_STORIES.glob("*.md")):
-        shutil.copy(path, dest / "stories" / path.name)
-    return dest
+    return copy_base(dest, corpus_stories=True)
 
 
 def build_measuring_base(dest: Path, embedder=None) -> Path:
