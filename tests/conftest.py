@@ -1,5 +1,6 @@
 """Shared fixtures: a copy of the evidence base in a temp folder, a built
-copy, the CLI runner, and a real `evidence serve` process on 127.0.0.1."""
+copy, the CLI runner, a real `evidence serve` process on 127.0.0.1 and
+headless Chromium for the browser tests."""
 from __future__ import annotations
 
 import os
@@ -155,3 +156,36 @@ def server(built_session: Path):
     srv = Server(built_session)
     yield srv
     srv.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's /usr/bin/chromium through Playwright;
+    nothing is downloaded), one per test module. Not per session: Playwright's
+    sync API runs an event loop in the main thread until it stops, which other
+    tests' asyncio.run() cannot share. Each test opens its own context with
+    its own viewport (see `page`)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page 1200 x 900 px in a fresh context of its own (closed after the test)."""
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()

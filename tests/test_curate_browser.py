@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import free_port, wait_for
+from conftest import ARTIFACTS, free_port, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -84,54 +80,51 @@ def wait_until(fn, timeout: float = 60.0):
     return False
 
 
-def test_keyboard_confirm_reject_undo_change_the_file_on_disk(workbench):
-    from playwright.sync_api import sync_playwright
-
+def test_keyboard_confirm_reject_undo_change_the_file_on_disk(workbench, browser):
     url, root = workbench
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            requests = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url + "/")
-            page.wait_for_selector("li.tag.current")
-            shot(page, "curate-queue")
-            first = page.locator("li.tag").nth(0)
-            item, domain = first.get_attribute("data-item"), first.get_attribute("data-domain")
-            # the selected tag's sentence is highlighted in the text
-            mark = page.locator("mark.current")
-            assert mark.count() == 1
-            assert " ".join(mark.inner_text().split()) == " ".join(first.locator("blockquote").inner_text().split())
-            assert domain not in decisions(root, item)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = ctx.new_page()
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(url + "/")
+        page.wait_for_selector("li.tag.current")
+        shot(page, "curate-queue")
+        first = page.locator("li.tag").nth(0)
+        item, domain = first.get_attribute("data-item"), first.get_attribute("data-domain")
+        # the selected tag's sentence is highlighted in the text
+        mark = page.locator("mark.current")
+        assert mark.count() == 1
+        assert " ".join(mark.inner_text().split()) == " ".join(first.locator("blockquote").inner_text().split())
+        assert domain not in decisions(root, item)
 
-            page.keyboard.press("y")
-            page.wait_for_selector("#tag-1.confirmed", timeout=90_000)
-            assert wait_until(lambda: decisions(root, item).get(domain, {}).get("status") == "confirmed")
-            d = decisions(root, item)[domain]
-            assert d["by"] == "Browser Tester"
-            assert page.locator("#tag-2").get_attribute("class").split().count("current") == 1, "moves on"
-            # j / k move
-            page.keyboard.press("j")
-            assert "current" in page.locator("#tag-3").get_attribute("class")
-            page.keyboard.press("k")
-            assert "current" in page.locator("#tag-2").get_attribute("class")
-            second = page.locator("#tag-2")
-            item2, domain2 = second.get_attribute("data-item"), second.get_attribute("data-domain")
-            page.keyboard.press("n")
-            page.wait_for_selector("#tag-2.rejected", timeout=90_000)
-            assert wait_until(lambda: decisions(root, item2).get(domain2, {}).get("status") == "rejected")
-            shot(page, "curate-decided")
-            # u undoes the last decision (the reject): gone from the file, the tag open again
-            page.keyboard.press("u")
-            page.wait_for_selector("#tag-2.current:not(.rejected)", timeout=90_000)
-            assert wait_until(lambda: domain2 not in decisions(root, item2))
-            assert decisions(root, item)[domain]["status"] == "confirmed", "the earlier decision stays"
-            assert "undone" in page.locator(".flash").inner_text()
-            shot(page, "curate-undone")
-            assert requests and all(r.startswith(url) for r in requests), [r for r in requests if not r.startswith(url)]
-        finally:
-            browser.close()
+        page.keyboard.press("y")
+        page.wait_for_selector("#tag-1.confirmed", timeout=90_000)
+        assert wait_until(lambda: decisions(root, item).get(domain, {}).get("status") == "confirmed")
+        d = decisions(root, item)[domain]
+        assert d["by"] == "Browser Tester"
+        assert page.locator("#tag-2").get_attribute("class").split().count("current") == 1, "moves on"
+        # j / k move
+        page.keyboard.press("j")
+        assert "current" in page.locator("#tag-3").get_attribute("class")
+        page.keyboard.press("k")
+        assert "current" in page.locator("#tag-2").get_attribute("class")
+        second = page.locator("#tag-2")
+        item2, domain2 = second.get_attribute("data-item"), second.get_attribute("data-domain")
+        page.keyboard.press("n")
+        page.wait_for_selector("#tag-2.rejected", timeout=90_000)
+        assert wait_until(lambda: decisions(root, item2).get(domain2, {}).get("status") == "rejected")
+        shot(page, "curate-decided")
+        # u undoes the last decision (the reject): gone from the file, the tag open again
+        page.keyboard.press("u")
+        page.wait_for_selector("#tag-2.current:not(.rejected)", timeout=90_000)
+        assert wait_until(lambda: domain2 not in decisions(root, item2))
+        assert decisions(root, item)[domain]["status"] == "confirmed", "the earlier decision stays"
+        assert "undone" in page.locator(".flash").inner_text()
+        shot(page, "curate-undone")
+        assert requests and all(r.startswith(url) for r in requests), [r for r in requests if not r.startswith(url)]
+    finally:
+        ctx.close()
     # and the working database agrees with the file
     conn = sqlite3.connect(root / "evidence.db")
     try:

@@ -4,21 +4,13 @@ Playwright; nothing downloaded) against a real `evidence serve` on
 test-artifacts/."""
 from __future__ import annotations
 
-import re
 import sqlite3
-from pathlib import Path
 
 import pytest
 
-from conftest import Server, copy_base
+from conftest import ARTIFACTS, Server, copy_base
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.model]
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture(scope="module")
 def real_site(tmp_path_factory):
@@ -31,27 +23,6 @@ def real_site(tmp_path_factory):
     srv = Server(root, env={"EVIDENCE_EMBEDDER": ""})
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Chromium for this module only: Playwright's sync API runs an event loop
-    in the main thread until it stops, which other tests' asyncio.run() cannot share."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
-    pg = ctx.new_page()
-    yield pg
-    ctx.close()
 
 
 def shot(page, name: str) -> None:

@@ -4,17 +4,13 @@
 test-artifacts/site-<page>-<width>.png."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from conftest import Server
+from conftest import ARTIFACTS, Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PAGES = {
     "index": "/",
     "stories": "/public/stories",
@@ -37,20 +33,9 @@ def site(built_session):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.mark.parametrize("width", [1280, 390])
-def test_every_page_fits_the_screen_and_leads_somewhere(site, chromium, width):
-    ctx = chromium.new_context(viewport={"width": width, "height": 900})
+def test_every_page_fits_the_screen_and_leads_somewhere(site, browser, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
     page = ctx.new_page()
     try:
         for name, path in PAGES.items():

@@ -13,7 +13,8 @@ import urllib.request
 
 import pytest
 
-from test_pages_browser import ARTIFACTS, browser, page, real_site, shot  # noqa: F401  (fixtures)
+from conftest import ARTIFACTS
+from test_pages_browser import real_site, shot  # noqa: F401  (real_site: a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.model]
 

@@ -22,14 +22,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Server, copy_base
+from conftest import ARTIFACTS, Server, copy_base
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PAYLOADS = yaml.safe_load((Path(__file__).parent / "xss_payloads.yml").read_text(encoding="utf-8"))
 BODY, URLS = [p["text"] for p in PAYLOADS["body"]], PAYLOADS["url"]
 
@@ -111,19 +107,10 @@ def site(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser):
+    """A 1200 x 900 page (as conftest's) that records every CSP violation
+    (window.__csp) and every dialog a payload opens (page.dialogs)."""
     ctx = browser.new_context(viewport={"width": 1200, "height": 900})
     ctx.add_init_script(WATCH)
     pg = ctx.new_page()
