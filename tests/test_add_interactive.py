@@ -14,6 +14,10 @@ import pexpect
 import pytest
 import yaml
 
+# each test drives `evidence add` in a real terminal: fresh interpreters that
+# load spaCy, several seconds apiece; `make test` runs them, test-fast does not
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 NARRATIVE = ["Bronwen, 84, moved in with a young nurse, Kofi, through a Homeshare scheme in Cardiff.",
              "He cooks with her twice a week and she no longer dreads the long evenings."]

@@ -203,6 +203,7 @@ def test_a_story_id_equal_to_a_finding_id_is_refused(built: Path, cli):
     _one_line_error(cli(["build", "--root", built]), f"stories/{fid}.md", "finding")
 
 
+@pytest.mark.slow  # a large-corpus test: parses a 100,000-finding file (tens of seconds on 2 cores)
 def test_a_huge_findings_file_is_refused_fast_and_the_limit_can_be_raised(built: Path, cli):
     head = "id: huge\ntitle: Huge\norganisation: O\nfindings:\n"
     item = "  - id: f-{0}\n    statement: Statement number {0} about support.\n"
