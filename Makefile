@@ -41,9 +41,10 @@ test: setup-test browser
 	$(MAKE) bench-quick
 	$(BIN)/python -m pytest -q
 
-# under a minute on 2 cores: no crash/fuzz/large-corpus tests, no real model, server or browser
+# under a minute on 2 cores: no crash/fuzz/large-corpus tests, no real model,
+# server or browser; two pytest-xdist workers (-n 2), one a core
 test-fast: setup-test
-	$(BIN)/python -m pytest -q -m "not slow and not model and not server and not browser"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not model and not server and not browser"
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_build.py

@@ -17,6 +17,14 @@ from typer.testing import CliRunner
 
 from support.content import CONTENT, ROOT, content_digest, copy_base  # noqa: F401  (tests import them from here)
 
+# One BLAS thread per test process (and its child processes), set before
+# numpy loads OpenBLAS (nothing imported above loads numpy). With two
+# OpenBLAS threads, the tagger's liblinear fits (thousands of small level-1
+# BLAS calls each) wait on a worker thread that a busy machine does not
+# schedule: a fit of 0.02 s then took up to 1.7 s, a one-story `add` 18 s
+# instead of 1. Two pytest-xdist workers on two cores want one thread each.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 # plumbing tests use the deterministic fake embedder; tests about search or
 # tagging quality opt into the real model with @pytest.mark.model
 os.environ.setdefault("EVIDENCE_EMBEDDER", "fake")
