@@ -52,24 +52,23 @@ def _built_template(tmp_path_factory):
             templates[key] = root
         return templates[key]
 
+    get.root_digest = content_digest(ROOT)  # the repository's content: what a template holds
     return get
 
 
-@pytest.fixture
-def built(base: Path, _built_template) -> Path:
-    """The copy, built: base/evidence.db and base/public.db exist.
-
-    The databases of a fresh copy are those of a session template built from
-    the same content, copied in; a no-op `build` then records the copy's own
-    public.db path (what a build here would have left). Content that differs
-    from the template's is built from nothing, as before."""
+def build_from_template(base: Path, templates) -> Path:
+    """Build the copy `base`: the databases of a session template built from
+    the same content (`templates`: the `_built_template` fixture) are copied
+    in, and a no-op `build` then records the copy's own public.db path (what
+    a build here would have left). Content that differs from the
+    repository's is built from nothing."""
     from evidence.build import build
 
     digest = content_digest(base)
-    if digest != content_digest(ROOT):
+    if digest != templates.root_digest:
         build(base)
         return base
-    template = _built_template(digest)
+    template = templates(digest)
     for name in ("evidence.db", "evidence.db-wal", "public.db"):
         if (template / name).exists():
             shutil.copy2(template / name, base / name)
@@ -78,14 +77,19 @@ def built(base: Path, _built_template) -> Path:
     return base
 
 
-@pytest.fixture(scope="session")
-def built_session(tmp_path_factory) -> Path:
-    """One built copy shared by read-only tests (faster)."""
-    from evidence.build import build
+@pytest.fixture
+def built(base: Path, _built_template) -> Path:
+    """The copy, built: base/evidence.db and base/public.db exist (the
+    databases copied from the session's template build)."""
+    return build_from_template(base, _built_template)
 
-    base = copy_base(tmp_path_factory.mktemp("shared") / "base")
-    build(base)
-    return base
+
+@pytest.fixture(scope="session")
+def built_session(tmp_path_factory, _built_template) -> Path:
+    """One built copy shared by read-only tests (faster); its databases come
+    from the same template build as `built`'s, so a session (or an xdist
+    worker) builds the repository's content once."""
+    return build_from_template(copy_base(tmp_path_factory.mktemp("shared") / "base"), _built_template)
 
 
 @pytest.fixture

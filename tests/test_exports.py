@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import build_from_template, copy_base
 
-@pytest.fixture
-def exported(built, cli, tmp_path):
-    """A built copy with two curator-confirmed story tags, exported."""
+
+def export_confirmed(built: Path, cli, out: Path) -> tuple[Path, Path]:
+    """Confirm two story tags in the built copy, then export it into out."""
     conn = sqlite3.connect(built / "public.db")
     picks = conn.execute("SELECT story_id, domain FROM tags WHERE item_type = 'story' AND via_crosswalk = 0 "
                          "GROUP BY story_id ORDER BY story_id LIMIT 2").fetchall()
@@ -21,11 +22,26 @@ def exported(built, cli, tmp_path):
     for story_id, domain in picks:
         r = cli(["review", story_id, domain, "--confirm", "--root", built])
         assert r.exit_code == 0, r.output
-    out = tmp_path / "export"
     r = cli(["export", out, "--root", built, "--base-url", "https://evidence.example.org"])
     assert r.exit_code == 0, r.output
     assert "export:" in r.stderr and "coded segments" in r.stderr
     return built, out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, _built_template):
+    """A built copy with two curator-confirmed story tags, exported: once for
+    the module, which only reads it (a test that changes a file or the copy
+    works on its own)."""
+    from typer.testing import CliRunner
+
+    from evidence.cli import app
+
+    def cli(args):
+        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+    tmp = tmp_path_factory.mktemp("exported")
+    return export_confirmed(build_from_template(copy_base(tmp / "base"), _built_template), cli, tmp / "export")
 
 
 def test_frictionless_validates_the_data_package(exported):
@@ -49,11 +65,13 @@ def test_frictionless_validates_the_data_package(exported):
     assert len((out / "data" / "stories.csv").read_text().strip().splitlines()) >= n + 1
 
 
-def test_frictionless_rejects_a_broken_package(exported):
+def test_frictionless_rejects_a_broken_package(exported, tmp_path):
     """The check can fail: a wrong type in a CSV is reported."""
+    import shutil
+
     from frictionless import validate
 
-    _, out = exported
+    out = shutil.copytree(exported[1], tmp_path / "export")  # the module's export stays whole
     import csv
 
     path = out / "data" / "findings.csv"
@@ -121,8 +139,8 @@ def test_refi_qda_project_and_codebook_read_back_with_codes_and_offsets(exported
     assert qdc_codes == codes
 
 
-def test_export_holds_public_data_only(exported, cli):
-    built, out = exported
+def test_export_holds_public_data_only(built, cli, tmp_path):
+    built, out = export_confirmed(built, cli, tmp_path / "export")  # its own: it withdraws a story
     header = (out / "data" / "stories.csv").read_text().splitlines()[0]
     for col in ("consent", "consent_scope", "curator", "file", "path"):
         assert col not in header.split(","), col
