@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from support.content import CONTENT, ROOT, content_digest, copy_base  # noqa: F401  (tests import them from here)
+from support.processes import stop_process
 
 # One BLAS thread per test process (and its child processes), set before
 # numpy loads OpenBLAS (nothing imported above loads numpy). With two
@@ -153,12 +154,7 @@ class Server:
             return err.code, dict(err.headers), err.read()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import ARTIFACTS, free_port, wait_for
+from support.processes import stop_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -37,11 +38,7 @@ def workbench(built: Path):
         wait_for(url + "/")
         yield url, built
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

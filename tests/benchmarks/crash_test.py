@@ -50,9 +50,9 @@ from support import integrity  # noqa: E402
 from evidence.content.tree import scan  # noqa: E402
 from evidence.store.lock import TEMP_RE  # noqa: E402
 from evidence.content.parsers import parse_story  # noqa: E402
+from support.content import copy_base  # noqa: E402
 from support.synthetic import synthetic_story, write_synthetic_stories  # noqa: E402
 
-CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "EVIDENCE_EMBEDDER": os.environ.get("EVIDENCE_EMBEDDER", "fake")}
 
 
@@ -118,9 +118,7 @@ def prepare(work: Path, stories: int, seed: int, log=print) -> dict:
     """Template tree, the operations' inputs, and their before/after states."""
     template = work / "template"
     template.mkdir(parents=True)
-    for name in CONTENT:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, template / name)
+    copy_base(template)
     write_synthetic_stories(template, stories, seed)
     code, secs, err = run(evidence("build", "--quiet", root=template))
     if code:

@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # tests/support
 
+from support.content import copy_base  # noqa: E402
+from support.processes import stop_process  # noqa: E402
+
 DEFAULT_PATHS = ["/public/stories", "/-/search?q=older+woman+isolated+after+her+bus+route+closed"]
-CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "EVIDENCE_EMBEDDER": os.environ.get("EVIDENCE_EMBEDDER", "fake")}
 
 
@@ -49,10 +51,7 @@ def corpus(workdir: Path, stories: int) -> Path:
         return root
     if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
-    for name in CONTENT:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    copy_base(root)
     start = time.perf_counter()
     write_synthetic_stories(root, stories, seed=10)
     subprocess.run([sys.executable, "-m", "evidence", "build", "--quiet", "--root", str(root)], env=ENV, check=True)
@@ -169,11 +168,7 @@ def main() -> int:
             results.append(r)
             print(report_line(r), flush=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"\n{args.stories} synthetic stories (+ the repository's), {args.clients} concurrent clients, "
