@@ -134,7 +134,7 @@ def synthetic_stories(n: int, seed: int = 7) -> list[tuple[str, list[str]]]:
     return out
 
 
-def throughput(n: int) -> None:
+def throughput(n: int, train_limit: int | None = None) -> None:
     from evidence.models.embedder import get_embedder
     from evidence.enrich.nlp import entity_rows, load_nlp, make_docs
     from evidence.content.parsers import parse_framework
@@ -160,6 +160,8 @@ def throughput(n: int) -> None:
     for p in training_files(ROOT, settings):
         t, lab = read_labelled(p, cb, "training")
         texts, labs = texts + t, labs + lab
+    if train_limit is not None:  # --quick: a smaller training set, so the smoke run stays short
+        texts, labs = texts[:train_limit], labs[:train_limit]
     if texts:
         tagger.fit(texts, labs)
     emb.encode(["warm up"])
@@ -196,7 +198,7 @@ def main() -> None:
     t.add_argument("--stories", type=int, default=10000)
     args = ap.parse_args()
     if args.quick:
-        throughput(20)
+        throughput(20, train_limit=120)
         if (DEFAULT_DATA / "feedback.csv").exists():
             accuracy(DEFAULT_DATA, False, sample=200, quick=True)
         else:
