@@ -93,3 +93,74 @@ def test_settings_file_is_read_and_checked(tmp_path):
     (tmp_path / "pipelines" / "tagging.yml").write_text("treshold: 0.7\n")
     with pytest.raises(EvidenceError, match="unknown setting 'treshold'"):
         load_settings(tmp_path)
+
+
+def _training_rows(n: int | None = None):
+    import csv
+
+    rows = list(csv.DictReader(open(ROOT / "pipelines" / "training" / "stories_dev.csv", encoding="utf-8")))
+    rows = rows[:n] if n else rows
+    return [r["text"] for r in rows], [[k for k in r["labels"].split("|") if k] for r in rows]
+
+
+def test_the_numpy_classifier_gives_scikit_learns_probabilities_and_survives_bytes():
+    """The classifier predicts in numpy (no scikit-learn or scipy import at
+    tagging time); it must give what scikit-learn's own objects give."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from evidence.enrich.tagger import LinearClassifier
+
+    texts, labels = _training_rows()
+    keys = sorted({k for labs in labels for k in labs})
+    lab = [Label(k, k, k, [k]) for k in keys]
+    emb = FakeEmbedder()
+    t = Tagger(lab, emb, load_nlp(ROOT), Settings()).fit(texts, labels)
+    assert t.trained.sum() >= 5
+    new = ["She joined a walking group and sees her friends on Tuesdays.", "The scheme started in 2014.",
+           "He was finally able to cook his own meals again, which meant a lot to him.", "Ünïcode café, naïve résumé!", ""]
+    vecs = emb.encode(new)
+    got = t.classifier.predict(new, vecs)
+    # scikit-learn, fitted the same way
+    tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, max_features=200_000)
+    X = hstack([tfidf.fit_transform(texts), csr_matrix(emb.encode(texts))]).tocsr()
+    Xn = hstack([tfidf.transform(new), csr_matrix(vecs)]).tocsr()
+    for i in np.flatnonzero(t.trained):
+        y = np.array([keys[i] in labs for labs in labels], dtype=int)
+        m = LogisticRegression(C=Settings().classifier_c, class_weight="balanced", max_iter=2000, solver="liblinear",
+                               random_state=0).fit(X, y)
+        assert np.abs(got[:, i] - m.predict_proba(Xn)[:, 1]).max() < 1e-5
+    assert np.isnan(got[:, ~t.trained]).all()
+    again = LinearClassifier.from_bytes(t.classifier.to_bytes())
+    assert np.array_equal(again.predict(new, vecs), got, equal_nan=True)
+    assert LinearClassifier.from_bytes(b"not a classifier") is None
+
+
+def test_a_small_build_keeps_a_close_classifier_and_fits_again_when_it_drifts(tmp_path):
+    from evidence.enrich import tagging
+    from evidence.store.schema import open_db
+
+    db = open_db(tmp_path / "w.db")
+    texts, labels = _training_rows(300)
+    keys = sorted({k for labs in labels for k in labs})
+    lab = [Label(k, k, k, [k]) for k in keys]
+
+    def tagger():
+        return Tagger(lab, FakeEmbedder(), load_nlp(ROOT), Settings())
+
+    none = [[] for _ in texts]
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "fitted"
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "reused"
+    extra = [f"A new confirmed sentence number {i} about her allotment." for i in range(3)]
+    few = (texts + extra, labels + [[keys[0]]] * 3, none + [[]] * 3)
+    assert tagging._fit_or_reuse(db, tagger(), *few, items=1) == "reused-close"
+    assert tagging._fit_or_reuse(db, tagger(), *few, items=tagging.SMALL_BUILD + 1) == "fitted"  # a large build fits
+    other_extra = [f"Another sentence, {i}, about his garden." for i in range(tagging.STALE_EXAMPLES + 1)]
+    many = (texts + other_extra, labels + [[keys[0]]] * len(other_extra), none + [[]] * len(other_extra))
+    assert tagging._fit_or_reuse(db, tagger(), *many, items=1) == "fitted"  # too far from any fitted one
+    # other settings never reuse a classifier
+    other = Tagger(lab, FakeEmbedder(), load_nlp(ROOT), Settings(classifier_c=1.0))
+    assert tagging._fit_or_reuse(db, other, *few, items=1) == "fitted"
+    assert db.execute("SELECT count(*) FROM classifier_cache").fetchone()[0] <= 3
+    db.close()

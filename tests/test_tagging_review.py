@@ -121,9 +121,22 @@ def test_confirmed_sentences_train_the_classifier(built: Path, cli, monkeypatch)
     original = tagger_mod.Tagger.fit
     monkeypatch.setattr(tagger_mod.Tagger, "fit", lambda self, texts, pos, neg=None, **k: fitted.append((list(texts), pos)) or original(self, texts, pos, neg, **k))
     build(built)
+    # three re-tagged stories, three new examples: the last classifier is close
+    # enough and is kept (no fit); the decisions themselves apply at once
+    assert fitted == []
+    assert tags_of(built, "debs-creative-minds")["ascot/occupation"][0] == "confirmed"
+    # a build that tags every item fits again, on the confirmed sentences too
+    from evidence.enrich.tagging import forget_tagging
+
+    forget_tagging(built)
+    build(built)
     texts, pos = fitted[-1]
     assert s1 in texts and pos[texts.index(s1)] == ["ascot/occupation"]
     assert tags_of(built, "debs-creative-minds")["ascot/occupation"][0] == "confirmed"
+    # and the classifier fitted then is read back by the next build that needs one, not fitted again
+    forget_tagging(built)
+    build(built)
+    assert len(fitted) == 1
 
 
 def test_set_decision_keeps_crlf_and_other_bytes():

@@ -251,33 +251,130 @@ class Tagger:
 
         vecs = np.asarray(self.embedder.encode(list(texts)) if vectors is None else vectors, dtype=np.float32)
         # words seen once are noise in a large training set but all there is in a small one
-        self._tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
-                                      max_features=200_000)
-        X = self._features(self._tfidf.fit_transform(list(texts)), vecs)
+        tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
+                                max_features=200_000, token_pattern=LinearClassifier.TOKEN.pattern)
+        from scipy.sparse import csr_matrix, hstack
+
+        X = hstack([tfidf.fit_transform(list(texts)), csr_matrix(vecs)]).tocsr()
         models = {}
         for i in np.flatnonzero(usable):
             y = (Y[:, i] == 1).astype(int)
             m = LogisticRegression(C=self.settings.classifier_c, class_weight="balanced", max_iter=2000,
                                    solver="liblinear", random_state=0)
             models[int(i)] = m.fit(X, y)
-        self.classifier = models
+        self.classifier = LinearClassifier.from_sklearn(tfidf, models, len(self.labels))
         self.trained = usable
         return self
 
-    @staticmethod
-    def _features(tfidf, vecs: np.ndarray):
-        from scipy.sparse import csr_matrix, hstack
-
-        return hstack([tfidf, csr_matrix(vecs)]).tocsr()
+    def use_classifier(self, classifier: "LinearClassifier") -> "Tagger":
+        """Use a classifier fitted before (read back from the working
+        database) instead of fitting one; returns self."""
+        if classifier.n_labels != len(self.labels):
+            raise EvidenceError(f"a stored classifier has {classifier.n_labels} domains, the codebook {len(self.labels)}")
+        self.classifier = classifier
+        self.trained = np.zeros(len(self.labels), dtype=bool)
+        self.trained[classifier.label_index] = True
+        return self
 
     def _predict(self, texts: list[str], vecs: np.ndarray) -> np.ndarray | None:
         if not self.classifier:
             return None
-        X = self._features(self._tfidf.transform(texts), vecs)
-        out = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
-        for i, m in self.classifier.items():
-            out[:, i] = m.predict_proba(X)[:, 1]
+        return self.classifier.predict(texts, vecs)
+
+
+class LinearClassifier:
+    """The fitted classifier in plain numpy: tf-idf of words and word pairs
+    (computed as scikit-learn's TfidfVectorizer does: lower case, words of
+    two or more characters, 1 + log tf, smoothed idf, unit length) beside
+    the sentence vector, and one logistic regression per trained domain.
+
+    Predicting needs neither scikit-learn nor scipy (importing them costs
+    seconds a curator would wait), and the whole classifier round-trips
+    through bytes, so a build stores it and the next one reads it back."""
+
+    TOKEN = re.compile(r"(?u)\b\w\w+\b")
+    FORMAT = "1"
+
+    def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
+                 label_index: Sequence[int], n_labels: int, ngrams: int = 2):
+        self.vocabulary = vocabulary
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.coef = np.asarray(coef, dtype=np.float64)  # trained labels x (terms + vector dimensions)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.label_index = np.asarray(label_index, dtype=np.int64)
+        self.n_labels = int(n_labels)
+        self.ngrams = int(ngrams)
+
+    def __bool__(self) -> bool:
+        return len(self.label_index) > 0
+
+    @classmethod
+    def from_sklearn(cls, tfidf: Any, models: dict[int, Any], n_labels: int) -> "LinearClassifier":
+        order = sorted(models)
+        return cls({str(k): int(v) for k, v in tfidf.vocabulary_.items()}, tfidf.idf_,
+                   np.vstack([models[i].coef_[0] for i in order]) if order else np.zeros((0, 0)),
+                   np.array([models[i].intercept_[0] for i in order]), order, n_labels, tfidf.ngram_range[1])
+
+    def terms(self, text: str) -> list[str]:
+        words = self.TOKEN.findall(text.lower())
+        out = list(words)
+        for n in range(2, self.ngrams + 1):
+            out += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
         return out
+
+    def decision(self, texts: Sequence[str], vecs: np.ndarray) -> np.ndarray:
+        """texts x trained labels: each regression's decision value."""
+        n_terms = len(self.idf)
+        out = np.asarray(vecs, dtype=np.float64) @ self.coef[:, n_terms:].T + self.intercept
+        for r, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for term in self.terms(text):
+                j = self.vocabulary.get(term)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            if not counts:
+                continue
+            idx = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self.idf[idx]
+            val /= np.sqrt(val @ val)
+            out[r] += self.coef[:, idx] @ val
+        return out
+
+    def predict(self, texts: Sequence[str], vecs: np.ndarray) -> np.ndarray:
+        """texts x all labels: the probability of each trained label (NaN for
+        a label with no classifier: a gap, not a zero)."""
+        out = np.full((len(texts), self.n_labels), np.nan, dtype=np.float32)
+        if len(texts) and len(self.label_index):
+            d = np.clip(self.decision(texts, vecs), -500, 500)
+            out[:, self.label_index] = 1.0 / (1.0 + np.exp(-d))
+        return out
+
+    def to_bytes(self) -> bytes:
+        import io
+
+        terms = sorted(self.vocabulary, key=self.vocabulary.get)
+        buf = io.BytesIO()
+        np.savez(buf, format=np.array([self.FORMAT]), terms=np.frombuffer("\n".join(terms).encode("utf-8"), dtype=np.uint8),
+                 idf=self.idf, coef=self.coef, intercept=self.intercept, label_index=self.label_index,
+                 shape=np.array([self.n_labels, self.ngrams]))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "LinearClassifier | None":
+        """The classifier, or None when the bytes are of another format."""
+        import io
+
+        try:
+            z = np.load(io.BytesIO(data), allow_pickle=False)
+            if str(z["format"][0]) != cls.FORMAT:
+                return None
+            text = z["terms"].tobytes().decode("utf-8")
+            terms = text.split("\n") if text else []
+            n_labels, ngrams = (int(x) for x in z["shape"])
+            return cls({t: i for i, t in enumerate(terms)}, z["idf"], z["coef"], z["intercept"], z["label_index"],
+                       n_labels, ngrams)
+        except (ValueError, KeyError, OSError, UnicodeDecodeError):
+            return None
 
 
 def unit_roles(doc: Any, units: list[tuple[int, int, str]]) -> list[str]:

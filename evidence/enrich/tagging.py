@@ -139,7 +139,8 @@ def enrich(db, summary, options) -> None:
     nlp = load_nlp(root, approaches)
     tagger, labels = None, None
     if any(tags for _, tags in work.values()):
-        tagger, labels = _tagger(db, root, embedder, nlp, settings)
+        tagger, labels = _tagger(db, root, embedder, nlp, settings,
+                                 items=sum(len(tags) for _, tags in work.values()))
     run = {"run_date": _dt.date.today().isoformat(), "model_id": embedder.model_id,
            "codebook_version": codebook_version(db), "tagger_version": tag_v}
     written = 0
@@ -196,12 +197,23 @@ def _delete_for(db, table: str, kind: str, ids: list[str]) -> None:
     delete_in(db, table, "item_id", ids, where="item_type = ?", params=[kind])
 
 
+# A build that tags at most SMALL_BUILD items (a curator's one-story action)
+# may keep the last fitted classifier when the training examples differ from
+# it by at most STALE_EXAMPLES (or STALE_SHARE of them): a curator's new
+# decision applies to its own tag at once, and reaches the classifier (which
+# scores other sentences) at the next larger build or once enough decisions
+# have gathered. Fitting costs scikit-learn's import and seconds of CPU.
+SMALL_BUILD = 10
+STALE_EXAMPLES = 20
+STALE_SHARE = 0.02
+
+
 # ---------------------------------------------------------------------------
 # The tagger for this evidence base: every framework's domains, trained on
 # curators' decisions and the configured CSVs
 
 
-def _tagger(db, root: Path, embedder: Any, nlp: Any, settings):
+def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMALL_BUILD + 1):
     from evidence.enrich.tagger import Label, Tagger
 
     labels = [Label(key=r["id"], label=r["label"], description=r["description"] or "",
@@ -213,8 +225,49 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings):
     tagger = Tagger(labels, embedder, nlp, settings)
     texts, pos, neg = training_examples(db, root, settings, set(tagger.keys))
     if texts:
-        tagger.fit(texts, pos, neg)
+        _fit_or_reuse(db, tagger, texts, pos, neg, items)
     return tagger, labels
+
+
+def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
+                  items: int = SMALL_BUILD + 1) -> str:
+    """Give the tagger its classifier: the one an earlier build fitted on
+    exactly these examples, settings, domains and sentence model (kept in
+    the working database, store/model_cache.py), else, in a small build,
+    the last one fitted if it is close enough, else a new fit (stored).
+    Returns how: 'reused', 'reused-close' or 'fitted'."""
+    from evidence.enrich.tagger import LinearClassifier
+    from evidence.store import model_cache
+
+    def digest(*parts: str) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            h.update(part.encode("utf-8"))
+            h.update(b"\0")
+        return h.hexdigest()
+
+    base = digest(LinearClassifier.FORMAT, tagger.settings.version(), tagger.embedder.model_id, json.dumps(tagger.keys))
+    examples = sorted({digest(json.dumps([t, p, n], ensure_ascii=False))[:16] for t, p, n in zip(texts, pos, neg)})
+    key = digest(base, *examples)
+    data = model_cache.get(db, key)
+    stored = LinearClassifier.from_bytes(data) if data is not None else None
+    if stored is not None and stored.n_labels == len(tagger.labels):
+        tagger.use_classifier(stored)
+        return "reused"
+    if items <= SMALL_BUILD:
+        last = model_cache.latest(db, base)
+        if last is not None:
+            before = set(last[1].decode("ascii").split()) if last[1] else set()
+            differ = len(before.symmetric_difference(examples))
+            stored = LinearClassifier.from_bytes(last[2])
+            if (stored is not None and stored.n_labels == len(tagger.labels)
+                    and differ <= max(STALE_EXAMPLES, STALE_SHARE * len(examples))):
+                tagger.use_classifier(stored)
+                return "reused-close"
+    tagger.fit(texts, pos, neg)
+    if tagger.classifier:
+        model_cache.put(db, key, tagger.classifier.to_bytes(), base=base, examples=" ".join(examples).encode("ascii"))
+    return "fitted"
 
 
 def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:

@@ -34,13 +34,24 @@ def supported(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
-    return (config.get("model_type") == "bert" and config.get("hidden_act") == "gelu"
-            and config.get("position_embedding_type", "absolute") == "absolute"
-            and kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"}
-            and pooling.get("pooling_mode_mean_tokens") and not any(
-                pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
-                                         "pooling_mode_mean_sqrt_len_tokens"))
-            and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists())
+    return bool(config.get("model_type") == "bert" and config.get("hidden_act") == "gelu"
+                and config.get("position_embedding_type", "absolute") == "absolute"
+                and kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"}
+                and _mean_pooling(pooling)
+                and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists())
+
+
+def _mean_pooling(pooling: dict) -> bool:
+    """True for plain mean pooling, in either way sentence-transformers
+    writes it: `pooling_mode: mean` (version 6 on, e.g. a model saved after
+    fine-tuning) or `pooling_mode_mean_tokens: true` and no other mode."""
+    if "pooling_mode" in pooling:
+        mode = pooling["pooling_mode"]
+        return mode == "mean" or mode == ["mean"]
+    return bool(pooling.get("pooling_mode_mean_tokens")) and not any(
+        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
+                                 "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                                 "pooling_mode_lasttoken"))
 
 
 def safetensors_header(path: Path) -> tuple[dict, int]:

@@ -414,7 +414,7 @@ def filter_values(db_path: str | Path) -> dict[str, list]:
 # (tests/relevance.yml, tests/corpus/questions_*.yml) and questions the
 # evidence base cannot answer (tests/unanswerable.yml) by
 # tests/benchmarks/bench_weak_match.py. A model not measured here: no flag.
-WEAK_BELOW = {"all-MiniLM-L6-v2": 0.335}  # 2026-11-30, tuned on the even half
+WEAK_BELOW = {"all-MiniLM-L6-v2": 0.345}  # 2026-11-30, tuned on the even half, on the title-and-summary passages
 
 
 def weak_match(db_path: str | Path, query: str, *, filters: Filters | None = None,

@@ -214,6 +214,14 @@ CREATE TABLE [tag_sentences] (
         db.execute("UPDATE tagged_items SET tagger_version = ''")
 
 
+@migrations()
+def m010_classifier_cache(db: sqlite_utils.Database) -> None:
+    """The tagger's fitted classifier, keyed by a hash of what it was fitted
+    on (see store/model_cache.py), so a build that tags one new story reads
+    it back instead of fitting it again."""
+    db["classifier_cache"].create({"key": str, "base": str, "examples": bytes, "data": bytes, "used": int}, pk="key")
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""

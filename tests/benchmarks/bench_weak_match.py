@@ -52,6 +52,7 @@ def load(quick: bool) -> tuple[list[str], list[str]]:
         for name in ("a", "b", "c"):
             answerable += [c["query"] for c in yaml.safe_load(
                 (ROOT / "tests" / "corpus" / f"questions_{name}.yml").read_text())["cases"]]
+    answerable = list(dict.fromkeys(answerable))  # relevance.yml has taken in the corpus questions: count each once
     unanswerable = [c["query"] for c in yaml.safe_load((ROOT / "tests" / "unanswerable.yml").read_text())["cases"]]
     if quick:
         answerable, unanswerable = answerable[:8], unanswerable[:6]
