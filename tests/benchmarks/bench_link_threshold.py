@@ -104,8 +104,11 @@ def main() -> None:
     if not tune or not any(y for y, _ in tune):
         print("no same-approach pairs to measure on (too little content)")
     else:
-        cands = sorted({round(s, 3) for _, s in tune})
+        # every tune-half score is a candidate, taken exactly (a score rounded up would leave its own pair out),
+        # then floored to 3 decimals so the setting written keeps that pair in
+        cands = sorted({s for _, s in tune})
         best = max(cands, key=lambda t: (prf(tune, t)[2], t))
+        best = int(best * 1000) / 1000
         print(f"threshold with the best F1 on the tune half: {best:.3f} (in use: {in_use})")
         for label, items in (("tune half", tune), ("report half", report)):
             for name, t in (("tuned", best), ("in use", in_use)):
