@@ -107,13 +107,13 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         from evidence.content.privacy import names_in_published_fields, pseudonym_clashes
 
         for i, pseudonym in pseudonym_clashes(story):
-            raise doc.error(f"the pseudonym '{pseudonym}' shares a part with a name of a person in this anonymised "
+            raise doc.error(f"the pseudonym {pseudonym!r} shares a part with a name of a person in this anonymised "
                             "story, so publishing it would publish the name; choose another pseudonym",
                             *(("people", i, "pseudonym") if story.people[i].pseudonym else ("consent", "pseudonym")))
 
         for label, name, keys in names_in_published_fields(story):
             raise doc.error(
-                f"{label} contains '{name}', a name of a person in this anonymised story, and {label} is published "
+                f"{label} contains {name!r}, a name of a person in this anonymised story, and {label} is published "
                 "as it is; take the name out of it (to change the id, rename the file too)", *keys)
     if vocab is not None:
         check_approach(doc, story.approach, vocab, ("approach",))
