@@ -26,6 +26,23 @@ from support.processes import stop_process
 # instead of 1. Two pytest-xdist workers on two cores want one thread each.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# typer's CliRunner.invoke builds the whole click command tree of the app on
+# every call (about 7 s of CPU over the fast suite); the tree of one app
+# object never changes, so it is built once per process
+import typer.testing as _typer_testing  # noqa: E402
+
+_make_command = _typer_testing._get_command
+_commands: dict[int, object] = {}
+
+
+def _command_once(app):
+    if id(app) not in _commands:
+        _commands[id(app)] = (app, _make_command(app))  # the app is kept, so its id is never reused
+    return _commands[id(app)][1]
+
+
+_typer_testing._get_command = _command_once
+
 # plumbing tests use the deterministic fake embedder; tests about search or
 # tagging quality opt into the real model with @pytest.mark.model
 os.environ.setdefault("EVIDENCE_EMBEDDER", "fake")
