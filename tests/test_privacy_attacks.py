@@ -56,6 +56,10 @@ FORMS = [
     ("in a Markdown image alt", "![Zebedee at home](photo.jpg)"),
     ("surname first", "Quartermaine, Zebedee"),
     ("Mrs and full stop", "Mrs. Quartermaine"),
+    ("social-media handle with an initial", "@ZebedeeQ posted a photo"),
+    ("hashtag with a year", "#Zebedee1941 trended locally"),
+    ("email local part with an initial", "write to zebedeeq@example.org"),
+    ("email local part after other letters", "mail qzquartermaine+care@post.example.com"),
 ]
 
 
@@ -79,6 +83,11 @@ def test_replacement_is_literal_never_a_template():
     assert pseudonymise("Zebedee came", rep) == "X\\g<0>\\1\\\\ came"
     rep = {"Zebedee": "$1 ${name}"}
     assert pseudonymise("Zebedee came", rep) == "$1 ${name} came"
+
+
+def test_handles_and_addresses_without_the_name_are_left_alone():
+    text = "Email team@example.org or @annual_report about #planning; price@ 5; a@b."
+    assert pseudonymise(text, REP) == text
 
 
 def test_ordinary_words_are_left_alone():
@@ -135,7 +144,9 @@ def test_a_backslash_pseudonym_builds_and_publishes_literally(base: Path):
 
 
 def test_every_form_in_every_published_field_stays_out_of_public_db(base: Path):
-    body = "\n\n".join(f"{i}. {text}" for i, (_, text) in enumerate(FORMS))
+    # (an email address is personal data: the scanner would hold the whole story back, so those forms are
+    # checked on the replacement alone)
+    body = "\n\n".join(f"{i}. {text}" for i, (attack, text) in enumerate(FORMS) if "email" not in attack)
     write_story(base, "a-new-home", body=body, title="ZEBEDEE finds a home", summary="Mr Quartermaine's move.",
                 people=[{"name": "Zebedee Quartermaine", "role": "Zebedee's own carer", "aliases": ["Zeb"]}],
                 place="Zebedee's flat, Leeds", organisation="Friends of Zeb",

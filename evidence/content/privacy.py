@@ -188,12 +188,35 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
             if folded[m.end() - 1] == "s" and m.group(0)[-1] == "s" and not _ends_in_part(m.group(0), seqs):
                 end = index[m.end() - 1]
             spans.append((start, end, pseudonym))
+    spans += _handle_spans(text, folded, index, by_pseudonym)
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     out: list[tuple[int, int, str]] = []
     for s in spans:
         if out and s[0] < out[-1][1]:
             continue
         out.append(s)
+    return out
+
+
+# a social-media handle or hashtag (@ZebedeeQ, #zeb1941) and an email
+# address's local part (zebedeeq@...): identities written as one token, in
+# which a name part is found anywhere, not only between word boundaries
+_HANDLE = re.compile(r"(?<![\w@#])[@#][^\W_][\w.]*|[\w.+-]+(?=@[^\W_][\w-]*\.)")
+
+
+def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
+    """(start, end, pseudonym) of name parts inside handles, hashtags and
+    email local parts of the folded text."""
+    out: list[tuple[int, int, str]] = []
+    for m in _HANDLE.finditer(folded):
+        token, base = m.group(0), m.start()
+        for pseudonym, seqs in by_pseudonym.items():
+            for part in sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True):
+                at = token.find(part)
+                while at >= 0:
+                    a, b = base + at, base + at + len(part)
+                    out.append((index[a], index[b] if b < len(index) else len(text), pseudonym))
+                    at = token.find(part, at + len(part))
     return out
 
 
