@@ -48,6 +48,26 @@ def test_search_page_shows_results_linking_to_story_pages_with_the_passage_marke
     assert '<option value="shared-lives"' in html
 
 
+def test_search_results_show_the_passage_as_a_reader_sees_it_not_its_markdown(get):
+    # the seed stories end with an emphasised source line ("*Source: ...*"); search for it
+    r = get(f"/-/search?q={q('Source Small and personal promoting innovative models of support Alex Fox')}&limit=5&mode=fts")
+    assert r.status_code == 200
+    results = r.text[r.text.index('<ol class="results">'):r.text.index("</ol>")]
+    quotes = [results[i:results.index("</blockquote>", i)] for i in range(len(results)) if results.startswith("<blockquote>", i)]
+    assert any("Source:" in b for b in quotes), quotes
+    for b in quotes:
+        assert "*" not in b and "](" not in b, b
+
+
+def test_display_text_takes_out_markdown_and_keeps_the_joins():
+    from evidence.web.formatting import display_text
+
+    assert display_text("*Source: \"Small\", Alex Fox.*") == 'Source: "Small", Alex Fox.'
+    assert display_text(" and **bold** words with [a link](https://x.org) ") == " and bold words with a link "
+    assert display_text("end of a line\n\n") == "end of a line "
+    assert display_text("") == "" and display_text("  ") == " "
+
+
 def test_search_page_without_a_query_is_just_the_form(get):
     r = get("/-/search")
     assert r.status_code == 200 and '<form action="/-/search"' in r.text and '<ol class="results">' not in r.text

@@ -20,6 +20,20 @@ def plain_text(markdown_text: str) -> str:
     return " ".join(text.split())
 
 
+def display_text(markdown_text: str) -> str:
+    """A piece of Markdown as a reader sees it (emphasis marks, link syntax
+    and heading or quote marks taken out, runs of space made one), keeping
+    one space at either edge where it had one: a search result shows its
+    passage between the text before and after it, and they must still join."""
+    text = markdown_text or ""
+    if not text:
+        return ""
+    lead = " " if text[0].isspace() else ""
+    trail = " " if text[-1].isspace() else ""
+    plain = plain_text(text)
+    return f"{lead}{plain}{trail}" if plain else (lead or trail)
+
+
 def excerpt(markdown_text: str, limit: int = 180) -> str:
     """The opening of a narrative, cut at a word boundary, at most `limit` characters."""
     # only the opening is needed: a long narrative is not cleaned whole

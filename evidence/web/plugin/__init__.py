@@ -13,7 +13,7 @@ import datasette.plugins  # noqa: F401,I001
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from evidence.web.formatting import cite_source, cite_story, format_value, public_note
+from evidence.web.formatting import cite_source, cite_story, display_text, format_value, public_note
 from evidence.web.plugin import feed_views, live, page_views, search_views, tables
 from evidence.web.plugin.page_cache import clear_all, page_cache
 from evidence.web.plugin.render import render_markdown, safe_url
@@ -39,6 +39,7 @@ def prepare_jinja2_environment(env, datasette):
     # a URL field's value only when it is http, https or mailto (render.py)
     env.filters["evidence_safe_url"] = safe_url
     env.filters["public_note"] = public_note
+    env.filters["evidence_plain"] = display_text
     env.filters["cite_story"] = cite_story
     env.filters["cite_source"] = cite_source
     env.filters["story_path"] = lambda story_id: (datasette.setting("base_url") or "/").rstrip("/") + story_path(str(story_id))
