@@ -208,10 +208,12 @@ def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tu
     """(start, end, pseudonym) of name parts inside handles, hashtags and
     email local parts of the folded text."""
     out: list[tuple[int, int, str]] = []
+    parts = {pseudonym: sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True)
+             for pseudonym, seqs in by_pseudonym.items()}
     for m in _HANDLE.finditer(folded):
         token, base = m.group(0), m.start()
-        for pseudonym, seqs in by_pseudonym.items():
-            for part in sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True):
+        for pseudonym, names in parts.items():
+            for part in names:
                 at = token.find(part)
                 while at >= 0:
                     a, b = base + at, base + at + len(part)
