@@ -249,20 +249,21 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
     base = digest(LinearClassifier.FORMAT, tagger.settings.version(), tagger.embedder.model_id, json.dumps(tagger.keys))
     examples = sorted({digest(json.dumps([t, p, n], ensure_ascii=False))[:16] for t, p, n in zip(texts, pos, neg)})
     key = digest(base, *examples)
-    data = model_cache.get(db, key)
-    stored = LinearClassifier.from_bytes(data) if data is not None else None
-    if stored is not None and stored.n_labels == len(tagger.labels):
+
+    def use(data: bytes | None) -> bool:
+        stored = LinearClassifier.from_bytes(data) if data is not None else None
+        if stored is None or stored.n_labels != len(tagger.labels):
+            return False
         tagger.use_classifier(stored)
+        return True
+
+    if use(model_cache.get(db, key)):
         return "reused"
     if items <= SMALL_BUILD:
         last = model_cache.latest(db, base)
         if last is not None:
-            before = set(last[1].decode("ascii").split()) if last[1] else set()
-            differ = len(before.symmetric_difference(examples))
-            stored = LinearClassifier.from_bytes(last[2])
-            if (stored is not None and stored.n_labels == len(tagger.labels)
-                    and differ <= max(STALE_EXAMPLES, STALE_SHARE * len(examples))):
-                tagger.use_classifier(stored)
+            differ = len(set(last[1].decode("ascii").split()).symmetric_difference(examples))
+            if differ <= max(STALE_EXAMPLES, STALE_SHARE * len(examples)) and use(last[2]):
                 return "reused-close"
     tagger.fit(texts, pos, neg)
     if tagger.classifier:
