@@ -272,25 +272,22 @@ def tune(scored: list[Scored], keys: list[str], settings, crosswalk: dict, roles
     def best_threshold(s, cs):
         return max(((objective(measure(scored, keys, replace(s, threshold=t), crosswalk, cs)), t) for t in THRESHOLDS))
 
-    best = None
-    s0 = replace(settings, thresholds={}, role_weights={})
-    grid = [weights] if weights else [{"rule": r, "embedding": e, "classifier": c} for r, e, c in
-                                      itertools.product((0.0, 0.25), (0.25, 0.5, 1.0), (1.0, 2.0))]
-    for w in grid:
-        s = replace(s0, weights=w)
-        obj, t = best_threshold(s, combined(scored, s))
-        if best is None or obj > best[0] + 1e-9:
-            best = (obj, replace(s, threshold=t))
-    s = best[1]
-    if roles:
+    def best_of(trials):
+        """The trial settings (with their best threshold) of the highest objective; the first on ties."""
         best = None
-        for c, a, w, o in itertools.product((0.3, 0.5, 0.7), (0.3, 0.6), (0.6, 0.9), (0.8, 1.0)):
-            rw = {"commentary": c, "attribution": a, "headline": a, "worker": w, "other": o}
-            trial = replace(s, role_weights=rw)
+        for trial in trials:
             obj, t = best_threshold(trial, combined(scored, trial))
             if best is None or obj > best[0] + 1e-9:
                 best = (obj, replace(trial, threshold=t))
-        s = best[1]
+        return best[1]
+
+    s0 = replace(settings, thresholds={}, role_weights={})
+    grid = [weights] if weights else [{"rule": r, "embedding": e, "classifier": c} for r, e, c in
+                                      itertools.product((0.0, 0.25), (0.25, 0.5, 1.0), (1.0, 2.0))]
+    s = best_of([replace(s0, weights=w) for w in grid])
+    if roles:
+        s = best_of([replace(s, role_weights={"commentary": c, "attribution": a, "headline": a, "worker": w, "other": o})
+                     for c, a, w, o in itertools.product((0.3, 0.5, 0.7), (0.3, 0.6), (0.6, 0.9), (0.8, 1.0))])
     if per_domain:
         cs = combined(scored, s)
         thresholds: dict[str, float] = {}
