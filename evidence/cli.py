@@ -608,7 +608,8 @@ def retag_cmd(
 def eval_cmd(
     codebook: Annotated[list[Path], typer.Option("--codebook", help="Codebook YAML (name, domains with label, optional id, description, examples); repeat to combine several.")],
     test: Annotated[Path, typer.Option("--test", help="Test CSV with columns text and labels ('|'-separated).")],
-    train: Annotated[Optional[Path], typer.Option("--train", help="Training CSV, same columns [default: the codebook alone].")] = None,
+    train: Annotated[Optional[Path], typer.Option("--train", help="Training CSV, same columns [default: the training CSVs of ROOT/pipelines/tagging.yml, as the build trains on them, when they label this codebook's domains; else the codebook alone].")] = None,
+    codebook_only: Annotated[bool, typer.Option("--codebook-only", help="Train on nothing: the codebook's labels, descriptions and examples alone.")] = False,
     min_labels: Annotated[Optional[int], typer.Option("--min-labels", help="Labels every text gets at least [default: 1, or 0 when some training texts have none].")] = None,
     max_labels: Annotated[Optional[int], typer.Option("--max-labels", help="Labels every text gets at most, 0 for no limit [default: 1 when every training text has one label, else 0].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
@@ -627,8 +628,10 @@ def eval_cmd(
     if min_labels is not None and max_labels and min_labels > max_labels:
         raise EvidenceError(f"--min-labels {min_labels} is greater than --max-labels {max_labels}; "
                             "give a minimum no larger than the maximum (or --max-labels 0 for no limit)")
+    if train and codebook_only:
+        raise EvidenceError("--train and --codebook-only contradict each other; give one of them")
     result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
-                      progress=None if quiet else (lambda m: _err(m)))
+                      progress=None if quiet else (lambda m: _err(m)), codebook_only=codebook_only)
     if as_json:
         typer.echo(_json.dumps(result, ensure_ascii=False))
         return
@@ -640,7 +643,11 @@ def eval_cmd(
     typer.echo(f"tagger:   macro F1 {result['macro_f1']:.3f}  micro F1 {result['micro_f1']:.3f}")
     typer.echo(f"baseline: macro F1 {b['macro_f1']:.3f}  micro F1 {b['micro_f1']:.3f}  ({b['name']}, same split)")
     setup = result["setup"]
-    typer.echo(f"({setup['test_texts']} test texts, {setup['train_texts']} training texts, {setup['labels']} labels, "
+    trained_on = setup["training"]
+    if isinstance(trained_on, list):
+        trained_on = "the build's " + ", ".join(trained_on)
+    typer.echo(f"({setup['test_texts']} test texts, {setup['train_texts']} training texts"
+               f"{' (' + trained_on + ')' if trained_on else ''}, {setup['labels']} labels, "
                f"model {setup['model']}, weights {setup['weights']}, threshold {setup['threshold']})")
 
 

@@ -119,9 +119,48 @@ def test_multi_label_with_two_codebooks(tmp_path, cli):
         "text,labels\nShe made new friends at the club and got a job.,ascot/social-participation-and-involvement|ascot/occupation|community-outcomes/more-connected\n"
         "The report was published in 2017.,\n", encoding="utf-8")
     r = cli(["eval", "--codebook", root / "pipelines/frameworks/ascot.yml", "--codebook", root / "pipelines/frameworks/community-outcomes.yml",
-             "--test", tmp_path / "t.csv", "--min-labels", "0", "--json"])
+             "--test", tmp_path / "t.csv", "--min-labels", "0", "--json", "--codebook-only"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
+    assert data["setup"]["train_texts"] == 0 and data["setup"]["training"] is None
     assert data["per_label"]["ascot/occupation"]["support"] == 1
     assert data["per_label"]["ascot/social-participation-and-involvement"]["recall"] == 1.0  # 'made new friends' is a codebook phrase
     assert data["setup"]["labels"] == 11
+
+
+def _base_with_training(tmp_path: Path, rows: str) -> Path:
+    """An evidence base whose pipelines/tagging.yml lists one training CSV."""
+    root = tmp_path / "base"
+    (root / "pipelines" / "training").mkdir(parents=True)
+    (root / "pipelines" / "tagging.yml").write_text("training:\n  - pipelines/training/pets.csv\n", encoding="utf-8")
+    (root / "pipelines" / "training" / "pets.csv").write_text(rows, encoding="utf-8")
+    return root
+
+
+def test_eval_without_train_measures_the_tagger_the_build_trains(files, cli, tmp_path):
+    """No --train: the training CSVs of ROOT's tagging.yml, as the build
+    uses them; a label of another codebook there is left out, not an error."""
+    root = _base_with_training(tmp_path, TRAIN + "a parrot on a perch,Birds\n")
+    args = ["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--json", "--root", root]
+    data = json.loads(cli(args).stdout)
+    assert data["setup"]["training"] == ["pipelines/training/pets.csv"]
+    assert data["setup"]["train_texts"] == 13 and data["setup"]["classifier_labels"] == 3
+    assert data["setup"]["min_labels"] == 0  # the parrot row has no label of this codebook
+    assert data["setup"]["weights"] == {"rule": 0.25, "embedding": 1.0, "classifier": 1.0}  # tagging.yml's, not re-tuned
+    only = json.loads(cli(args + ["--codebook-only"]).stdout)
+    assert only["setup"]["train_texts"] == 0 and only["setup"]["training"] is None and only["setup"]["classifier_labels"] == 0
+    table = cli(args[:-3] + ["--root", root])
+    assert table.exit_code == 0 and "13 training texts (the build's pipelines/training/pets.csv)" in table.stdout
+
+
+def test_eval_ignores_training_data_of_another_codebook(files, cli, tmp_path):
+    root = _base_with_training(tmp_path, "text,labels\na parrot on a perch,Birds\nthe hawk flew,Birds\nan owl at night,Birds\n")
+    data = json.loads(cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--json",
+                           "--root", root]).stdout)
+    assert data["setup"]["train_texts"] == 0 and data["setup"]["training"] is None
+
+
+def test_train_and_codebook_only_together_are_refused(files, cli):
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--train", files["train.csv"],
+             "--codebook-only"])
+    assert r.exit_code == 1 and "--codebook-only" in r.output and len(r.output.strip().splitlines()) == 1

@@ -72,8 +72,10 @@ def _rows(reader, path: Path):
         yield row
 
 
-def read_labelled(path: Path, codebook: Codebook, what: str) -> tuple[list[str], list[list[str]]]:
-    """(texts, label lists) of a CSV with columns text and labels ('|'-separated)."""
+def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "error") -> tuple[list[str], list[list[str]]]:
+    """(texts, label lists) of a CSV with columns text and labels ('|'-separated).
+    A label that is not a domain of the codebook is an error, or with
+    unknown="drop" left out (the row stays, with the labels it has here)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -104,6 +106,8 @@ def read_labelled(path: Path, codebook: Codebook, what: str) -> tuple[list[str],
             if not lab:
                 continue
             key = codebook.aliases.get(lab.lower())
+            if key is None and unknown == "drop":
+                continue
             if key is None:
                 close = difflib.get_close_matches(lab.lower(), list(codebook.aliases), n=1)
                 hint = f" (did you mean '{codebook.aliases[close[0]]}'?)" if close else ""

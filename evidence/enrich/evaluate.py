@@ -165,12 +165,41 @@ def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: in
                   validation_size=len(items), validation_objective=round(obj, 4))
 
 
+def shipped_training(root: Path | None, settings: Settings, codebook) -> tuple[list[str], list[list[str]], list[str]]:
+    """(texts, label lists, files) of the training CSVs that ROOT's
+    pipelines/tagging.yml lists, as the build trains on them, read against
+    this codebook (labels of other domains left out); nothing when none of
+    the codebook's domains has min_examples positives there (another
+    codebook: the shipped data says nothing about it)."""
+    if root is None or not settings.training:
+        return [], [], []
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    files = []
+    for rel in settings.training:
+        path = Path(root) / rel
+        if not path.exists():
+            raise EvidenceError(f"pipelines/tagging.yml: training file {rel} not found; fix the path or remove it from 'training'")
+        t, labs = read_labelled(path, codebook, "training", unknown="drop")
+        texts, labels, files = texts + t, labels + labs, files + [rel]
+    counts: dict[str, int] = {}
+    for labs in labels:
+        for k in labs:
+            counts[k] = counts.get(k, 0) + 1
+    if not any(n >= max(1, settings.min_examples) for n in counts.values()):
+        return [], [], []
+    return texts, labels, files
+
+
 def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *, root: Path | None = None,
              embedder: Any = None, min_labels: int | None = None, max_labels: int | None = None,
-             progress=None) -> dict:
-    """Tagger and baseline on TEST (trained on TRAIN when given, else on the
-    codebook alone). Returns macro_f1, micro_f1, per_label, baseline, and how
-    the tagger was set up."""
+             progress=None, codebook_only: bool = False) -> dict:
+    """Tagger and baseline on TEST. Trained on TRAIN when given (the
+    combination tuned on a validation slice of it); else as the build sets
+    the tagger up: on the training CSVs ROOT's pipelines/tagging.yml lists
+    (when they label domains of this codebook) with its settings as they
+    are; else, or with codebook_only, on the codebook alone. Returns
+    macro_f1, micro_f1, per_label, baseline, and how the tagger was set up."""
     from evidence.models.embedder import get_embedder
     from evidence.enrich.nlp import load_nlp, minimal_nlp
 
@@ -183,17 +212,24 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     test_texts, test_labels = read_labelled(test, codebook, "test")
     train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
     settings = load_settings(root) if root else Settings()
+    shipped: list[str] = []
+    if not train and not codebook_only:
+        train_texts, train_labels, shipped = shipped_training(root, settings, codebook)
+    trained = bool(train or shipped)
     if min_labels is None:
-        min_labels = 0 if train and any(not labs for labs in train_labels) else 1
+        min_labels = 0 if trained and any(not labs for labs in train_labels) else 1
     if max_labels is None:
-        max_labels = 1 if train and all(len(labs) == 1 for labs in train_labels) else 0
+        max_labels = 1 if trained and all(len(labs) == 1 for labs in train_labels) else 0
     emb = MemoEmbedder(embedder or get_embedder(root))
     try:
         nlp = load_nlp(root) if root and (Path(root) / "pipelines" / "nlp.cfg").exists() else minimal_nlp()
     except EvidenceError:
         nlp = minimal_nlp()
     tagger = Tagger(codebook.labels, emb, nlp, settings)
-    say(f"tagging {len(test_texts)} test texts with {len(keys)} labels ({'trained on ' + str(len(train_texts)) if train else 'codebook only'})")
+    how = (f"trained on {len(train_texts)}" if train else
+           f"trained on the {len(train_texts)} texts of {', '.join(shipped)} as the build is (pipelines/tagging.yml; "
+           "--codebook-only for none)" if shipped else "codebook only")
+    say(f"tagging {len(test_texts)} test texts with {len(keys)} labels ({how})")
 
     def docs_of(texts: list[str]):
         return list(nlp.pipe(texts, batch_size=256))
@@ -207,6 +243,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
             val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
             gold_val = indicator([train_labels[i] for i in val_rows], keys)
             tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
+    if trained:
         tagger.fit(train_texts, train_labels)
     items = tagger.analyse(docs_of(test_texts), WHOLE_TEXT_MAX_WORDS)
     S, _ = item_matrix(items, tuning.weights, len(keys))
@@ -215,7 +252,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     result = scores(gold, pred, keys)
 
     say("training the TF-IDF + linear SVM baseline")
-    if train:
+    if trained:
         b_texts, b_labels = train_texts, train_labels
     else:  # no training data: the baseline learns from the codebook's own words, as the tagger does
         b_texts = [a for lab in codebook.labels for a in lab.anchors()]
@@ -226,7 +263,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
                           "per_label": base["per_label"]}
     result["setup"] = {
         "codebook": codebook.name, "labels": len(keys), "test_texts": len(test_texts),
-        "train_texts": len(train_texts), "model": emb.model_id,
+        "train_texts": len(train_texts), "training": str(train) if train else (shipped or None), "model": emb.model_id,
         "weights": tuning.weights, "threshold": tuning.threshold, "min_labels": tuning.min_labels,
         "max_labels": tuning.max_labels, "validation_texts": tuning.validation_size,
         "classifier_labels": int(tagger.trained.sum()),

@@ -81,6 +81,8 @@ class SentenceTransformerEmbedder:
                 checked_weights(self.path, self.sha256)
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                # the library's own "Loading weights" bar would break into our progress lines (and -q)
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 from sentence_transformers import SentenceTransformer
 
                 try:
