@@ -164,3 +164,27 @@ def test_a_small_build_keeps_a_close_classifier_and_fits_again_when_it_drifts(tm
     assert tagging._fit_or_reuse(db, other, *few, items=1) == "fitted"
     assert db.execute("SELECT count(*) FROM classifier_cache").fetchone()[0] <= 3
     db.close()
+
+
+def test_training_rows_of_a_framework_the_base_does_not_load_are_left_out_a_typo_is_not(tmp_path):
+    """An evidence base that replaced the shipped codebooks still builds with
+    the shipped training CSV (its labels of absent frameworks are left out),
+    while a misspelt domain of a loaded framework stays a one-line error."""
+    from evidence.enrich import tagging
+    from evidence.store.schema import open_db
+
+    (tmp_path / "pipelines" / "training").mkdir(parents=True)
+    csv_path = tmp_path / "pipelines" / "training" / "t.csv"
+    settings = Settings(training=["pipelines/training/t.csv"])
+    known = {"wellbeing/connection", "wellbeing/purpose"}
+    db = open_db(tmp_path / "w.db")
+    csv_path.write_text("text,labels\nShe made friends at the club.,wellbeing/connection|ascot/social-participation-and-involvement\n"
+                        "He cooks for himself now.,ascot/food-and-drink\n", encoding="utf-8")
+    texts, pos, neg = tagging.training_examples(db, tmp_path, settings, known)
+    assert texts == ["She made friends at the club.", "He cooks for himself now."]
+    assert pos == [["wellbeing/connection"], []] and neg == [[], []]
+    csv_path.write_text("text,labels\nShe made friends.,wellbeing/conection\n", encoding="utf-8")
+    with pytest.raises(EvidenceError) as err:
+        tagging.training_examples(db, tmp_path, settings, known)
+    assert "t.csv:2: unknown label 'wellbeing/conection'" in str(err.value) and "wellbeing/connection" in str(err.value)
+    db.close()

@@ -74,8 +74,12 @@ def _rows(reader, path: Path):
 
 def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "error") -> tuple[list[str], list[list[str]]]:
     """(texts, label lists) of a CSV with columns text and labels ('|'-separated).
-    A label that is not a domain of the codebook is an error, or with
-    unknown="drop" left out (the row stays, with the labels it has here)."""
+    A label that is not a domain of the codebook is an error, or left out
+    (the row stays, with the labels it has here): with unknown="drop" any
+    such label, with unknown="other-frameworks" one whose framework (the
+    part before '/') has no domain in the codebook (a label of a framework
+    that is there but no domain of it is still an error: a typo)."""
+    frameworks = {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -106,7 +110,8 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
             if not lab:
                 continue
             key = codebook.aliases.get(lab.lower())
-            if key is None and unknown == "drop":
+            if key is None and (unknown == "drop" or (unknown == "other-frameworks" and "/" in lab
+                                                       and lab.split("/", 1)[0].lower() not in frameworks)):
                 continue
             if key is None:
                 close = difflib.get_close_matches(lab.lower(), list(codebook.aliases), n=1)

@@ -291,7 +291,9 @@ def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[s
     if files:
         cb = Codebook(name="evidence", labels=[], aliases={k.lower(): k for k in known})
         for p in files:
-            t, labs = read_labelled(p, cb, "training")
+            # labels of a framework this evidence base does not load (its
+            # codebooks replaced) are left out; a typo inside one is an error
+            t, labs = read_labelled(p, cb, "training", unknown="other-frameworks")
             texts += t
             pos += labs
             neg += [[] for _ in t]
