@@ -114,6 +114,20 @@ def test_fixture_story_and_finding_and_html(tmp_path, base):
     assert r.stories[0].duplicate_of is None
 
 
+def test_a_first_name_off_the_list_shown_as_a_speaker_keeps_its_surname(tmp_path, base):
+    """'Kenver' is on no first-name list; 'Kenver says' shows he is a person,
+    so his first mention in full gives the surname the curator must see
+    (a pseudonym for 'Kenver' alone would leave 'Brannock' in the text)."""
+    from evidence.enrich.gazetteer import first_names
+
+    assert "kenver" not in first_names()
+    doc = tmp_path / "news.md"
+    doc.write_text("When Kenver Brannock came home from hospital after a fall, he could not stand long enough to cook.\n\n"
+                   "A volunteer now visits on Tuesdays and they cook together. \"I make my own stew again,\" Kenver says.\n",
+                   encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    assert [c.fields["people"][:1] for c in r.stories] == [["Kenver Brannock"]]
+
 def test_exact_repeats_are_merged_and_existing_items_named(tmp_path, base):
     a, b = tmp_path / "a.md", tmp_path / "b.txt"
     a.write_text("# Post one\n\n" + STORY + FINDING, encoding="utf-8")

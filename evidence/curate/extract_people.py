@@ -81,10 +81,13 @@ _PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "in
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
 
-def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = frozenset()) -> list[tuple[int, str, str, str, bool]]:
+def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = frozenset(),
+             also_first: frozenset = frozenset()) -> list[tuple[int, str, str, str, bool]]:
     """(token index, title, first, last, sure) for each person name in a doc;
-    `sure` is False for a lone first name opening a sentence ('Spring')."""
-    firsts = first_names()
+    `sure` is False for a lone first name opening a sentence ('Spring').
+    `also_first`: lower-cased words to take as first names besides the list
+    (names the document shows to be people elsewhere)."""
+    firsts = first_names() | also_first if also_first else first_names()
     langs = languages()
     blocked = {t.i for e in doc.ents if e.label_ in _ENT_LABELS for t in e
                if not (e.label_ == "PLACE" and len(e) == 1 and e.text.lower() in firsts
@@ -147,6 +150,12 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
     # a capitalised word the document writes after 'the', 'a' or 'our' is a noun ('our Catalyst', 'the Hub')
     nouns = frozenset(re.findall(r"\b(?:[Tt]he|a|an|[Oo]ur|[Tt]heir|[Yy]our|[Ii]ts)\s+([A-Z][a-z]+)\b(?!\s+[A-Z])", whole))
     raw = [names_in(doc, common, place_names, nouns) for _, doc in pairs]
+    # a name off the first-name list that the document shows to be a person ('Wilf says') is
+    # a first name wherever it stands, so 'When Wilf Ambrose came home' gives the surname too
+    firsts = first_names()
+    shown = frozenset(x[2].lower() for xs in raw for x in xs if x[2] and x[4] and x[2].lower() not in firsts)
+    if shown:
+        raw = [names_in(doc, common, place_names, nouns, also_first=shown) for _, doc in pairs]
     sure = {(x[2], x[3]) for xs in raw for x in xs if x[4]} | {(x[2], "") for xs in raw for x in xs if x[4] and x[2]}
     raw = [[x for x in xs if x[4] or (x[2], x[3]) in sure] for xs in raw]
     people: list[Person] = []
