@@ -128,6 +128,19 @@ def test_a_first_name_off_the_list_shown_as_a_speaker_keeps_its_surname(tmp_path
     r = extract(base, [doc], FakeEmbedder())
     assert [c.fields["people"][:1] for c in r.stories] == [["Kenver Brannock"]]
 
+def test_a_figure_gets_the_documents_place_only_when_the_document_is_about_it(tmp_path, base):
+    """A place one story mentions in passing is no study's place; a place the
+    document names more than once (or in its title) is."""
+    story = ("Wilma Ashdown lives alone and could not cook after a fall. A volunteer now visits her on Tuesdays. "
+             "Her daughter, who lives in Leeds, says she worries less now.\n\n")
+    figure = "Our 212 volunteers made 1,480 home visits last year, and 64% of the people we support live alone.\n"
+    passing, about = tmp_path / "passing.md", tmp_path / "about.md"
+    passing.write_text(story + figure, encoding="utf-8")
+    about.write_text("Home visits in Doncaster have grown. Volunteers across Doncaster are busy.\n\n" + figure, encoding="utf-8")
+    for path, place in ((passing, ""), (about, "Doncaster")):
+        found = [c for c in extract(base, [path], FakeEmbedder()).findings if "1,480" in c.text]
+        assert found and found[0].fields["place"] == place, (path.name, [c.fields["place"] for c in found])
+
 def test_exact_repeats_are_merged_and_existing_items_named(tmp_path, base):
     a, b = tmp_path / "a.md", tmp_path / "b.txt"
     a.write_text("# Post one\n\n" + STORY + FINDING, encoding="utf-8")
