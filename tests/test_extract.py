@@ -141,6 +141,18 @@ def test_a_figure_gets_the_documents_place_only_when_the_document_is_about_it(tm
         found = [c for c in extract(base, [path], FakeEmbedder()).findings if "1,480" in c.text]
         assert found and found[0].fields["place"] == place, (path.name, [c.fields["place"] for c in found])
 
+def test_case_studies_anonymised_by_initials_are_candidates(tmp_path, base):
+    doc = tmp_path / "review.txt"
+    doc.write_text("Case study 1: Mr A\n\nMr A is 82 and has lived alone since his wife died. He stopped going out "
+                   "after a fall. A connector introduced him to a lunch club, and Mr A now goes twice a week.\n\n"
+                   "Case study 2: J's story\n\nJ is a 34-year-old woman with a learning disability who wanted to work. "
+                   "With an employment navigator she found a job at a garden centre. J told us that earning her own "
+                   "money has made her feel proud.\n\nThe plan was agreed under Plan B. I think it works.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    assert [c.fields["person"] for c in r.stories] == ["Mr A", "J"]
+    assert "garden centre" in r.stories[1].text and "lunch club" not in r.stories[1].text
+    assert not {"B", "I", "A"} & {p for c in r.stories for p in c.fields["people"]}
+
 def test_exact_repeats_are_merged_and_existing_items_named(tmp_path, base):
     a, b = tmp_path / "a.md", tmp_path / "b.txt"
     a.write_text("# Post one\n\n" + STORY + FINDING, encoding="utf-8")

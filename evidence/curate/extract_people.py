@@ -3,7 +3,8 @@
 People: a title and a capitalised word ('Mrs Nowak', 'Dr Anand Mehta'); a
 first name from gender-guesser's list ('Callum', 'Kerry-Ann Walsh'), with
 the capitalised surname after it; or an unknown capitalised name used as a
-speaker ('said Kemi', 'Kemi says'). Never a word inside an organisation,
+speaker ('said Kemi', 'Kemi says'), then a first name wherever it stands;
+or an initial standing for a person ('J is 34', 'J's story'). Never a word inside an organisation,
 place or approach, a language, a month or day, a word the document also
 writes in lower case (a common noun: 'Volunteer', 'Spring'), or a stop word
 at a sentence start. Short forms are one person: 'Peggy' and 'Mrs Oxley'
@@ -110,6 +111,15 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
             first = words[0] if len(words) > 1 else ""
             out.append((i, t.rstrip("."), first, words[-1], True))
             i = j
+            continue
+        # an initial standing for a person, as case studies anonymise ('J is 34', 'J told us',
+        # 'J's story'); never 'A' or 'I', and never after a word that makes it a label ('Plan B')
+        if len(t) == 1 and t not in ("A", "I") and i + 1 < n:
+            nxt, prev = doc[i + 1], doc[i - 1] if i > 0 else None
+            if (nxt.lower_ in _VERBISH or _SPEECH.match(nxt.lower_) or nxt.text in ("'s", "’s")) and nxt.lower_ != "and" \
+                    and (prev is None or not (prev.is_alpha and (prev.text[:1].isupper() or prev.lower_ in _DETERMINERS))):
+                out.append((i, "", t, "", True))
+            i += 1
             continue
         # a (hyphenated) first name
         first, j = t, i + 1
