@@ -41,8 +41,8 @@ def role_of(roles: dict, start: str) -> str:
 def test_sentences_about_the_person_by_name_pronoun_and_own_words(roles):
     assert role_of(roles, "Marjorie Pell is 81") == "subject"  # her name
     assert role_of(roles, "After her husband died") == "subject"  # a pronoun that follows her name
-    assert role_of(roles, "I look forward to Fridays") == "subject"  # her own quoted words
-    assert role_of(roles, "I bake for him") == "subject"  # the quote goes on
+    assert role_of(roles, "“I look forward to Fridays") == "subject"  # her own quoted words
+    assert role_of(roles, "“I bake for him") == "subject"  # the quote goes on
     assert role_of(roles, "Now she goes to the Tuesday lunch club") == "subject"
 
 
@@ -50,6 +50,13 @@ def test_commentary_attribution_and_headline_are_told_apart(roles):
     assert role_of(roles, "# A new start") == "headline"
     assert role_of(roles, "Befriending schemes bring huge benefits") == "commentary"
     assert role_of(roles, "“Volunteers gain as much") in ("commentary", "worker")
+
+
+def test_an_opening_quote_mark_belongs_to_the_sentence_it_opens(roles):
+    """Not 'He fixed the gate first. “' and 'I look forward ...': a highlighted
+    sentence shows the quote whole."""
+    assert not any(text.endswith(("“", '"', "‘")) and len(text) > 1 for text in roles), list(roles)
+    assert role_of(roles, "He fixed the gate first") and "He fixed the gate first." in roles
 
 
 def test_a_sentence_only_about_the_volunteer_is_not_about_the_subject(roles):

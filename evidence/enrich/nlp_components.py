@@ -26,16 +26,31 @@ if not Span.has_extension("quantity"):
 # Paragraphs: no sentence across a blank line
 
 
+_OPENING_QUOTES = {'"', "“", "‘"}
+_QUOTES = {'"', "”", "’", "“", "'"}
+_SENTENCE_END = {".", "!", "?", "…"}
+
+
 @Language.factory("evidence_paragraph_breaks")
 def make_paragraph_breaks(nlp: Language, name: str):
     """Start a sentence after every blank line (the sentencizer splits only
-    at punctuation, so a heading would run into the paragraph after it)."""
+    at punctuation, so a heading would run into the paragraph after it),
+    and give an opening quote mark to the sentence it opens: the sentencizer
+    keeps any quote after a full stop with the sentence before ('He rang.
+    "' and 'She laughed," he said.'), which a highlighted sentence then
+    shows cut."""
 
     def paragraph_breaks(doc: Doc) -> Doc:
         for t in doc[1:]:
             prev = doc[t.i - 1]
             if (prev.is_space and prev.text.count("\n") >= 2) or prev.whitespace_ and "\n\n" in prev.text_with_ws:
                 t.is_sent_start = True
+            elif (t.text in _OPENING_QUOTES and t.i + 1 < len(doc) and not t.whitespace_ and prev.whitespace_
+                  and not doc[t.i + 1].is_space
+                  and (prev.text[-1:] in _SENTENCE_END  # 'He rang. "Hello'
+                       or (prev.text in _QUOTES and t.i >= 2 and doc[t.i - 2].text[-1:] in _SENTENCE_END))):  # '"Go." "Now
+                t.is_sent_start = True  # opens a quote after a full stop: starts the next sentence
+                doc[t.i + 1].is_sent_start = False
         return doc
 
     return paragraph_breaks

@@ -25,8 +25,11 @@ def story_files() -> list[Path]:
 def main() -> None:
     import spacy
 
+    import evidence.enrich.nlp_components  # noqa: F401  (registers the tagger's sentence-boundary component)
+
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
+    nlp.add_pipe("evidence_paragraph_breaks")  # as the tagger: an opening quote starts its sentence
     rows = []
     for path in story_files():
         story = parse_story(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))
