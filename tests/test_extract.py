@@ -153,6 +153,17 @@ def test_case_studies_anonymised_by_initials_are_candidates(tmp_path, base):
     assert "garden centre" in r.stories[1].text and "lunch club" not in r.stories[1].text
     assert not {"B", "I", "A"} & {p for c in r.stories for p in c.fields["people"]}
 
+def test_a_couple_sharing_a_surname_are_two_people_and_a_capitalised_job_is_a_worker(tmp_path, base):
+    doc = tmp_path / "couple.txt"
+    doc.write_text("Mr and Mrs Ilori have been married for 61 years. Mrs Ilori has dementia and Mr Ilori, who is 88, "
+                   "looks after her at home.\n\nWhen Mr Ilori went into hospital, she was moved to a care home and "
+                   "stopped eating.\n\nTheir Local Area Coordinator, Bronwen, helped them plan for emergencies. "
+                   "Mrs Ilori still lives at home with her husband.\n", encoding="utf-8")
+    [story] = extract(base, [doc], FakeEmbedder()).stories
+    roles = {p["name"]: p["role"] for p in story.fields["roles"]}
+    assert {"Mrs Ilori", "Mr Ilori"} <= set(roles), roles
+    assert roles.get("Bronwen") == "worker", roles
+
 def test_exact_repeats_are_merged_and_existing_items_named(tmp_path, base):
     a, b = tmp_path / "a.md", tmp_path / "b.txt"
     a.write_text("# Post one\n\n" + STORY + FINDING, encoding="utf-8")

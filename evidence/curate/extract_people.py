@@ -42,9 +42,10 @@ ROLE_CUES = [  # (role, pattern of words near a person's name); the first that m
     ("carer", re.compile(r"\bShared Lives carers?\b|\bfoster carer", re.I)),
     ("volunteer", re.compile(r"\b(volunteers?|volunteered|befriender|buddy|Compassionate Neighbour|runners?|"
                              r"mentor|matched with)\b", re.I)),
-    ("worker", re.compile(r"\b(coordinator|worker|nurse|GP|Dr|doctor|navigator|manager|officer|assistant|"
+    # job words in any case ('Local Area Coordinator'); GP, Dr and PA only in capitals
+    ("worker", re.compile(r"\b((?i:coordinator|worker|nurse|doctor|navigator|manager|officer|assistant|"
                           r"facilitator|therapist|staff|founder|runs|chief|director|practitioner|"
-                          r"development|personal assistant|PA)\b")),
+                          r"development|personal assistant)|GP|Dr|PA)\b")),
     ("family carer", re.compile(r"\b(mum|mother|dad|father|wife|husband|son|daughter|sister|brother|parents?|"
                                 r"family carer|cares for|caring for|niece|nephew|grandmother|grandfather)\b", re.I)),
 ]
@@ -66,9 +67,20 @@ class Person:
             out.add(self.first)
         if self.last and self.title:
             out.add(f"{self.title} {self.last}")
-        if self.last:
-            out.update(f"{t} {self.last}" for t in ("Mr", "Mrs", "Ms", "Miss", "Dr"))
+        if self.last:  # with a title of his or hers, not the other's ('Mr Okafor' is not his wife)
+            titles = ("Mr", "Dr") if self.title in _HIS else ("Mrs", "Ms", "Miss", "Dr") if self.title in _HER else \
+                ("Mr", "Mrs", "Ms", "Miss", "Dr")
+            out.update(f"{t} {self.last}" for t in titles)
         return out
+
+
+_HIS = {"Mr", "Sir", "Lord", "Father"}
+_HER = {"Mrs", "Ms", "Miss", "Dame", "Lady", "Sister"}
+
+
+def _other_gender(title: str, other: str) -> bool:
+    """Two titles that name different people of one family ('Mr', 'Mrs')."""
+    return bool({title, other} & _HIS) and bool({title, other} & _HER)
 
 
 def _lower_words(text: str) -> set[str]:
@@ -174,8 +186,8 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
         for p in people:
             if first and last and p.first == first and p.last == last:
                 return p
-            if last and not first and p.last == last:
-                return p
+            if last and not first and p.last == last and not _other_gender(title, p.title):
+                return p  # 'Mrs Oxley' is Peggy Oxley; 'Mr Okafor' is not 'Mrs Okafor', his wife
             if first and not last and (p.first == first or (not p.first and p.last == first)):
                 return p
         return None
