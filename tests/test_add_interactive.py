@@ -7,6 +7,7 @@ narrative saving a draft that `evidence add --resume` completes."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -27,8 +28,12 @@ def spawn(base: Path, *args: str, home: Path) -> pexpect.spawn:
     env = dict(os.environ, PYTHONPATH=str(ROOT), EVIDENCE_EMBEDDER="fake", HOME=str(home), COLUMNS="200",
                TERM="dumb")
     env.pop("GIT_CONFIG_GLOBAL", None)
+    # a terminal's Ctrl-C interrupts: when pytest itself runs as a background job of a
+    # non-interactive shell, SIGINT is inherited as ignored and Python then installs no
+    # KeyboardInterrupt handler, so the child gets SIGINT's default back, as in a terminal
     child = pexpect.spawn(sys.executable, ["-m", "evidence", "add", "--root", str(base), *args], env=env,
-                          encoding="utf-8", timeout=120, dimensions=(50, 200))
+                          encoding="utf-8", timeout=120, dimensions=(50, 200),
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return child
 
 
