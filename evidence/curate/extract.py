@@ -142,9 +142,9 @@ def _finding_candidates(pairs, file: str, title: str) -> list[Candidate]:
     doc_approaches, doc_places = _doc_entities(pairs)
     main_approach = _ranked(doc_approaches)[0] if doc_approaches else ""
     # the document's place for a figure that names none: only one the document
-    # is about (in its title, or named more than once), not a place one
-    # story mentions in passing ('her daughter lives in Leeds')
-    # (a title is a heading: the first line of a document without one is a paragraph)
+    # is about (in its heading, or named more than once), not a place one
+    # story mentions in passing ('her daughter lives in Leeds'); a long
+    # "title" is the first paragraph of a document without a heading
     heading = title.lower() if len(title) <= 100 else ""
     main_place = next((p for p in _ranked(doc_places) if doc_places[p] >= 2 or p.lower() in heading), "")
     section_approach = ""

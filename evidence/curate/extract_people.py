@@ -2,10 +2,10 @@
 
 People: a title and a capitalised word ('Mrs Nowak', 'Dr Anand Mehta'); a
 first name from gender-guesser's list ('Callum', 'Kerry-Ann Walsh'), with
-the capitalised surname after it; or an unknown capitalised name used as a
+the capitalised surname after it; an unknown capitalised name used as a
 speaker ('said Kemi', 'Kemi says'), then a first name wherever it stands;
-or an initial standing for a person ('J is 34', 'J's story'). Never a word inside an organisation,
-place or approach, a language, a month or day, a word the document also
+or an initial standing for a person ('J is 34', 'J's story'). Never a word
+inside an organisation, place or approach, a language, a month or day, a word the document also
 writes in lower case (a common noun: 'Volunteer', 'Spring'), or a stop word
 at a sentence start. Short forms are one person: 'Peggy' and 'Mrs Oxley'
 are 'Peggy Oxley' when the document names her in full.
