@@ -127,6 +127,7 @@ def test_a_first_name_off_the_list_shown_as_a_speaker_keeps_its_surname(tmp_path
                    encoding="utf-8")
     r = extract(base, [doc], FakeEmbedder())
     assert [c.fields["people"][:1] for c in r.stories] == [["Kenver Brannock"]]
+    assert r.stories[0].fields["quotes"] == ["I make my own stew again"]  # not 'again,': the attribution broke it off
 
 def test_a_figure_gets_the_documents_place_only_when_the_document_is_about_it(tmp_path, base):
     """A place one story mentions in passing is no study's place; a place the

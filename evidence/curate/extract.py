@@ -123,7 +123,8 @@ def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candida
             "organisations": _unique(e.text for e in ents if e.label_ == "ORG"),
             "places": _unique(e.text for e in ents if e.label_ == "PLACE"),
             "what_changed": [s for s in sents if _CHANGE.search(s)][:4],
-            "quotes": _unique(a or b for a, b in _QUOTE.findall(passage)),
+            # a quote broken off by its attribution ('"She makes me laugh," he said') ends at its words
+            "quotes": _unique((a or b).strip().rstrip(",;:").strip() for a, b in _QUOTE.findall(passage)),
             "source_title": title,
         }, [{"file": file, "paragraph": group[0] + 1, "paragraphs": len(group)}]))
     return out
