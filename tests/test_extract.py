@@ -165,6 +165,14 @@ def test_a_couple_sharing_a_surname_are_two_people_and_a_capitalised_job_is_a_wo
     assert {"Mrs Ilori", "Mr Ilori"} <= set(roles), roles
     assert roles.get("Bronwen") == "worker", roles
 
+def test_where_a_person_is_from_as_local_news_writes_it_is_a_place(tmp_path, base):
+    doc = tmp_path / "press.md"
+    doc.write_text("One of the first people to use the service is Dennis, 91, from Kings Heath. Dennis has not left "
+                   "his flat since the winter. He now gets a call every Monday from a volunteer.\n\n"
+                   "\"She makes me laugh,\" Dennis said.\n", encoding="utf-8")
+    [story] = extract(base, [doc], FakeEmbedder()).stories
+    assert "Kings Heath" in story.fields["places"]
+
 def test_exact_repeats_are_merged_and_existing_items_named(tmp_path, base):
     a, b = tmp_path / "a.md", tmp_path / "b.txt"
     a.write_text("# Post one\n\n" + STORY + FINDING, encoding="utf-8")

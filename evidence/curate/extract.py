@@ -39,6 +39,9 @@ NEAR_THRESHOLD = {"story": 0.668, "finding": 0.766}
 
 _CHANGE = re.compile(r"\b(now|moved|became|become|no longer|started|began|helped|gave|changed|able to|"
                      r"meant|reduce[ds]?|improved|less|more like|back to|since)\b", re.I)
+# 'Dennis, 91, from Kings Heath': where a person is from, as local news writes it (a
+# neighbourhood no gazetteer lists)
+_AGE_FROM = re.compile(r"\b\d{1,3},? (?:from|of) ((?:[A-Z][a-z]+)(?:[ -](?:[A-Z][a-z]+|upon|on|under)){0,3})\b")
 _QUOTE = re.compile(r"“([^”]{3,})”|\"([^\"]{3,})\"")
 _RESULT_CUES = re.compile(
     r"\b(found|findings? show|show(s|ed)?|survey(ed)?|associated with|more likely|less likely|compared (with|to)|"
@@ -121,7 +124,9 @@ def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candida
             "approach": approaches[0] if approaches else "",
             "approaches_mentioned": approaches,
             "organisations": _unique(e.text for e in ents if e.label_ == "ORG"),
-            "places": _unique(e.text for e in ents if e.label_ == "PLACE"),
+            "places": _unique([e.text for e in ents if e.label_ == "PLACE"]
+                              + [m.group(1) for m in _AGE_FROM.finditer(passage)
+                                 if not any(m.group(1) in e.text for e in ents if e.label_ in ("ORG", "PERSON"))]),
             "what_changed": [s for s in sents if _CHANGE.search(s)][:4],
             # a quote broken off by its attribution ('"She makes me laugh," he said') ends at its words
             "quotes": _unique((a or b).strip().rstrip(",;:").strip() for a, b in _QUOTE.findall(passage)),
