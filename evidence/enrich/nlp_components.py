@@ -429,14 +429,15 @@ def make_places(nlp: Language, name: str, label: str, gazetteer: str | None, str
     by_prefix: dict[str, list[str]] = {}
     for p in names:
         by_prefix.setdefault(_prefix(p), []).append(p)
-    tokenised: dict[str, list[tuple[str, ...]]] = {}
+    by_first: dict[str, list[tuple[str, ...]]] = {}  # first token -> the names' tokens, longest first
 
     def starting_with(text: str) -> list[tuple[str, ...]]:
         key = _prefix(text)
-        if key not in tokenised:
-            words = [tuple(t.text for t in nlp.make_doc(p)) for p in by_prefix.get(key, ())]
-            tokenised[key] = sorted((w for w in words if w), key=len, reverse=True)
-        return [w for w in tokenised[key] if w[0] == text]
+        if key in by_prefix:  # the group's first use: tokenise it once, file it by first token
+            words = [tuple(t.text for t in nlp.make_doc(p)) for p in by_prefix.pop(key)]
+            for w in sorted((w for w in words if w), key=len, reverse=True):
+                by_first.setdefault(w[0], []).append(w)
+        return by_first.get(text, [])
 
     calendar_words = set(calendar.month_name[1:]) | set(calendar.day_name)
     streets = set(street_words)
