@@ -171,17 +171,16 @@ def shipped_training(root: Path | None, settings: Settings, codebook) -> tuple[l
     this codebook (labels of other domains left out); nothing when none of
     the codebook's domains has min_examples positives there (another
     codebook: the shipped data says nothing about it)."""
+    from evidence.enrich.tagging import training_files
+
     if root is None or not settings.training:
         return [], [], []
     texts: list[str] = []
     labels: list[list[str]] = []
-    files = []
-    for rel in settings.training:
-        path = Path(root) / rel
-        if not path.exists():
-            raise EvidenceError(f"pipelines/tagging.yml: training file {rel} not found; fix the path or remove it from 'training'")
+    for path in training_files(root, settings):  # checked as the build checks them
         t, labs = read_labelled(path, codebook, "training", unknown="drop")
-        texts, labels, files = texts + t, labels + labs, files + [rel]
+        texts, labels = texts + t, labels + labs
+    files = list(settings.training)
     counts: dict[str, int] = {}
     for labs in labels:
         for k in labs:
