@@ -597,7 +597,10 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                 quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
                 if low in _THIRD and recent:
                     g = "m" if low in _MALE else "f"
-                    ok = lambda q: q == -1 or gender[q] in (g, None)  # noqa: E731
+                    # 'Graeme works with him': an object pronoun is not the one who
+                    # starts its sentence (that would be 'himself')
+                    not_q = here[0] if here and _object_pronoun(doc, t) else None
+                    ok = lambda q: q != not_q and (q == -1 or gender[q] in (g, None))  # noqa: E731
                     fits = [q for q in reversed(here) if ok(q)]
                     if fits:
                         ref = fits[0]
@@ -608,6 +611,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                         subj = [q for q in pool if q != -1 and kinds[q] == "subject"]
                         ref = (subj or pool or [q for q in reversed(recent) if ok(q)] or [recent[-1]])[0]
                     here.append(ref)
+                    recent = [q for q in recent if q != ref] + [ref]  # a pronoun keeps its person in mind
                     if ref != -1:
                         about[kinds[ref]] = True
                 elif low in _FIRST_SINGULAR:
@@ -683,6 +687,22 @@ def _relatives(doc: Doc, in_quote: list[bool], person_at: list, speakers: dict[i
         person_at[t.i] = p
         found = True
     return found
+
+
+_AFTER_OBJECT = {"to", "with", "up", "home", "in", "out", "back", "and", "at", "on", "for", "from", "into", "about",
+                 "again", "every", "each", "a", "an", "the", "that", "this", "when", "while", "if", "because", "so",
+                 "but", "or", "round", "over", "down", "off", "through", "too", "twice", "once", "how", "what"}
+
+
+def _object_pronoun(doc: Doc, t) -> bool:
+    """'him', or 'her' as an object ('drove her home', 'with her.'), not as a
+    possessive ('her hair')."""
+    if t.lower_ == "him":
+        return True
+    if t.lower_ != "her":
+        return False
+    n = doc[t.i + 1] if t.i + 1 < len(doc) else None
+    return n is None or n.is_punct or n.lower_ in _AFTER_OBJECT
 
 
 def _unlisted_name(doc: Doc, t, person_at: list) -> bool:
