@@ -27,13 +27,22 @@ URL holds a name of an anonymised person.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import unquote
 
 from evidence.content.records import Story
+
+# Changes whenever this module does: an anonymised story's public texts were
+# made by this version, and a build with another one makes them again
+# (store/rows.py puts it in the story's content hash, build.py re-reads
+# the files of anonymised stories), so a better anonymiser reaches stories
+# that were published before it.
+ANONYMISER_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 # Titles that may stand before a name ('Mr Quartermaine', 'Auntie Zeb'):
 # replaced together with the name, never on their own.
@@ -49,23 +58,41 @@ _CONFUSABLES = str.maketrans({
     "œ": "oe", "ß": "ss",
 })
 # Characters a writer may put inside a word without changing what a reader
-# sees or hears: apostrophes, hyphens, dots, Markdown emphasis.
-_GLUE = "'’‘ʼ`´-‐‑‒–—.·*_~^"
+# sees or hears: apostrophes, hyphens, dots, Markdown emphasis, escapes and
+# brackets (a Markdown link around part of a word: '[Mar](url)garet').
+_GLUE = "'’‘ʼʻ`´-‐‑‒–—.·‧・*_~^\\[]"
 _ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _MAX_PART_GAP = 12  # characters of space or punctuation allowed between the parts of a full name
 
 
+# Characters a browser draws as nothing that are neither format characters
+# nor marks (Unicode's Default_Ignorable_Code_Point letters: Hangul fillers)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Latin letters that NFKD leaves alone but a reader sees as a plain letter:
+# small capitals ('ᴍᴀʀʏ'), script and dotless forms, letters with a stroke or
+# hook ('ǥ', 'ɠ'); the letter is taken from the character's Unicode name
+_LATIN_VARIANT = re.compile(r"LATIN (?:(?:SMALL|CAPITAL) )?LETTER (?:(?:SMALL CAPITAL|SCRIPT|DOTLESS|BARRED|CLOSED) )?"
+                            r"([A-Z]{1,2})(?: WITH .+)?")
+
+
 @lru_cache(maxsize=65536)
 def _fold_char(c: str) -> str:
     """One character as compared: compatibility form, no accents, case-folded,
-    look-alikes to Latin; '' for invisible format characters."""
-    if unicodedata.category(c) == "Cf":  # zero-width spaces and joiners, soft hyphen, bidi marks
+    look-alikes to Latin; '' for characters a browser does not draw: format
+    characters (zero-width spaces and joiners, soft hyphen, bidi marks),
+    every mark (combining or not: variation selectors, the combining
+    grapheme joiner) and blank letters."""
+    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
         return ""
     out = []
     for d in unicodedata.normalize("NFKD", c):
-        if unicodedata.combining(d):
+        if unicodedata.combining(d) or unicodedata.category(d) in ("Mn", "Me"):
             continue
+        if ord(d) > 0x7F and unicodedata.category(d).startswith("L"):
+            m = _LATIN_VARIANT.fullmatch(unicodedata.name(d, ""))
+            if m:
+                d = m.group(1)
         out.append(d)
     return "".join(out).casefold().translate(_CONFUSABLES)
 
@@ -122,16 +149,21 @@ def _word_pattern(part: str) -> str:
     return glue.join(re.escape(ch) for ch in part)
 
 
-_BEFORE = r"(?<![^\W_])"  # not preceded by a letter or digit (an underscore is a separator)
-_AFTER = r"(?![^\W_])"
+# A name part stands between non-letters: digits, underscores and
+# punctuation separate it ('margaret1952', '1952margaret', 'zeb_q').
+_BEFORE = r"(?<![^\W_\d])"  # not preceded by a letter
+_AFTER = r"(?![^\W_\d])"
 _HONORIFIC = r"(?:(?:" + "|".join(HONORIFICS) + r")\.?[\s\W_]{1,3})?"
-_POSSESSIVE_S = r"(?:s(?![^\W_]))?"  # 'Zebedees' (a possessive without its apostrophe)
+_POSSESSIVE_S = r"(?:s(?![^\W_\d]))?"  # 'Zebedees' (a possessive without its apostrophe)
 
 
 @lru_cache(maxsize=256)
 def _pattern(names: tuple[tuple[str, ...], ...]) -> re.Pattern | None:
     """One alternation over every full name (parts in order, any gap of
-    spaces or punctuation, or none) and every part alone, longest first."""
+    spaces or punctuation, or none) and every part alone, longest first;
+    several of them written as one word match together ('MargaretOkonkwo'
+    for 'Margaret Okonkwo-Bailey', 'ZebQuartermaine' for an alias and a
+    surname)."""
     alternatives: set[str] = set()
     gap = r"[\W_]{0," + str(_MAX_PART_GAP) + "}"
     for parts in names:
@@ -141,8 +173,8 @@ def _pattern(names: tuple[tuple[str, ...], ...]) -> re.Pattern | None:
                 alternatives.add(gap.join(_word_pattern(w) for w in words[a:b]))
     if not alternatives:
         return None
-    ordered = sorted(alternatives, key=len, reverse=True)
-    return re.compile(_BEFORE + _HONORIFIC + "(?:" + "|".join(ordered) + ")" + _POSSESSIVE_S + _AFTER)
+    ordered = "(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + ")"
+    return re.compile(_BEFORE + _HONORIFIC + ordered + "+" + _POSSESSIVE_S + _AFTER)
 
 
 def _name_words(name: str) -> tuple[str, ...]:
@@ -166,15 +198,33 @@ def _names_for(name: str) -> list[tuple[str, ...]]:
 
 def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, str]]:
     """(start, end, pseudonym) of every mention of a listed name in the NFC
-    form of `text`, without overlaps, longest first where they compete."""
+    form of `text`, without overlaps, longest first where they compete.
+    The text is read as written and as Markdown shows it (link targets
+    left out), so a link around part of a name does not hide it."""
     if not text or not replacements:
         return []
     text = unicodedata.normalize("NFC", text)
-    folded, index = fold(text)
-    spans: list[tuple[int, int, str]] = []
     by_pseudonym: dict[str, list[tuple[str, ...]]] = {}
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
+    spans = _spans_in(text, range(len(text) + 1), by_pseudonym)
+    visible, where = _markdown_visible(text)
+    if visible != text:
+        spans += _spans_in(visible, where, by_pseudonym)
+    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+    out: list[tuple[int, int, str]] = []
+    for s in spans:
+        if out and s[0] < out[-1][1]:
+            continue
+        out.append(s)
+    return out
+
+
+def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
+    """Spans of names in `text`, as offsets of the original text (`where`
+    maps each offset of `text`, and its end, to one of the original)."""
+    folded, index = fold(text)
+    spans: list[tuple[int, int, str]] = []
     for pseudonym, seqs in by_pseudonym.items():
         pattern = _pattern(tuple(sorted(set(seqs))))
         if pattern is None:
@@ -189,25 +239,46 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
                 end = index[m.end() - 1]
             spans.append((start, end, pseudonym))
     spans += _handle_spans(text, folded, index, by_pseudonym)
-    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
-    out: list[tuple[int, int, str]] = []
-    for s in spans:
-        if out and s[0] < out[-1][1]:
-            continue
-        out.append(s)
-    return out
+    return [(where[a], where[b], p) for a, b, p in spans]
+
+
+# the part of a Markdown link a reader does not see: its target, inline
+# ('](url "title")') or by reference ('][ref]')
+_LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^()]*\)))?\s*\)|\]\[[^\[\]]*\]")
+
+
+def _markdown_visible(text: str) -> tuple[str, list[int]]:
+    """`text` without Markdown link targets (the ']' stays), and for each
+    of its offsets, and its end, the offset in `text`."""
+    if "](" not in text and "][" not in text:
+        return text, range(len(text) + 1)
+    out: list[str] = []
+    where: list[int] = []
+    last = 0
+    for m in _LINK_TARGET.finditer(text):
+        out.append(text[last:m.start() + 1])
+        where.extend(range(last, m.start() + 1))
+        last = m.end()
+    out.append(text[last:])
+    where.extend(range(last, len(text) + 1))
+    return "".join(out), where
 
 
 # a social-media handle or hashtag (@ZebedeeQ, #zeb1941) and an email
 # address's local part (zebedeeq@...): identities written as one token, in
 # which a name part is found anywhere, not only between word boundaries
 _HANDLE = re.compile(r"(?<![\w@#])[@#][^\W_][\w.]*|[\w.+-]+(?=@[^\W_][\w-]*\.)")
+# a web address (with or without its scheme: 'twitter.com/ZebedeeQ'); in it
+# a name part may carry initials glued on ('zebedeeq', 'zquartermaine')
+_URL = re.compile(r"(?:https?://|www\.|(?<![\w.@/-])[^\W_][\w-]*(?:\.[\w-]+)*\.[a-z]{2,}/)[^\s<>()\[\]\"'`]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_INITIALS = 2  # letters of initials allowed before or after a name part in a web address
 
 
 def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
-    """(start, end, pseudonym) of name parts inside handles, hashtags and
-    email local parts of the folded text."""
-    out: list[tuple[int, int, str]] = []
+    """(start, end, pseudonym) of name parts inside handles, hashtags, email
+    local parts and web addresses of the folded text."""
+    found: list[tuple[int, int, str]] = []
     parts = {pseudonym: sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True)
              for pseudonym, seqs in by_pseudonym.items()}
     for m in _HANDLE.finditer(folded):
@@ -216,10 +287,20 @@ def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tu
             for part in names:
                 at = token.find(part)
                 while at >= 0:
-                    a, b = base + at, base + at + len(part)
-                    out.append((index[a], index[b] if b < len(index) else len(text), pseudonym))
+                    found.append((base + at, base + at + len(part), pseudonym))
                     at = token.find(part, at + len(part))
-    return out
+    for m in _URL.finditer(folded):
+        for w in _LETTERS.finditer(m.group(0)):
+            word, base = w.group(0), m.start() + w.start()
+            for pseudonym, names in parts.items():
+                for part in names:
+                    if len(word) - len(part) > _INITIALS:
+                        continue
+                    if word.startswith(part):
+                        found.append((base, base + len(part), pseudonym))
+                    elif word.endswith(part):
+                        found.append((base + len(word) - len(part), base + len(word), pseudonym))
+    return [(index[a], index[b] if b < len(index) else len(text), p) for a, b, p in found]
 
 
 def _ends_in_part(matched: str, seqs: list[tuple[str, ...]]) -> bool:
