@@ -44,8 +44,8 @@ Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
 # certainty.assess comes after the personal-data check: the confidence in
 # what stories say counts only the stories that may be published
-CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, writes.sweep_removed,
-                                 certainty.assess)
+CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, checks.linked_names_check,
+                                 writes.sweep_removed, certainty.assess)
 
 
 @dataclass

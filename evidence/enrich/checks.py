@@ -1,12 +1,14 @@
 """Build checks: run on every build inside its transaction, after the
 enrichment steps, whatever the build's options say. They guard what may be
 published: a story whose id is tombstoned is refused (the build rolls back),
-and a story with personal data is held back from the public database until a
-curator has reviewed it (curate/pii_review.py).
+a story with personal data is held back from the public database until a
+curator has reviewed it (curate/pii_review.py), and an anonymised story is
+held back while a finding shown with it names one of its people.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from evidence.content.pii import field_text as pii_field_text
@@ -134,3 +136,68 @@ def summary_warnings(db, summary) -> None:
     warnings = getattr(summary, "warnings", None)
     if warnings is not None:
         warnings.extend(held_messages(db))
+
+
+# What of a finding, and of its study, is published and shown with a story
+# it is linked to (the story page, the approach page, the finding's own page)
+_FINDING_TEXT = ("id", "statement", "measure", "comparator", "population", "place", "source_sentence", "note")
+_STUDY_TEXT = ("id", "title", "authors", "organisation", "url", "source_title", "source_author",
+               "source_organisation", "source_publisher", "source_url", "source_date")
+
+
+def linked_names_check(db, summary, options) -> None:
+    """Build step: hold back (privacy_holds) every anonymised story while a
+    finding shown with it (one of its approach, or linked to it and not
+    rejected) names one of its people in any published field of the
+    finding or its study: the pseudonym next to the name would undo it.
+    One warning line per finding, naming the file, line and fields, never
+    the name."""
+    from evidence.content.privacy import find_names
+
+    root = Path(getattr(options, "root", "."))
+    cols = ", ".join([f"f.[{c}] AS [{c}]" for c in _FINDING_TEXT] + [f"st.[{c}] AS [study {c}]" for c in _STUDY_TEXT])
+    holds: list[dict] = []
+    messages: list[str] = []
+    for sid, approach in db.execute("SELECT id, approach FROM stories WHERE consent_identity = 'anonymised' "
+                                    "AND status = 'published' AND consent_scope = 'public'").fetchall():
+        names = {}
+        for name, aliases in db.execute("SELECT name, aliases FROM story_people WHERE story_id = ?", [sid]).fetchall():
+            for n in [name or "", *json.loads(aliases or "[]")]:
+                if n.strip():
+                    names[n.strip()] = ""
+        if not names:
+            continue
+        cursor = db.execute(
+            f"SELECT {cols}, st.file AS file FROM findings f JOIN studies st ON st.id = f.study_id "
+            "WHERE f.approach = ? OR f.id IN (SELECT finding_id FROM links WHERE story_id = ? AND status != 'rejected') "
+            "ORDER BY f.id", [approach or "", sid])
+        keys = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            r = dict(zip(keys, row))
+            fields = [k for k in keys if k != "file" and r[k] and find_names(str(r[k]), names)]
+            if fields:
+                fid = r["id"]
+                holds.append({"story_id": sid, "finding_id": fid, "fields": ",".join(fields)})
+                messages.append(f"{_finding_where(root, r['file'], fid)}: finding '{fid}' names a person of the anonymised "
+                                f"story '{sid}' (in {', '.join(fields)}); the story is held back from publication until "
+                                f"the finding no longer names them (write the story's pseudonym or leave the name out)")
+    have = {(r[0], r[1], r[2]) for r in db.execute("SELECT story_id, finding_id, fields FROM privacy_holds").fetchall()}
+    want = {(h["story_id"], h["finding_id"], h["fields"]) for h in holds}
+    if have != want:
+        delete_in(db, "privacy_holds", "story_id", {h[0] for h in have})
+        upsert(db, "privacy_holds", holds, pk=("story_id", "finding_id"))
+        summary.enriched["privacy_holds"] = len(have ^ want)
+    warnings = getattr(summary, "warnings", None)
+    if warnings is not None:
+        warnings.extend(messages)
+
+
+def _finding_where(root: Path, rel: str | None, finding_id: str) -> str:
+    """'findings/x.yml:LINE' of the finding's id, or the file alone."""
+    rel = rel or "findings"
+    try:
+        text = (root / rel).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return rel
+    m = re.search(r"^[ \t-]*id:[ \t]*[\"']?" + re.escape(finding_id) + r"[\"']?[ \t]*(?:#.*)?$", text, re.M)
+    return f"{rel}:{text.count(chr(10), 0, m.start()) + 1}" if m else rel
