@@ -79,6 +79,7 @@ FORMS = [
     ("Markdown link around part of the name", "[Zebe](https://example.org)dee"),
     ("reference link around part of the name", "[Zebe][1]dee\n\n[1]: https://example.org"),
     ("Markdown escape inside", "Zebe\\*dee"),
+    ("an initial glued on in plain text", "signed QuartermaineZ at the bottom"),
 ]
 
 

@@ -208,9 +208,10 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
     spans = _spans_in(text, range(len(text) + 1), by_pseudonym)
-    visible, where = _markdown_visible(text)
-    if visible != text:
-        spans += _spans_in(visible, where, by_pseudonym)
+    for view in (_markdown_visible, _camel_split):
+        seen, where = view(text)
+        if seen != text:
+            spans += _spans_in(seen, where, by_pseudonym)
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     out: list[tuple[int, int, str]] = []
     for s in spans:
@@ -261,6 +262,29 @@ def _markdown_visible(text: str) -> tuple[str, list[int]]:
         last = m.end()
     out.append(text[last:])
     where.extend(range(last, len(text) + 1))
+    return "".join(out), where
+
+
+_CAMEL = re.compile(r"(?<=[a-zß-öø-ÿ])(?=[A-ZÀ-ÖØ-Þ])")
+
+
+def _camel_split(text: str) -> tuple[str, list[int]]:
+    """`text` with a space where a lower-case letter meets an upper-case one
+    ('ZebedeeQ', 'MarchbanksZ', 'zebQuartermaine': a name with initials or
+    another name glued on), and for each of its offsets, and its end, the
+    offset in `text`."""
+    cuts = [m.start() for m in _CAMEL.finditer(text)]
+    if not cuts:
+        return text, range(len(text) + 1)
+    out: list[str] = []
+    where: list[int] = []
+    last = 0
+    for cut in cuts:
+        out += [text[last:cut], " "]
+        where += [*range(last, cut), cut]
+        last = cut
+    out.append(text[last:])
+    where += range(last, len(text) + 1)
     return "".join(out), where
 
 
