@@ -80,6 +80,7 @@ FORMS = [
     ("reference link around part of the name", "[Zebe][1]dee\n\n[1]: https://example.org"),
     ("Markdown escape inside", "Zebe\\*dee"),
     ("an initial glued on in plain text", "signed QuartermaineZ at the bottom"),
+    ("percent-encoded UTF-8", "https://example.org/Z%C3%A9bedee-%E2%80%8BQuartermaine"),
 ]
 
 

@@ -97,6 +97,24 @@ def _fold_char(c: str) -> str:
     return "".join(out).casefold().translate(_CONFUSABLES)
 
 
+def _percent_char(text: str, i: int) -> tuple[str, int] | None:
+    """(character, width) of the percent-encoded character at text[i]: one
+    escape for ASCII ('%65'), two to four for UTF-8 ('%C3%A9'); None when
+    there is none."""
+    m = _PERCENT.match(text, i)
+    if not m:
+        return None
+    lead = int(m.group(0)[1:], 16)
+    n = 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF5 else 0
+    escapes = [text[i + 3 * k:i + 3 * k + 3] for k in range(n)]
+    if not n or not all(_PERCENT.fullmatch(e) for e in escapes):
+        return None
+    try:
+        return bytes(int(e[1:], 16) for e in escapes).decode("utf-8"), 3 * n
+    except UnicodeDecodeError:
+        return None
+
+
 def fold(text: str) -> tuple[str, "list[int] | range"]:
     """(folded text, for each folded character the index in `text` where the
     character it came from starts). `text` must already be NFC."""
@@ -115,9 +133,9 @@ def fold(text: str) -> tuple[str, "list[int] | range"]:
                 if decoded != m.group(0):
                     piece, width = "".join(_fold_char(d) for d in decoded), len(m.group(0))
         elif c == "%":
-            m = _PERCENT.match(text, i)
-            if m and int(m.group(0)[1:], 16) < 0x80:
-                piece, width = _fold_char(chr(int(m.group(0)[1:], 16))), 3
+            decoded = _percent_char(text, i)
+            if decoded:
+                piece, width = "".join(_fold_char(d) for d in decoded[0]), decoded[1]
         if piece is None:
             piece = _fold_char(c)
         for ch in piece:
