@@ -11,7 +11,7 @@ import sqlite_utils
 
 from evidence.build import build
 from evidence.store.publish import publish
-from storyfiles import CONSENT, find_in_tables, write_story
+from storyfiles import CONSENT, find_in_tables, fts_vocab_terms, raw_contains, write_story
 
 ANON = {**CONSENT, "identity": "anonymised", "pseudonym": "Rowan"}
 PEOPLE = [{"name": "Tobiah Wrenfield", "role": "person supported"}]
@@ -44,6 +44,8 @@ def test_a_new_anonymiser_redoes_unchanged_anonymised_stories(base: Path):
     summary = build(base)  # the same files, this version of the anonymiser
     assert summary.changed >= 1
     assert find_in_tables(base / "public.db", "Tobiah") == []
+    assert not raw_contains(base / "public.db", "tobiah")  # no free page, no FTS segment
+    assert not {t for t in fts_vocab_terms(base / "public.db") if "tobiah" in t}
     assert find_in_tables(base / "evidence.db", "tobiah1950") == []
     body = sqlite3.connect(base / "public.db").execute("SELECT body FROM stories WHERE id = 'a-new-home'").fetchone()[0]
     assert body.startswith("Rowan found a home"), body
