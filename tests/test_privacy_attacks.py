@@ -139,6 +139,24 @@ def test_a_hyphenated_surname_run_together_with_the_first_name():
         assert w not in out.lower(), (w, out)
 
 
+def test_an_apostrophe_name_written_with_a_space_or_half_alone():
+    rep = {"Siobhán O'Neill": "Kim", "Dara D'Arcy": "Lee"}
+    out = pseudonymise("Siobhan O Neill came; Mrs Neill's son, O’Neill, D Arcy and Mr Arcy too.", rep)
+    assert find_names(out, rep) == [], out
+    for w in ("siobh", "neill", "arcy"):
+        assert w not in out.lower(), (w, out)
+
+
+@pytest.mark.parametrize("name", ["Nan", "Grandad", "Auntie Nana"])
+def test_a_name_made_only_of_title_words_is_still_a_name(name):
+    # the person is called that: a title is left alone only beside a name ('Mr' of 'Mr Jones')
+    rep = {name: "Rose"}
+    text = f"{name} came round. {name.upper()}'s garden is full of beans; {name.split()[-1].lower()} laughed."
+    out = pseudonymise(text, rep)
+    assert find_names(out, rep) == [] and out.count("Rose") >= 3, out
+    assert pseudonymise("Mr Smith met Mr Jones", {"Mr Jones": "Pat"}) == "Mr Smith met Pat"
+
+
 def test_web_addresses_that_merely_contain_a_part_are_left_alone():
     text = "see https://example.org/annual-report and www.planning.example.gov.uk/ann-ual"
     assert pseudonymise(text, {"Ann Lee": "Kit"}) == text.replace("/ann-ual", "/Kit-ual")

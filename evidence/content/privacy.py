@@ -147,18 +147,21 @@ def fold(text: str) -> tuple[str, "list[int] | range"]:
 
 def name_parts(name: str) -> list[str]:
     """The folded parts of a name: words split at spaces, and also the pieces
-    of a hyphenated one ('Mary-Ann' -> 'maryann', 'mary', 'ann'); apostrophes
-    and dots are dropped ('O'Neill' -> 'oneill'). Honorifics and single
-    letters are not parts."""
+    of a hyphenated one ('Mary-Ann' -> 'maryann', 'mary', 'ann') or of one
+    with an apostrophe ('O'Neill' -> 'oneill', 'neill': 'O Neill' and 'Mrs
+    Neill' are written too). Honorifics are not parts when the name has
+    other words ('Mr' of 'Mr Jones'), and are when it has none ('Nan', 'Auntie
+    Nana': that is what the person is called). Single letters are not parts."""
     folded, _ = fold(unicodedata.normalize("NFC", name))
     parts: list[str] = []
     for word in folded.split():
         whole = "".join(ch for ch in word if ch.isalnum())
-        pieces = ["".join(ch for ch in p if ch.isalnum()) for p in re.split(r"[-‐‑‒–—]", word)]
+        pieces = ["".join(ch for ch in p if ch.isalnum()) for p in re.split(r"[-‐‑‒–—'’‘ʼ`´]", word)]
         for p in [whole, *pieces]:
-            if len(p) >= 2 and p not in HONORIFICS and p not in parts:
+            if len(p) >= 2 and p not in parts:
                 parts.append(p)
-    return parts
+    named = [p for p in parts if p not in HONORIFICS]
+    return named or parts
 
 
 def _word_pattern(part: str) -> str:
@@ -199,12 +202,9 @@ def _name_words(name: str) -> tuple[str, ...]:
     """The folded words of a name in order, for full-name matching
     ('Mary-Ann Jones' -> ('maryann', 'jones'))."""
     folded, _ = fold(unicodedata.normalize("NFC", name))
-    out = []
-    for word in folded.split():
-        w = "".join(ch for ch in word if ch.isalnum())
-        if len(w) >= 2 and w not in HONORIFICS:
-            out.append(w)
-    return tuple(out)
+    words = ["".join(ch for ch in word if ch.isalnum()) for word in folded.split()]
+    words = [w for w in words if len(w) >= 2]
+    return tuple([w for w in words if w not in HONORIFICS] or words)
 
 
 def _names_for(name: str) -> list[tuple[str, ...]]:
