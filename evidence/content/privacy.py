@@ -225,7 +225,7 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
     by_pseudonym: dict[str, list[tuple[str, ...]]] = {}
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
-    spans = _spans_in(text, range(len(text) + 1), by_pseudonym)
+    spans = _spans_in(text, range(len(text) + 1), by_pseudonym, handles=True)
     for view in (_markdown_visible, _camel_split):
         seen, where = view(text)
         if seen != text:
@@ -239,9 +239,11 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
     return out
 
 
-def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
+def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]],
+              handles: bool = False) -> list[tuple[int, int, str]]:
     """Spans of names in `text`, as offsets of the original text (`where`
-    maps each offset of `text`, and its end, to one of the original)."""
+    maps each offset of `text`, and its end, to one of the original); with
+    `handles`, inside handles, email addresses and web addresses too."""
     folded, index = fold(text)
     spans: list[tuple[int, int, str]] = []
     for pseudonym, seqs in by_pseudonym.items():
@@ -257,7 +259,8 @@ def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]]) 
             if folded[m.end() - 1] == "s" and m.group(0)[-1] == "s" and not _ends_in_part(m.group(0), seqs):
                 end = index[m.end() - 1]
             spans.append((start, end, pseudonym))
-    spans += _handle_spans(text, folded, index, by_pseudonym)
+    if handles:
+        spans += _handle_spans(text, folded, index, by_pseudonym)
     return [(where[a], where[b], p) for a, b, p in spans]
 
 
@@ -321,28 +324,36 @@ def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tu
     """(start, end, pseudonym) of name parts inside handles, hashtags, email
     local parts and web addresses of the folded text."""
     found: list[tuple[int, int, str]] = []
-    parts = {pseudonym: sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True)
+    parts = {pseudonym: tuple(sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True))
              for pseudonym, seqs in by_pseudonym.items()}
-    for m in _HANDLE.finditer(folded):
-        token, base = m.group(0), m.start()
-        for pseudonym, names in parts.items():
-            for part in names:
-                at = token.find(part)
-                while at >= 0:
-                    found.append((base + at, base + at + len(part), pseudonym))
-                    at = token.find(part, at + len(part))
-    for m in _URL.finditer(folded):
-        for w in _LETTERS.finditer(m.group(0)):
-            word, base = w.group(0), m.start() + w.start()
+    if "@" in folded or "#" in folded:
+        for m in _HANDLE.finditer(folded):
+            token, base = m.group(0), m.start()
             for pseudonym, names in parts.items():
                 for part in names:
-                    if len(word) - len(part) > _INITIALS:
-                        continue
-                    if word.startswith(part):
-                        found.append((base, base + len(part), pseudonym))
-                    elif word.endswith(part):
-                        found.append((base + len(word) - len(part), base + len(word), pseudonym))
+                    at = token.find(part)
+                    while at >= 0:
+                        found.append((base + at, base + at + len(part), pseudonym))
+                        at = token.find(part, at + len(part))
+    if "/" in folded or "www." in folded:
+        for m in _URL.finditer(folded):
+            for pseudonym, names in parts.items():
+                for initials in _with_initials(names):
+                    for w in initials.finditer(m.group(0)):
+                        found.append((m.start() + w.start("part"), m.start() + w.end("part"), pseudonym))
     return [(index[a], index[b] if b < len(index) else len(text), p) for a, b, p in found]
+
+
+@lru_cache(maxsize=256)
+def _with_initials(parts: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    """A word of a web address that is a part (three letters or more) with at
+    most _INITIALS letters after it, or before it."""
+    alt = "|".join(re.escape(p) for p in parts if len(p) >= 3)
+    if not alt:
+        return ()
+    letter, edge = r"[^\W\d_]", r"(?<![^\W\d_])"
+    return (re.compile(edge + f"(?P<part>{alt}){letter}{{0,{_INITIALS}}}(?!{letter})"),
+            re.compile(edge + f"{letter}{{1,{_INITIALS}}}(?P<part>{alt})(?!{letter})"))
 
 
 def _ends_in_part(matched: str, seqs: list[tuple[str, ...]]) -> bool:
