@@ -102,6 +102,16 @@ def test_a_name_in_the_study_or_a_linked_finding_of_another_approach_holds_it_ba
     assert [w for w in summary.warnings if STORY in w and "study title" in w], summary.warnings
     assert sqlite3.connect(base / "public.db").execute(
         "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 0
+    # a build that changes nothing it depends on keeps the hold, and says so again
+    summary = build(base)
+    assert summary.enriched.get("privacy_holds") is None  # nothing checked again
+    assert [w for w in summary.warnings if STORY in w and "study title" in w], summary.warnings
+    # and unlinking releases it
+    story.write_text(text, encoding="utf-8")
+    summary = build(base)
+    assert not [w for w in summary.warnings if STORY in w], summary.warnings
+    assert sqlite3.connect(base / "public.db").execute(
+        "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 1
 
 
 def test_a_named_story_is_not_held_back_by_a_finding_naming_its_people(base: Path):
