@@ -571,6 +571,8 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)
         if narrator_i is None:
             narrator_i = _guess_narrator(doc, in_quote, person_at, kinds)
+        if _relatives(doc, in_quote, person_at, speakers, narrator_i, kinds, gender, roles):
+            speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)  # 'Mum said' attributes now
         recent: list[int] = []  # people in order of last mention (-1: someone not listed)
         focus = None  # who the previous sentence was first about: a pronoun's first choice
         history: list[list[int]] = []  # the references of each sentence
@@ -625,6 +627,62 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         return doc
 
     return sentence_roles
+
+
+_KIN_F = {"mum", "mom", "mam", "mummy", "mother", "wife", "daughter", "sister", "nan", "nana", "nanna", "gran",
+          "granny", "grandma", "grandmother", "aunt", "auntie", "niece", "granddaughter"}
+_KIN_M = {"dad", "daddy", "father", "husband", "son", "brother", "grandad", "granddad", "grandpa", "grandfather",
+          "uncle", "nephew", "grandson"}
+_KIN = _KIN_F | _KIN_M | {"partner", "parent", "child", "grandchild"}
+_KIN_AS_NAME = {"mum", "mom", "mam", "mummy", "dad", "daddy", "nan", "nana", "nanna", "gran", "granny", "grandma",
+                "grandad", "granddad", "grandpa"}
+_KIN_BETWEEN = {"late", "elderly", "old", "dear", "little", "older", "younger", "eldest", "youngest", "own", "lovely"}
+_NOT_NAME_BEFORE = {"a", "an", "the", "his", "her", "their", "your", "its", "this", "that", "every", "any", "each",
+                    "single", "another", "new", "young", "working", "stay"}
+
+
+def _relatives(doc: Doc, in_quote: list[bool], person_at: list, speakers: dict[int, int], narrator_i: int | None,
+               kinds: list[str], gender: list, roles: list[str]) -> bool:
+    """Family words that point at someone the story is about, written into
+    person_at: 'Mum' or 'Dad' used as a name (not after a worker's words),
+    and 'my husband', 'our mum' in the words of a person the story is about
+    (a family carer telling of the one they care for). Each goes to a listed
+    subject who is not the speaker nor a carer and whom the word fits ('Mum'
+    is not a man), else to someone unlisted the story is about (kinds and
+    gender grow by one per gender). True when any was found."""
+    listed = len(roles)
+    found = False
+    unlisted: dict[str | None, int] = {}
+    for t in doc:
+        low = t.lower_
+        if low not in _KIN or person_at[t.i] is not None:
+            continue
+        quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
+        speaker = speakers.get(t.i) if quoted else narrator_i
+        prev = doc[t.i - 1].lower_ if t.i > 0 else ""
+        owned = prev in ("my", "our") or (prev in _KIN_BETWEEN and t.i > 1 and doc[t.i - 2].lower_ in ("my", "our"))
+        as_name = low in _KIN_AS_NAME and t.text[:1].isupper() and prev not in _NOT_NAME_BEFORE and not owned
+        if owned:
+            if speaker is None or kinds[speaker] != "subject":
+                continue
+        elif not as_name or (speaker is not None and kinds[speaker] != "subject"):
+            continue
+        g = "f" if low in _KIN_F else "m" if low in _KIN_M else None
+        fits = [q for q in range(listed) if kinds[q] == "subject" and q != speaker and "carer" not in (roles[q] or "").lower()
+                and (g is None or gender[q] in (g, None))]
+        if fits:
+            p = fits[0]
+            if gender[p] is None:
+                gender[p] = g
+        else:
+            if g not in unlisted:
+                unlisted[g] = len(kinds)
+                kinds.append("subject")
+                gender.append(g)
+            p = unlisted[g]
+        person_at[t.i] = p
+        found = True
+    return found
 
 
 def _unlisted_name(doc: Doc, t, person_at: list) -> bool:
@@ -712,8 +770,10 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     prev_speaker, prev_end = None, -1
     for a, b in runs:
         speaker = None
-        for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a)):
-            window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)]
+        para = doc.text.rfind("\n\n", 0, doc[a].idx)  # a quote's speaker is named in its paragraph
+        for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a), (max(0, a - 30), a)):
+            window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)
+                      and doc[i].idx > para]
             if any(w.lower_ in verbs for w in window):
                 for w in window:
                     if person_at[w.i] is not None:
