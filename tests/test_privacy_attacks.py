@@ -157,6 +157,13 @@ def test_a_name_made_only_of_title_words_is_still_a_name(name):
     assert pseudonymise("Mr Smith met Mr Jones", {"Mr Jones": "Pat"}) == "Mr Smith met Pat"
 
 
+def test_markdown_around_part_of_a_name_is_not_left_unbalanced():
+    assert pseudonymise("[Zebe](https://example.org)dee waved", REP) == "Rowan waved"
+    assert pseudonymise("see [Zebedee](https://example.org/a) now", REP) == "see [Rowan](https://example.org/a) now"
+    assert pseudonymise("**Zebe**dee and ~~Zebe~~dee and Zeb**edee**", REP) == "Rowan and Rowan and Rowan"
+    assert pseudonymise("**Zebedee** and _Zebedee_", REP) == "**Rowan** and _Rowan_"
+
+
 def test_web_addresses_that_merely_contain_a_part_are_left_alone():
     text = "see https://example.org/annual-report and www.planning.example.gov.uk/ann-ual"
     assert pseudonymise(text, {"Ann Lee": "Kit"}) == text.replace("/ann-ual", "/Kit-ual")

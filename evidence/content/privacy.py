@@ -230,6 +230,7 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
         seen, where = view(text)
         if seen != text:
             spans += _spans_in(seen, where, by_pseudonym)
+    spans = [(*_balanced(text, a, b), p) for a, b, p in spans]
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     out: list[tuple[int, int, str]] = []
     for s in spans:
@@ -237,6 +238,27 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
             continue
         out.append(s)
     return out
+
+
+_EMPHASIS_BEFORE = re.compile(r"[*_~]+$")
+_EMPHASIS_AFTER = re.compile(r"[*_~]{1,3}")
+
+
+def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """A name's span widened over Markdown that opens before it and closes
+    inside it, or opens inside it and closes after it ('**Zeb**edee',
+    'Zeb**edee**', '[Zebe](url)dee'), so that none is left unbalanced by the
+    replacement."""
+    inside = text[start:end]
+    if start and text[start - 1] == "[" and ("](" in inside or "][" in inside):
+        start -= 1
+    m = _EMPHASIS_BEFORE.search(text, max(0, start - 3), start)
+    if m and m.group(0) in inside:
+        start = m.start()
+    m = _EMPHASIS_AFTER.match(text, end)
+    if m and m.group(0) in inside:
+        end = m.end()
+    return start, end
 
 
 def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]],
