@@ -129,6 +129,18 @@ def test_a_first_name_off_the_list_shown_as_a_speaker_keeps_its_surname(tmp_path
     assert [c.fields["people"][:1] for c in r.stories] == [["Kenver Brannock"]]
     assert r.stories[0].fields["quotes"] == ["I make my own stew again"]  # not 'again,': the attribution broke it off
 
+def test_speech_in_single_quotes_is_a_quote_and_an_apostrophe_is_not(tmp_path, base):
+    """British papers quote in single marks: 'Nobody asked me anywhere,' she
+    says. Those are the candidate's quotes; "don't" and "workers'" are not."""
+    doc = tmp_path / "paper.md"
+    doc.write_text("Maureen Tully, 79, had not left the estate in a year after a fall. 'Nobody asked me anywhere,' she says. "
+                   "'I don't count the telly.'\n\nA volunteer from the Good Neighbours scheme now takes her to the "
+                   "workers' cafe on Fridays. ‘She’s my Friday,’ Maureen says.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    quotes = [q for c in r.stories for q in c.fields["quotes"]]
+    assert quotes == ["Nobody asked me anywhere", "I don't count the telly.", "She’s my Friday"], quotes
+
+
 def test_a_figure_gets_the_documents_place_only_when_the_document_is_about_it(tmp_path, base):
     """A place one story mentions in passing is no study's place; a place the
     document names more than once (or in its title) is."""

@@ -30,6 +30,7 @@ from evidence.curate.extract_figures import figure_fields, is_heading, sample_si
 from evidence.curate.extract_input import DEFAULT_MAX_MB, paragraphs, read_document, titled
 from evidence.curate.extract_people import TITLES, find_people, segment, story_people
 from evidence.enrich.gazetteer import places
+from evidence.enrich.nlp_components import quotations
 from evidence.content.records import content_hash, normalise_text
 from evidence.content.tree import write_atomic
 
@@ -42,7 +43,6 @@ _CHANGE = re.compile(r"\b(now|moved|became|become|no longer|started|began|helped
 # 'Dennis, 91, from Kings Heath': where a person is from, as local news writes it (a
 # neighbourhood no gazetteer lists)
 _AGE_FROM = re.compile(r"\b\d{1,3},? (?:from|of) ((?:[A-Z][a-z]+)(?:[ -](?:[A-Z][a-z]+|upon|on|under)){0,3})\b")
-_QUOTE = re.compile(r"“([^”]{3,})”|\"([^\"]{3,})\"")
 _RESULT_CUES = re.compile(
     r"\b(found|findings? show|show(s|ed)?|survey(ed)?|associated with|more likely|less likely|compared (with|to)|"
     r"improv\w+|increase[ds]?|reduction|reduc\w+|savings?|outcomes?|value for money|better|worse|average|"
@@ -129,7 +129,7 @@ def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candida
                                  if not any(m.group(1) in e.text for e in ents if e.label_ in ("ORG", "PERSON"))]),
             "what_changed": [s for s in sents if _CHANGE.search(s)][:4],
             # a quote broken off by its attribution ('"She makes me laugh," he said') ends at its words
-            "quotes": _unique((a or b).strip().rstrip(",;:").strip() for a, b in _QUOTE.findall(passage)),
+            "quotes": _unique(q.strip().rstrip(",;:").strip() for q in quotations(passage) if len(q.strip()) >= 3),
             "source_title": title,
         }, [{"file": file, "paragraph": group[0] + 1, "paragraphs": len(group)}]))
     return out

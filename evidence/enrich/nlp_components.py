@@ -780,6 +780,24 @@ def _quote_mask(text: str) -> list[bool]:
     return mask
 
 
+def quotations(text: str) -> list[str]:
+    """The words inside each closed quotation of a text, in order, double or
+    single quotes (as `_quote_mask` reads them), without the marks."""
+    mask, out, i, n = _quote_mask(text), [], 0, len(text)
+    while i < n:
+        if not mask[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and mask[j]:
+            j += 1
+        run = text[i:j]
+        if len(run) >= 2 and run[-1] in "”\"’'":
+            out.append(run[1:-1])
+        i = j
+    return out
+
+
 def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set, gender: list) -> dict[int, int]:
     """token index (inside a quote) -> the person who says it: the person or
     pronoun next to an attribution verb just after or before the quote; a
