@@ -122,3 +122,18 @@ def test_a_named_story_is_not_held_back_by_a_finding_naming_its_people(base: Pat
     assert not [w for w in summary.warnings if STORY in w]
     assert sqlite3.connect(base / "public.db").execute(
         "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 1
+
+
+def test_add_says_the_new_story_is_held_back(base: Path, cli, tmp_path: Path):
+    _study(base, "Mr Merriweather was one of 12 householders matched in the first year.")
+    build(base)
+    body = tmp_path / "body.md"
+    body.write_text(BODY, encoding="utf-8")
+    result = cli(["add", "--root", base, "--no-input", "--title", "A room by the river", "--approach", "homeshare",
+                  "--source-title", "Told to us", "--source-organisation", "Riverside Homeshare",
+                  "--consent", "given-by-person", "--consent-scope", "public", "--identity", "anonymised",
+                  "--pseudonym", "Rowan", "--person", "Thaddeus Merriweather:householder", "--consent-wording", "form v2",
+                  "--body-file", body])
+    assert result.exit_code == 0, result.output
+    assert "riverside-matches" in result.stderr and "held back from publication" in result.stderr, result.stderr
+    assert sqlite3.connect(base / "public.db").execute("SELECT count(*) FROM stories WHERE title LIKE '%river%'").fetchone()[0] == 0
