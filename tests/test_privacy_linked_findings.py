@@ -139,3 +139,34 @@ def test_add_says_the_new_story_is_held_back(base: Path, cli, tmp_path: Path):
     added = [line for line in result.stderr.splitlines() if line.startswith("added stories/")]
     assert len(added) == 1 and "(held back from publication" in added[0], result.stderr
     assert sqlite3.connect(base / "public.db").execute("SELECT count(*) FROM stories WHERE title LIKE '%river%'").fetchone()[0] == 0
+
+
+@pytest.mark.server
+def test_a_curators_link_note_is_published_without_names_or_personal_data(base: Path):
+    _story(base)
+    story = base / "stories" / f"{STORY}.md"
+    story.write_text(story.read_text(encoding="utf-8").replace("status: published", (
+        "links:\n"
+        "- {finding: somerset-catalyst-ventures, status: confirmed, note: \"Mr Merriweather's Catalyst found him the student\"}\n"
+        "- {finding: somerset-pearl-local-workers, status: confirmed, note: \"Tad's daughter rang us on 07911 123456\"}\n"
+        "status: published")), encoding="utf-8")
+    build(base)
+    public = base / "public.db"
+    reasons = dict(sqlite3.connect(public).execute(
+        "SELECT finding_id, reason FROM links WHERE story_id = ? AND kind = 'curator'", [STORY]).fetchall())
+    assert reasons == {"somerset-catalyst-ventures": "Rowan's Catalyst found him the student",
+                       "somerset-pearl-local-workers": "linked by a curator"}, reasons
+    for word in ("Merriweather", "Tad", "07911"):
+        assert find_in_tables(public, word) == [], word
+    server = Server(base)
+    try:
+        status, _, body = server.get(f"/-/story/{STORY}.json")
+        assert status == 200 and b"Rowan's Catalyst" in body
+        for path in (f"/-/story/{STORY}", f"/-/story/{STORY}.json", f"/public/links.json?story_id={STORY}",
+                     f"/public/story_findings.json?story_id={STORY}"):
+            status, _, body = server.get(path)
+            assert status == 200, path
+            for word in (b"Merriweather", b"Tad'", b"07911"):
+                assert word not in body, (path, word)
+    finally:
+        server.stop()
