@@ -170,3 +170,16 @@ def test_a_curators_link_note_is_published_without_names_or_personal_data(base: 
                 assert word not in body, (path, word)
     finally:
         server.stop()
+
+
+def test_a_curators_certainty_reason_naming_the_person_holds_the_story_back(base: Path):
+    _story(base)
+    path = _study(base, "Twelve householders were matched in the first year.")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["findings"][0]["certainty"] = {"risk_of_bias": {
+        "concern": "serious", "reason": "most of the figures come from Mr Merriweather's own diary"}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    summary = build(base)
+    assert [w for w in summary.warnings if STORY in w and "assessment" in w], summary.warnings
+    assert sqlite3.connect(base / "public.db").execute(
+        "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 0
