@@ -128,3 +128,32 @@ def test_a_quote_after_a_sentence_that_names_its_speaker_is_theirs():
     doc = make_docs(nlp, [text], [["Olwen Price", "Dev Sharma"]], roles=[["householder", "homesharer"]], narrators=[""])[0]
     got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
     assert got["“I hear his key in the door and I know everyone is home.”"] == "subject"
+
+
+def test_an_object_pronoun_is_not_the_worker_who_starts_its_sentence():
+    """'Imran drives him to the match': 'him' is the man supported, not Imran;
+    and a pronoun keeps its person in mind for the next 'he'."""
+    nlp = load_nlp(ROOT)
+    text = ("Our son Callum is 20. Imran Qureshi became his personal assistant in May.\n\n"
+            "Imran drives him to the match on Saturdays and waits with him at the gate.\n\n"
+            "It is not perfect. He still hates the crowds at half time.")
+    doc = make_docs(nlp, [text], [["Callum Reid", "Imran Qureshi"]], roles=[["person supported", "personal assistant"]],
+                    narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["Imran drives him to the match on Saturdays and waits with him at the gate."] == "subject"
+    assert got["He still hates the crowds at half time."] == "subject"
+
+
+def test_single_quoted_speech_as_british_papers_write_it():
+    """'...,' she says: the quote is hers (a sentence of her own words with no
+    'I' in it too), the mark opens the next sentence, a sentence ending in a
+    closing ' is no headline, and an apostrophe is no quote."""
+    nlp = load_nlp(ROOT)
+    text = ("Maureen Tully had not left the estate in a year. 'Nobody asked me anywhere,' she says. "
+            "'It was the telly and the cat.'\n\nThe workers' room at the centre isn't big.")
+    doc = make_docs(nlp, [text], [["Maureen Tully"]], roles=[["person supported"]], narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert "Maureen Tully had not left the estate in a year." in got  # the ' went to the next sentence
+    assert got["'Nobody asked me anywhere,' she says."] == "subject"
+    assert got["'It was the telly and the cat.'"] == "subject"  # her words, not a headline
+    assert got["The workers' room at the centre isn't big."] != "subject"

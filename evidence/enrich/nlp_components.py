@@ -26,7 +26,7 @@ if not Span.has_extension("quantity"):
 # Paragraphs: no sentence across a blank line
 
 
-_OPENING_QUOTES = {'"', "“", "‘"}
+_OPENING_QUOTES = {'"', "“", "‘", "'"}  # a straight ' only where it opens a word after a full stop
 _QUOTES = {'"', "”", "’", "“", "'"}
 _SENTENCE_END = {".", "!", "?", "…"}
 
@@ -597,7 +597,10 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                 quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
                 if low in _THIRD and recent:
                     g = "m" if low in _MALE else "f"
-                    ok = lambda q: q == -1 or gender[q] in (g, None)  # noqa: E731
+                    # 'Graeme works with him': an object pronoun is not the one who
+                    # starts its sentence (that would be 'himself')
+                    not_q = here[0] if here and _object_pronoun(doc, t) else None
+                    ok = lambda q: q != not_q and (q == -1 or gender[q] in (g, None))  # noqa: E731
                     fits = [q for q in reversed(here) if ok(q)]
                     if fits:
                         ref = fits[0]
@@ -608,6 +611,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                         subj = [q for q in pool if q != -1 and kinds[q] == "subject"]
                         ref = (subj or pool or [q for q in reversed(recent) if ok(q)] or [recent[-1]])[0]
                     here.append(ref)
+                    recent = [q for q in recent if q != ref] + [ref]  # a pronoun keeps its person in mind
                     if ref != -1:
                         about[kinds[ref]] = True
                 elif low in _FIRST_SINGULAR:
@@ -617,6 +621,13 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                             first_subject = True
                         else:
                             about["worker"] = True
+            # their own words: a sentence that is mostly the quoted words of a person the story is about
+            quoted = [t for t in s if t.is_alpha and t.idx < len(in_quote) and in_quote[t.idx]]
+            said_by = {speakers.get(t.i) for t in quoted}
+            if len(quoted) * 2 >= sum(t.is_alpha for t in s) > 0 and len(said_by) == 1:
+                who = next(iter(said_by))
+                if who is not None and kinds[who] == "subject":
+                    first_subject = True
             if here:
                 focus = here[0]
             history.append(here)
@@ -685,6 +696,22 @@ def _relatives(doc: Doc, in_quote: list[bool], person_at: list, speakers: dict[i
     return found
 
 
+_AFTER_OBJECT = {"to", "with", "up", "home", "in", "out", "back", "and", "at", "on", "for", "from", "into", "about",
+                 "again", "every", "each", "a", "an", "the", "that", "this", "when", "while", "if", "because", "so",
+                 "but", "or", "round", "over", "down", "off", "through", "too", "twice", "once", "how", "what"}
+
+
+def _object_pronoun(doc: Doc, t) -> bool:
+    """'him', or 'her' as an object ('drove her home', 'with her.'), not as a
+    possessive ('her hair')."""
+    if t.lower_ == "him":
+        return True
+    if t.lower_ != "her":
+        return False
+    n = doc[t.i + 1] if t.i + 1 < len(doc) else None
+    return n is None or n.is_punct or n.lower_ in _AFTER_OBJECT
+
+
 def _unlisted_name(doc: Doc, t, person_at: list) -> bool:
     """A name of someone not listed: two capitalised words in a row ('Alex
     Fox'), neither a listed name's word nor part of an organisation, approach
@@ -725,19 +752,31 @@ def _genders(doc: Doc, person_at: list, roles: list[str], n: int) -> list[str | 
 
 
 def _quote_mask(text: str) -> list[bool]:
-    """Per character: inside a double-quoted passage (curly or straight quotes;
-    a quote left open runs to the end of its paragraph)."""
-    mask, inside = [False] * len(text), False
+    """Per character: inside a quoted passage, in double quotes or, as
+    British papers write speech, single ones (curly or straight; an
+    apostrophe inside a word, "don't", "Gran's", is no quote mark; a quote
+    left open runs to the end of its paragraph)."""
+    mask, inside = [False] * len(text), None  # None, '"' or "'"
+    n = len(text)
     for i, c in enumerate(text):
         if c == "\n" and text[i + 1:i + 2] == "\n":
-            inside = False
-        if c == "“" or (c == '"' and not inside):
-            inside = True
-        elif c == "”" or c == '"':
+            inside = None
+        if inside is None:
+            before = text[i - 1] if i else " "
+            after = text[i + 1] if i + 1 < n else " "
+            if c in "“\"":
+                inside = '"'
+            elif c == "‘" or (c == "'" and (before.isspace() or before in "([—–-") and after.isalnum()):
+                inside = "'"
+        elif inside == '"' and c in "”\"":
             mask[i] = True
-            inside = False
+            inside = None
             continue
-        mask[i] = inside
+        elif inside == "'" and c in "’'" and not (text[i + 1:i + 2].isalpha()) and not text[i - 1:i].isspace():
+            mask[i] = True
+            inside = None
+            continue
+        mask[i] = inside is not None
     return mask
 
 
@@ -771,9 +810,11 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     for a, b in runs:
         speaker = None
         para = doc.text.rfind("\n\n", 0, doc[a].idx)  # a quote's speaker is named in its paragraph
+        para_end = doc.text.find("\n\n", doc[b].idx)
+        para_end = len(doc.text) if para_end < 0 else para_end
         for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a), (max(0, a - 30), a)):
             window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)
-                      and doc[i].idx > para]
+                      and para < doc[i].idx < para_end]
             if any(w.lower_ in verbs for w in window):
                 for w in window:
                     if person_at[w.i] is not None:
@@ -816,7 +857,7 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
     outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
     rest = s.doc.text[s.end_char:]
     line_alone = rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")  # nothing after it on its line
-    if text.startswith("#") or (text and text[-1] not in ".!?\"”’)…:;,-–—" and len(words) <= 20 and line_alone):
+    if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone):
         return "headline"
     if about_subject:
         return "subject"
