@@ -155,6 +155,8 @@ def test_a_name_made_only_of_title_words_is_still_a_name(name):
     out = pseudonymise(text, rep)
     assert find_names(out, rep) == [] and out.count("Rose") >= 3, out
     assert pseudonymise("Mr Smith met Mr Jones", {"Mr Jones": "Pat"}) == "Mr Smith met Pat"
+    # a title with an initial is a name with a title, not a title alone
+    assert pseudonymise("Mr D met Mr K", {"Mr D": "Pat"}) == "Mr D met Mr K"
 
 
 def test_markdown_around_part_of_a_name_is_not_left_unbalanced():

@@ -122,3 +122,64 @@ def test_a_named_story_is_not_held_back_by_a_finding_naming_its_people(base: Pat
     assert not [w for w in summary.warnings if STORY in w]
     assert sqlite3.connect(base / "public.db").execute(
         "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 1
+
+
+def test_add_says_the_new_story_is_held_back(base: Path, cli, tmp_path: Path):
+    _study(base, "Mr Merriweather was one of 12 householders matched in the first year.")
+    build(base)
+    body = tmp_path / "body.md"
+    body.write_text(BODY, encoding="utf-8")
+    result = cli(["add", "--root", base, "--no-input", "--title", "A room by the river", "--approach", "homeshare",
+                  "--source-title", "Told to us", "--source-organisation", "Riverside Homeshare",
+                  "--consent", "given-by-person", "--consent-scope", "public", "--identity", "anonymised",
+                  "--pseudonym", "Rowan", "--person", "Thaddeus Merriweather:householder", "--consent-wording", "form v2",
+                  "--body-file", body])
+    assert result.exit_code == 0, result.output
+    assert "riverside-matches" in result.stderr, result.stderr
+    added = [line for line in result.stderr.splitlines() if line.startswith("added stories/")]
+    assert len(added) == 1 and "(held back from publication" in added[0], result.stderr
+    assert sqlite3.connect(base / "public.db").execute("SELECT count(*) FROM stories WHERE title LIKE '%river%'").fetchone()[0] == 0
+
+
+@pytest.mark.server
+def test_a_curators_link_note_is_published_without_names_or_personal_data(base: Path):
+    _story(base)
+    story = base / "stories" / f"{STORY}.md"
+    story.write_text(story.read_text(encoding="utf-8").replace("status: published", (
+        "links:\n"
+        "- {finding: somerset-catalyst-ventures, status: confirmed, note: \"Mr Merriweather's Catalyst found him the student\"}\n"
+        "- {finding: somerset-pearl-local-workers, status: confirmed, note: \"Tad's daughter rang us on 07911 123456\"}\n"
+        "status: published")), encoding="utf-8")
+    build(base)
+    public = base / "public.db"
+    reasons = dict(sqlite3.connect(public).execute(
+        "SELECT finding_id, reason FROM links WHERE story_id = ? AND kind = 'curator'", [STORY]).fetchall())
+    assert reasons == {"somerset-catalyst-ventures": "Rowan's Catalyst found him the student",
+                       "somerset-pearl-local-workers": "linked by a curator"}, reasons
+    for word in ("Merriweather", "Tad", "07911"):
+        assert find_in_tables(public, word) == [], word
+    server = Server(base)
+    try:
+        status, _, body = server.get(f"/-/story/{STORY}.json")
+        assert status == 200 and b"Rowan's Catalyst" in body
+        for path in (f"/-/story/{STORY}", f"/-/story/{STORY}.json", f"/public/links.json?story_id={STORY}",
+                     f"/public/story_findings.json?story_id={STORY}"):
+            status, _, body = server.get(path)
+            assert status == 200, path
+            for word in (b"Merriweather", b"Tad'", b"07911"):
+                assert word not in body, (path, word)
+    finally:
+        server.stop()
+
+
+def test_a_curators_certainty_reason_naming_the_person_holds_the_story_back(base: Path):
+    _story(base)
+    path = _study(base, "Twelve householders were matched in the first year.")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["findings"][0]["certainty"] = {"risk_of_bias": {
+        "concern": "serious", "reason": "most of the figures come from Mr Merriweather's own diary"}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    summary = build(base)
+    assert [w for w in summary.warnings if STORY in w and "assessment" in w], summary.warnings
+    assert sqlite3.connect(base / "public.db").execute(
+        "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 0

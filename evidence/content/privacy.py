@@ -160,8 +160,10 @@ def name_parts(name: str) -> list[str]:
         for p in [whole, *pieces]:
             if len(p) >= 2 and p not in parts:
                 parts.append(p)
-    named = [p for p in parts if p not in HONORIFICS]
-    return named or parts
+    words = ["".join(ch for ch in w if ch.isalnum()) for w in folded.split()]
+    if all(w in HONORIFICS for w in words if w):  # 'Nan', 'Auntie Nana' (but not 'Mr D')
+        return parts
+    return [p for p in parts if p not in HONORIFICS]
 
 
 def _word_pattern(part: str) -> str:
@@ -202,9 +204,10 @@ def _name_words(name: str) -> tuple[str, ...]:
     """The folded words of a name in order, for full-name matching
     ('Mary-Ann Jones' -> ('maryann', 'jones'))."""
     folded, _ = fold(unicodedata.normalize("NFC", name))
-    words = ["".join(ch for ch in word if ch.isalnum()) for word in folded.split()]
-    words = [w for w in words if len(w) >= 2]
-    return tuple([w for w in words if w not in HONORIFICS] or words)
+    words = [w for w in ("".join(ch for ch in word if ch.isalnum()) for word in folded.split()) if w]
+    if all(w in HONORIFICS for w in words):
+        return tuple(w for w in words if len(w) >= 2)
+    return tuple(w for w in words if len(w) >= 2 and w not in HONORIFICS)
 
 
 def _names_for(name: str) -> list[tuple[str, ...]]:

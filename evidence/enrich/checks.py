@@ -140,7 +140,8 @@ def summary_warnings(db, summary) -> None:
 
 # What of a finding, and of its study, is published and shown with a story
 # it is linked to (the story page, the approach page, the finding's own page)
-_FINDING_TEXT = ("id", "statement", "measure", "comparator", "population", "place", "source_sentence", "note")
+_FINDING_TEXT = ("id", "statement", "measure", "comparator", "population", "place", "source_sentence", "note",
+                 "assessment")  # a curator's certainty reasons, published in certainty_reasons
 _STUDY_TEXT = ("id", "title", "authors", "organisation", "url", "source_title", "source_author",
                "source_organisation", "source_publisher", "source_url", "source_date")
 
