@@ -849,10 +849,11 @@ def extract_cmd(
     import json
 
     from evidence.models.embedder import get_embedder
-    from evidence.curate.extract import extract, write_review
+    from evidence.curate.extract import check_output, extract, write_review
 
+    check_output(root, output)  # before the work: a path that would lose something is refused at once
     result = extract(root, files, get_embedder(root), max_mb=max_mb, progress=_progress(quiet))
-    write_review(result, output)
+    write_review(result, output, root)
     counts = {"files": len(result.files), "words": result.words, "seconds": round(result.seconds, 2),
               "stories": len(result.stories), "findings": len(result.findings), "merged": result.merged,
               "duplicates_of_existing": sum(1 for c in result.stories + result.findings if c.duplicate_of),
