@@ -103,6 +103,44 @@ def test_an_impossible_date_names_file_line_and_field(built: Path, cli, field, v
     assert value in text.split("\n")[n - 1]
 
 
+@pytest.mark.parametrize("field,value", [
+    ("consent_date", "20260102"),          # a number (Python's fromisoformat takes it)
+    ("consent_date", "'20260102'"),
+    ("consent_date", "2026-W01-5"),        # an ISO week date
+    ("added", "2026-01-02T10:30:00"),      # a date and a time
+    ("added", "2026-01-02 10:30"),
+    ("source_date", "2026-02-30"),         # quoted, as `evidence add --source-date` writes it
+    ("source_date", "'2026-02-30'"),
+    ("source_date", "2019-13"),
+    ("source_date", "March 2019"),
+])
+def test_a_date_not_written_yyyy_mm_dd_is_refused_not_stored_as_written(built: Path, cli, field, value):
+    """Each of these was stored as written (a consent date 20260102 published
+    the story); now a one-line error names the file, the line and the field."""
+    text = story_text("odd-date")
+    if field == "consent_date":
+        text = text.replace("  date: '2026-01-02'\n", f"  date: {value}\n")
+    elif field == "added":
+        text = text.replace("added: '2026-01-02'\n", f"added: {value}\n")
+    else:
+        text = text.replace("source:\n", f"source:\n  date: {value}\n")
+    assert value in text
+    (built / "stories" / "odd-date.md").write_text(text)
+    line = _one_line_error(cli(["build", "--root", built]), "stories/odd-date.md:", "'date'" if "date" in field[1:] else "'added'")
+    assert "YYYY" in line
+    n = int(re.search(r"\.md:(\d+):", line).group(1))
+    assert value in text.split("\n")[n - 1]
+    assert "odd-date" not in _public_ids(built)
+
+
+@pytest.mark.parametrize("value", ["2019", "2019-03", "2019-03-12", "''"])
+def test_a_source_date_may_be_a_year_or_a_month(built: Path, cli, value):
+    (built / "stories" / "dated.md").write_text(story_text("dated").replace("source:\n", f"source:\n  date: {value}\n"))
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 0, r.output
+    assert "dated" in _public_ids(built)
+
+
 @pytest.mark.parametrize("field,value,needle", [
     ("sample_size", "1.0e+30", "sample_size"),
     ("sample_size", "1e30", "sample_size"),

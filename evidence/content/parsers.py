@@ -25,7 +25,7 @@ def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Sour
         organisation=f.str("organisation"),
         publisher=f.str("publisher"),
         url=f.url("url"),
-        date=f.str("date"),
+        date=f.date("date", partial=True),
         seed=f.str("seed"),
         note=f.str("note"),
     )

@@ -212,6 +212,9 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+_DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
 class Fields:
     """Typed access to one mapping of a YamlDoc with precise error lines."""
 
@@ -251,16 +254,28 @@ class Fields:
             raise self._err(key, f"'{key}' is '{value}'; use a lower-case slug such as '{slugify(value) or 'my-id'}'")
         return value
 
-    def date(self, key: str, required: bool = False) -> str:
+    def date(self, key: str, required: bool = False, partial: bool = False) -> str:
+        """A calendar date written YYYY-MM-DD (`partial`: YYYY or YYYY-MM too),
+        returned as that text. Only that form: Python's fromisoformat alone
+        would also take 20260304 and 2026-W10-3, stored as written, and a
+        date with a time would be stored with its time."""
         value = self.data.get(key)
+        forms = "YYYY, YYYY-MM or YYYY-MM-DD" if partial else "YYYY-MM-DD"
+        if isinstance(value, _dt.datetime):
+            raise self._err(key, f"'{key}' is {value}, a date and a time; write the date alone as {forms}")
         if isinstance(value, _dt.date):
             return value.isoformat()
         text = self.str(key, required=required)
-        if text:
-            try:
-                _dt.date.fromisoformat(text)
-            except ValueError:
-                raise self._err(key, f"'{key}' is '{text}'; write the date as YYYY-MM-DD") from None
+        if not text:
+            return text
+        m = _DATE_RE.fullmatch(text)
+        if not m or (not partial and not m.group(3)):
+            raise self._err(key, f"'{key}' is '{text[:40]}'; write the date as {forms}")
+        year, month, day = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+        try:
+            _dt.date(year, month, day)
+        except ValueError as exc:
+            raise self._err(key, f"'{key}' is '{text}', not a real date ({exc}); write it as {forms}") from None
         return text
 
     def number(self, key: str, integer: bool = False, low: float = -1e15, high: float = 1e15) -> float | int | None:
