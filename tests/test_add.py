@@ -188,3 +188,35 @@ def test_add_finding_refusals_write_nothing(built, cli, args, needle):
     result = cli(["add-finding", "--root", built, *args])
     assert result.exit_code == 1 and needle in result.stderr and result.stderr.count("\n") == 1
     assert snapshot(built) == before
+
+
+@pytest.mark.parametrize("flag,value,needle", [
+    ("--consent-date", "20260102", "'date' is '20260102'"),
+    ("--source-date", "2026-02-30", "not a real date"),
+    ("--source-date", "30/02/2026", "write the date as YYYY, YYYY-MM or YYYY-MM-DD"),
+])
+def test_add_refuses_a_date_the_build_would_have_stored_as_written(built, cli, flag, value, needle):
+    before = snapshot(built)
+    result = cli(["add", "--root", built, *ARGS, flag, value], input=BODY)
+    assert result.exit_code == 1 and needle in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(built) == before
+
+
+def test_add_with_standard_input_closed_is_a_one_line_error(built):
+    """`evidence add ... <&-` (a script or a cron job without stdin): sys.stdin
+    is None, which was an 'unexpected AttributeError'."""
+    import os
+    import subprocess
+    import sys
+
+    before = snapshot(built)
+    checkout = Path(__file__).resolve().parent.parent  # `-m evidence` from here runs this checkout's code
+    for extra in ([], ["--interactive"]):
+        args = [sys.executable, "-m", "evidence", "add", "--root", str(built), *ARGS, *extra]
+        r = subprocess.run(args, cwd=checkout, capture_output=True, text=True, timeout=120,
+                           preexec_fn=lambda: os.close(0))
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "standard input is closed" in lines[0] and "unexpected" not in lines[0], lines
+    assert snapshot(built) == before

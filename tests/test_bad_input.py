@@ -394,3 +394,33 @@ def test_anonymised_stories_with_any_text_parse_or_refuse_cleanly(body, pseudony
                       consent={"basis": "given-by-person", "scope": "public", "identity": "anonymised",
                                "pseudonym": pseudonym, "date": dt.date(2026, 1, 2), "recorded_by": "c", "wording": "w"})
     _only_validation_errors(parse_story, "stories/anon.md", text)
+
+
+# ---------------------------------------------------------------------------
+# Command-line mistakes: one line and exit 1, as every other bad input
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["add-finding", "--study", "poet-second-survey", "--statement", "x", "--value", "27%"], ["'--value'", "add-finding --help"]),
+    (["add-finding", "--study", "poet-second-survey", "--statement", "x", "--sample-size", "1,234"], ["'--sample-size'"]),
+    (["search", "lonely", "--limit", "ten"], ["'--limit'", "search --help"]),
+    (["add", "--tittle", "Rita"], ["No such option: --tittle", "--title"]),
+    (["review"], ["Missing argument 'ID'"]),
+    (["add-finding", "--statement", "x"], ["Missing option '--study'"]),
+    (["withdraw", "james-and-andy", "--reason"], ["'--reason' requires an argument"]),
+    (["bogus"], ["No such command 'bogus'"]),
+])
+def test_command_line_mistakes_are_one_line_errors_with_exit_1(built: Path, cli, args, needles):
+    """Click's usage errors were a boxed block of lines with exit status 2."""
+    before = {p.name: p.read_bytes() for p in (built / "findings").iterdir()}
+    r = cli([args[0], "--root", built, *args[1:]] if args[0] != "bogus" else args)
+    line = _one_line_error(r, *needles)
+    assert line.startswith("Error: ") and "╭" not in r.stderr
+    assert {p.name: p.read_bytes() for p in (built / "findings").iterdir()} == before
+
+
+def test_help_and_no_arguments_are_unchanged(cli):
+    r = cli(["tags", "--help"])
+    assert r.exit_code == 0 and "--json" in r.stdout
+    r = cli([])
+    assert r.exit_code == 2 and "add-finding" in r.output  # bare `evidence`: the list of commands
