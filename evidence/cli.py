@@ -77,6 +77,10 @@ def friendly(fn):
         except PermissionError as exc:
             _err(f"Error: permission denied: {exc.filename}; check the file's permissions")
             raise typer.Exit(1)
+        except BrokenPipeError:
+            # the reader went away (`evidence search ... | head -1`): nothing to report to it
+            sys.stdout = None
+            raise typer.Exit(1)
         except OSError as exc:
             if getattr(exc, "filename", None):
                 _err(f"Error: {exc.strerror}: {exc.filename}")
@@ -96,7 +100,7 @@ def friendly(fn):
 
 
 def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():  # None: run with stderr closed (2>&-)
         return None
 
     def report(stage: str, done: int, total: int) -> None:
