@@ -220,3 +220,17 @@ def test_add_with_standard_input_closed_is_a_one_line_error(built):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "standard input is closed" in lines[0] and "unexpected" not in lines[0], lines
     assert snapshot(built) == before
+
+
+def test_an_id_made_from_a_title_keeps_accented_letters_base_letters(built, cli):
+    """'Zoë and Łukasz' gave the id 'zo-and-ukasz': letters dropped silently."""
+    args = [a for a in ARGS]
+    args[args.index("--title") + 1] = "Zoë and Łukasz share a flat"
+    result = cli(["add", "--root", built, *args], input="Zoë, 79, shares her flat with Łukasz, who studies nursing.\n")
+    assert result.exit_code == 0, result.output
+    assert (built / "stories" / "zoe-and-lukasz-share-a-flat.md").exists()
+    text = (built / "stories" / "zoe-and-lukasz-share-a-flat.md").read_text(encoding="utf-8")
+    bad = built / "stories" / "zoe-x.md"
+    bad.write_text(text.replace("id: zoe-and-lukasz-share-a-flat", "id: zoë-x").replace("Łukasz, who", "Ł., who"), encoding="utf-8")
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 1 and "use a lower-case slug such as 'zoe-x'" in r.stderr, r.output

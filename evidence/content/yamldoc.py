@@ -10,6 +10,7 @@ import datetime as _dt
 import difflib
 import math
 import re
+import unicodedata
 from typing import Any
 
 import yaml
@@ -110,9 +111,16 @@ _URL_RE = re.compile(r"^(?:https?://[^\s/?#@]+[^\s]*|mailto:[^\s@]+@[^\s@]+)$", 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+# letters that Unicode decomposition does not turn into ASCII ones
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+
+
 def slugify(text: str) -> str:
-    """Lower-case ASCII slug of `text` ('Pearl & the kettle' -> 'pearl-the-kettle')."""
-    text = text.lower().replace("’", "").replace("'", "")
+    """Lower-case ASCII slug of `text` ('Pearl & the kettle' -> 'pearl-the-kettle');
+    accented letters keep their base letter ('Zoë and Łukasz' -> 'zoe-and-lukasz',
+    not 'zo-and-ukasz')."""
+    text = unicodedata.normalize("NFKD", text.lower().translate(_FOLD))
+    text = "".join(c for c in text if not unicodedata.combining(c)).replace("’", "").replace("'", "")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
