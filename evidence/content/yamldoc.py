@@ -323,7 +323,11 @@ class Fields:
 
 
 def split_front_matter(path: str, text: str) -> tuple[str, str, int]:
-    """Return (yaml text, body, line of the first YAML line) of a Markdown file."""
+    """Return (yaml text, body, line of the first YAML line) of a Markdown file.
+    A byte-order mark before the first '---' (Windows editors write one) is
+    not part of it: the build reads such a file, so review, add and extract
+    must too."""
+    text = text[1:] if text.startswith("\ufeff") else text
     if not text.startswith("---"):
         raise ValidationError(path, 1, "a story starts with '---' then YAML front matter, then '---' and the narrative")
     lines = text.split("\n")
