@@ -424,3 +424,15 @@ def test_help_and_no_arguments_are_unchanged(cli):
     assert r.exit_code == 0 and "--json" in r.stdout
     r = cli([])
     assert r.exit_code == 2 and "add-finding" in r.output  # bare `evidence`: the list of commands
+
+
+def test_a_finding_id_used_in_another_findings_file_names_the_line(built: Path, cli):
+    path = built / "findings" / "poet-second-survey.yml"
+    text = path.read_text(encoding="utf-8")
+    first = re.search(r"^  - id: (\S+)$", text, re.M)
+    other = re.search(r"^  - id: (\S+)$", (built / "findings" / "skills-for-care-workforce.yml").read_text(encoding="utf-8"), re.M).group(1)
+    path.write_text(text[:first.start(1)] + other + text[first.end(1):], encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "findings/poet-second-survey.yml:", f"'{other}'",
+                           "findings/skills-for-care-workforce.yml")
+    n = int(re.search(r"\.yml:(\d+):", line).group(1))
+    assert path.read_text(encoding="utf-8").split("\n")[n - 1].strip() == f"- id: {other}"
