@@ -19,6 +19,9 @@ MISSING = [
     ("no date", {k: v for k, v in CONSENT.items() if k != "date"}, "date"),
     ("no recorded_by", {k: v for k, v in CONSENT.items() if k != "recorded_by"}, "recorded_by"),
     ("no wording", {k: v for k, v in CONSENT.items() if k != "wording"}, "wording"),
+    ("no identity", {k: v for k, v in CONSENT.items() if k != "identity"}, "identity"),
+    # a pseudonym given but identity forgotten: was published as 'named', with the real names
+    ("pseudonym without identity", {**{k: v for k, v in CONSENT.items() if k != "identity"}, "pseudonym": "Kit"}, "identity"),
     ("anonymised without pseudonym", {**CONSENT, "identity": "anonymised"}, "pseudonym"),
     ("unknown scope", {**CONSENT, "scope": "everyone"}, "scope"),
     ("unknown basis", {**CONSENT, "basis": "assumed"}, "basis"),
