@@ -77,6 +77,14 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     )
     if consent.identity == "anonymised" and not consent.pseudonym:
         raise doc.error("an anonymised story needs 'pseudonym:' under consent (the name to publish instead)", "consent")
+    if consent.identity == "named":
+        # a pseudonym is ignored for a named story: its real names are published
+        given = ([("consent", "pseudonym")] if consent.pseudonym else []) + [
+            ("people", i, "pseudonym") for i, p in enumerate(people) if p.pseudonym]
+        if given:
+            raise doc.error("a pseudonym is given but the consent identity is 'named', so the real names would be "
+                            "published; set 'identity: anonymised' to publish the pseudonym, or remove the pseudonym",
+                            *given[0])
     links = doc.data.get("links") or []
     if not isinstance(links, list):
         raise doc.error("'links' must be a list", "links")
