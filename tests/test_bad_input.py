@@ -436,3 +436,22 @@ def test_a_finding_id_used_in_another_findings_file_names_the_line(built: Path, 
                            "findings/skills-for-care-workforce.yml")
     n = int(re.search(r"\.yml:(\d+):", line).group(1))
     assert path.read_text(encoding="utf-8").split("\n")[n - 1].strip() == f"- id: {other}"
+
+
+@pytest.mark.parametrize("numbers,needle,key", [
+    ("    value: 27\n    interval_low: 40\n    interval_high: 50\n", "value 27 is outside its own interval 40 to 50", "value"),
+    ("    value: null\n    interval_low: 20\n    interval_high: 30\n", "gives an interval but no 'value'", "interval_low"),
+    ("    value: 27\n    interval_low: 30\n    interval_high: 20\n", "interval_low is above interval_high", "interval_low"),
+    ("    value: 27\n    interval_low: 20\n", "gives one end of its interval", "interval_low"),
+])
+def test_an_interval_that_does_not_hold_its_value_is_refused(built: Path, cli, numbers, needle, key):
+    """A value outside its own interval (or an interval around no value) was
+    published as it was, and graded for precision by the certainty rules."""
+    path = built / "findings" / "birmingham-micro-enterprise-study.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "    value: 27\n" in text
+    text = text.replace("    value: 27\n", numbers, 1)
+    path.write_text(text, encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "findings/birmingham-micro-enterprise-study.yml:", needle)
+    n = int(re.search(r"\.yml:(\d+):", line).group(1))
+    assert text.split("\n")[n - 1].strip().startswith(f"{key}:")

@@ -285,6 +285,13 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None, max_findi
         if finding.interval_low is not None and finding.interval_low > finding.interval_high:
             raise doc.error(f"finding '{finding.id}': interval_low is above interval_high; swap them",
                             "findings", i, "interval_low")
+        if finding.interval_low is not None and finding.value is None:
+            raise doc.error(f"finding '{finding.id}' gives an interval but no 'value' for it to be around; give the "
+                            "value (or take the interval out)", "findings", i, "interval_low")
+        if finding.interval_low is not None and not finding.interval_low <= finding.value <= finding.interval_high:
+            raise doc.error(f"finding '{finding.id}': its value {finding.value:g} is outside its own interval "
+                            f"{finding.interval_low:g} to {finding.interval_high:g}; check the three numbers",
+                            "findings", i, "value")
         if finding.value is not None and not finding.unit:
             raise doc.error(f"finding '{finding.id}' has a value but no unit; add 'unit: ...'", "findings", i, "value")
         if finding.id in seen:
