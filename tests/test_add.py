@@ -234,3 +234,14 @@ def test_an_id_made_from_a_title_keeps_accented_letters_base_letters(built, cli)
     bad.write_text(text.replace("id: zoe-and-lukasz-share-a-flat", "id: zoë-x").replace("Łukasz, who", "Ł., who"), encoding="utf-8")
     r = cli(["build", "--root", built])
     assert r.exit_code == 1 and "use a lower-case slug such as 'zoe-x'" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("person", ["Mavis", ":carer", "Mavis:", "  "])
+def test_a_person_without_a_name_or_a_role_is_refused(built, cli, person):
+    """'--person Mavis' was added with an empty role (add --from-review and
+    the prompts refuse that), ':carer' with an empty name."""
+    before = snapshot(built)
+    result = cli(["add", "--root", built, *ARGS, "--person", person], input=BODY)
+    assert result.exit_code == 1 and "needs a name and a role, written 'Name:role'" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(built) == before
