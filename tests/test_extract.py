@@ -392,3 +392,26 @@ def test_an_existing_file_or_a_curators_decisions_are_not_overwritten(cli, base,
     out_dir.mkdir()
     r = cli(["extract", doc, "-o", out_dir, "--root", base])
     assert r.exit_code == 1 and "is a folder" in r.output and ".tmp" not in r.output, r.output
+
+
+def test_a_text_saved_as_one_long_line_is_cut_into_bounded_paragraphs():
+    from evidence.curate.extract_input import MAX_PARAGRAPH, paragraphs
+
+    line = "Maria went to the lunch club with Tom. " * 30_000  # 1.2 MB, no line break (a PDF export)
+    paras = paragraphs(line)
+    assert max(len(p) for p in paras) <= MAX_PARAGRAPH
+    assert all(p.endswith("Tom.") for p in paras)  # cut at sentence ends
+    assert " ".join(paras) == line.strip()  # nothing lost
+    words = paragraphs("word " * 4_000)  # no sentence end at all: cut at spaces
+    assert max(len(p) for p in words) <= MAX_PARAGRAPH and " ".join(words).split() == ["word"] * 4_000
+
+
+@pytest.mark.slow
+def test_extract_reads_a_document_that_is_one_line_over_spacys_limit(cli, base, tmp_path):
+    """Over 1,000,000 characters in one line was an 'unexpected ValueError'
+    (spaCy's E088: text longer than max_length)."""
+    doc = _write(tmp_path, "export.txt", (("Edna, 88, was matched with a Homeshare companion. Edna now walks to the "
+                                          "shops every week. ") * 9_000).encode())
+    r = cli(["extract", doc, "-o", tmp_path / "r.yml", "--root", base])
+    assert r.exit_code == 0, r.output
+    assert yaml.safe_load((tmp_path / "r.yml").read_text(encoding="utf-8"))["stories"]

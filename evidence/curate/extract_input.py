@@ -163,4 +163,23 @@ def paragraphs(text: str) -> list[str]:
                 current = []
         if current:
             out.append(" ".join(current))
-    return [p for p in out if any(c.isalpha() for c in p)]
+    return [piece for p in out if any(c.isalpha() for c in p) for piece in _bounded(p)]
+
+
+MAX_PARAGRAPH = 10_000  # characters: a text saved as one line (a PDF export) is one "paragraph" otherwise
+
+
+def _bounded(paragraph: str, limit: int = MAX_PARAGRAPH) -> list[str]:
+    """A paragraph over `limit` characters cut into pieces at sentence ends
+    (else at spaces, else anywhere), so spaCy never gets a whole document as
+    one text (over its max_length it refuses it; below, its memory grows with it)."""
+    out: list[str] = []
+    rest = paragraph
+    while len(rest) > limit:
+        window = rest[:limit]
+        ends = [m.end() for m in re.finditer(r"[.!?][\"'”’)]*\s", window)]
+        cut = ends[-1] if ends else (window.rfind(" ") + 1 or limit)
+        out.append(rest[:cut].strip())
+        rest = rest[cut:]
+    out.append(rest.strip())
+    return [p for p in out if p]
