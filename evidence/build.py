@@ -21,6 +21,7 @@ from evidence.store.writes import Parsed
 from evidence.content.tree import ContentFile, check_root, scan
 from evidence.errors import EvidenceError, ValidationError, ValidationErrors
 from evidence.content.records import Vocabulary
+from evidence.content.privacy import ANONYMISER_VERSION
 from evidence.content.parsers import parse_approach, parse_areas, parse_framework, parse_story, parse_study
 
 Progress = Callable[[str, int, int], None]
@@ -43,8 +44,8 @@ Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
 # certainty.assess comes after the personal-data check: the confidence in
 # what stories say counts only the stories that may be published
-CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, writes.sweep_removed,
-                                 certainty.assess)
+CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, checks.linked_names_check,
+                                 writes.sweep_removed, certainty.assess)
 
 
 @dataclass
@@ -122,6 +123,7 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
     try:
         stored = {r["path"]: r for r in db.query("SELECT path, kind, sha256, records FROM files")}
         changed = [f for f in files if f.path not in stored or stored[f.path]["sha256"] != f.sha256]
+        changed += _anonymised_to_redo(db, files, changed)
         on_disk = {f.path for f in files}
         removed = {p: r for p, r in stored.items() if p not in on_disk}
         summary = BuildSummary(files_total=len(files), files_parsed=len(changed),
@@ -140,6 +142,8 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
                     step(db, summary, step_options)
                 if cache is not None and cache.misses:
                     cache.prune()
+                if store.get_meta(db, "anonymiser") != ANONYMISER_VERSION:
+                    store.set_meta(db, "anonymiser", ANONYMISER_VERSION)
                 if summary.added or summary.changed or summary.removed or any(summary.enriched.values()):
                     store.set_meta(db, "generation", str(int(store.get_meta(db, "generation", "0")) + 1))
         totals = sum(db[t].count for t in COUNTED)
@@ -158,6 +162,17 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         db.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _anonymised_to_redo(db, files: list[ContentFile], changed: list[ContentFile]) -> list[ContentFile]:
+    """The unchanged files of anonymised stories when their public texts were
+    made by another version of the anonymiser (content/privacy.py): they are
+    read again, so names the old version missed leave the public database."""
+    if store.get_meta(db, "anonymiser") == ANONYMISER_VERSION or not db["stories"].exists():
+        return []
+    redo = {r[0] for r in db.execute("SELECT file FROM stories WHERE consent_identity = 'anonymised'")}
+    seen = {f.path for f in changed}
+    return [f for f in files if f.path in redo and f.path not in seen]
 
 
 def _cached_embedder(db, options: BuildOptions):

@@ -227,9 +227,11 @@ def add_cmd(
             path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
     rel = path.relative_to(root) if path.is_relative_to(root) else path
     _warn(result)
-    held = any(line.startswith(f"{Path(rel).as_posix()}:") for line in result.warnings)
+    # held for personal data (the warning names the story's file) or for a
+    # finding that names a person of the anonymised story (it names the story)
+    held = any(line.startswith(f"{Path(rel).as_posix()}:") or f"story '{path.stem}'" in line for line in result.warnings)
     if not quiet:
-        _err(f"added {rel}" + (" (held back from publication: personal data, see the warnings above)" if held else ""))
+        _err(f"added {rel}" + (" (held back from publication, see the warnings above)" if held else ""))
         _err(result.line())
 
 

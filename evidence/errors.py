@@ -13,7 +13,8 @@ class ValidationError(EvidenceError):
     def __init__(self, path: str, line: int | None, message: str):
         self.path = path
         self.line = line
-        self.message = message
+        # one line, whatever value the message quotes ('block\n' of a YAML block scalar)
+        self.message = message = message.replace("\r", "\\r").replace("\n", "\\n")
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {message}")
 

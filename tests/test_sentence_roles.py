@@ -89,3 +89,71 @@ def test_role_kinds(role, kind):
 
     defaults = Language.get_factory_meta("evidence_sentence_roles").default_config
     assert role_kind(role, defaults["subject_roles"], defaults["worker_roles"]) == kind
+
+
+def test_a_family_carer_telling_of_mum_speaks_about_the_person_supported():
+    """'Mum' used as a name and 'my husband' in a family carer's own words
+    point at the person cared for, not at the worker named last."""
+    nlp = load_nlp(ROOT)
+    text = ("Dad was a joiner all his life. After his stroke the agency sent someone new every day.\n\n"
+            "We chose Kwame as his personal assistant. He comes at nine.\n\n"
+            "Dad is back in his shed most mornings. He made the grandchildren a bird box.\n\n"
+            "My husband helps on Sundays. He drives us to the coast.")
+    doc = make_docs(nlp, [text], [["Ruth Adeyemi", "Kwame Boateng"]], roles=[["family carer", "personal assistant"]],
+                    narrators=["Ruth Adeyemi"])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["Dad was a joiner all his life."] == "subject"
+    assert got["Dad is back in his shed most mornings."] == "subject"
+    assert got["He made the grandchildren a bird box."] == "subject"  # 'he' after Dad, not Kwame
+    assert got["He comes at nine."] == "worker"  # 'he' after Kwame
+    assert got["My husband helps on Sundays."] == "subject"
+
+
+def test_family_words_in_a_worker_s_words_or_as_common_nouns_are_not_the_person():
+    nlp = load_nlp(ROOT)
+    text = ("I have been a support worker for ten years. My dad was a miner. "
+            "Every new mum at the group gets a visit. The dad of one boy runs the football.")
+    doc = make_docs(nlp, [text], [["Lena Park", "Joe Park"]], roles=[["support worker", "person supported"]],
+                    narrators=["Lena Park"])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["My dad was a miner."] == "worker"
+    assert got["Every new mum at the group gets a visit."] != "subject"
+    assert got["The dad of one boy runs the football."] != "subject"
+
+
+def test_a_quote_after_a_sentence_that_names_its_speaker_is_theirs():
+    nlp = load_nlp(ROOT)
+    text = ("Olwen Price says the difference is that she sleeps through the night now that Dev lives in. "
+            "“I hear his key in the door and I know everyone is home.”")
+    doc = make_docs(nlp, [text], [["Olwen Price", "Dev Sharma"]], roles=[["householder", "homesharer"]], narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["“I hear his key in the door and I know everyone is home.”"] == "subject"
+
+
+def test_an_object_pronoun_is_not_the_worker_who_starts_its_sentence():
+    """'Imran drives him to the match': 'him' is the man supported, not Imran;
+    and a pronoun keeps its person in mind for the next 'he'."""
+    nlp = load_nlp(ROOT)
+    text = ("Our son Callum is 20. Imran Qureshi became his personal assistant in May.\n\n"
+            "Imran drives him to the match on Saturdays and waits with him at the gate.\n\n"
+            "It is not perfect. He still hates the crowds at half time.")
+    doc = make_docs(nlp, [text], [["Callum Reid", "Imran Qureshi"]], roles=[["person supported", "personal assistant"]],
+                    narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["Imran drives him to the match on Saturdays and waits with him at the gate."] == "subject"
+    assert got["He still hates the crowds at half time."] == "subject"
+
+
+def test_single_quoted_speech_as_british_papers_write_it():
+    """'...,' she says: the quote is hers (a sentence of her own words with no
+    'I' in it too), the mark opens the next sentence, a sentence ending in a
+    closing ' is no headline, and an apostrophe is no quote."""
+    nlp = load_nlp(ROOT)
+    text = ("Maureen Tully had not left the estate in a year. 'Nobody asked me anywhere,' she says. "
+            "'It was the telly and the cat.'\n\nThe workers' room at the centre isn't big.")
+    doc = make_docs(nlp, [text], [["Maureen Tully"]], roles=[["person supported"]], narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert "Maureen Tully had not left the estate in a year." in got  # the ' went to the next sentence
+    assert got["'Nobody asked me anywhere,' she says."] == "subject"
+    assert got["'It was the telly and the cat.'"] == "subject"  # her words, not a headline
+    assert got["The workers' room at the centre isn't big."] != "subject"

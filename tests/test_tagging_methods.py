@@ -123,7 +123,8 @@ def test_the_numpy_classifier_gives_scikit_learns_probabilities_and_survives_byt
     vecs = emb.encode(new)
     got = t.classifier.predict(new, vecs)
     # scikit-learn, fitted the same way
-    tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, max_features=200_000)
+    tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
+                            max_features=200_000)  # as the tagger: words seen once dropped from 1,000 texts
     X = hstack([tfidf.fit_transform(texts), csr_matrix(emb.encode(texts))]).tocsr()
     Xn = hstack([tfidf.transform(new), csr_matrix(vecs)]).tocsr()
     for i in np.flatnonzero(t.trained):

@@ -27,13 +27,22 @@ URL holds a name of an anonymised person.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import unquote
 
 from evidence.content.records import Story
+
+# Changes whenever this module does: an anonymised story's public texts were
+# made by this version, and a build with another one makes them again
+# (store/rows.py puts it in the story's content hash, build.py re-reads
+# the files of anonymised stories), so a better anonymiser reaches stories
+# that were published before it.
+ANONYMISER_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 # Titles that may stand before a name ('Mr Quartermaine', 'Auntie Zeb'):
 # replaced together with the name, never on their own.
@@ -49,25 +58,61 @@ _CONFUSABLES = str.maketrans({
     "œ": "oe", "ß": "ss",
 })
 # Characters a writer may put inside a word without changing what a reader
-# sees or hears: apostrophes, hyphens, dots, Markdown emphasis.
-_GLUE = "'’‘ʼ`´-‐‑‒–—.·*_~^"
+# sees or hears: apostrophes, hyphens, dots, Markdown emphasis, escapes and
+# brackets (a Markdown link around part of a word: '[Mar](url)garet').
+_GLUE = "'’‘ʼʻ`´-‐‑‒–—.·‧・*_~^\\[]"
 _ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _MAX_PART_GAP = 12  # characters of space or punctuation allowed between the parts of a full name
 
 
+# Characters a browser draws as nothing that are neither format characters
+# nor marks (Unicode's Default_Ignorable_Code_Point letters: Hangul fillers)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Latin letters that NFKD leaves alone but a reader sees as a plain letter:
+# small capitals ('ᴍᴀʀʏ'), script and dotless forms, letters with a stroke or
+# hook ('ǥ', 'ɠ'); the letter is taken from the character's Unicode name
+_LATIN_VARIANT = re.compile(r"LATIN (?:(?:SMALL|CAPITAL) )?LETTER (?:(?:SMALL CAPITAL|SCRIPT|DOTLESS|BARRED|CLOSED) )?"
+                            r"([A-Z]{1,2})(?: WITH .+)?")
+
+
 @lru_cache(maxsize=65536)
 def _fold_char(c: str) -> str:
     """One character as compared: compatibility form, no accents, case-folded,
-    look-alikes to Latin; '' for invisible format characters."""
-    if unicodedata.category(c) == "Cf":  # zero-width spaces and joiners, soft hyphen, bidi marks
+    look-alikes to Latin; '' for characters a browser does not draw: format
+    characters (zero-width spaces and joiners, soft hyphen, bidi marks),
+    every mark (combining or not: variation selectors, the combining
+    grapheme joiner) and blank letters."""
+    if unicodedata.category(c) in ("Cf", "Mn", "Me") or c in _BLANK_LETTERS:
         return ""
     out = []
     for d in unicodedata.normalize("NFKD", c):
-        if unicodedata.combining(d):
+        if unicodedata.combining(d) or unicodedata.category(d) in ("Mn", "Me"):
             continue
+        if ord(d) > 0x7F and unicodedata.category(d).startswith("L"):
+            m = _LATIN_VARIANT.fullmatch(unicodedata.name(d, ""))
+            if m:
+                d = m.group(1)
         out.append(d)
     return "".join(out).casefold().translate(_CONFUSABLES)
+
+
+def _percent_char(text: str, i: int) -> tuple[str, int] | None:
+    """(character, width) of the percent-encoded character at text[i]: one
+    escape for ASCII ('%65'), two to four for UTF-8 ('%C3%A9'); None when
+    there is none."""
+    m = _PERCENT.match(text, i)
+    if not m:
+        return None
+    lead = int(m.group(0)[1:], 16)
+    n = 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if 0xF0 <= lead < 0xF5 else 0
+    escapes = [text[i + 3 * k:i + 3 * k + 3] for k in range(n)]
+    if not n or not all(_PERCENT.fullmatch(e) for e in escapes):
+        return None
+    try:
+        return bytes(int(e[1:], 16) for e in escapes).decode("utf-8"), 3 * n
+    except UnicodeDecodeError:
+        return None
 
 
 def fold(text: str) -> tuple[str, "list[int] | range"]:
@@ -88,9 +133,9 @@ def fold(text: str) -> tuple[str, "list[int] | range"]:
                 if decoded != m.group(0):
                     piece, width = "".join(_fold_char(d) for d in decoded), len(m.group(0))
         elif c == "%":
-            m = _PERCENT.match(text, i)
-            if m and int(m.group(0)[1:], 16) < 0x80:
-                piece, width = _fold_char(chr(int(m.group(0)[1:], 16))), 3
+            decoded = _percent_char(text, i)
+            if decoded:
+                piece, width = "".join(_fold_char(d) for d in decoded[0]), decoded[1]
         if piece is None:
             piece = _fold_char(c)
         for ch in piece:
@@ -102,18 +147,23 @@ def fold(text: str) -> tuple[str, "list[int] | range"]:
 
 def name_parts(name: str) -> list[str]:
     """The folded parts of a name: words split at spaces, and also the pieces
-    of a hyphenated one ('Mary-Ann' -> 'maryann', 'mary', 'ann'); apostrophes
-    and dots are dropped ('O'Neill' -> 'oneill'). Honorifics and single
-    letters are not parts."""
+    of a hyphenated one ('Mary-Ann' -> 'maryann', 'mary', 'ann') or of one
+    with an apostrophe ('O'Neill' -> 'oneill', 'neill': 'O Neill' and 'Mrs
+    Neill' are written too). Honorifics are not parts when the name has
+    other words ('Mr' of 'Mr Jones'), and are when it has none ('Nan', 'Auntie
+    Nana': that is what the person is called). Single letters are not parts."""
     folded, _ = fold(unicodedata.normalize("NFC", name))
     parts: list[str] = []
     for word in folded.split():
         whole = "".join(ch for ch in word if ch.isalnum())
-        pieces = ["".join(ch for ch in p if ch.isalnum()) for p in re.split(r"[-‐‑‒–—]", word)]
+        pieces = ["".join(ch for ch in p if ch.isalnum()) for p in re.split(r"[-‐‑‒–—'’‘ʼ`´]", word)]
         for p in [whole, *pieces]:
-            if len(p) >= 2 and p not in HONORIFICS and p not in parts:
+            if len(p) >= 2 and p not in parts:
                 parts.append(p)
-    return parts
+    words = ["".join(ch for ch in w if ch.isalnum()) for w in folded.split()]
+    if all(w in HONORIFICS for w in words if w):  # 'Nan', 'Auntie Nana' (but not 'Mr D')
+        return parts
+    return [p for p in parts if p not in HONORIFICS]
 
 
 def _word_pattern(part: str) -> str:
@@ -122,16 +172,21 @@ def _word_pattern(part: str) -> str:
     return glue.join(re.escape(ch) for ch in part)
 
 
-_BEFORE = r"(?<![^\W_])"  # not preceded by a letter or digit (an underscore is a separator)
-_AFTER = r"(?![^\W_])"
+# A name part stands between non-letters: digits, underscores and
+# punctuation separate it ('margaret1952', '1952margaret', 'zeb_q').
+_BEFORE = r"(?<![^\W_\d])"  # not preceded by a letter
+_AFTER = r"(?![^\W_\d])"
 _HONORIFIC = r"(?:(?:" + "|".join(HONORIFICS) + r")\.?[\s\W_]{1,3})?"
-_POSSESSIVE_S = r"(?:s(?![^\W_]))?"  # 'Zebedees' (a possessive without its apostrophe)
+_POSSESSIVE_S = r"(?:s(?![^\W_\d]))?"  # 'Zebedees' (a possessive without its apostrophe)
 
 
 @lru_cache(maxsize=256)
 def _pattern(names: tuple[tuple[str, ...], ...]) -> re.Pattern | None:
     """One alternation over every full name (parts in order, any gap of
-    spaces or punctuation, or none) and every part alone, longest first."""
+    spaces or punctuation, or none) and every part alone, longest first;
+    several of them written as one word match together ('MargaretOkonkwo'
+    for 'Margaret Okonkwo-Bailey', 'ZebQuartermaine' for an alias and a
+    surname)."""
     alternatives: set[str] = set()
     gap = r"[\W_]{0," + str(_MAX_PART_GAP) + "}"
     for parts in names:
@@ -141,20 +196,18 @@ def _pattern(names: tuple[tuple[str, ...], ...]) -> re.Pattern | None:
                 alternatives.add(gap.join(_word_pattern(w) for w in words[a:b]))
     if not alternatives:
         return None
-    ordered = sorted(alternatives, key=len, reverse=True)
-    return re.compile(_BEFORE + _HONORIFIC + "(?:" + "|".join(ordered) + ")" + _POSSESSIVE_S + _AFTER)
+    ordered = "(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + ")"
+    return re.compile(_BEFORE + _HONORIFIC + ordered + "+" + _POSSESSIVE_S + _AFTER)
 
 
 def _name_words(name: str) -> tuple[str, ...]:
     """The folded words of a name in order, for full-name matching
     ('Mary-Ann Jones' -> ('maryann', 'jones'))."""
     folded, _ = fold(unicodedata.normalize("NFC", name))
-    out = []
-    for word in folded.split():
-        w = "".join(ch for ch in word if ch.isalnum())
-        if len(w) >= 2 and w not in HONORIFICS:
-            out.append(w)
-    return tuple(out)
+    words = [w for w in ("".join(ch for ch in word if ch.isalnum()) for word in folded.split()) if w]
+    if all(w in HONORIFICS for w in words):
+        return tuple(w for w in words if len(w) >= 2)
+    return tuple(w for w in words if len(w) >= 2 and w not in HONORIFICS)
 
 
 def _names_for(name: str) -> list[tuple[str, ...]]:
@@ -166,15 +219,58 @@ def _names_for(name: str) -> list[tuple[str, ...]]:
 
 def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, str]]:
     """(start, end, pseudonym) of every mention of a listed name in the NFC
-    form of `text`, without overlaps, longest first where they compete."""
+    form of `text`, without overlaps, longest first where they compete.
+    The text is read as written and as Markdown shows it (link targets
+    left out), so a link around part of a name does not hide it."""
     if not text or not replacements:
         return []
     text = unicodedata.normalize("NFC", text)
-    folded, index = fold(text)
-    spans: list[tuple[int, int, str]] = []
     by_pseudonym: dict[str, list[tuple[str, ...]]] = {}
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
+    spans = _spans_in(text, range(len(text) + 1), by_pseudonym, handles=True)
+    for view in (_markdown_visible, _camel_split):
+        seen, where = view(text)
+        if seen != text:
+            spans += _spans_in(seen, where, by_pseudonym)
+    spans = [(*_balanced(text, a, b), p) for a, b, p in spans]
+    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+    out: list[tuple[int, int, str]] = []
+    for s in spans:
+        if out and s[0] < out[-1][1]:
+            continue
+        out.append(s)
+    return out
+
+
+_EMPHASIS_BEFORE = re.compile(r"[*_~]+$")
+_EMPHASIS_AFTER = re.compile(r"[*_~]{1,3}")
+
+
+def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """A name's span widened over Markdown that opens before it and closes
+    inside it, or opens inside it and closes after it ('**Zeb**edee',
+    'Zeb**edee**', '[Zebe](url)dee'), so that none is left unbalanced by the
+    replacement."""
+    inside = text[start:end]
+    if start and text[start - 1] == "[" and ("](" in inside or "][" in inside):
+        start -= 1
+    m = _EMPHASIS_BEFORE.search(text, max(0, start - 3), start)
+    if m and m.group(0) in inside:
+        start = m.start()
+    m = _EMPHASIS_AFTER.match(text, end)
+    if m and m.group(0) in inside:
+        end = m.end()
+    return start, end
+
+
+def _spans_in(text: str, where, by_pseudonym: dict[str, list[tuple[str, ...]]],
+              handles: bool = False) -> list[tuple[int, int, str]]:
+    """Spans of names in `text`, as offsets of the original text (`where`
+    maps each offset of `text`, and its end, to one of the original); with
+    `handles`, inside handles, email addresses and web addresses too."""
+    folded, index = fold(text)
+    spans: list[tuple[int, int, str]] = []
     for pseudonym, seqs in by_pseudonym.items():
         pattern = _pattern(tuple(sorted(set(seqs))))
         if pattern is None:
@@ -188,38 +284,101 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
             if folded[m.end() - 1] == "s" and m.group(0)[-1] == "s" and not _ends_in_part(m.group(0), seqs):
                 end = index[m.end() - 1]
             spans.append((start, end, pseudonym))
-    spans += _handle_spans(text, folded, index, by_pseudonym)
-    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
-    out: list[tuple[int, int, str]] = []
-    for s in spans:
-        if out and s[0] < out[-1][1]:
-            continue
-        out.append(s)
-    return out
+    if handles:
+        spans += _handle_spans(text, folded, index, by_pseudonym)
+    return [(where[a], where[b], p) for a, b, p in spans]
+
+
+# the part of a Markdown link a reader does not see: its target, inline
+# ('](url "title")') or by reference ('][ref]')
+_LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^()]*\)))?\s*\)|\]\[[^\[\]]*\]")
+
+
+def _markdown_visible(text: str) -> tuple[str, list[int]]:
+    """`text` without Markdown link targets (the ']' stays), and for each
+    of its offsets, and its end, the offset in `text`."""
+    if "](" not in text and "][" not in text:
+        return text, range(len(text) + 1)
+    out: list[str] = []
+    where: list[int] = []
+    last = 0
+    for m in _LINK_TARGET.finditer(text):
+        out.append(text[last:m.start() + 1])
+        where.extend(range(last, m.start() + 1))
+        last = m.end()
+    out.append(text[last:])
+    where.extend(range(last, len(text) + 1))
+    return "".join(out), where
+
+
+_CAMEL = re.compile(r"(?<=[a-zß-öø-ÿ])(?=[A-ZÀ-ÖØ-Þ])")
+
+
+def _camel_split(text: str) -> tuple[str, list[int]]:
+    """`text` with a space where a lower-case letter meets an upper-case one
+    ('ZebedeeQ', 'MarchbanksZ', 'zebQuartermaine': a name with initials or
+    another name glued on), and for each of its offsets, and its end, the
+    offset in `text`."""
+    cuts = [m.start() for m in _CAMEL.finditer(text)]
+    if not cuts:
+        return text, range(len(text) + 1)
+    out: list[str] = []
+    where: list[int] = []
+    last = 0
+    for cut in cuts:
+        out += [text[last:cut], " "]
+        where += [*range(last, cut), cut]
+        last = cut
+    out.append(text[last:])
+    where += range(last, len(text) + 1)
+    return "".join(out), where
 
 
 # a social-media handle or hashtag (@ZebedeeQ, #zeb1941) and an email
 # address's local part (zebedeeq@...): identities written as one token, in
 # which a name part is found anywhere, not only between word boundaries
 _HANDLE = re.compile(r"(?<![\w@#])[@#][^\W_][\w.]*|[\w.+-]+(?=@[^\W_][\w-]*\.)")
+# a web address (with or without its scheme: 'twitter.com/ZebedeeQ'); in it
+# a name part may carry initials glued on ('zebedeeq', 'zquartermaine')
+_URL = re.compile(r"(?:https?://|www\.|(?<![\w.@/-])[^\W_][\w-]*(?:\.[\w-]+)*\.[a-z]{2,}/)[^\s<>()\[\]\"'`]*")
+_LETTERS = re.compile(r"[^\W\d_]+")
+_INITIALS = 2  # letters of initials allowed before or after a name part in a web address
 
 
 def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
-    """(start, end, pseudonym) of name parts inside handles, hashtags and
-    email local parts of the folded text."""
-    out: list[tuple[int, int, str]] = []
-    parts = {pseudonym: sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True)
+    """(start, end, pseudonym) of name parts inside handles, hashtags, email
+    local parts and web addresses of the folded text."""
+    found: list[tuple[int, int, str]] = []
+    parts = {pseudonym: tuple(sorted({p for seq in seqs for p in seq if len(p) >= 2}, key=len, reverse=True))
              for pseudonym, seqs in by_pseudonym.items()}
-    for m in _HANDLE.finditer(folded):
-        token, base = m.group(0), m.start()
-        for pseudonym, names in parts.items():
-            for part in names:
-                at = token.find(part)
-                while at >= 0:
-                    a, b = base + at, base + at + len(part)
-                    out.append((index[a], index[b] if b < len(index) else len(text), pseudonym))
-                    at = token.find(part, at + len(part))
-    return out
+    if "@" in folded or "#" in folded:
+        for m in _HANDLE.finditer(folded):
+            token, base = m.group(0), m.start()
+            for pseudonym, names in parts.items():
+                for part in names:
+                    at = token.find(part)
+                    while at >= 0:
+                        found.append((base + at, base + at + len(part), pseudonym))
+                        at = token.find(part, at + len(part))
+    if "/" in folded or "www." in folded:
+        for m in _URL.finditer(folded):
+            for pseudonym, names in parts.items():
+                for initials in _with_initials(names):
+                    for w in initials.finditer(m.group(0)):
+                        found.append((m.start() + w.start("part"), m.start() + w.end("part"), pseudonym))
+    return [(index[a], index[b] if b < len(index) else len(text), p) for a, b, p in found]
+
+
+@lru_cache(maxsize=256)
+def _with_initials(parts: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    """A word of a web address that is a part (three letters or more) with at
+    most _INITIALS letters after it, or before it."""
+    alt = "|".join(re.escape(p) for p in parts if len(p) >= 3)
+    if not alt:
+        return ()
+    letter, edge = r"[^\W\d_]", r"(?<![^\W\d_])"
+    return (re.compile(edge + f"(?P<part>{alt}){letter}{{0,{_INITIALS}}}(?!{letter})"),
+            re.compile(edge + f"{letter}{{1,{_INITIALS}}}(?P<part>{alt})(?!{letter})"))
 
 
 def _ends_in_part(matched: str, seqs: list[tuple[str, ...]]) -> bool:

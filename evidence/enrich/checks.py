@@ -1,12 +1,14 @@
 """Build checks: run on every build inside its transaction, after the
 enrichment steps, whatever the build's options say. They guard what may be
 published: a story whose id is tombstoned is refused (the build rolls back),
-and a story with personal data is held back from the public database until a
-curator has reviewed it (curate/pii_review.py).
+a story with personal data is held back from the public database until a
+curator has reviewed it (curate/pii_review.py), and an anonymised story is
+held back while a finding shown with it names one of its people.
 """
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from evidence.content.pii import field_text as pii_field_text
@@ -134,3 +136,92 @@ def summary_warnings(db, summary) -> None:
     warnings = getattr(summary, "warnings", None)
     if warnings is not None:
         warnings.extend(held_messages(db))
+
+
+# What of a finding, and of its study, is published and shown with a story
+# it is linked to (the story page, the approach page, the finding's own page)
+_FINDING_TEXT = ("id", "statement", "measure", "comparator", "population", "place", "source_sentence", "note",
+                 "assessment")  # a curator's certainty reasons, published in certainty_reasons
+_STUDY_TEXT = ("id", "title", "authors", "organisation", "url", "source_title", "source_author",
+               "source_organisation", "source_publisher", "source_url", "source_date")
+
+
+def linked_names_check(db, summary, options) -> None:
+    """Build step: hold back (privacy_holds) every anonymised story while a
+    finding shown with it (one of its approach, or linked to it and not
+    rejected) names one of its people in any published field of the
+    finding or its study: the pseudonym next to the name would undo it.
+    A story is checked again only when it, or a finding or study shown with
+    it, changed (privacy_checked keeps a hash of what was checked). One
+    warning line per held finding on every build, naming the file, line and
+    fields, never the name."""
+    import hashlib
+
+    stories = {r[0]: [r[1] or "", r[2] or ""] for r in db.execute(
+        "SELECT id, approach, content_hash FROM stories WHERE consent_identity = 'anonymised' "
+        "AND status = 'published' AND consent_scope = 'public'").fetchall()}
+    shown: dict[str, list[str]] = {}
+    for sid, fid, fhash, shash in db.execute(f"""
+SELECT s.id, f.id, f.content_hash, st.content_hash FROM stories s JOIN findings f
+    ON f.approach = s.approach OR f.id IN (SELECT l.finding_id FROM links l WHERE l.story_id = s.id AND l.status != 'rejected')
+  JOIN studies st ON st.id = f.study_id
+ WHERE s.consent_identity = 'anonymised' AND s.status = 'published' AND s.consent_scope = 'public'""").fetchall():
+        shown.setdefault(sid, []).append(f"{fid}:{fhash}:{shash}")
+    keys = {sid: hashlib.sha256("\n".join([h, *sorted(shown.get(sid, []))]).encode()).hexdigest()
+            for sid, (_, h) in stories.items()}
+    checked = {r[0]: r[1] for r in db.execute("SELECT story_id, key FROM privacy_checked").fetchall()}
+    gone = [sid for sid in checked if sid not in stories]
+    todo = sorted(sid for sid in stories if checked.get(sid) != keys[sid])
+    if gone or todo:
+        delete_in(db, "privacy_holds", "story_id", [*gone, *todo])
+        delete_in(db, "privacy_checked", "story_id", gone)
+        holds = [h for sid in todo for h in _names_in_shown_findings(db, sid, stories[sid][0])]
+        upsert(db, "privacy_holds", holds, pk=("story_id", "finding_id"))
+        upsert(db, "privacy_checked", [{"story_id": sid, "key": keys[sid]} for sid in todo], pk="story_id")
+        summary.enriched["privacy_holds"] = len(todo)
+    warnings = getattr(summary, "warnings", None)
+    if warnings is not None:
+        root = Path(getattr(options, "root", "."))
+        for sid, fid, fields, rel in db.execute(
+                "SELECT h.story_id, h.finding_id, h.fields, st.file FROM privacy_holds h JOIN findings f ON f.id = h.finding_id "
+                "JOIN studies st ON st.id = f.study_id ORDER BY h.story_id, h.finding_id").fetchall():
+            warnings.append(f"{_finding_where(root, rel, fid)}: finding '{fid}' names a person of the anonymised "
+                            f"story '{sid}' (in {fields.replace(',', ', ')}); the story is held back from publication "
+                            f"until the finding no longer names them (write the story's pseudonym or leave the name out)")
+
+
+def _names_in_shown_findings(db, story_id: str, approach: str) -> list[dict]:
+    """privacy_holds rows of one anonymised story: each finding shown with it
+    that names one of its people, with the fields that do."""
+    from evidence.content.privacy import find_names
+
+    names = {}
+    for name, aliases in db.execute("SELECT name, aliases FROM story_people WHERE story_id = ?", [story_id]).fetchall():
+        for n in [name or "", *json.loads(aliases or "[]")]:
+            if n.strip():
+                names[n.strip()] = ""
+    if not names:
+        return []
+    cols = ", ".join([f"f.[{c}] AS [{c}]" for c in _FINDING_TEXT] + [f"st.[{c}] AS [study {c}]" for c in _STUDY_TEXT])
+    cursor = db.execute(
+        f"SELECT {cols} FROM findings f JOIN studies st ON st.id = f.study_id "
+        "WHERE f.approach = ? OR f.id IN (SELECT finding_id FROM links WHERE story_id = ? AND status != 'rejected') "
+        "ORDER BY f.id", [approach, story_id])
+    keys = [d[0] for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        fields = [k for k, v in zip(keys, row) if v and find_names(str(v), names)]
+        if fields:
+            out.append({"story_id": story_id, "finding_id": row[0], "fields": ",".join(fields)})
+    return out
+
+
+def _finding_where(root: Path, rel: str | None, finding_id: str) -> str:
+    """'findings/x.yml:LINE' of the finding's id, or the file alone."""
+    rel = rel or "findings"
+    try:
+        text = (root / rel).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return rel
+    m = re.search(r"^[ \t-]*id:[ \t]*[\"']?" + re.escape(finding_id) + r"[\"']?[ \t]*(?:#.*)?$", text, re.M)
+    return f"{rel}:{text.count(chr(10), 0, m.start()) + 1}" if m else rel

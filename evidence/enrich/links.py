@@ -83,7 +83,9 @@ def _global_version(db, settings: LinkSettings) -> str:
     tags, approaches and domains' names, the settings, the model."""
     from evidence.store.schema import get_meta
 
-    h = hashlib.sha256(("links-v2:" + settings.version()).encode())  # v2: same-outcome needs meaning too
+    # v2: same-outcome needs meaning too; v3: a curator's note is published without
+    # an anonymised story's names or personal data (existing links are made again)
+    h = hashlib.sha256(("links-v3:" + settings.version()).encode())
     h.update(get_meta(db, "embedding_model").encode())
     for sql in ("SELECT id, content_hash, approach FROM findings ORDER BY id",
                 "SELECT finding_id, domain, status, score FROM tags WHERE item_type = 'finding' ORDER BY finding_id, domain",
@@ -147,6 +149,7 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
     for part in map(list, chunks(story_ids, CHUNK)):
         marks = ",".join("?" * len(part))
         stories = db.execute(f"SELECT id, approach, review, file FROM stories WHERE id IN ({marks})", part).fetchall()
+        hidden = _names_to_hide(db, part)
         tags: dict[str, list[tuple[str, float]]] = {}
         for sid, dom, score in db.execute(f"SELECT story_id, domain, score FROM tags WHERE item_type = 'story' AND "
                                           f"status != 'rejected' AND story_id IN ({marks}) ORDER BY domain", part):
@@ -199,13 +202,40 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
                         del rows[k]
                     continue
                 if not mine:
-                    add(fid, "curator", 1.0, d.get("note") or "linked by a curator")
+                    add(fid, "curator", 1.0, _public_note(d.get("note"), hidden.get(sid, {})) or "linked by a curator")
                     mine = [(fid, "curator")]
                 for k in mine:
                     rows[k]["status"] = "confirmed"
                     rows[k]["note"] = d.get("note") or None
             out += rows.values()
     return out
+
+
+def _names_to_hide(db, story_ids: list[str]) -> dict[str, dict[str, str]]:
+    """story id -> {name or alias: pseudonym} for the anonymised ones."""
+    marks = ",".join("?" * len(story_ids))
+    out: dict[str, dict[str, str]] = {}
+    for sid, name, aliases, public in db.execute(
+            f"SELECT p.story_id, p.name, p.aliases, p.public_name FROM story_people p JOIN stories s ON s.id = p.story_id "
+            f"WHERE s.consent_identity = 'anonymised' AND p.story_id IN ({marks})", story_ids).fetchall():
+        for n in [name or "", *json.loads(aliases or "[]")]:
+            if n.strip():
+                out.setdefault(sid, {})[n.strip()] = public or ""
+    return out
+
+
+def _public_note(note, names: dict[str, str]) -> str:
+    """A curator's note as the public reason of a link: with an anonymised
+    story's names replaced by their pseudonyms, and nothing at all when it
+    holds personal data (a phone number, an address): the note is the
+    curators' text, written in the story's file, and is published here only."""
+    from evidence.content.pii import scan_text
+    from evidence.content.privacy import pseudonymise
+
+    note = str(note or "").strip()
+    if not note or scan_text(note):
+        return ""
+    return pseudonymise(note, names)
 
 
 def _clip(text: str, n: int = 90) -> str:

@@ -26,7 +26,7 @@ if not Span.has_extension("quantity"):
 # Paragraphs: no sentence across a blank line
 
 
-_OPENING_QUOTES = {'"', "“", "‘"}
+_OPENING_QUOTES = {'"', "“", "‘", "'"}  # a straight ' only where it opens a word after a full stop
 _QUOTES = {'"', "”", "’", "“", "'"}
 _SENTENCE_END = {".", "!", "?", "…"}
 
@@ -571,6 +571,8 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)
         if narrator_i is None:
             narrator_i = _guess_narrator(doc, in_quote, person_at, kinds)
+        if _relatives(doc, in_quote, person_at, speakers, narrator_i, kinds, gender, roles):
+            speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)  # 'Mum said' attributes now
         recent: list[int] = []  # people in order of last mention (-1: someone not listed)
         focus = None  # who the previous sentence was first about: a pronoun's first choice
         history: list[list[int]] = []  # the references of each sentence
@@ -595,7 +597,10 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                 quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
                 if low in _THIRD and recent:
                     g = "m" if low in _MALE else "f"
-                    ok = lambda q: q == -1 or gender[q] in (g, None)  # noqa: E731
+                    # 'Graeme works with him': an object pronoun is not the one who
+                    # starts its sentence (that would be 'himself')
+                    not_q = here[0] if here and _object_pronoun(doc, t) else None
+                    ok = lambda q: q != not_q and (q == -1 or gender[q] in (g, None))  # noqa: E731
                     fits = [q for q in reversed(here) if ok(q)]
                     if fits:
                         ref = fits[0]
@@ -606,6 +611,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                         subj = [q for q in pool if q != -1 and kinds[q] == "subject"]
                         ref = (subj or pool or [q for q in reversed(recent) if ok(q)] or [recent[-1]])[0]
                     here.append(ref)
+                    recent = [q for q in recent if q != ref] + [ref]  # a pronoun keeps its person in mind
                     if ref != -1:
                         about[kinds[ref]] = True
                 elif low in _FIRST_SINGULAR:
@@ -615,6 +621,13 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                             first_subject = True
                         else:
                             about["worker"] = True
+            # their own words: a sentence that is mostly the quoted words of a person the story is about
+            quoted = [t for t in s if t.is_alpha and t.idx < len(in_quote) and in_quote[t.idx]]
+            said_by = {speakers.get(t.i) for t in quoted}
+            if len(quoted) * 2 >= sum(t.is_alpha for t in s) > 0 and len(said_by) == 1:
+                who = next(iter(said_by))
+                if who is not None and kinds[who] == "subject":
+                    first_subject = True
             if here:
                 focus = here[0]
             history.append(here)
@@ -625,6 +638,78 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         return doc
 
     return sentence_roles
+
+
+_KIN_F = {"mum", "mom", "mam", "mummy", "mother", "wife", "daughter", "sister", "nan", "nana", "nanna", "gran",
+          "granny", "grandma", "grandmother", "aunt", "auntie", "niece", "granddaughter"}
+_KIN_M = {"dad", "daddy", "father", "husband", "son", "brother", "grandad", "granddad", "grandpa", "grandfather",
+          "uncle", "nephew", "grandson"}
+_KIN = _KIN_F | _KIN_M | {"partner", "parent", "child", "grandchild"}
+_KIN_AS_NAME = {"mum", "mom", "mam", "mummy", "dad", "daddy", "nan", "nana", "nanna", "gran", "granny", "grandma",
+                "grandad", "granddad", "grandpa"}
+_KIN_BETWEEN = {"late", "elderly", "old", "dear", "little", "older", "younger", "eldest", "youngest", "own", "lovely"}
+_NOT_NAME_BEFORE = {"a", "an", "the", "his", "her", "their", "your", "its", "this", "that", "every", "any", "each",
+                    "single", "another", "new", "young", "working", "stay"}
+
+
+def _relatives(doc: Doc, in_quote: list[bool], person_at: list, speakers: dict[int, int], narrator_i: int | None,
+               kinds: list[str], gender: list, roles: list[str]) -> bool:
+    """Family words that point at someone the story is about, written into
+    person_at: 'Mum' or 'Dad' used as a name (not after a worker's words),
+    and 'my husband', 'our mum' in the words of a person the story is about
+    (a family carer telling of the one they care for). Each goes to a listed
+    subject who is not the speaker nor a carer and whom the word fits ('Mum'
+    is not a man), else to someone unlisted the story is about (kinds and
+    gender grow by one per gender). True when any was found."""
+    listed = len(roles)
+    found = False
+    unlisted: dict[str | None, int] = {}
+    for t in doc:
+        low = t.lower_
+        if low not in _KIN or person_at[t.i] is not None:
+            continue
+        quoted = in_quote[t.idx] if t.idx < len(in_quote) else False
+        speaker = speakers.get(t.i) if quoted else narrator_i
+        prev = doc[t.i - 1].lower_ if t.i > 0 else ""
+        owned = prev in ("my", "our") or (prev in _KIN_BETWEEN and t.i > 1 and doc[t.i - 2].lower_ in ("my", "our"))
+        as_name = low in _KIN_AS_NAME and t.text[:1].isupper() and prev not in _NOT_NAME_BEFORE and not owned
+        if owned:
+            if speaker is None or kinds[speaker] != "subject":
+                continue
+        elif not as_name or (speaker is not None and kinds[speaker] != "subject"):
+            continue
+        g = "f" if low in _KIN_F else "m" if low in _KIN_M else None
+        fits = [q for q in range(listed) if kinds[q] == "subject" and q != speaker and "carer" not in (roles[q] or "").lower()
+                and (g is None or gender[q] in (g, None))]
+        if fits:
+            p = fits[0]
+            if gender[p] is None:
+                gender[p] = g
+        else:
+            if g not in unlisted:
+                unlisted[g] = len(kinds)
+                kinds.append("subject")
+                gender.append(g)
+            p = unlisted[g]
+        person_at[t.i] = p
+        found = True
+    return found
+
+
+_AFTER_OBJECT = {"to", "with", "up", "home", "in", "out", "back", "and", "at", "on", "for", "from", "into", "about",
+                 "again", "every", "each", "a", "an", "the", "that", "this", "when", "while", "if", "because", "so",
+                 "but", "or", "round", "over", "down", "off", "through", "too", "twice", "once", "how", "what"}
+
+
+def _object_pronoun(doc: Doc, t) -> bool:
+    """'him', or 'her' as an object ('drove her home', 'with her.'), not as a
+    possessive ('her hair')."""
+    if t.lower_ == "him":
+        return True
+    if t.lower_ != "her":
+        return False
+    n = doc[t.i + 1] if t.i + 1 < len(doc) else None
+    return n is None or n.is_punct or n.lower_ in _AFTER_OBJECT
 
 
 def _unlisted_name(doc: Doc, t, person_at: list) -> bool:
@@ -667,19 +752,31 @@ def _genders(doc: Doc, person_at: list, roles: list[str], n: int) -> list[str | 
 
 
 def _quote_mask(text: str) -> list[bool]:
-    """Per character: inside a double-quoted passage (curly or straight quotes;
-    a quote left open runs to the end of its paragraph)."""
-    mask, inside = [False] * len(text), False
+    """Per character: inside a quoted passage, in double quotes or, as
+    British papers write speech, single ones (curly or straight; an
+    apostrophe inside a word, "don't", "Gran's", is no quote mark; a quote
+    left open runs to the end of its paragraph)."""
+    mask, inside = [False] * len(text), None  # None, '"' or "'"
+    n = len(text)
     for i, c in enumerate(text):
         if c == "\n" and text[i + 1:i + 2] == "\n":
-            inside = False
-        if c == "“" or (c == '"' and not inside):
-            inside = True
-        elif c == "”" or c == '"':
+            inside = None
+        if inside is None:
+            before = text[i - 1] if i else " "
+            after = text[i + 1] if i + 1 < n else " "
+            if c in "“\"":
+                inside = '"'
+            elif c == "‘" or (c == "'" and (before.isspace() or before in "([—–-") and after.isalnum()):
+                inside = "'"
+        elif inside == '"' and c in "”\"":
             mask[i] = True
-            inside = False
+            inside = None
             continue
-        mask[i] = inside
+        elif inside == "'" and c in "’'" and not (text[i + 1:i + 2].isalpha()) and not text[i - 1:i].isspace():
+            mask[i] = True
+            inside = None
+            continue
+        mask[i] = inside is not None
     return mask
 
 
@@ -712,8 +809,12 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     prev_speaker, prev_end = None, -1
     for a, b in runs:
         speaker = None
-        for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a)):
-            window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)]
+        para = doc.text.rfind("\n\n", 0, doc[a].idx)  # a quote's speaker is named in its paragraph
+        para_end = doc.text.find("\n\n", doc[b].idx)
+        para_end = len(doc.text) if para_end < 0 else para_end
+        for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a), (max(0, a - 30), a)):
+            window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)
+                      and para < doc[i].idx < para_end]
             if any(w.lower_ in verbs for w in window):
                 for w in window:
                     if person_at[w.i] is not None:
@@ -756,7 +857,7 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
     outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
     rest = s.doc.text[s.end_char:]
     line_alone = rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")  # nothing after it on its line
-    if text.startswith("#") or (text and text[-1] not in ".!?\"”’)…:;,-–—" and len(words) <= 20 and line_alone):
+    if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone):
         return "headline"
     if about_subject:
         return "subject"

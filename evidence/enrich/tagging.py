@@ -14,6 +14,7 @@ confirmed tag is kept, a rejected one never comes back as a suggestion.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import re
@@ -64,10 +65,35 @@ def training_files(root: Path, settings) -> list[Path]:
     return out
 
 
+# the code that cuts sentences, gives them roles and scores them: an evidence
+# base built by an older release is tagged again by a newer one
+_CODE = ("nlp_components.py", "nlp.py", "tagger.py")
+
+
+def code_version(folder: Path | None = None) -> str:
+    """A hash of the source of the pipeline's components and the tagger (in
+    `folder`, by default this package's, read once per process)."""
+    return _package_code_version() if folder is None else _code_version(Path(folder))
+
+
+@functools.lru_cache(maxsize=1)
+def _package_code_version() -> str:
+    return _code_version(Path(__file__).parent)
+
+
+def _code_version(folder: Path) -> str:
+    h = hashlib.sha256()
+    for name in _CODE:
+        h.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def tagger_version(root: Path, db, settings, model_id: str) -> str:
     """What decides the tags besides an item's own content: codebooks,
-    settings, labelled CSVs, the sentence splitter's config, the model."""
+    settings, labelled CSVs, the sentence splitter's config, the model, the
+    tagger's code."""
     h = hashlib.sha256()
+    h.update(code_version().encode())
     h.update(codebook_version(db).encode())
     h.update(settings.version().encode())
     h.update(model_id.encode())
@@ -126,7 +152,7 @@ def enrich(db, summary, options) -> None:
     for kind, table in (("story", "stories"), ("finding", "findings")):
         db.execute(f"DELETE FROM tagged_items WHERE item_type = ? AND item_id NOT IN (SELECT id FROM [{table}])", [kind])
     approaches = _rows(db, "SELECT id, name, organisation FROM approaches ORDER BY id")
-    nlp_v = nlp_version(root, approaches)
+    nlp_v = hashlib.sha256((nlp_version(root, approaches) + code_version()).encode()).hexdigest()[:16]
     settings = load_settings(root)
     embedder = options.embedder if options.embedder is not None else get_embedder(root)
     tag_v = tagger_version(root, db, settings, embedder.model_id)

@@ -29,9 +29,11 @@ class PublishError(EvidenceError):
 # Which stories may be published at all. Consent scope 'public' and status
 # 'published' are both required, and a personal-data check that passed
 # (pii_checks, evidence/enrich/checks.py: a story not yet checked, or held for review,
-# is not published); everything else stays in the working db.
+# is not published), and no hold for a name of an anonymised story's people
+# in a finding shown with it (privacy_holds); everything else stays in the working db.
 PUBLISHABLE_STORY = ("s.status = 'published' AND s.consent_scope = 'public' "
-                     "AND s.id IN (SELECT story_id FROM pii_checks WHERE publishable = 1)")
+                     "AND s.id IN (SELECT story_id FROM pii_checks WHERE publishable = 1) "
+                     "AND s.id NOT IN (SELECT story_id FROM privacy_holds)")
 
 # table -> (row filter on alias s, [(column, SQL expression over s)], primary key)
 PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {

@@ -59,7 +59,8 @@ def finding_row(f: Finding) -> dict:
 
 
 def story_row(s: Story) -> dict:
-    from evidence.content.privacy import PSEUDONYMISED_FIELDS, public_field, public_people, public_texts
+    from evidence.content.privacy import (ANONYMISER_VERSION, PSEUDONYMISED_FIELDS, public_field, public_people,
+                                          public_texts)
     from evidence.content.records import content_hash, normalise_text
 
     # free-text fields published as stored: an anonymised story's are stored
@@ -77,7 +78,10 @@ def story_row(s: Story) -> dict:
         "consent_date": s.consent.date, "consent_recorded_by": s.consent.recorded_by,
         "consent_wording": s.consent.wording, "curator_notes": s.curator_notes,
         "review": json.dumps({"tags": s.tags, "links": s.links}, ensure_ascii=False, default=str),
-        "file": s.path, "content_hash": s.hash(), "body_hash": content_hash(normalise_text(s.body)),
+        # an anonymised story's public texts depend on the anonymiser too: a new
+        # one changes the hash, so the story and what derives from it are redone
+        "file": s.path, "body_hash": content_hash(normalise_text(s.body)),
+        "content_hash": s.hash() + ("+" + ANONYMISER_VERSION if s.consent.identity == "anonymised" else ""),
     }
 
 

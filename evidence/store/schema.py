@@ -223,6 +223,15 @@ def m010_classifier_cache(db: sqlite_utils.Database) -> None:
     db["classifier_cache"].create({"key": str, "base": str, "examples": bytes, "data": bytes, "used": int}, pk="key")
 
 
+@migrations()
+def m011_privacy_holds(db: sqlite_utils.Database) -> None:
+    """Anonymised stories held back because a finding shown with them names
+    one of their people (evidence/enrich/checks.py, linked_names_check)."""
+    db["privacy_holds"].create({"story_id": str, "finding_id": str, "fields": str}, pk=("story_id", "finding_id"))
+    # what was checked for each story: a hash of its content and of the findings and studies shown with it
+    db["privacy_checked"].create({"story_id": str, "key": str}, pk="story_id")
+
+
 def check_readable(conn: sqlite3.Connection, path: str | Path) -> None:
     """Refuse, naming the file, a database file that is not SQLite or whose
     header is damaged (the first statement would fail with 'file is not a

@@ -39,6 +39,7 @@ def _one(conn, sql: str, params: list | tuple = ()) -> dict | None:
 
 
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use markers, placed in the text before Markdown
+_NO_MARKERS = {ord(OPEN): "\ufffd", ord(CLOSE): "\ufffd"}
 
 
 def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
@@ -62,7 +63,10 @@ def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
         span["id"] = f"mark-{len(marks) + 1}"
         marks.append(span)
         last_end = e
-    text = body
+    # the markers are private-use characters: any in the story itself become
+    # U+FFFD (same length, offsets kept), or the first mark would be placed
+    # there, inside a link's title or URL, breaking out of the attribute
+    text = body.translate(_NO_MARKERS)
     for span in reversed(marks):
         text = text[:span["start"]] + OPEN + text[span["start"]:span["end"]] + CLOSE + text[span["end"]:]
     html = str(render_markdown(text))
