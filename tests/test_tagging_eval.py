@@ -205,3 +205,10 @@ def test_a_label_shared_by_two_domains_names_the_codebook(files, cli):
     r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
     assert f"{files['codebook.yml']}: the domain 'dogs' has the label 'Cats'" in r.output, r.output
+
+
+def test_min_labels_above_the_number_of_labels_is_refused(files, cli):
+    """--min-labels 5 with a 3-label codebook gave every text every label and printed scores."""
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--min-labels", "5"])
+    assert r.exit_code == 1 and "--min-labels 5 is more than the 3 labels" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
