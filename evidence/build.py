@@ -276,7 +276,11 @@ def _parse(db, changed: list[ContentFile], removed: dict, progress: Progress | N
             continue
         clash = [fd.id for fd in s.findings if fd.id in finding_owner]
         if clash:
-            errors.append(ValidationError(f.path, None, f"finding id '{clash[0]}' is already used in {finding_owner[clash[0]]}; finding ids must be unique"))
+            from evidence.content.yamldoc import YamlDoc
+
+            at = YamlDoc(f.path, f.text()).line("findings", [fd.id for fd in s.findings].index(clash[0]), "id")
+            errors.append(ValidationError(f.path, at, f"finding id '{clash[0]}' is already used in "
+                                          f"{finding_owner[clash[0]]}; finding ids must be unique: give this one another id"))
             continue
         finding_owner.update({fd.id: f.path for fd in s.findings})
         out.studies.append(s)

@@ -12,10 +12,40 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from evidence.errors import EvidenceError
 
+class _Commands(TyperGroup):
+    """The command group, with command-line mistakes (an unknown option, an
+    option value of the wrong type, a missing argument) reported as every
+    other bad input is: one line on stderr, exit status 1 (not Click's boxed
+    usage text and status 2)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as exc:  # Click's own exceptions (typer may bundle its own copy of Click)
+            kinds = {c.__name__ for c in type(exc).__mro__}
+            if not standalone_mode or not kinds & {"ClickException", "Abort"}:
+                raise
+            if "NoArgsIsHelpError" in kinds:  # bare `evidence`: the help, as Typer shows it
+                return super().main(args, prog_name, complete_var, standalone_mode=True, **extra)
+            if "Abort" in kinds:
+                _err("Error: aborted; nothing was written")
+            else:
+                message = " ".join(exc.format_message().split()).rstrip(".")
+                ctx = getattr(exc, "ctx", None)
+                hint = f"; see '{ctx.command_path} --help'" if "UsageError" in kinds and ctx is not None else ""
+                _err(f"Error: {message}{hint}")
+            sys.exit(1)
+        if standalone_mode:  # super() returned a typer.Exit's code, or the command's value (None)
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="An open evidence base for community-centred social care: stories and findings, "
          "tagged by outcome, published with Datasette.",
     no_args_is_help=True,
@@ -47,6 +77,10 @@ def friendly(fn):
         except PermissionError as exc:
             _err(f"Error: permission denied: {exc.filename}; check the file's permissions")
             raise typer.Exit(1)
+        except BrokenPipeError:
+            # the reader went away (`evidence search ... | head -1`): nothing to report to it
+            sys.stdout = None
+            raise typer.Exit(1)
         except OSError as exc:
             if getattr(exc, "filename", None):
                 _err(f"Error: {exc.strerror}: {exc.filename}")
@@ -66,7 +100,7 @@ def friendly(fn):
 
 
 def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():  # None: run with stderr closed (2>&-)
         return None
 
     def report(stage: str, done: int, total: int) -> None:
@@ -164,7 +198,10 @@ def add_cmd(
     if file is not None:
         path, result = adding.add_story_file(root, file, db, public, override_tombstone=override_tombstone)
     else:
-        prompt = (sys.stdin.isatty() if interactive is None else interactive) or resume
+        prompt = (_stdin_is_terminal() if interactive is None else interactive) or resume
+        if prompt and sys.stdin is None:
+            raise EvidenceError("cannot ask for the fields: standard input is closed; pass them as options "
+                                "with --no-input (and --body-file FILE)")
         inp = adding.StoryInput(
             title=title, id=id, summary=summary, people=[adding.parse_person(p) for p in person or []],
             approach=approach, organisation=organisation, place=place, area_of_work=area_of_work,
@@ -182,7 +219,9 @@ def add_cmd(
             inp.recorded_by = inp.recorded_by or _user()
             inp.identity = inp.identity or "named"
             if not inp.body:
-                if sys.stdin.isatty():
+                if sys.stdin is None:
+                    raise EvidenceError("no narrative given and standard input is closed; pass --body-file FILE")
+                if _stdin_is_terminal():
                     raise EvidenceError("no narrative given; pass --body-file FILE or pipe the text on stdin")
                 inp.body = adding.read_body(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin, root)
             path, result = adding.add_story(root, inp, db, public, override_tombstone=override_tombstone)
@@ -194,6 +233,15 @@ def add_cmd(
     if not quiet:
         _err(f"added {rel}" + (" (held back from publication, see the warnings above)" if held else ""))
         _err(result.line())
+
+
+def _stdin_is_terminal() -> bool:
+    """True when a person types on standard input (False when it is a pipe,
+    a file, or closed: `evidence add ... <&-` has sys.stdin None)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed file object
+        return False
 
 
 def _user() -> str:
@@ -851,10 +899,11 @@ def extract_cmd(
     import json
 
     from evidence.models.embedder import get_embedder
-    from evidence.curate.extract import extract, write_review
+    from evidence.curate.extract import check_output, extract, write_review
 
+    check_output(root, output)  # before the work: a path that would lose something is refused at once
     result = extract(root, files, get_embedder(root), max_mb=max_mb, progress=_progress(quiet))
-    write_review(result, output)
+    write_review(result, output, root)
     counts = {"files": len(result.files), "words": result.words, "seconds": round(result.seconds, 2),
               "stories": len(result.stories), "findings": len(result.findings), "merged": result.merged,
               "duplicates_of_existing": sum(1 for c in result.stories + result.findings if c.duplicate_of),

@@ -188,3 +188,60 @@ def test_add_finding_refusals_write_nothing(built, cli, args, needle):
     result = cli(["add-finding", "--root", built, *args])
     assert result.exit_code == 1 and needle in result.stderr and result.stderr.count("\n") == 1
     assert snapshot(built) == before
+
+
+@pytest.mark.parametrize("flag,value,needle", [
+    ("--consent-date", "20260102", "'date' is '20260102'"),
+    ("--source-date", "2026-02-30", "not a real date"),
+    ("--source-date", "30/02/2026", "write the date as YYYY, YYYY-MM or YYYY-MM-DD"),
+])
+def test_add_refuses_a_date_the_build_would_have_stored_as_written(built, cli, flag, value, needle):
+    before = snapshot(built)
+    result = cli(["add", "--root", built, *ARGS, flag, value], input=BODY)
+    assert result.exit_code == 1 and needle in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(built) == before
+
+
+def test_add_with_standard_input_closed_is_a_one_line_error(built):
+    """`evidence add ... <&-` (a script or a cron job without stdin): sys.stdin
+    is None, which was an 'unexpected AttributeError'."""
+    import os
+    import subprocess
+    import sys
+
+    before = snapshot(built)
+    checkout = Path(__file__).resolve().parent.parent  # `-m evidence` from here runs this checkout's code
+    for extra in ([], ["--interactive"]):
+        args = [sys.executable, "-m", "evidence", "add", "--root", str(built), *ARGS, *extra]
+        r = subprocess.run(args, cwd=checkout, capture_output=True, text=True, timeout=120,
+                           preexec_fn=lambda: os.close(0))
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "standard input is closed" in lines[0] and "unexpected" not in lines[0], lines
+    assert snapshot(built) == before
+
+
+def test_an_id_made_from_a_title_keeps_accented_letters_base_letters(built, cli):
+    """'Zoë and Łukasz' gave the id 'zo-and-ukasz': letters dropped silently."""
+    args = [a for a in ARGS]
+    args[args.index("--title") + 1] = "Zoë and Łukasz share a flat"
+    result = cli(["add", "--root", built, *args], input="Zoë, 79, shares her flat with Łukasz, who studies nursing.\n")
+    assert result.exit_code == 0, result.output
+    assert (built / "stories" / "zoe-and-lukasz-share-a-flat.md").exists()
+    text = (built / "stories" / "zoe-and-lukasz-share-a-flat.md").read_text(encoding="utf-8")
+    bad = built / "stories" / "zoe-x.md"
+    bad.write_text(text.replace("id: zoe-and-lukasz-share-a-flat", "id: zoë-x").replace("Łukasz, who", "Ł., who"), encoding="utf-8")
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 1 and "use a lower-case slug such as 'zoe-x'" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("person", ["Mavis", ":carer", "Mavis:", "  "])
+def test_a_person_without_a_name_or_a_role_is_refused(built, cli, person):
+    """'--person Mavis' was added with an empty role (add --from-review and
+    the prompts refuse that), ':carer' with an empty name."""
+    before = snapshot(built)
+    result = cli(["add", "--root", built, *ARGS, "--person", person], input=BODY)
+    assert result.exit_code == 1 and "needs a name and a role, written 'Name:role'" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(built) == before

@@ -103,6 +103,44 @@ def test_an_impossible_date_names_file_line_and_field(built: Path, cli, field, v
     assert value in text.split("\n")[n - 1]
 
 
+@pytest.mark.parametrize("field,value", [
+    ("consent_date", "20260102"),          # a number (Python's fromisoformat takes it)
+    ("consent_date", "'20260102'"),
+    ("consent_date", "2026-W01-5"),        # an ISO week date
+    ("added", "2026-01-02T10:30:00"),      # a date and a time
+    ("added", "2026-01-02 10:30"),
+    ("source_date", "2026-02-30"),         # quoted, as `evidence add --source-date` writes it
+    ("source_date", "'2026-02-30'"),
+    ("source_date", "2019-13"),
+    ("source_date", "March 2019"),
+])
+def test_a_date_not_written_yyyy_mm_dd_is_refused_not_stored_as_written(built: Path, cli, field, value):
+    """Each of these was stored as written (a consent date 20260102 published
+    the story); now a one-line error names the file, the line and the field."""
+    text = story_text("odd-date")
+    if field == "consent_date":
+        text = text.replace("  date: '2026-01-02'\n", f"  date: {value}\n")
+    elif field == "added":
+        text = text.replace("added: '2026-01-02'\n", f"added: {value}\n")
+    else:
+        text = text.replace("source:\n", f"source:\n  date: {value}\n")
+    assert value in text
+    (built / "stories" / "odd-date.md").write_text(text)
+    line = _one_line_error(cli(["build", "--root", built]), "stories/odd-date.md:", "'date'" if "date" in field[1:] else "'added'")
+    assert "YYYY" in line
+    n = int(re.search(r"\.md:(\d+):", line).group(1))
+    assert value in text.split("\n")[n - 1]
+    assert "odd-date" not in _public_ids(built)
+
+
+@pytest.mark.parametrize("value", ["2019", "2019-03", "2019-03-12", "''"])
+def test_a_source_date_may_be_a_year_or_a_month(built: Path, cli, value):
+    (built / "stories" / "dated.md").write_text(story_text("dated").replace("source:\n", f"source:\n  date: {value}\n"))
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 0, r.output
+    assert "dated" in _public_ids(built)
+
+
 @pytest.mark.parametrize("field,value,needle", [
     ("sample_size", "1.0e+30", "sample_size"),
     ("sample_size", "1e30", "sample_size"),
@@ -356,3 +394,64 @@ def test_anonymised_stories_with_any_text_parse_or_refuse_cleanly(body, pseudony
                       consent={"basis": "given-by-person", "scope": "public", "identity": "anonymised",
                                "pseudonym": pseudonym, "date": dt.date(2026, 1, 2), "recorded_by": "c", "wording": "w"})
     _only_validation_errors(parse_story, "stories/anon.md", text)
+
+
+# ---------------------------------------------------------------------------
+# Command-line mistakes: one line and exit 1, as every other bad input
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["add-finding", "--study", "poet-second-survey", "--statement", "x", "--value", "27%"], ["'--value'", "add-finding --help"]),
+    (["add-finding", "--study", "poet-second-survey", "--statement", "x", "--sample-size", "1,234"], ["'--sample-size'"]),
+    (["search", "lonely", "--limit", "ten"], ["'--limit'", "search --help"]),
+    (["add", "--tittle", "Rita"], ["No such option: --tittle", "--title"]),
+    (["review"], ["Missing argument 'ID'"]),
+    (["add-finding", "--statement", "x"], ["Missing option '--study'"]),
+    (["withdraw", "james-and-andy", "--reason"], ["'--reason' requires an argument"]),
+    (["bogus"], ["No such command 'bogus'"]),
+])
+def test_command_line_mistakes_are_one_line_errors_with_exit_1(built: Path, cli, args, needles):
+    """Click's usage errors were a boxed block of lines with exit status 2."""
+    before = {p.name: p.read_bytes() for p in (built / "findings").iterdir()}
+    r = cli([args[0], "--root", built, *args[1:]] if args[0] != "bogus" else args)
+    line = _one_line_error(r, *needles)
+    assert line.startswith("Error: ") and "╭" not in r.stderr
+    assert {p.name: p.read_bytes() for p in (built / "findings").iterdir()} == before
+
+
+def test_help_and_no_arguments_are_unchanged(cli):
+    r = cli(["tags", "--help"])
+    assert r.exit_code == 0 and "--json" in r.stdout
+    r = cli([])
+    assert r.exit_code == 2 and "add-finding" in r.output  # bare `evidence`: the list of commands
+
+
+def test_a_finding_id_used_in_another_findings_file_names_the_line(built: Path, cli):
+    path = built / "findings" / "poet-second-survey.yml"
+    text = path.read_text(encoding="utf-8")
+    first = re.search(r"^  - id: (\S+)$", text, re.M)
+    other = re.search(r"^  - id: (\S+)$", (built / "findings" / "skills-for-care-workforce.yml").read_text(encoding="utf-8"), re.M).group(1)
+    path.write_text(text[:first.start(1)] + other + text[first.end(1):], encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "findings/poet-second-survey.yml:", f"'{other}'",
+                           "findings/skills-for-care-workforce.yml")
+    n = int(re.search(r"\.yml:(\d+):", line).group(1))
+    assert path.read_text(encoding="utf-8").split("\n")[n - 1].strip() == f"- id: {other}"
+
+
+@pytest.mark.parametrize("numbers,needle,key", [
+    ("    value: 27\n    interval_low: 40\n    interval_high: 50\n", "value 27 is outside its own interval 40 to 50", "value"),
+    ("    value: null\n    interval_low: 20\n    interval_high: 30\n", "gives an interval but no 'value'", "interval_low"),
+    ("    value: 27\n    interval_low: 30\n    interval_high: 20\n", "interval_low is above interval_high", "interval_low"),
+    ("    value: 27\n    interval_low: 20\n", "gives one end of its interval", "interval_low"),
+])
+def test_an_interval_that_does_not_hold_its_value_is_refused(built: Path, cli, numbers, needle, key):
+    """A value outside its own interval (or an interval around no value) was
+    published as it was, and graded for precision by the certainty rules."""
+    path = built / "findings" / "birmingham-micro-enterprise-study.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "    value: 27\n" in text
+    text = text.replace("    value: 27\n", numbers, 1)
+    path.write_text(text, encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "findings/birmingham-micro-enterprise-study.yml:", needle)
+    n = int(re.search(r"\.yml:(\d+):", line).group(1))
+    assert text.split("\n")[n - 1].strip().startswith(f"{key}:")

@@ -191,3 +191,18 @@ def test_patched_public_database_keeps_no_trace_of_removed_or_edited_text(built)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM stories_fts WHERE stories_fts MATCH 'greyhound'").fetchone()[0] == 1
     conn.close()
+
+
+def test_build_runs_with_standard_error_closed(built: Path):
+    """`evidence build 2>&-` (a cron line): sys.stderr is None, and the
+    progress check on it stopped the build with exit 1 before it ran."""
+    import subprocess
+    import sys
+
+    path = built / "stories" / "james-and-andy.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nHe still visits Andy on Sundays.\n", encoding="utf-8")
+    checkout = Path(__file__).resolve().parent.parent  # `-m evidence` from here runs this checkout's code
+    r = subprocess.run([sys.executable, "-m", "evidence", "build", "--root", str(built)], cwd=checkout,
+                       capture_output=True, timeout=300, preexec_fn=lambda: os.close(2))
+    assert r.returncode == 0
+    assert "visits Andy on Sundays" in rows(built / "public.db", "SELECT body FROM stories WHERE id = 'james-and-andy'")[0][0]

@@ -132,3 +132,46 @@ def test_queue_puts_new_cells_first_then_score(built: Path, cli):
         assert rows.index(same_cell[0]) >= flags.count(False)
     text = cli(["queue", "--limit", "3", "--root", built])
     assert text.exit_code == 0 and text.stdout.startswith("1. ")
+
+
+def test_the_curate_server_answers_a_malformed_post_with_400_and_keeps_serving(built: Path):
+    """A body that is not JSON, JSON that is not an object, or a Content-Length
+    that is not a number made the request handler raise: a traceback in the
+    curator's terminal and the connection dropped without an answer."""
+    import http.client
+    import threading
+
+    from evidence.curate.workbench import Workbench, make_server
+
+    bench = Workbench(root=built, by="Tester")
+    server = make_server(bench, "127.0.0.1", 0)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    before = {p.name: p.read_bytes() for p in (built / "stories").glob("*.md")}
+
+    def post(body: bytes, length: str, ctype: str = "application/json") -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.putrequest("POST", "/decide")
+            for key, value in (("Content-Type", ctype), ("Content-Length", length), ("X-CSRF-Token", bench.csrf)):
+                conn.putheader(key, value)
+            conn.endheaders()
+            conn.send(body)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    try:
+        for body, length in ((b"{not json", "9"), (b"[1, 2]", "6"), (b"\xff\xfe", "2"), (b"x", "abc"), (b"x", "-5")):
+            status, text = post(body, length)
+            assert status == 400, (body, length, status, text)
+        status, _ = post(b"item=james-and-andy&domain=ascot/occupation&status=confirmed", "60",
+                         "application/x-www-form-urlencoded")
+        assert status == 303  # still serving, and a good decision goes through
+    finally:
+        server.shutdown()
+        server.server_close()
+    after = {p.name: p.read_bytes() for p in (built / "stories").glob("*.md")}
+    assert {k for k in after if after[k] != before.get(k)} == {"james-and-andy.md"}

@@ -347,3 +347,83 @@ def test_places_gazetteer_is_built_from_the_packages():
 
     listed = [x for x in (ROOT / "pipelines" / "places.txt").read_text(encoding="utf-8").splitlines() if not x.startswith("#")]
     assert listed == build_places(), "regenerate: python -m evidence.enrich.gazetteer pipelines/places.txt"
+
+
+@pytest.mark.parametrize("name,data,message", [
+    # a PDF made of plain ASCII has no NUL byte: it was read as text and gave 0 candidates
+    ("report.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n", "is a PDF, not text"),
+    ("notes.docx", b"PK\x03\x04" + b"word/document.xml" + b"\x00" * 30, "is a zip archive"),
+    ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "an old Office document"),
+    ("u16.txt", "Maria went to the lunch club every week with Tom.".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+])
+def test_documents_that_are_not_text_are_named(cli, base, tmp_path, name, data, message):
+    f = _write(tmp_path, name, data)
+    out = tmp_path / "review.yml"
+    r = cli(["extract", f, "-o", out, "--root", base])
+    assert r.exit_code == 1 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not out.exists()
+
+
+def test_a_folder_or_a_bad_size_limit_is_a_one_line_error(cli, base, tmp_path):
+    (tmp_path / "docs").mkdir()
+    r = cli(["extract", tmp_path / "docs", "-o", tmp_path / "r.yml", "--root", base])
+    assert r.exit_code == 1 and "docs: is a folder" in r.output, r.output
+    doc = _write(tmp_path, "post.txt", (STORY + FINDING).encode())
+    for bad in ("nan", "0", "-2"):
+        r = cli(["extract", doc, "-o", tmp_path / "r.yml", "--root", base, "--max-mb", bad])
+        assert r.exit_code == 1 and "--max-mb" in r.output and "above 0" in r.output, (bad, r.output)
+    assert not (tmp_path / "r.yml").exists()
+
+
+@pytest.mark.parametrize("target", ["stories/agnes-and-lucia.md", "findings/new-study.yml",
+                                    "findings/poet-second-survey.yml", "pipelines/frameworks/x.yml"])
+def test_the_candidates_file_is_never_written_into_the_content_folders(cli, base, tmp_path, target):
+    doc = _write(tmp_path, "post.txt", (STORY + FINDING).encode())
+    before = _snapshot(base)
+    r = cli(["extract", doc, "-o", base / target, "--root", base])
+    assert r.exit_code == 1 and "where the build reads content files" in r.output, r.output
+    assert _snapshot(base) == before  # the story or study it named is as it was
+
+
+def test_an_existing_file_or_a_curators_decisions_are_not_overwritten(cli, base, tmp_path):
+    doc = _write(tmp_path, "post.txt", (STORY + FINDING).encode())
+    notes = tmp_path / "notes.yml"
+    notes.write_text("my: notes\n", encoding="utf-8")
+    r = cli(["extract", doc, "-o", notes, "--root", base])
+    assert r.exit_code == 1 and "not a candidates file" in r.output
+    assert notes.read_text(encoding="utf-8") == "my: notes\n"
+    review = tmp_path / "review.yml"
+    assert cli(["extract", doc, "-o", review, "--root", base]).exit_code == 0
+    assert cli(["extract", doc, "-o", review, "--root", base]).exit_code == 0  # untouched: written again
+    edited = review.read_text(encoding="utf-8").replace("keep: false", "keep: true", 1)
+    review.write_text(edited, encoding="utf-8")
+    r = cli(["extract", doc, "-o", review, "--root", base])
+    assert r.exit_code == 1 and "holds your decisions (1 candidate(s)" in r.output, r.output
+    assert review.read_text(encoding="utf-8") == edited
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    r = cli(["extract", doc, "-o", out_dir, "--root", base])
+    assert r.exit_code == 1 and "is a folder" in r.output and ".tmp" not in r.output, r.output
+
+
+def test_a_text_saved_as_one_long_line_is_cut_into_bounded_paragraphs():
+    from evidence.curate.extract_input import MAX_PARAGRAPH, paragraphs
+
+    line = "Maria went to the lunch club with Tom. " * 30_000  # 1.2 MB, no line break (a PDF export)
+    paras = paragraphs(line)
+    assert max(len(p) for p in paras) <= MAX_PARAGRAPH
+    assert all(p.endswith("Tom.") for p in paras)  # cut at sentence ends
+    assert " ".join(paras) == line.strip()  # nothing lost
+    words = paragraphs("word " * 4_000)  # no sentence end at all: cut at spaces
+    assert max(len(p) for p in words) <= MAX_PARAGRAPH and " ".join(words).split() == ["word"] * 4_000
+
+
+@pytest.mark.slow
+def test_extract_reads_a_document_that_is_one_line_over_spacys_limit(cli, base, tmp_path):
+    """Over 1,000,000 characters in one line was an 'unexpected ValueError'
+    (spaCy's E088: text longer than max_length)."""
+    doc = _write(tmp_path, "export.txt", (("Edna, 88, was matched with a Homeshare companion. Edna now walks to the "
+                                          "shops every week. ") * 9_000).encode())
+    r = cli(["extract", doc, "-o", tmp_path / "r.yml", "--root", base])
+    assert r.exit_code == 0, r.output
+    assert yaml.safe_load((tmp_path / "r.yml").read_text(encoding="utf-8"))["stories"]

@@ -128,3 +128,27 @@ def test_two_candidates_with_one_id_are_refused_before_anything_is_written(built
     r = cli(["add", "--from-review", review, "--root", built])
     assert r.exit_code == 1 and "story-2:" in r.output and "story-1" in r.output
     assert snapshot(built) == before
+
+
+def test_a_misspelt_or_list_valued_add_field_is_refused_not_dropped(built: Path, cli, tmp_path):
+    """'plcae: Leeds' was ignored (the story was added with no place) and a
+    title written as a list was stored as "['a', 'b']"."""
+    for bad, needle in (({"plcae": "Leeds"}, "unknown field add.plcae (did you mean 'place'?)"),
+                        ({"title": ["Sunita", "the woodwork group"]}, "add.title must be text, not a list"),
+                        ({"stduy_title": "x"}, None)):
+        if needle is None:  # a finding's field
+            review = write(tmp_path / "c.yml", [], [finding(1, "Members gave 4,000 hours.", **bad)])
+            needle = "finding-1: unknown field add.stduy_title (did you mean 'study_title'?)"
+        else:
+            review = write(tmp_path / "c.yml", [story(1, STORY_A, **bad)], [])
+        before = snapshot(built)
+        r = cli(["add", "--from-review", review, "--root", built])
+        assert r.exit_code == 1 and needle in r.output and len(r.output.strip().splitlines()) == 1, r.output
+        assert snapshot(built) == before
+
+
+def test_area_of_work_in_a_candidate_is_added(built: Path, cli, tmp_path):
+    review = write(tmp_path / "c.yml", [story(1, STORY_A, id="sunita-woodwork", area_of_work="day-activities-and-employment")], [])
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert r.exit_code == 0, r.output
+    assert "area_of_work: day-activities-and-employment" in (built / "stories" / "sunita-woodwork.md").read_text(encoding="utf-8")

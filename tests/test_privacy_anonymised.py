@@ -81,7 +81,7 @@ def test_an_anonymised_story_may_not_carry_a_name_in_a_verbatim_field(base: Path
     ("place", "Quistwick Green"),
     ("organisation", "The Tollivant Trust"),
     ("source", {"title": "The Marwenna Tollivant story", "organisation": "Test Organisation",
-                "author": "ZEBBY", "publisher": "Quistwick Press", "date": "Zebulonia's birthday, 2025"}),
+                "author": "ZEBBY", "publisher": "Quistwick Press", "date": "2025"}),  # a date holds no words now
     ("people", [{"name": "Zebulonia", "role": "Zebulonia's neighbour"}]),
 ])
 def test_free_text_fields_of_an_anonymised_story_are_published_pseudonymised(base: Path, field, value):

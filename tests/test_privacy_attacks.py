@@ -213,7 +213,7 @@ def test_every_form_in_every_published_field_stays_out_of_public_db(base: Path):
                 place="Zebedee's flat, Leeds", organisation="Friends of Zeb",
                 source={"title": "Zebedee\nQuartermaine: a life", "author": "zebedee quartermaine",
                         "organisation": "Quartermaine Trust", "publisher": "ZEB press",
-                        "url": "https://example.org/a-new-home", "date": "Zebedee's birthday 2024",
+                        "url": "https://example.org/a-new-home", "date": "2024-03",  # a source date holds no words now (a name there is refused)
                         "note": "from Zeb"},
                 consent=ANON)
     build(base)

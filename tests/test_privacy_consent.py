@@ -19,7 +19,12 @@ MISSING = [
     ("no date", {k: v for k, v in CONSENT.items() if k != "date"}, "date"),
     ("no recorded_by", {k: v for k, v in CONSENT.items() if k != "recorded_by"}, "recorded_by"),
     ("no wording", {k: v for k, v in CONSENT.items() if k != "wording"}, "wording"),
+    ("no identity", {k: v for k, v in CONSENT.items() if k != "identity"}, "identity"),
+    # a pseudonym given but identity forgotten: was published as 'named', with the real names
+    ("pseudonym without identity", {**{k: v for k, v in CONSENT.items() if k != "identity"}, "pseudonym": "Kit"}, "identity"),
     ("anonymised without pseudonym", {**CONSENT, "identity": "anonymised"}, "pseudonym"),
+    # a pseudonym with identity 'named' was ignored: the real names were published
+    ("named with a pseudonym", {**CONSENT, "pseudonym": "Kit"}, "set 'identity: anonymised'"),
     ("unknown scope", {**CONSENT, "scope": "everyone"}, "scope"),
     ("unknown basis", {**CONSENT, "basis": "assumed"}, "basis"),
     ("date not a date", {**CONSENT, "date": "last spring"}, "date"),
@@ -215,3 +220,13 @@ def test_nothing_of_a_story_that_may_not_be_published_reaches_the_public_db(base
     assert not ids & {"research-only-story", "internal-only-story", "draft-story", "held-story"}
     assert any(w.startswith("stories/held-story.md:") and "UK phone number" in w for w in summary.warnings)
     assert not any("07911" in w for w in summary.warnings)
+
+
+def test_a_persons_pseudonym_in_a_named_story_is_refused(built: Path, cli):
+    write_story(built, "named-pseudo", people=[{"name": "Mavis", "role": "person supported", "pseudonym": "Kit"}])
+    result = cli(["build", "--root", built])
+    lines = _errors(result)
+    assert result.exit_code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: stories/named-pseudo.md:") and "identity: anonymised" in lines[0]
+    text = (built / "stories" / "named-pseudo.md").read_text(encoding="utf-8").split("\n")
+    assert text[int(lines[0].split(":")[2]) - 1].strip() == "pseudonym: Kit"  # the line of the pseudonym

@@ -239,6 +239,16 @@ def test_a_corrupt_working_database_is_a_one_line_error(built: Path, cli):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "delete it" in lines[0], lines
+    assert f"{built / 'evidence.db'} is not a readable SQLite database" in lines[0], lines  # which file
+
+
+@pytest.mark.parametrize("command", [["search", "a lonely older woman"], ["similar", "james-and-andy"]])
+def test_a_corrupt_public_database_is_named_by_search(built: Path, cli, command):
+    (built / "public.db").write_bytes(b"this is not a database" * 100)
+    result = cli([*command, "--root", built])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{built / 'public.db'} is not a readable SQLite database" in lines[0], lines
 
 
 def _crash_module():

@@ -399,3 +399,20 @@ def test_a_framed_query_ranks_as_the_plain_one(built_session):
     plain = search(public, BUS, limit=5, mode="hybrid")
     framed = search(public, f"a story about {BUS}", limit=5, mode="hybrid")
     assert [(h.id, h.score) for h in framed] == [(h.id, h.score) for h in plain]
+
+
+def test_search_into_a_closed_pipe_reports_no_disk_error(built_session):
+    """`evidence search ... | head -1`: the reader has gone; the command used
+    to say 'Broken pipe; check free disk space and permissions'."""
+    import os
+    from pathlib import Path
+
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the command writes
+    checkout = Path(__file__).resolve().parent.parent  # `-m evidence` from here runs this checkout's code
+    try:
+        p = subprocess.run([sys.executable, "-m", "evidence", "search", "a lonely older woman", "--root", str(built_session),
+                            "-n", "50"], cwd=checkout, stdout=w, stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(w)
+    assert p.returncode == 1 and p.stderr == "", p.stderr

@@ -148,3 +148,23 @@ def test_a_404_is_not_pretty_printed_to_the_log(built_session: Path, capsys):
     assert r.status_code == 404
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err and "NotFound" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("content", [b"this is not a database\n", b"", "sqlite-without-tables"])
+def test_a_damaged_public_database_is_refused_before_serving(built: Path, cli, content):
+    """Datasette would start and fail with a traceback (or serve an empty
+    site): `evidence serve` checks the file first and says which one."""
+    import sqlite3
+
+    public = built / "public.db"
+    public.unlink()
+    if content == "sqlite-without-tables":
+        sqlite3.connect(public).execute("CREATE TABLE other (x)").connection.commit()
+    else:
+        public.write_bytes(content)
+    for workers in ("1", "2"):
+        r = cli(["serve", "--root", built, "--dry-run", "--workers", workers])
+        assert r.exit_code == 1, r.output
+        lines = r.output.strip().splitlines()
+        assert len(lines) == 1 and f"{public} is not an evidence public database" in lines[0], lines
+        assert "evidence build" in lines[0]

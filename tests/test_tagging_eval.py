@@ -164,3 +164,51 @@ def test_train_and_codebook_only_together_are_refused(files, cli):
     r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--train", files["train.csv"],
              "--codebook-only"])
     assert r.exit_code == 1 and "--codebook-only" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    # labels written comma-separated without quotes: the second label would be dropped silently
+    ("text,labels\nthe barking dog,Dogs,Cats\n", "test.csv:2: the row has 3 fields but the header has 2"),
+    # a quote left open swallows every row after it into one text with no labels
+    ('text,labels\n"a purring cat,Cats\nthe barking dog,Dogs\n', "test.csv:2: the row has 1 field(s) but the header has 2"),
+    ("text,labels\na purring cat\nthe barking dog,Dogs\n", "test.csv:2: the row has 1 field(s)"),
+    # which of two 'labels' columns counts is not guessed
+    ("text,labels,labels\na purring cat,Cats,Dogs\n", "test.csv:1: the column 'labels' appears twice"),
+    # a labelled row whose text is missing is not skipped silently
+    ("text,labels\n,Cats\nthe barking dog,Dogs\n", "test.csv:2: the row has labels but no text"),
+    # a spreadsheet saved with semicolons: say so
+    ("text;labels\na purring cat;Cats\n", "separated by semicolons: save it with commas"),
+    ('text,labels\na purring cat,"Cats,Dogs"\n', "test.csv:2: unknown label 'Cats,Dogs'; separate several labels with '|'"),
+])
+def test_malformed_csv_rows_are_refused_not_guessed(files, cli, content, message):
+    files["test.csv"].write_text(content, encoding="utf-8")
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
+    assert r.exit_code == 1, r.output
+    assert message in r.output and len(r.output.strip().splitlines()) == 1 and "unexpected" not in r.output
+
+
+def test_csv_row_line_numbers_count_quoted_line_breaks_and_blank_lines(files, cli):
+    files["test.csv"].write_text('text,labels\n\n"a purring cat\nand a kitten",Cats\n\nthe dog,Dgos\n', encoding="utf-8")
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
+    assert r.exit_code == 1 and "test.csv:6: unknown label 'Dgos'" in r.output, r.output
+
+
+def test_header_names_are_read_as_people_write_them(files, cli):
+    files["test.csv"].write_text(TEST.replace("text,labels", "Text, Labels "), encoding="utf-8")
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--train", files["train.csv"], "--test", files["test.csv"], "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["per_label"]["Dogs"]["support"] == 1
+
+
+def test_a_label_shared_by_two_domains_names_the_codebook(files, cli):
+    files["codebook.yml"].write_text(CODEBOOK.replace("label: Dogs", "label: Cats"), encoding="utf-8")  # ids cats, dogs
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert f"{files['codebook.yml']}: the domain 'dogs' has the label 'Cats'" in r.output, r.output
+
+
+def test_min_labels_above_the_number_of_labels_is_refused(files, cli):
+    """--min-labels 5 with a 3-label codebook gave every text every label and printed scores."""
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--min-labels", "5"])
+    assert r.exit_code == 1 and "--min-labels 5 is more than the 3 labels" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1

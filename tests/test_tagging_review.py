@@ -146,3 +146,26 @@ def test_set_decision_keeps_crlf_and_other_bytes():
                    "  - {domain: ascot/dignity, status: confirmed}\r\n---\r\nBody.\r\n")
     again = set_decision(new, "story", "x", {"domain": "ascot/dignity", "status": "rejected"}, "stories/x.md")
     assert again.count("ascot/dignity") == 1 and "status: rejected" in again
+
+
+def test_review_add_and_extract_read_a_story_saved_with_a_byte_order_mark(built: Path, cli, tmp_path):
+    """A story saved by a Windows editor starts with a BOM: the build reads
+    it, but review refused it ('a story starts with ---') and add and extract
+    (which read every story to find duplicates) failed on it."""
+    path = built / "stories" / "james-and-andy.md"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert cli(["build", "--root", built]).exit_code == 0
+    r = cli(["review", "james-and-andy", "ascot/occupation", "--confirm", "--root", built])
+    assert r.exit_code == 0, r.output
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf---") and b"{domain: ascot/occupation, status: confirmed" in data
+    r = cli(["add", "--root", built, "--title", "Bernard and the allotment", "--approach", "homeshare",
+             "--source-title", "S", "--source-organisation", "O", "--consent", "given-by-person",
+             "--consent-scope", "public", "--consent-wording", "w", "--no-input"],
+            input="Bernard, 81, grows beans on the allotment his Homeshare companion helps him keep.\n")
+    assert r.exit_code == 0, r.output
+    doc = tmp_path / "post.txt"
+    doc.write_text("Edna, 88, was matched with a Homeshare companion. Edna now walks to the shops every week.\n",
+                   encoding="utf-8")
+    r = cli(["extract", doc, "-o", tmp_path / "review.yml", "--root", built])
+    assert r.exit_code == 0, r.output

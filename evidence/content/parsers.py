@@ -25,7 +25,7 @@ def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Sour
         organisation=f.str("organisation"),
         publisher=f.str("publisher"),
         url=f.url("url"),
-        date=f.str("date"),
+        date=f.date("date", partial=True),
         seed=f.str("seed"),
         note=f.str("note"),
     )
@@ -67,7 +67,9 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     consent = Consent(
         basis=cf.choice("basis", CONSENT_BASES),
         scope=cf.choice("scope", CONSENT_SCOPES),
-        identity=cf.choice("identity", IDENTITIES, required=False, default="named"),
+        # required, as docs/content-formats.md says: a missing identity taken as 'named' published the
+        # real names of a story whose curator meant to anonymise it (a pseudonym given, identity forgotten)
+        identity=cf.choice("identity", IDENTITIES),
         pseudonym=cf.str("pseudonym"),
         date=cf.date("date", required=True),
         recorded_by=cf.str("recorded_by", required=True),
@@ -75,6 +77,14 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     )
     if consent.identity == "anonymised" and not consent.pseudonym:
         raise doc.error("an anonymised story needs 'pseudonym:' under consent (the name to publish instead)", "consent")
+    if consent.identity == "named":
+        # a pseudonym is ignored for a named story: its real names are published
+        given = ([("consent", "pseudonym")] if consent.pseudonym else []) + [
+            ("people", i, "pseudonym") for i, p in enumerate(people) if p.pseudonym]
+        if given:
+            raise doc.error("a pseudonym is given but the consent identity is 'named', so the real names would be "
+                            "published; set 'identity: anonymised' to publish the pseudonym, or remove the pseudonym",
+                            *given[0])
     links = doc.data.get("links") or []
     if not isinstance(links, list):
         raise doc.error("'links' must be a list", "links")
@@ -275,6 +285,13 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None, max_findi
         if finding.interval_low is not None and finding.interval_low > finding.interval_high:
             raise doc.error(f"finding '{finding.id}': interval_low is above interval_high; swap them",
                             "findings", i, "interval_low")
+        if finding.interval_low is not None and finding.value is None:
+            raise doc.error(f"finding '{finding.id}' gives an interval but no 'value' for it to be around; give the "
+                            "value (or take the interval out)", "findings", i, "interval_low")
+        if finding.interval_low is not None and not finding.interval_low <= finding.value <= finding.interval_high:
+            raise doc.error(f"finding '{finding.id}': its value {finding.value:g} is outside its own interval "
+                            f"{finding.interval_low:g} to {finding.interval_high:g}; check the three numbers",
+                            "findings", i, "value")
         if finding.value is not None and not finding.unit:
             raise doc.error(f"finding '{finding.id}' has a value but no unit; add 'unit: ...'", "findings", i, "value")
         if finding.id in seen:

@@ -10,6 +10,7 @@ import datetime as _dt
 import difflib
 import math
 import re
+import unicodedata
 from typing import Any
 
 import yaml
@@ -110,9 +111,16 @@ _URL_RE = re.compile(r"^(?:https?://[^\s/?#@]+[^\s]*|mailto:[^\s@]+@[^\s@]+)$", 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+# letters that Unicode decomposition does not turn into ASCII ones
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+
+
 def slugify(text: str) -> str:
-    """Lower-case ASCII slug of `text` ('Pearl & the kettle' -> 'pearl-the-kettle')."""
-    text = text.lower().replace("’", "").replace("'", "")
+    """Lower-case ASCII slug of `text` ('Pearl & the kettle' -> 'pearl-the-kettle');
+    accented letters keep their base letter ('Zoë and Łukasz' -> 'zoe-and-lukasz',
+    not 'zo-and-ukasz')."""
+    text = unicodedata.normalize("NFKD", text.lower().translate(_FOLD))
+    text = "".join(c for c in text if not unicodedata.combining(c)).replace("’", "").replace("'", "")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
@@ -212,6 +220,9 @@ def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+_DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
 class Fields:
     """Typed access to one mapping of a YamlDoc with precise error lines."""
 
@@ -251,16 +262,28 @@ class Fields:
             raise self._err(key, f"'{key}' is '{value}'; use a lower-case slug such as '{slugify(value) or 'my-id'}'")
         return value
 
-    def date(self, key: str, required: bool = False) -> str:
+    def date(self, key: str, required: bool = False, partial: bool = False) -> str:
+        """A calendar date written YYYY-MM-DD (`partial`: YYYY or YYYY-MM too),
+        returned as that text. Only that form: Python's fromisoformat alone
+        would also take 20260304 and 2026-W10-3, stored as written, and a
+        date with a time would be stored with its time."""
         value = self.data.get(key)
+        forms = "YYYY, YYYY-MM or YYYY-MM-DD" if partial else "YYYY-MM-DD"
+        if isinstance(value, _dt.datetime):
+            raise self._err(key, f"'{key}' is {value}, a date and a time; write the date alone as {forms}")
         if isinstance(value, _dt.date):
             return value.isoformat()
         text = self.str(key, required=required)
-        if text:
-            try:
-                _dt.date.fromisoformat(text)
-            except ValueError:
-                raise self._err(key, f"'{key}' is '{text}'; write the date as YYYY-MM-DD") from None
+        if not text:
+            return text
+        m = _DATE_RE.fullmatch(text)
+        if not m or (not partial and not m.group(3)):
+            raise self._err(key, f"'{key}' is '{text[:40]}'; write the date as {forms}")
+        year, month, day = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+        try:
+            _dt.date(year, month, day)
+        except ValueError as exc:
+            raise self._err(key, f"'{key}' is '{text}', not a real date ({exc}); write it as {forms}") from None
         return text
 
     def number(self, key: str, integer: bool = False, low: float = -1e15, high: float = 1e15) -> float | int | None:
@@ -300,7 +323,11 @@ class Fields:
 
 
 def split_front_matter(path: str, text: str) -> tuple[str, str, int]:
-    """Return (yaml text, body, line of the first YAML line) of a Markdown file."""
+    """Return (yaml text, body, line of the first YAML line) of a Markdown file.
+    A byte-order mark before the first '---' (Windows editors write one) is
+    not part of it: the build reads such a file, so review, add and extract
+    must too."""
+    text = text[1:] if text.startswith("\ufeff") else text
     if not text.startswith("---"):
         raise ValidationError(path, 1, "a story starts with '---' then YAML front matter, then '---' and the narrative")
     lines = text.split("\n")

@@ -73,9 +73,15 @@ def vocabulary(root: Path) -> Vocabulary:
 
 
 def parse_person(text: str) -> tuple[str, str]:
-    """'James:person supported' -> ('James', 'person supported')."""
+    """'James:person supported' -> ('James', 'person supported'). A name
+    without a role ('James', as add --from-review and the prompts refuse
+    too) or a role without a name is refused, not stored with a blank."""
     name, _, role = text.partition(":")
-    return name.strip(), role.strip()
+    name, role = name.strip(), role.strip()
+    if not name or not role:
+        raise EvidenceError(f"--person '{text}' needs a name and a role, written 'Name:role', "
+                            "e.g. --person 'Maria:person supported'")
+    return name, role
 
 
 def read_body(source, root: Path) -> str:

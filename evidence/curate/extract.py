@@ -355,8 +355,45 @@ def review_data(result: ExtractResult) -> dict:
     }
 
 
-def write_review(result: ExtractResult, out: Path) -> Path:
-    """Write the candidates file (YAML) atomically; returns its path."""
+def check_output(root: Path, out: Path) -> None:
+    """Refuse a candidates file path whose writing would lose something: a
+    folder; a path in the content folders (the next build would read it, or
+    it would replace a story, a study or a codebook); an existing file that
+    is not a candidates file; or a candidates file with a curator's
+    decisions in it (keep: true, or an 'added:' mark)."""
+    from evidence.content.tree import KINDS
+    from evidence.errors import EvidenceError
+
+    out, root = Path(out), Path(root)
+    if out.is_dir():
+        raise EvidenceError(f"{out} is a folder; give the candidates file's name with -o, e.g. -o {out / 'review.yml'}")
+    target = out.resolve()
+    for _kind, folder, _pattern in KINDS:
+        content = (root / folder).resolve()
+        if target.parent == content or content in target.parents:
+            raise EvidenceError(f"{out} is in the evidence base's {folder}/ folder, where the build reads content "
+                                "files; write the candidates file elsewhere, e.g. -o review.yml")
+    if not out.exists():
+        return
+    try:
+        data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None
+    if not (isinstance(data, dict) and "instructions" in data and ("stories" in data or "findings" in data)):
+        raise EvidenceError(f"{out} exists and is not a candidates file written by 'evidence extract'; "
+                            "give another file with -o (nothing was overwritten)")
+    decided = [c.get("candidate") or "?" for sec in ("stories", "findings") for c in (data.get(sec) or [])
+               if isinstance(c, dict) and (c.get("keep") is True or c.get("added"))]
+    if decided:
+        raise EvidenceError(f"{out} holds your decisions ({len(decided)} candidate(s) kept or added, e.g. "
+                            f"{decided[0]}); give another file with -o, or move it away first (nothing was overwritten)")
+
+
+def write_review(result: ExtractResult, out: Path, root: Path | None = None) -> Path:
+    """Write the candidates file (YAML) atomically, after check_output when
+    `root` is given; returns its path."""
     out = Path(out)
+    if root is not None:
+        check_output(root, out)
     write_atomic(out, yaml.safe_dump(review_data(result), sort_keys=False, allow_unicode=True, width=100))
     return out

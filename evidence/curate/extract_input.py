@@ -4,6 +4,7 @@ and the text split into paragraphs. Raises EvidenceError with one line."""
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -50,6 +51,17 @@ def html_to_text(html: str) -> str:
     return "\n\n".join(p.strip() for p in re.split(r"\n\s*\n", text) if p.strip())
 
 
+# documents that are not text, told apart by their first bytes (a PDF made of
+# plain ASCII has no NUL byte, so the binary check alone lets it through)
+_FORMATS = (
+    (b"%PDF-", "a PDF", "convert it to text first (e.g. pdftotext FILE out.txt, or save it as text)"),
+    (b"PK\x03\x04", "a zip archive (a .docx, .odt or .xlsx document is one)",
+     "save it as plain text (.txt) or HTML from the program that made it"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document (.doc, .xls)",
+     "save it as plain text (.txt) or HTML from the program that made it"),
+)
+
+
 def decode(raw: bytes, name: str) -> str:
     """Bytes to text: a BOM picks UTF-8 or UTF-16; else UTF-8; else an error."""
     if raw.startswith(codecs.BOM_UTF8):
@@ -59,7 +71,13 @@ def decode(raw: bytes, name: str) -> str:
             return raw.decode("utf-16")
         except UnicodeDecodeError:
             raise EvidenceError(f"{name}: has a UTF-16 byte-order mark but is not valid UTF-16; re-save it as UTF-8") from None
+    for magic, kind, how in _FORMATS:
+        if raw.startswith(magic):
+            raise EvidenceError(f"{name}: is {kind}, not text; {how}, then extract that file")
     if b"\x00" in raw[:8192]:
+        head = raw[:8192]
+        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+            raise EvidenceError(f"{name}: looks like UTF-16 text without a byte-order mark; re-save it as UTF-8")
         raise EvidenceError(f"{name}: looks like a binary file, not text; give a plain text, Markdown or HTML file")
     try:
         return raw.decode("utf-8")
@@ -71,6 +89,10 @@ def decode(raw: bytes, name: str) -> str:
 def read_document(path: Path, max_mb: float = DEFAULT_MAX_MB) -> str:
     """The text of a plain text, Markdown or HTML file, checked and decoded."""
     path = Path(path)
+    if not (max_mb > 0 and math.isfinite(max_mb)):
+        raise EvidenceError(f"--max-mb {max_mb:g} is not a size; give a number of megabytes above 0, e.g. --max-mb 20")
+    if path.is_dir():
+        raise EvidenceError(f"{path}: is a folder; give the documents in it, e.g. {path}/*.html")
     if not path.is_file():
         raise EvidenceError(f"{path}: no such file; check the path")
     size = path.stat().st_size
@@ -141,4 +163,23 @@ def paragraphs(text: str) -> list[str]:
                 current = []
         if current:
             out.append(" ".join(current))
-    return [p for p in out if any(c.isalpha() for c in p)]
+    return [piece for p in out if any(c.isalpha() for c in p) for piece in _bounded(p)]
+
+
+MAX_PARAGRAPH = 10_000  # characters: a text saved as one line (a PDF export) is one "paragraph" otherwise
+
+
+def _bounded(paragraph: str, limit: int = MAX_PARAGRAPH) -> list[str]:
+    """A paragraph over `limit` characters cut into pieces at sentence ends
+    (else at spaces, else anywhere), so spaCy never gets a whole document as
+    one text (over its max_length it refuses it; below, its memory grows with it)."""
+    out: list[str] = []
+    rest = paragraph
+    while len(rest) > limit:
+        window = rest[:limit]
+        ends = [m.end() for m in re.finditer(r"[.!?][\"'”’)]*\s", window)]
+        cut = ends[-1] if ends else (window.rfind(" ") + 1 or limit)
+        out.append(rest[:cut].strip())
+        rest = rest[cut:]
+    out.append(rest.strip())
+    return [p for p in out if p]

@@ -74,9 +74,30 @@ def _load(file: Path) -> tuple[dict, str]:
     return data, text
 
 
-def _text(a: dict, key: str) -> str:
+def _text(a: dict, key: str, name: str = "") -> str:
     v = a.get(key)
+    if isinstance(v, (list, dict)):  # str() would store "['a', 'b']" as the value
+        raise EvidenceError(f"{name}: add.{key} must be text, not a {'list' if isinstance(v, list) else 'mapping'}; "
+                            "write one value")
     return "" if v is None else str(v).strip()
+
+
+# the fields a curator may fill under a candidate's 'add:'
+STORY_ADD_KEYS = ("id", "title", "summary", "people", "approach", "organisation", "place", "area_of_work",
+                  "source_title", "source_author", "source_organisation", "source_url", "source_date", "consent",
+                  "consent_scope", "identity", "pseudonym", "consent_date", "recorded_by", "consent_wording")
+FINDING_ADD_KEYS = ("study", "id", "direction", "population", "design", "year", "place", "approach", "study_title",
+                    "study_organisation", "study_authors", "study_year", "study_url", "study_kind")
+
+
+def _check_keys(a: dict, allowed: tuple[str, ...], name: str) -> None:
+    """A misspelt field ('plcae: Leeds') is refused, not dropped silently."""
+    from evidence.content.yamldoc import suggest
+
+    for key in a:
+        if key not in allowed:
+            raise EvidenceError(f"{name}: unknown field add.{key}{suggest(str(key), allowed)}; "
+                                f"the fields are: {', '.join(allowed)}")
 
 
 def _people(c: dict, name: str) -> list[tuple[str, str]]:
@@ -104,6 +125,10 @@ def _story_input(c: dict, name: str, recorded_by: str) -> StoryInput:
     a = c.get("add") or {}
     if not isinstance(a, dict):
         raise EvidenceError(f"{name}: 'add' must be a mapping of the fields to fill")
+    _check_keys(a, STORY_ADD_KEYS, name)
+    for key in STORY_ADD_KEYS:
+        if key != "people":
+            _text(a, key, name)
     for key in ("title", "approach", "consent", "consent_scope"):
         if not _text(a, key):
             raise EvidenceError(f"{name}: kept but add.{key} is empty; fill it in the candidates file")
@@ -112,7 +137,8 @@ def _story_input(c: dict, name: str, recorded_by: str) -> StoryInput:
     return StoryInput(
         title=_text(a, "title"), body=str(c.get("passage") or ""), id=_text(a, "id"), summary=_text(a, "summary"),
         people=_people(c, name), approach=_text(a, "approach"), organisation=_text(a, "organisation"),
-        place=_text(a, "place"), source_title=_text(a, "source_title") or _text(c, "source_title"),
+        place=_text(a, "place"), area_of_work=_text(a, "area_of_work"),
+        source_title=_text(a, "source_title") or _text(c, "source_title"),
         source_author=_text(a, "source_author"), source_organisation=_text(a, "source_organisation"),
         source_url=_text(a, "source_url"), source_date=_text(a, "source_date"), consent=_text(a, "consent"),
         consent_scope=_text(a, "consent_scope"), identity=_text(a, "identity") or "named",
@@ -134,6 +160,10 @@ def _finding_input(c: dict, name: str) -> FindingInput:
     a = c.get("add") or {}
     if not isinstance(a, dict):
         raise EvidenceError(f"{name}: 'add' must be a mapping of the fields to fill")
+    _check_keys(a, FINDING_ADD_KEYS, name)
+    for key in FINDING_ADD_KEYS:
+        if key not in ("year", "study_year"):
+            _text(a, key, name)
     if not _text(a, "study"):
         raise EvidenceError(f"{name}: kept but add.study is empty; give the id of the study (findings/<study>.yml), "
                             "and add.study_title when it is a new one")

@@ -257,13 +257,24 @@ def make_handler(bench: Workbench):
         def do_POST(self):
             if not self._authorised():
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:  # read(-1) would wait for the client to close the connection
+                return self._send(400, b"Content-Length must be a number of bytes\n", "text/plain; charset=utf-8")
             if length > 64_000:
                 return self._send(413, b"too large\n", "text/plain; charset=utf-8")
             raw = self.rfile.read(length).decode("utf-8", "replace")
             ctype = self.headers.get("Content-Type", "")
-            form = json.loads(raw or "{}") if ctype.startswith("application/json") else \
-                {k: v[0] for k, v in parse_qs(raw).items()}
+            try:
+                form = json.loads(raw or "{}") if ctype.startswith("application/json") else \
+                    {k: v[0] for k, v in parse_qs(raw).items()}
+            except ValueError:
+                form = None
+            if not isinstance(form, dict):  # a bad body is the client's error, not a traceback on the server
+                return self._send(400, b"the body must be a JSON object or a form with item, domain and status\n",
+                                  "text/plain; charset=utf-8")
             token = self.headers.get("X-CSRF-Token") or form.get("csrf", "")
             origin = self.headers.get("Origin")
             host = self.headers.get("Host", "")

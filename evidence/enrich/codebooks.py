@@ -50,9 +50,19 @@ def read_codebooks(paths: Sequence[Path]) -> Codebook:
             labels.append(Label(key=key, label=d.label, description=d.description, examples=list(d.examples)))
             for alias in (d.key, d.label, d.id) if several else (d.label, d.id, d.key):
                 aliases.setdefault(alias.lower().strip(), key)
-    if len({lab.key for lab in labels}) != len(labels):
-        raise EvidenceError("two domains share a label; give each domain a distinct label")
+    where: dict[str, str] = {}
+    for fw in frameworks:
+        for d in fw.domains:
+            key = d.key if several else d.label
+            if key in where:
+                raise EvidenceError(f"{fw.path}: the domain '{d.id}' has the label '{d.label}', as a domain of "
+                                    f"{where[key]} has{' (two codebooks with the same name)' if several else ''}; "
+                                    "give each domain a distinct label")
+            where[key] = fw.path
     return Codebook(name="+".join(fw.id for fw in frameworks), labels=labels, aliases=aliases)
+
+
+_EXTRA = "\x00extra"  # DictReader's key for the fields of a row beyond the header's
 
 
 def _rows(reader, path: Path):
@@ -91,18 +101,43 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
         raise EvidenceError(f"{path} is not UTF-8 text; save the CSV as UTF-8") from None
     if not data.strip():
         raise EvidenceError(f"{path} is empty; a {what} CSV needs a header 'text,labels' and at least one row")
-    reader = csv.DictReader(io.StringIO(data))
-    columns = [c.strip() for c in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(data), restkey=_EXTRA)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise EvidenceError(f"{path}:1: the header is not readable as CSV ({exc}); write it as: text,labels") from None
+    # column names as people write them: 'Text', ' labels ' (a BOM is gone already)
+    columns = [c.strip().lower() for c in header]
+    reader.fieldnames = columns
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:
+        raise EvidenceError(f"{path}:1: the column '{twice[0]}' appears twice in the header; keep one (which would "
+                            "count is not guessed)")
     missing = [c for c in ("text", "labels") if c not in columns]
     if missing:
-        raise EvidenceError(f"{path} has no '{missing[0]}' column (columns: {', '.join(columns) or 'none'}); "
-                            "a labelled CSV needs the columns text and labels")
+        sep = next((name for ch, name in ((";", "semicolons"), ("\t", "tabs")) if len(columns) == 1 and ch in header[0]), "")
+        hint = (f"; the columns are separated by {sep}: save it with commas" if sep else
+                "; a labelled CSV needs the columns text and labels")
+        raise EvidenceError(f"{path} has no '{missing[0]}' column (columns: {', '.join(columns) or 'none'}){hint}")
     texts, labels = [], []
-    for n, row in enumerate(_rows(reader, path), start=2):
-        n = reader.line_num
-        row = {(k or "").strip(): v for k, v in row.items()}
+    for row in _rows(reader, path):
+        extra = row.pop(_EXTRA, None)
+        # the row's first line: it ends on line_num, and spans the line breaks quoted in its fields
+        n = max(2, reader.line_num - sum(str(v).count("\n") for v in [*row.values(), *(extra or [])] if v))
+        if extra is not None and any((v or "").strip() for v in extra):
+            raise EvidenceError(f"{path}:{n}: the row has {len(columns) + len(extra)} fields but the header has "
+                                f"{len(columns)}; put a text that holds commas in double quotes, and separate "
+                                "labels with '|' (not ',')")
+        if any(v is None for v in row.values()):
+            given = sum(v is not None for v in row.values())
+            raise EvidenceError(f"{path}:{n}: the row has {given} field(s) but the header has {len(columns)} "
+                                "(a quote left open swallows the rows after it); close the quotes, or add the "
+                                "missing field")
         text = (row.get("text") or "").strip()
         if not text:
+            if (row.get("labels") or "").strip():
+                raise EvidenceError(f"{path}:{n}: the row has labels but no text in the 'text' field; add the "
+                                    "text or remove the row")
             continue
         keys = []
         for lab in (row.get("labels") or "").split("|"):
@@ -116,6 +151,8 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
             if key is None:
                 close = difflib.get_close_matches(lab.lower(), list(codebook.aliases), n=1)
                 hint = f" (did you mean '{codebook.aliases[close[0]]}'?)" if close else ""
+                if any(sep in lab for sep in ",;"):
+                    hint = "; separate several labels with '|', not ',' or ';'"
                 raise EvidenceError(f"{path}:{n}: unknown label '{lab}'{hint}; labels must be domains of the codebook {codebook.name}")
             if key not in keys:
                 keys.append(key)

@@ -208,6 +208,9 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
 
     codebook = read_codebooks(codebooks)
     keys = [lab.key for lab in codebook.labels]
+    if min_labels is not None and min_labels > len(keys):  # every text would get every label: meaningless scores
+        raise EvidenceError(f"--min-labels {min_labels} is more than the {len(keys)} labels of the codebook; "
+                            f"give at most {len(keys)}")
     test_texts, test_labels = read_labelled(test, codebook, "test")
     train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
     settings = load_settings(root) if root else Settings()

@@ -83,7 +83,11 @@ def connect(path: Path) -> sqlite3.Connection:
     path = Path(path)
     if not path.exists():
         raise EvidenceError(f"{path} does not exist; run 'evidence build' first (or pass --db PATH)")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    from evidence.store.schema import check_readable
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    check_readable(conn, path)
+    return conn
 
 
 class IdList:

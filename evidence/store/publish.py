@@ -168,6 +168,26 @@ def schema_fingerprint() -> str:
     return hashlib.sha256(json.dumps([PUBLIC_TABLES, FTS, VIEWS], sort_keys=True).encode()).hexdigest()[:16]
 
 
+def check_public(public_path: Path) -> None:
+    """Refuse (EvidenceError naming the file) a public database that is
+    missing, not SQLite, damaged, or not one the build wrote (no stories
+    table): what a server or an export would otherwise fail on later."""
+    from evidence.errors import EvidenceError
+
+    public_path = Path(public_path)
+    if not public_path.is_file():
+        raise EvidenceError(f"{public_path} does not exist; run 'evidence build' first")
+    try:
+        conn = sqlite3.connect(f"file:{public_path}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT 1 FROM stories LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise EvidenceError(f"{public_path} is not an evidence public database ({exc}); it is a build product: "
+                            "delete it and run 'evidence build' to write it again") from None
+
+
 def needs_publish(db: sqlite_utils.Database, public_path: Path) -> bool:
     """True when the public database is missing or older than the working one."""
     from evidence.store.schema import get_meta

@@ -7,6 +7,7 @@ transaction.
 """
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -231,11 +232,28 @@ def m011_privacy_holds(db: sqlite_utils.Database) -> None:
     db["privacy_checked"].create({"story_id": str, "key": str}, pk="story_id")
 
 
+def check_readable(conn: sqlite3.Connection, path: str | Path) -> None:
+    """Refuse, naming the file, a database file that is not SQLite or whose
+    header is damaged (the first statement would fail with 'file is not a
+    database', which names no file)."""
+    from evidence.errors import EvidenceError
+
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc) and "malformed" not in str(exc):
+            raise
+        raise EvidenceError(f"{path} is not a readable SQLite database ({exc}); it is a build product: delete it "
+                            "and run 'evidence build' to make it again from the content files") from None
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the working database with WAL, a busy timeout
     and foreign keys on, and apply pending migrations."""
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 5000")
+    if str(path) != ":memory:":
+        check_readable(db.conn, path)
     db.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left in free pages
     if str(path) != ":memory:":
         db.enable_wal()

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from evidence.errors import EvidenceError
+from evidence.store.publish import check_public
 
 # Safe defaults: SQL is allowed (the public database holds only public data)
 # but time-limited and row-capped (and CSV streaming, which would bypass the
@@ -34,8 +35,7 @@ def datasette_args(root: Path, public: Path | None, metadata: Path | None, port:
     root = Path(root)
     public = Path(public) if public else root / "public.db"
     metadata = Path(metadata) if metadata else root / "metadata.yml"
-    if not public.exists():
-        raise EvidenceError(f"{public} does not exist; run 'evidence build' first")
+    check_public(public)  # a damaged file is one line here, not a traceback from datasette
     if not metadata.exists():
         raise EvidenceError(f"{metadata} does not exist; pass --metadata FILE")
     if not (0 < port < 65536):
