@@ -85,18 +85,26 @@ def test_a_missing_or_null_status_is_an_error(status_line):
         parse_story("stories/no-status.md", text, VOCAB)
 
 
+def _with_date(text: str, field: str, value: str) -> str:
+    """A test story's text with `value` as its consent date, added date or
+    source date (`field`: consent_date, added, source_date)."""
+    if field == "consent_date":
+        text = text.replace("  date: '2026-01-02'\n", f"  date: {value}\n")
+    elif field == "added":
+        text = text.replace("added: '2026-01-02'\n", f"added: {value}\n")
+    else:
+        text = text.replace("source:\n", f"source:\n  date: {value}\n")
+    assert value in text
+    return text
+
+
 @pytest.mark.parametrize("field,value,needle", [
     ("added", "2026-13-45", "'added'"),
     ("added", "2026-02-30", "'added'"),
     ("consent_date", "2026-00-10", "'date'"),
 ])
 def test_an_impossible_date_names_file_line_and_field(built: Path, cli, field, value, needle):
-    text = story_text("bad-date")
-    if field == "consent_date":
-        text = text.replace("  date: '2026-01-02'\n", f"  date: {value}\n")
-    else:
-        text = text.replace("added: '2026-01-02'\n", f"added: {value}\n")
-    assert value in text
+    text = _with_date(story_text("bad-date"), field, value)
     (built / "stories" / "bad-date.md").write_text(text)
     line = _one_line_error(cli(["build", "--root", built]), "stories/bad-date.md:", needle, value)
     n = int(re.search(r"\.md:(\d+):", line).group(1))
@@ -117,14 +125,7 @@ def test_an_impossible_date_names_file_line_and_field(built: Path, cli, field, v
 def test_a_date_not_written_yyyy_mm_dd_is_refused_not_stored_as_written(built: Path, cli, field, value):
     """Each of these was stored as written (a consent date 20260102 published
     the story); now a one-line error names the file, the line and the field."""
-    text = story_text("odd-date")
-    if field == "consent_date":
-        text = text.replace("  date: '2026-01-02'\n", f"  date: {value}\n")
-    elif field == "added":
-        text = text.replace("added: '2026-01-02'\n", f"added: {value}\n")
-    else:
-        text = text.replace("source:\n", f"source:\n  date: {value}\n")
-    assert value in text
+    text = _with_date(story_text("odd-date"), field, value)
     (built / "stories" / "odd-date.md").write_text(text)
     line = _one_line_error(cli(["build", "--root", built]), "stories/odd-date.md:", "'date'" if "date" in field[1:] else "'added'")
     assert "YYYY" in line

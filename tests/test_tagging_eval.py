@@ -97,10 +97,17 @@ def test_validation_slice_comes_from_training_rows_only():
     ("text,labels\na cat,Catz\n", "test.csv:2: unknown label 'Catz' (did you mean 'Cats'?)"),
 ])
 def test_bad_test_files_are_refused_with_one_line(files, cli, content, message):
+    _eval_refuses(files, cli, content, message)
+
+
+def _eval_refuses(files, cli, content: str, message: str) -> None:
+    """`evidence eval` on a test CSV holding `content`: exit 1 and one line
+    with `message`, no traceback."""
     files["test.csv"].write_text(content, encoding="utf-8")
     r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
-    assert r.exit_code == 1
-    assert message in r.output and len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert r.exit_code == 1, r.output
+    assert message in r.output and len(r.output.strip().splitlines()) == 1
+    assert "Traceback" not in r.output and "unexpected" not in r.output
 
 
 def test_missing_files_and_bad_codebooks(files, cli, tmp_path):
@@ -181,10 +188,7 @@ def test_train_and_codebook_only_together_are_refused(files, cli):
     ('text,labels\na purring cat,"Cats,Dogs"\n', "test.csv:2: unknown label 'Cats,Dogs'; separate several labels with '|'"),
 ])
 def test_malformed_csv_rows_are_refused_not_guessed(files, cli, content, message):
-    files["test.csv"].write_text(content, encoding="utf-8")
-    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"]])
-    assert r.exit_code == 1, r.output
-    assert message in r.output and len(r.output.strip().splitlines()) == 1 and "unexpected" not in r.output
+    _eval_refuses(files, cli, content, message)
 
 
 def test_csv_row_line_numbers_count_quoted_line_breaks_and_blank_lines(files, cli):
