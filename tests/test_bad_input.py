@@ -365,6 +365,7 @@ def _only_validation_errors(fn, path: str, text: str):
     _store(obj)
 
 
+@pytest.mark.slow  # a fuzz test (150 generated files): in `make test`, not test-fast
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(st.tuples(KEYS, RISKY, st.sampled_from(["replace", "append", "nest"])), min_size=1, max_size=4))
 def test_no_parser_error_is_unexpected(edits):
@@ -388,6 +389,7 @@ def test_no_parser_error_is_unexpected(edits):
     _only_validation_errors(parse_approach, "approaches/homeshare.yml", "\n".join(approach))
 
 
+@pytest.mark.slow  # a fuzz test (100 generated stories): in `make test`, not test-fast
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=st.text(max_size=300), pseudonym=st.text(min_size=1, max_size=12), name=st.text(min_size=1, max_size=20))
 def test_anonymised_stories_with_any_text_parse_or_refuse_cleanly(body, pseudonym, name):
