@@ -8,7 +8,6 @@ held back while a finding shown with it names one of its people.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from evidence.content.pii import field_text as pii_field_text
@@ -144,6 +143,11 @@ _FINDING_TEXT = ("id", "statement", "measure", "comparator", "population", "plac
                  "assessment")  # a curator's certainty reasons, published in certainty_reasons
 _STUDY_TEXT = ("id", "title", "authors", "organisation", "url", "source_title", "source_author",
                "source_organisation", "source_publisher", "source_url", "source_date")
+# which findings are shown with a story: those of its approach, and those
+# linked to it and not rejected (SQL over findings f, with the story's
+# approach and id filled in)
+_SHOWN = ("(f.approach = {approach} OR f.id IN (SELECT l.finding_id FROM links l "
+          "WHERE l.story_id = {story} AND l.status != 'rejected'))")
 
 
 def linked_names_check(db, summary, options) -> None:
@@ -163,7 +167,7 @@ def linked_names_check(db, summary, options) -> None:
     shown: dict[str, list[str]] = {}
     for sid, fid, fhash, shash in db.execute(f"""
 SELECT s.id, f.id, f.content_hash, st.content_hash FROM stories s JOIN findings f
-    ON f.approach = s.approach OR f.id IN (SELECT l.finding_id FROM links l WHERE l.story_id = s.id AND l.status != 'rejected')
+    ON {_SHOWN.format(approach="s.approach", story="s.id")}
   JOIN studies st ON st.id = f.study_id
  WHERE s.consent_identity = 'anonymised' AND s.status = 'published' AND s.consent_scope = 'public'""").fetchall():
         shown.setdefault(sid, []).append(f"{fid}:{fhash}:{shash}")
@@ -190,23 +194,32 @@ SELECT s.id, f.id, f.content_hash, st.content_hash FROM stories s JOIN findings 
                             f"until the finding no longer names them (write the story's pseudonym or leave the name out)")
 
 
+def anonymised_names(db, story_ids: list[str]) -> dict[str, dict[str, str]]:
+    """story id -> {name or alias: pseudonym} of the people of the anonymised
+    stories among `story_ids` (at most CHUNK of them)."""
+    marks = ",".join("?" * len(story_ids))
+    out: dict[str, dict[str, str]] = {}
+    for sid, name, aliases, public in db.execute(
+            f"SELECT p.story_id, p.name, p.aliases, p.public_name FROM story_people p JOIN stories s ON s.id = p.story_id "
+            f"WHERE s.consent_identity = 'anonymised' AND p.story_id IN ({marks})", story_ids).fetchall():
+        for n in [name or "", *json.loads(aliases or "[]")]:
+            if n.strip():
+                out.setdefault(sid, {})[n.strip()] = public or ""
+    return out
+
+
 def _names_in_shown_findings(db, story_id: str, approach: str) -> list[dict]:
     """privacy_holds rows of one anonymised story: each finding shown with it
     that names one of its people, with the fields that do."""
     from evidence.content.privacy import find_names
 
-    names = {}
-    for name, aliases in db.execute("SELECT name, aliases FROM story_people WHERE story_id = ?", [story_id]).fetchall():
-        for n in [name or "", *json.loads(aliases or "[]")]:
-            if n.strip():
-                names[n.strip()] = ""
+    names = anonymised_names(db, [story_id]).get(story_id, {})
     if not names:
         return []
     cols = ", ".join([f"f.[{c}] AS [{c}]" for c in _FINDING_TEXT] + [f"st.[{c}] AS [study {c}]" for c in _STUDY_TEXT])
     cursor = db.execute(
         f"SELECT {cols} FROM findings f JOIN studies st ON st.id = f.study_id "
-        "WHERE f.approach = ? OR f.id IN (SELECT finding_id FROM links WHERE story_id = ? AND status != 'rejected') "
-        "ORDER BY f.id", [approach, story_id])
+        f"WHERE {_SHOWN.format(approach='?', story='?')} ORDER BY f.id", [approach, story_id])
     keys = [d[0] for d in cursor.description]
     out = []
     for row in cursor.fetchall():
@@ -217,11 +230,15 @@ def _names_in_shown_findings(db, story_id: str, approach: str) -> list[dict]:
 
 
 def _finding_where(root: Path, rel: str | None, finding_id: str) -> str:
-    """'findings/x.yml:LINE' of the finding's id, or the file alone."""
+    """'findings/x.yml:LINE' of the finding's id (found by the reader every
+    content file goes through), or the file alone."""
+    from evidence.content.yamldoc import YamlDoc
+
     rel = rel or "findings"
     try:
-        text = (root / rel).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        doc = YamlDoc(rel, (root / rel).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValidationError):
         return rel
-    m = re.search(r"^[ \t-]*id:[ \t]*[\"']?" + re.escape(finding_id) + r"[\"']?[ \t]*(?:#.*)?$", text, re.M)
-    return f"{rel}:{text.count(chr(10), 0, m.start()) + 1}" if m else rel
+    findings = doc.data.get("findings") if isinstance(doc.data, dict) else None
+    ids = [f.get("id") if isinstance(f, dict) else None for f in findings] if isinstance(findings, list) else []
+    return f"{rel}:{doc.line('findings', ids.index(finding_id), 'id')}" if finding_id in ids else rel

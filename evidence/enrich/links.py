@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlite_utils.utils import chunks
 
+from evidence.enrich.checks import anonymised_names
 from evidence.errors import EvidenceError, ValidationError
 from evidence.store.writes import CHUNK, delete_in
 
@@ -149,7 +150,7 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
     for part in map(list, chunks(story_ids, CHUNK)):
         marks = ",".join("?" * len(part))
         stories = db.execute(f"SELECT id, approach, review, file FROM stories WHERE id IN ({marks})", part).fetchall()
-        hidden = _names_to_hide(db, part)
+        hidden = anonymised_names(db, part)
         tags: dict[str, list[tuple[str, float]]] = {}
         for sid, dom, score in db.execute(f"SELECT story_id, domain, score FROM tags WHERE item_type = 'story' AND "
                                           f"status != 'rejected' AND story_id IN ({marks}) ORDER BY domain", part):
@@ -208,19 +209,6 @@ def link_rows(db, story_ids: list[str], settings: LinkSettings) -> list[dict]:
                     rows[k]["status"] = "confirmed"
                     rows[k]["note"] = d.get("note") or None
             out += rows.values()
-    return out
-
-
-def _names_to_hide(db, story_ids: list[str]) -> dict[str, dict[str, str]]:
-    """story id -> {name or alias: pseudonym} for the anonymised ones."""
-    marks = ",".join("?" * len(story_ids))
-    out: dict[str, dict[str, str]] = {}
-    for sid, name, aliases, public in db.execute(
-            f"SELECT p.story_id, p.name, p.aliases, p.public_name FROM story_people p JOIN stories s ON s.id = p.story_id "
-            f"WHERE s.consent_identity = 'anonymised' AND p.story_id IN ({marks})", story_ids).fetchall():
-        for n in [name or "", *json.loads(aliases or "[]")]:
-            if n.strip():
-                out.setdefault(sid, {})[n.strip()] = public or ""
     return out
 
 
