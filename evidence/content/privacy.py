@@ -27,7 +27,6 @@ URL holds a name of an anonymised person.
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import unicodedata
@@ -36,13 +35,14 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from evidence.content.records import Story
+from evidence.content.settings import source_version
 
 # Changes whenever this module does: an anonymised story's public texts were
 # made by this version, and a build with another one makes them again
 # (store/rows.py puts it in the story's content hash, build.py re-reads
 # the files of anonymised stories), so a better anonymiser reaches stories
 # that were published before it.
-ANONYMISER_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+ANONYMISER_VERSION = source_version(Path(__file__))
 
 # Titles that may stand before a name ('Mr Quartermaine', 'Auntie Zeb'):
 # replaced together with the name, never on their own.

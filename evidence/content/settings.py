@@ -48,6 +48,16 @@ def pipeline_files(root: Path) -> PipelineFiles:
     return PipelineFiles(cfg, root / "pipelines" / "patterns.jsonl")
 
 
+def source_version(*paths: Path) -> str:
+    """A hash of source files' bytes, in order: a version that changes
+    whenever that code does (the anonymiser's, the tagger's), so what it
+    made before is made again."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def nlp_version(root: Path, approaches: list[dict]) -> str:
     """A hash of everything that decides what the pipeline extracts."""
     files = pipeline_files(root)

@@ -70,22 +70,13 @@ def training_files(root: Path, settings) -> list[Path]:
 _CODE = ("nlp_components.py", "nlp.py", "tagger.py")
 
 
-def code_version(folder: Path | None = None) -> str:
-    """A hash of the source of the pipeline's components and the tagger (in
-    `folder`, by default this package's, read once per process)."""
-    return _package_code_version() if folder is None else _code_version(Path(folder))
-
-
 @functools.lru_cache(maxsize=1)
-def _package_code_version() -> str:
-    return _code_version(Path(__file__).parent)
+def code_version() -> str:
+    """A hash of the source of this package's pipeline components and tagger,
+    read once per process."""
+    from evidence.content.settings import source_version
 
-
-def _code_version(folder: Path) -> str:
-    h = hashlib.sha256()
-    for name in _CODE:
-        h.update(name.encode() + b"\0" + (folder / name).read_bytes())
-    return h.hexdigest()[:16]
+    return source_version(*(Path(__file__).with_name(name) for name in _CODE))
 
 
 def tagger_version(root: Path, db, settings, model_id: str) -> str:
