@@ -486,7 +486,6 @@ if not Doc.has_extension("sentence_roles"):
 
 ROLES = ("subject", "worker", "commentary", "attribution", "headline", "other", "none")
 _FIRST_SINGULAR = {"i", "me", "my", "mine", "myself"}
-_FIRST_PLURAL = {"we", "us", "our", "ours", "ourselves"}
 _THIRD = {"he", "him", "his", "himself", "she", "her", "hers", "herself"}
 _TITLES = {"mr", "mrs", "ms", "miss", "dr", "mx"}
 _MALE = {"he", "him", "his", "himself"}
@@ -495,7 +494,6 @@ _MALE_WORDS = {"mr", "son", "husband", "father", "dad", "brother", "uncle", "nep
                "widower", "boy", "grandson"}
 _FEMALE_WORDS = {"mrs", "ms", "miss", "daughter", "wife", "mother", "mum", "sister", "aunt", "niece", "grandmother",
                  "nan", "woman", "widow", "girl", "granddaughter", "landlady"}
-_OPEN_Q, _CLOSE_Q = "“\"", "”\""
 
 
 def role_kind(role: str, subject_roles: Iterable[str], worker_roles: Iterable[str]) -> str:
@@ -622,9 +620,9 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                         else:
                             about["worker"] = True
             # their own words: a sentence that is mostly the quoted words of a person the story is about
-            quoted = [t for t in s if t.is_alpha and t.idx < len(in_quote) and in_quote[t.idx]]
-            said_by = {speakers.get(t.i) for t in quoted}
-            if len(quoted) * 2 >= sum(t.is_alpha for t in s) > 0 and len(said_by) == 1:
+            quoted_words = [t for t in s if t.is_alpha and t.idx < len(in_quote) and in_quote[t.idx]]
+            said_by = {speakers.get(t.i) for t in quoted_words}
+            if len(quoted_words) * 2 >= sum(t.is_alpha for t in s) > 0 and len(said_by) == 1:
                 who = next(iter(said_by))
                 if who is not None and kinds[who] == "subject":
                     first_subject = True
