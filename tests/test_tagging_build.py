@@ -7,6 +7,7 @@ import pytest
 
 from evidence.build import build
 from evidence.enrich.tagging import STEP
+from support.content import one_tag_per_framework
 
 
 def q(path: Path, sql: str, params=()) -> list[tuple]:
@@ -38,18 +39,23 @@ def test_every_item_is_tagged_with_a_checkable_sentence(built_session: Path):
     assert {"Agnes", "Lucia"} <= people
 
 
-def test_crosswalk_reaches_the_mapped_domain(built_session: Path):
-    db = built_session / "evidence.db"
-    cross = q(db, "SELECT from_domain, to_domain FROM crosswalk")
-    tags = {(r[0], r[1]): r[2:] for r in q(db, "SELECT item_id, domain, via_crosswalk, via_domain, methods FROM tags")}
+def test_a_crosswalk_tag_stands_on_its_own_sentences(base: Path):
+    one_tag_per_framework(base)
+    build(base)
+    db = base / "evidence.db"
+    cross = set(q(db, "SELECT from_domain, to_domain FROM crosswalk"))
+    tags = {(r[0], r[1]): r[2:] for r in q(db, "SELECT item_id, domain, via_crosswalk, via_domain, methods, score, sentence FROM tags")}
     via = [(k, v) for k, v in tags.items() if v[0] == 1]
     assert via, "no tag came through the crosswalk"
-    for (item, domain), (flag, source, methods) in via:
-        assert (source, domain) in cross and (item, source) in tags and methods == "crosswalk"
-    for (item, domain) in list(tags):
-        for src, dst in cross:
-            if domain == src:
-                assert (item, dst) in tags  # every mapped domain is reached, directly or via the crosswalk
+    for (item, domain), (_, source, methods, score, sentence) in via:
+        assert (source, domain) in cross and (item, source) in tags and methods.startswith("crosswalk+")
+        assert score >= 0.3  # its own score reaches the threshold (pipelines/tagging.yml)
+        best = q(db, "SELECT sentence, score FROM tag_sentences WHERE item_id = ? AND domain = ? AND rank = 0", [item, domain])
+        assert best == [(sentence, score)]  # its own best sentence, not the source's
+    # the cap holds for the domains suggested directly
+    direct = q(db, "SELECT item_id, framework, count(*) FROM tags WHERE via_crosswalk = 0 AND status = 'suggested' "
+                   "GROUP BY item_id, framework HAVING count(*) > 1")
+    assert direct == []
 
 
 def test_second_build_retags_nothing_and_a_change_retags_one_item(base: Path, monkeypatch):
@@ -149,8 +155,7 @@ def test_every_tag_lists_its_supporting_sentences_best_first(built_session: Path
         assert rows, (item, domain)
         assert [r[0] for r in rows] == list(range(len(rows)))
         assert (rows[0][1], rows[0][2], rows[0][3]) == (sentence, start, end)  # rank 0 is the tag's own sentence
-        if not via:
-            assert abs(rows[0][4] - score) < 1e-3
+        assert abs(rows[0][4] - score) < 1e-3  # a crosswalk tag too: its own best sentence and score
         scores = [r[4] for r in rows]
         assert scores == sorted(scores, reverse=True)
         text = q(db, "SELECT coalesce((SELECT public_body FROM stories WHERE id = ?), (SELECT statement FROM findings WHERE id = ?))",

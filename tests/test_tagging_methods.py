@@ -6,7 +6,8 @@ import pytest
 
 from evidence.models.embedder import FakeEmbedder
 from evidence.enrich.nlp import load_nlp
-from evidence.enrich.tagger import ItemScores, Label, Settings, Tagger, combine, decide, item_matrix, load_settings, tags_for
+from evidence.enrich.tagger import (ItemScores, Label, Settings, Tagger, choose, combine, crosswalk_targets, decide, item_matrix,
+                                    load_settings, tags_for)
 from evidence.errors import EvidenceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +83,20 @@ def test_decide_threshold_min_and_max_labels():
     assert decide(s, 0.5) == [[0, 1], []]
     assert decide(s, 0.5, max_labels=1) == [[0], []]
     assert decide(s, 0.5, min_labels=1) == [[0, 1], [2]]
+
+
+def test_a_crosswalk_target_is_judged_on_its_own_score_and_passes_the_cap():
+    keys = ["a/x", "a/y", "a/z", "b/p", "b/q"]
+    crosswalk = {"b/p": ["a/y", "a/z"], "b/q": ["a/x"]}
+    settings = Settings(threshold=0.3, max_tags_per_framework=1)
+    best = np.array([0.9, 0.5, 0.2, 0.8, 0.1])
+    chosen = [keys[i] for i in choose(best, keys, settings)]
+    assert chosen == ["a/x", "b/p"]  # one per framework: a/y (0.5) is capped out
+    # b/p maps to a/y (its own 0.5 reaches the threshold: past the cap) and
+    # a/z (its own 0.2 does not: the source's 0.8 is not lent to it)
+    assert crosswalk_targets(best, chosen, keys, crosswalk, settings) == [(1, "b/p")]
+    assert crosswalk_targets(best, chosen, keys, crosswalk, settings, taken=["a/y"]) == []  # a curator's decision stands
+    assert crosswalk_targets(best, chosen, keys, crosswalk, Settings(threshold=0.3, thresholds={"a/y": 0.6})) == []
 
 
 def test_settings_file_is_read_and_checked(tmp_path):

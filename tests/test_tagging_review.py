@@ -6,6 +6,7 @@ from pathlib import Path
 
 from evidence.build import build
 from evidence.curate.tag_review import set_decision
+from support.content import one_tag_per_framework
 
 
 def tags_of(base: Path, item: str) -> dict[str, tuple]:
@@ -67,6 +68,8 @@ def test_reject_survives_rebuilds_and_never_comes_back(built: Path, cli):
 
 
 def test_rejected_domain_is_not_reached_through_the_crosswalk(built: Path, cli):
+    one_tag_per_framework(built)
+    build(built)
     conn = sqlite3.connect(built / "evidence.db")
     row = conn.execute("SELECT item_id, domain FROM tags WHERE item_type = 'story' AND via_crosswalk = 1 "
                        "ORDER BY item_id, domain").fetchone()

@@ -481,6 +481,29 @@ def choose(best: np.ndarray, keys: Sequence[str], settings: Settings, skip: Iter
     return out
 
 
+def crosswalk_targets(best: np.ndarray, chosen: Iterable[str], keys: Sequence[str], crosswalk: dict[str, list[str]],
+                      settings: Settings, taken: Iterable[str] = ()) -> list[tuple[int, str]]:
+    """(target index, source key) for each domain reached through the
+    crosswalk (a domain's maps_to) from a chosen one, in the order chosen.
+    A target is judged on its own sentences, as a coder judges each domain
+    on its own description: it is reached only when its own best score
+    reaches its threshold. The crosswalk lets it past the per-framework cap;
+    it does not lend it the source's evidence (copying the source's sentence
+    and score cost precision and cited sentences that do not show the
+    target, measured on the development split: docs/tagging.md). Keys in
+    `taken` (already tagged or decided by a curator) are left alone."""
+    index, chosen = {k: i for i, k in enumerate(keys)}, list(chosen)
+    thresholds, done, out = settings.threshold_for(keys), set(chosen) | set(taken), []
+    for key in chosen:
+        for target in crosswalk.get(key, []):
+            j = index.get(target)
+            if j is None or target in done or best[j] < thresholds[j]:
+                continue
+            done.add(target)
+            out.append((j, key))
+    return out
+
+
 def supporting_units(c: np.ndarray, i: int, threshold: float, margin: float, first: int | None = None) -> list[int]:
     """The units that support label i (a column of the combined scores):
     every unit scoring at least the threshold and within `margin` of the

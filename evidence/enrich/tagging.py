@@ -337,9 +337,9 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> tu
     """(tag rows, supporting-sentence rows) for items: suggestions at or
     above their domain's threshold (at most max_tags_per_framework per
     framework), curators' decisions applied, then domains reached through
-    the crosswalk (with the sentences of the domain they come from). Each
-    tag lists every sentence that supports it, best first."""
-    from evidence.enrich.tagger import choose, combine, supporting_units
+    the crosswalk (each on its own sentences: crosswalk_targets). Each tag
+    lists every sentence that supports it, best first."""
+    from evidence.enrich.tagger import choose, combine, crosswalk_targets, supporting_units
 
     if tagger is None:
         return [], []
@@ -377,18 +377,15 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> tu
             row["methods"] = "curator" + ("+" + row["methods"] if row["methods"] else "")
             chosen[key] = row
             support[key] = units
-        for key, row in list(chosen.items()):
-            if row["status"] == "rejected":
-                continue
-            for target in crosswalk.get(key, []):
-                if target in chosen or target not in tagger.index:
-                    continue
-                chosen[target] = {**row, "framework": target.split("/", 1)[0], "domain": target,
-                                  "status": "suggested", "via_crosswalk": 1, "via_domain": key, "methods": "crosswalk"}
-                support[target] = support[key]
+        sources = [key for key, row in chosen.items() if row["status"] != "rejected"]
+        for j, key in crosswalk_targets(c.max(axis=0), sources, keys, crosswalk, settings, taken=chosen):
+            units = supporting_units(c, j, thresholds[j], settings.support_margin)
+            row = _row(it, fk, keys[j], j, units[0], scores, c, settings, "suggested", run)
+            chosen[keys[j]] = {**row, "via_crosswalk": 1, "via_domain": key, "methods": "+".join(["crosswalk", row["methods"]])}
+            support[keys[j]] = units
         rows += chosen.values()
         for key, row in chosen.items():
-            i = tagger.index[row["via_domain"] or key]
+            i = tagger.index[key]
             for rank, u in enumerate(support[key]):
                 start, end, text = scores.units[u]
                 sentence_rows.append({

@@ -175,7 +175,7 @@ def combined(scored: list[Scored], settings) -> list[np.ndarray]:
 def predict(scored: list[Scored], keys: list[str], settings, crosswalk: dict, cs: list[np.ndarray] | None = None) -> dict:
     """Per story: tags (domain -> [supporting unit indices, best first]) as
     the build chooses them (threshold, cap per framework, crosswalk)."""
-    from evidence.enrich.tagger import choose, supporting_units
+    from evidence.enrich.tagger import choose, crosswalk_targets, supporting_units
 
     thr = settings.threshold_for(keys)
     cs = combined(scored, settings) if cs is None else cs
@@ -186,10 +186,8 @@ def predict(scored: list[Scored], keys: list[str], settings, crosswalk: dict, cs
             best = c.max(axis=0)
             for i in choose(best, keys, settings):
                 tags[keys[i]] = supporting_units(c, i, thr[i], settings.support_margin)
-            for k in list(tags):
-                for target in crosswalk.get(k, []):
-                    if target not in tags and target in keys:
-                        tags[target] = tags[k]
+            for j, _ in crosswalk_targets(best, list(tags), keys, crosswalk, settings):
+                tags[keys[j]] = supporting_units(c, j, thr[j], settings.support_margin)
         out[sc.story.id] = tags
     return out
 

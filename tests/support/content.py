@@ -44,3 +44,12 @@ def content_digest(root: Path) -> str:
             if path.is_file():
                 h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def one_tag_per_framework(base: Path) -> None:
+    """Cap the suggestions at one per item and framework, so that domains
+    reach a story through the crosswalk (past the cap) in the seed build."""
+    path = base / "pipelines" / "tagging.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "max_tags_per_framework: 4" in text
+    path.write_text(text.replace("max_tags_per_framework: 4", "max_tags_per_framework: 1"), encoding="utf-8")
