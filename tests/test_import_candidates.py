@@ -152,3 +152,35 @@ def test_area_of_work_in_a_candidate_is_added(built: Path, cli, tmp_path):
     r = cli(["add", "--from-review", review, "--root", built])
     assert r.exit_code == 0, r.output
     assert "area_of_work: day-activities-and-employment" in (built / "stories" / "sunita-woodwork.md").read_text(encoding="utf-8")
+
+
+def test_content_written_while_waiting_for_the_lock_is_checked_again(built: Path, cli, tmp_path, monkeypatch):
+    """The candidates are checked before the lock is taken; inside it they
+    are checked again only when the content changed meanwhile (a stat of
+    each file), e.g. another curator added a story with the same id."""
+    import evidence.curate.import_candidates as ic
+    from evidence.curate import write as write_mod
+
+    calls: list[int] = []
+    real_plan = ic.plan
+    monkeypatch.setattr(ic, "plan", lambda *a, **k: calls.append(1) or real_plan(*a, **k))
+    review = write(tmp_path / "c.yml", [story(1, STORY_A, id="first-one")], [])
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1  # nothing changed while it waited: checked once
+
+    calls.clear()
+    real_lock = write_mod.curator_lock
+    clash = built / "stories" / "second-one.md"
+
+    def lock_after_another_curator(*a, **k):
+        clash.write_text((built / "stories" / "first-one.md").read_text(encoding="utf-8"), encoding="utf-8")
+        return real_lock(*a, **k)
+
+    monkeypatch.setattr(write_mod, "curator_lock", lock_after_another_curator)
+    before = snapshot(built)
+    review = write(tmp_path / "d.yml", [story(2, STORY_B, id="second-one")], [])
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert len(calls) == 2  # the tree changed: checked again inside the lock
+    assert r.exit_code == 1 and "second-one" in r.output, r.output
+    assert snapshot(built) == {**before, "stories/second-one.md": clash.read_bytes()}  # only the other curator's file

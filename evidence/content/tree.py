@@ -78,6 +78,29 @@ def scan(root: Path, limits=None) -> list[ContentFile]:
     return out
 
 
+def stamp(root: Path, *files: Path) -> tuple:
+    """What changes when any content file (or one of `files`) is written,
+    added, renamed or removed: each file's name, inode, size and mtime.
+    Cheap (a stat a file, no reading), for a writer that checked the tree
+    before taking the lock to tell whether it must check it again."""
+    out: list[tuple] = []
+    for _, folder, _ in KINDS:
+        base = os.path.join(root, folder)
+        if os.path.isdir(base):
+            with os.scandir(base) as it:
+                out += sorted((folder, e.name, *_stat(e.stat())) for e in it if e.is_file())
+    for f in files:
+        try:
+            out.append((str(f), *_stat(os.stat(f))))
+        except FileNotFoundError:
+            out.append((str(f), None))
+    return tuple(out)
+
+
+def _stat(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def check_root(root: Path) -> None:
     """Refuse to build from a folder that is not an evidence base."""
     if not (Path(root) / "stories").is_dir() and not (Path(root) / "approaches").is_dir():

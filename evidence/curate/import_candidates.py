@@ -235,17 +235,20 @@ def add_from_review(root: Path, file: Path, db_path=None, public_path=None, reco
                     options=None) -> ImportResult:
     """Add every kept candidate not yet added, all or nothing (see the module
     docstring); returns what was added and what an earlier run had added."""
+    from evidence.content.tree import stamp
     from evidence.curate.write import curator_lock, write_all_and_build
 
     root = Path(root)
     result = ImportResult()
-    _, marks, result.skipped = plan(root, file, recorded_by)  # refuse before taking the lock (no lock file left)
+    before = stamp(root, Path(file))
+    changes, marks, result.skipped = plan(root, file, recorded_by)  # refuse before taking the lock (no lock file left)
     if not marks:
         return result
     with curator_lock(root, db_path, public_path):
-        changes, marks, result.skipped = plan(root, file, recorded_by)  # again, now that no one else writes
-        if not marks:
-            return result
+        if stamp(root, Path(file)) != before:  # someone wrote meanwhile: check again, now that no one else writes
+            changes, marks, result.skipped = plan(root, file, recorded_by)
+            if not marks:
+                return result
         result.summary = write_all_and_build(root, changes, db_path, public_path, options)
         mark_added(Path(file), [(sec, i, ident) for sec, i, _, ident in marks])
     for sec, _, _, ident in marks:
