@@ -166,8 +166,14 @@ def test_a_small_build_keeps_a_close_classifier_and_fits_again_when_it_drifts(tm
         return Tagger(lab, FakeEmbedder(), load_nlp(ROOT), Settings())
 
     none = [[] for _ in texts]
+    tagging._FITTED.clear()  # this process's memory of fits: tested below
     assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "fitted"
     assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "reused"
+    # another evidence base built by this process: the same fit, from memory, kept in its database too
+    fresh = open_db(tmp_path / "other.db")
+    assert tagging._fit_or_reuse(fresh, tagger(), texts, labels, none, items=500) == "reused"
+    assert fresh.execute("SELECT count(*) FROM classifier_cache").fetchone()[0] == 1
+    fresh.close()
     extra = [f"A new confirmed sentence number {i} about her allotment." for i in range(3)]
     few = (texts + extra, labels + [[keys[0]]] * 3, none + [[]] * 3)
     assert tagging._fit_or_reuse(db, tagger(), *few, items=1) == "reused-close"

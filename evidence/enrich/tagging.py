@@ -246,13 +246,21 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
     return tagger, labels
 
 
+# the classifiers this process fitted last (key -> bytes): a process that
+# builds several evidence bases with the same training data (the curator's
+# workbench, a test run) fits once; the working database keeps them too
+_FITTED: dict[str, bytes] = {}
+_FITTED_KEEP = 2
+
+
 def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
                   items: int = SMALL_BUILD + 1) -> str:
     """Give the tagger its classifier: the one an earlier build fitted on
     exactly these examples, settings, domains and sentence model (kept in
-    the working database, store/model_cache.py), else, in a small build,
-    the last one fitted if it is close enough, else a new fit (stored).
-    Returns how: 'reused', 'reused-close' or 'fitted'."""
+    the working database, store/model_cache.py, and for the last few in
+    this process), else, in a small build, the last one fitted if it is
+    close enough, else a new fit (stored). Returns how: 'reused',
+    'reused-close' or 'fitted'."""
     from evidence.enrich.tagger import LinearClassifier
     from evidence.store import model_cache
 
@@ -276,6 +284,9 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
 
     if use(model_cache.get(db, key)):
         return "reused"
+    if key in _FITTED and use(_FITTED[key]):
+        model_cache.put(db, key, _FITTED[key], base=base, examples=" ".join(examples).encode("ascii"))
+        return "reused"
     if items <= SMALL_BUILD:
         last = model_cache.latest(db, base)
         if last is not None:
@@ -284,7 +295,12 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
                 return "reused-close"
     tagger.fit(texts, pos, neg)
     if tagger.classifier:
-        model_cache.put(db, key, tagger.classifier.to_bytes(), base=base, examples=" ".join(examples).encode("ascii"))
+        data = tagger.classifier.to_bytes()
+        model_cache.put(db, key, data, base=base, examples=" ".join(examples).encode("ascii"))
+        _FITTED.pop(key, None)
+        _FITTED[key] = data
+        while len(_FITTED) > _FITTED_KEEP:
+            del _FITTED[next(iter(_FITTED))]
     return "fitted"
 
 
