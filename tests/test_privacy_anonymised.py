@@ -84,7 +84,8 @@ def test_an_anonymised_story_may_not_carry_a_name_in_a_verbatim_field(base: Path
                 "author": "ZEBBY", "publisher": "Quistwick Press", "date": "2025"}),  # a date holds no words now
     ("people", [{"name": "Zebulonia", "role": "Zebulonia's neighbour"}]),
 ])
-def test_free_text_fields_of_an_anonymised_story_are_published_pseudonymised(base: Path, field, value):
+def test_free_text_fields_of_an_anonymised_story_are_published_pseudonymised(built: Path, field, value):
+    base = built  # the repository's content, built: the build below adds this one story
     people = PEOPLE if field != "people" else [*PEOPLE, *value]
     fields = {"people": people, "consent": ANON}
     if field != "people":

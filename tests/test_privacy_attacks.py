@@ -196,7 +196,8 @@ def test_a_pseudonym_sharing_a_part_with_the_name_is_refused():
         parse_story("stories/a-home.md", text)
 
 
-def test_a_backslash_pseudonym_builds_and_publishes_literally(base: Path):
+def test_a_backslash_pseudonym_builds_and_publishes_literally(built: Path):
+    base = built  # the repository's content, built: the builds below add to it
     write_story(base, "a-home", body="Zebedee found a home.", title="A home", people=PEOPLE,
                 consent={**ANON, "pseudonym": r"R\g<0>"})
     build(base)

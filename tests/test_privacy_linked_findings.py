@@ -88,7 +88,8 @@ def test_a_finding_naming_the_person_holds_the_story_back_until_it_does_not(base
         server.stop()
 
 
-def test_a_name_in_the_study_or_a_linked_finding_of_another_approach_holds_it_back_too(base: Path):
+def test_a_name_in_the_study_or_a_linked_finding_of_another_approach_holds_it_back_too(built: Path):
+    base = built  # the repository's content, built: the builds below add to it
     _story(base)
     # another approach: shown with the story only when linked; a curator's link here
     _study(base, "Twelve householders were matched in the first year.", approach="shared-lives",

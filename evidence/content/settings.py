@@ -18,10 +18,12 @@ def read_approaches(root: Path) -> list[dict]:
     that does not parse is skipped; the build reports it)."""
     import yaml
 
+    from evidence.content.yamldoc import plain_yaml
+
     out = []
     for p in sorted((Path(root) / "approaches").glob("*.yml")):
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError):
             continue
         if isinstance(data, dict):

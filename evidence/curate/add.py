@@ -21,6 +21,7 @@ from evidence.content.records import (
 )
 from evidence.content.yamldoc import SLUG_RE, slugify, split_front_matter
 from evidence.content.parsers import parse_areas, parse_story, parse_study
+from evidence.content.yamldoc import plain_yaml
 
 
 @dataclass
@@ -213,7 +214,7 @@ def _approach_by_name(root: Path, name: str) -> str:
     """Accept an approach's display name ('Shared Lives') for its id."""
     wanted = slugify(name)
     for p in (Path(root) / "approaches").glob("*.yml"):
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         if slugify(str(data.get("name", ""))) == wanted or p.stem == wanted:
             return p.stem
     return ""
@@ -223,7 +224,7 @@ def approach_names(root: Path) -> dict[str, str]:
     """Display name -> approach id, for every approaches/*.yml."""
     out = {}
     for p in (Path(root) / "approaches").glob("*.yml"):
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         if isinstance(data, dict) and data.get("name"):
             out[str(data["name"])] = p.stem
     return out
@@ -455,7 +456,7 @@ def prepare_finding(root: Path, inp: FindingInput, pending: dict[Path, str] | No
 def _all_finding_ids(root: Path) -> dict[str, str]:
     out = {}
     for p in (Path(root) / "findings").glob("*.yml"):
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         for f in data.get("findings") or []:
             if isinstance(f, dict) and f.get("id"):
                 out[str(f["id"])] = f"findings/{p.name}"
@@ -465,7 +466,7 @@ def _all_finding_ids(root: Path) -> dict[str, str]:
 def _duplicate_statement(root: Path, statement: str) -> str:
     wanted = normalise_text(statement)
     for p in (Path(root) / "findings").glob("*.yml"):
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         for f in data.get("findings") or []:
             if isinstance(f, dict) and normalise_text(str(f.get("statement", ""))) == wanted:
                 return str(f.get("id"))

@@ -16,6 +16,7 @@ import yaml
 
 from evidence.content.tree import write_atomic
 from evidence.errors import EvidenceError
+from evidence.content.yamldoc import plain_yaml
 
 FOLDER = ".evidence-drafts"
 
@@ -50,7 +51,7 @@ def latest(root: Path) -> Path | None:
 def load(path: Path, cls):
     """(StoryInput, answered field names) from a draft file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = plain_yaml(Path(path).read_text(encoding="utf-8")) or {}
         story = dict(data["story"])
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise EvidenceError(f"{path}: not a readable draft ({type(exc).__name__}); delete it and start again") from None

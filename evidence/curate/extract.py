@@ -33,6 +33,7 @@ from evidence.enrich.gazetteer import places
 from evidence.enrich.nlp_components import quotations
 from evidence.content.records import content_hash, normalise_text
 from evidence.content.tree import write_atomic
+from evidence.content.yamldoc import plain_yaml
 
 # Measured by tests/benchmarks/bench_extract.py (all-MiniLM-L6-v2): the cosine
 # at which a reworded or truncated copy counts as the same passage/sentence.
@@ -203,7 +204,7 @@ def existing_items(root: Path) -> dict[str, list[tuple[str, str]]]:
     findings: list[tuple[str, str]] = []
     for p in sorted((Path(root) / "findings").glob("*.yml")):
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         except Exception:
             continue
         for f in data.get("findings") or []:
@@ -376,7 +377,7 @@ def check_output(root: Path, out: Path) -> None:
     if not out.exists():
         return
     try:
-        data = yaml.safe_load(out.read_text(encoding="utf-8"))
+        data = plain_yaml(out.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     if not (isinstance(data, dict) and "instructions" in data and ("stories" in data or "findings" in data)):

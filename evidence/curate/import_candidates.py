@@ -27,6 +27,7 @@ import yaml
 
 from evidence.curate.add import FindingInput, StoryInput, prepare_finding, prepare_story
 from evidence.errors import EvidenceError
+from evidence.content.yamldoc import plain_yaml
 
 # CLI wording in the shared validation -> the candidates file's fields
 FLAG_FIELDS = {
@@ -278,7 +279,7 @@ def mark_added(file: Path, marks: list[tuple[str, int, str]]) -> None:
     for line_no, line in sorted(inserts, reverse=True):
         lines.insert(line_no, line)
     new = "\n".join(lines)
-    check = yaml.safe_load(new)
+    check = plain_yaml(new)
     for sec, i, ident in marks:
         if check[sec][i].get("added") != ident:  # pragma: no cover - a layout the line insert cannot handle
             raise EvidenceError(f"{file}: {sec}[{i}] was added as '{ident}' but could not be marked; add 'added: {ident}' by hand")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,12 +90,26 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
     such label, with unknown="other-frameworks" one whose framework (the
     part before '/') has no domain in the codebook (a label of a framework
     that is there but no domain of it is still an error: a typo)."""
-    frameworks = {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise EvidenceError(f"{what} file not found: {path}; check the path") from None
+    # every build reads the shipped training CSV (1,300+ rows): the rows of
+    # the same bytes read with the same codebook are kept for this process
+    key = (hashlib.sha256(raw).hexdigest(), str(path), what, unknown, tuple(sorted(codebook.aliases.items())), codebook.name)
+    if key not in _READ:
+        _READ.clear()
+        _READ[key] = _read_labelled(path, raw, codebook, what, unknown)
+    texts, labels = _READ[key]
+    return list(texts), [list(labs) for labs in labels]
+
+
+_READ: dict[tuple, tuple[list[str], list[list[str]]]] = {}
+
+
+def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknown: str) -> tuple[list[str], list[list[str]]]:
+    frameworks = {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
     try:
         data = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

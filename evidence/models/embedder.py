@@ -125,7 +125,7 @@ def settings(root: Path | None = None) -> dict:
     path = Path(root or ".") / "pipelines" / "embedding.yml"
     if path.exists():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise EvidenceError(f"{path}: invalid YAML ({(str(exc).splitlines() or ['?'])[0]}); check indentation and quoting") from None
         if not isinstance(data, dict):

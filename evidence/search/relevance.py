@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from evidence.content.yamldoc import plain_yaml
 from evidence.errors import EvidenceError
 
 
@@ -31,7 +30,7 @@ SETS = ("dev", "held-out")
 def load_cases(path: str | Path, part: str | None = None) -> list[dict]:
     """The cases of a relevance file: a list of {query, expect[, also, type,
     set]}; with `part`, only the cases of that set."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = plain_yaml(Path(path).read_text(encoding="utf-8")) or {}
     cases = data.get("cases") or []
     for i, case in enumerate(cases, start=1):
         if not case.get("query") or not case.get("expect"):

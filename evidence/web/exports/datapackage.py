@@ -24,8 +24,10 @@ def _descriptions(metadata: Path | None) -> dict:
         return {}
     import yaml
 
+    from evidence.content.yamldoc import plain_yaml
+
     try:
-        data = yaml.safe_load(Path(metadata).read_text(encoding="utf-8")) or {}
+        data = plain_yaml(Path(metadata).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:
         return {}
     dbs = data.get("databases") or {}
