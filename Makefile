@@ -37,16 +37,19 @@ browser:
 
 # everything: every benchmark at --quick sizes (a schema change that breaks
 # a benchmark fails here), then the whole suite (its summary is the last line)
+test: export PYTHONDONTWRITEBYTECODE =
 test: setup-test browser
 	$(MAKE) bench-quick
 	$(BIN)/python -m pytest -q
 
 # under a minute on 2 cores: no crash/fuzz/large-corpus tests, no real model,
-# server or browser; three pytest-xdist workers on the two cores (the tests
-# wait on fsync and subprocesses, so a third worker fills the gaps: 53 s
-# against 60 s with two, 59 s with four, measured 2026-11-30)
+# server or browser; two pytest-xdist workers (-n 2), one a core. Python may
+# cache bytecode here even where the environment says not to
+# (PYTHONDONTWRITEBYTECODE=1): else every worker compiles the package and
+# rewrites every test module again, a quarter of the run (docs/architecture.md)
+test-fast: export PYTHONDONTWRITEBYTECODE =
 test-fast: setup-test
-	$(BIN)/python -m pytest -q -n 3 -m "not slow and not model and not server and not browser"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not model and not server and not browser"
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_build.py
