@@ -11,9 +11,11 @@ import importlib.util
 import re
 from typing import Any, Iterable
 
-from evidence.models.torchfree import torch_hidden
+from evidence.models.torchfree import spacy_cli_deferred, torch_hidden
 
-with torch_hidden():  # thinc would import torch (seconds) for wrappers the pipeline never uses
+# thinc would import torch (seconds) for wrappers the pipeline never uses, and
+# spaCy its command line (half a second) for spacy.info
+with torch_hidden(), spacy_cli_deferred():
     import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import sys
+import types
 
 
 @contextlib.contextmanager
@@ -32,6 +33,39 @@ def torch_hidden():
     finally:
         if sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
+
+
+@contextlib.contextmanager
+def spacy_cli_deferred():
+    """spaCy's __init__ imports its whole command line (spacy.cli: every
+    command, typer, weasel, requests; about half a second of every curator
+    action) for one name, `spacy.info`, which nothing here calls. Inside the
+    block, `import spacy` binds spacy.info to a function that imports the
+    command line when it is called; after the block `import spacy.cli`
+    imports the real one."""
+    if "spacy" in sys.modules:
+        yield
+        return
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = []  # a package, as the real one
+    info_module = types.ModuleType("spacy.cli.info")
+
+    def info(*args, **kwargs):
+        from spacy.cli.info import info as real
+
+        return real(*args, **kwargs)
+
+    info_module.info = info  # type: ignore[attr-defined]
+    sys.modules["spacy.cli"], sys.modules["spacy.cli.info"] = cli, info_module
+    try:
+        yield
+    finally:
+        for name, module in (("spacy.cli", cli), ("spacy.cli.info", info_module)):
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        spacy = sys.modules.get("spacy")
+        if spacy is not None and getattr(spacy, "cli", None) is cli:
+            delattr(spacy, "cli")
 
 
 class _WithoutPandas(importlib.abc.Loader):
