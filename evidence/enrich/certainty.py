@@ -180,7 +180,7 @@ def grade_finding(f: dict, rules: dict, *, provider: bool = False, opposite: lis
     level = levels[max(0, min(len(levels) - 1, levels.index(start) + total))]
     assessed = "curator" if curator else "computed"
     line = "; ".join(reasons)
-    line += ". Assessed by a curator." if assessed == "curator" else f". Computed by the rules in pipelines/certainty.yml."
+    line += ". Assessed by a curator." if assessed == "curator" else ". Computed by the rules in pipelines/certainty.yml."
     return {"certainty": level, "reasons": reasons, "certainty_reasons": line, "assessed": assessed,
             "start": start, "design_group": group, "factors": factors}
 

@@ -247,7 +247,6 @@ def _hits(idx: VectorIndex, conn: sqlite3.Connection, ranked: list[tuple[int, fl
     out = []
     for item, score in ranked:
         item_type, item_id = TYPES[idx.item_type[item]], idx.item_ids[item]
-        table = TABLES[item_type]
         title_sql = f"SELECT {prefix}title FROM stories WHERE id = ?" if item_type == "story" else \
             "SELECT statement FROM findings WHERE id = ?"
         row = conn.execute(title_sql, [item_id]).fetchone()

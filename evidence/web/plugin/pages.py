@@ -240,7 +240,7 @@ def _story_brief(conf: dict) -> str:
             by.setdefault(c["concern"], []).append(name)
     parts = [f"{lv} concerns about {', '.join(by[lv])}" for lv in ("serious", "moderate", "minor") if lv in by]
     brief = "; ".join(parts) or "no or very minor concerns"
-    return (f"set by a curator; " + brief) if conf.get("assessed") == "curator" else brief
+    return ("set by a curator; " + brief) if conf.get("assessed") == "curator" else brief
 
 
 def frameworks(conn) -> list[dict]:

@@ -172,7 +172,7 @@ async def similar_view(request, datasette):
     as_json = request.url_vars.get("format") == ".json"
     item_id = tilde_decode(request.url_vars["id"])
     found = search_database(datasette)
-    error, hits, weak, best = None, [], None, None
+    error, hits = None, []
     try:
         if found is None:
             raise EvidenceError("no database here holds embeddings; run 'evidence build' and serve its public.db")
