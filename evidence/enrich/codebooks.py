@@ -98,10 +98,12 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
     # every build reads the shipped training CSV (1,300+ rows): the rows of
     # the same bytes read with the same codebook are kept for this process
     key = (hashlib.sha256(raw).hexdigest(), str(path), what, unknown, tuple(sorted(codebook.aliases.items())), codebook.name)
-    if key not in _READ:
-        _READ.clear()
-        _READ[key] = _read_labelled(path, raw, codebook, what, unknown)
-    texts, labels = _READ[key]
+    read = _READ.get(key)
+    if read is None:
+        read = _read_labelled(path, raw, codebook, what, unknown)
+        _READ.clear()  # one file kept: the training CSV a build reads
+        _READ[key] = read
+    texts, labels = read
     return list(texts), [list(labs) for labs in labels]
 
 

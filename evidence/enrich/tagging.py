@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,6 +252,7 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
 # workbench, a test run) fits once; the working database keeps them too
 _FITTED: dict[str, bytes] = {}
 _FITTED_KEEP = 2
+_FITTED_LOCK = threading.Lock()
 
 
 def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
@@ -284,8 +286,9 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
 
     if use(model_cache.get(db, key)):
         return "reused"
-    if key in _FITTED and use(_FITTED[key]):
-        model_cache.put(db, key, _FITTED[key], base=base, examples=" ".join(examples).encode("ascii"))
+    remembered = _FITTED.get(key)
+    if remembered is not None and use(remembered):
+        model_cache.put(db, key, remembered, base=base, examples=" ".join(examples).encode("ascii"))
         return "reused"
     if items <= SMALL_BUILD:
         last = model_cache.latest(db, base)
@@ -297,10 +300,11 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
     if tagger.classifier:
         data = tagger.classifier.to_bytes()
         model_cache.put(db, key, data, base=base, examples=" ".join(examples).encode("ascii"))
-        _FITTED.pop(key, None)
-        _FITTED[key] = data
-        while len(_FITTED) > _FITTED_KEEP:
-            del _FITTED[next(iter(_FITTED))]
+        with _FITTED_LOCK:  # builds of other evidence bases may run in other threads
+            _FITTED.pop(key, None)
+            _FITTED[key] = data
+            while len(_FITTED) > _FITTED_KEEP:
+                _FITTED.pop(next(iter(_FITTED)))
     return "fitted"
 
 
