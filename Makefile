@@ -5,6 +5,12 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8001
 
+# Python may cache bytecode (__pycache__/, git-ignored) even where the
+# environment says not to (PYTHONDONTWRITEBYTECODE=1): else every test
+# worker and every evidence subprocess compiles the package, and pytest
+# rewrites every test module, again (a quarter of test-fast; docs/architecture.md)
+export PYTHONDONTWRITEBYTECODE =
+
 .PHONY: setup setup-test serve build test test-fast bench bench-quick clean browser
 
 $(BIN)/python:
@@ -37,22 +43,17 @@ browser:
 
 # everything: every benchmark at --quick sizes (a schema change that breaks
 # a benchmark fails here), then the whole suite (its summary is the last line)
-test: export PYTHONDONTWRITEBYTECODE =
 test: setup-test browser
 	$(MAKE) bench-quick
 	$(BIN)/python -m pytest -q
 
 # under a minute on 2 cores: no crash/fuzz/large-corpus tests, no real model,
-# server or browser; two pytest-xdist workers (-n 2), one a core. Python may
-# cache bytecode here even where the environment says not to
-# (PYTHONDONTWRITEBYTECODE=1): else every worker compiles the package and
-# rewrites every test module again, a quarter of the run (docs/architecture.md)
+# server or browser; two pytest-xdist workers (-n 2), one a core.
 # The tests' temporary folders go to memory where there is a tmpfs
 # (/dev/shm): every build fsyncs its files and commits, which on a disk made
 # a third of the run's wall time; removed afterwards (1.7 GB). `make test`,
 # which CI runs, keeps them on disk.
 TEST_TMP := $(if $(wildcard /dev/shm/.),/dev/shm/evidence-tests-$(shell pwd | cksum | cut -d' ' -f1))
-test-fast: export PYTHONDONTWRITEBYTECODE =
 test-fast: setup-test
 	$(BIN)/python -m pytest -q -n 2 -m "not slow and not model and not server and not browser" \
 	  $(if $(TEST_TMP),--basetemp=$(TEST_TMP)); status=$$?; $(if $(TEST_TMP),rm -rf $(TEST_TMP);) exit $$status

@@ -19,9 +19,8 @@ from evidence.errors import EvidenceError, ValidationError
 from evidence.content.records import (
     CONSENT_BASES, CONSENT_SCOPES, IDENTITIES, Vocabulary, content_hash, normalise_text,
 )
-from evidence.content.yamldoc import SLUG_RE, slugify, split_front_matter
+from evidence.content.yamldoc import SLUG_RE, plain_yaml, slugify, split_front_matter
 from evidence.content.parsers import parse_areas, parse_story, parse_study
-from evidence.content.yamldoc import plain_yaml
 
 
 @dataclass
@@ -414,11 +413,12 @@ def prepare_finding(root: Path, inp: FindingInput, pending: dict[Path, str] | No
     item["id"] = fid
     item = {k: v for k, v in item.items() if v not in (None, "")}
     path = root / "findings" / f"{inp.study}.yml"
-    all_ids = _all_finding_ids(root)
+    all_ids, statements = _existing_findings(root)
     if fid in all_ids or f"id:{fid}" in taken:
         where = all_ids.get(fid) or taken.get(f"id:{fid}")
         raise EvidenceError(f"a finding with id '{fid}' already exists in {where}; pass another --id")
-    dup = _duplicate_statement(root, inp.statement) or taken.get(f"statement:{normalise_text(inp.statement)}")
+    wanted = normalise_text(inp.statement)
+    dup = statements.get(wanted) or taken.get(f"statement:{wanted}")
     if dup:
         raise EvidenceError(f"this statement is already in the evidence base as finding '{dup}'; edit that finding instead")
     item_text = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
@@ -453,21 +453,17 @@ def prepare_finding(root: Path, inp: FindingInput, pending: dict[Path, str] | No
     return path, text, on_disk, fid
 
 
-def _all_finding_ids(root: Path) -> dict[str, str]:
-    out = {}
+def _existing_findings(root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """({finding id: its file}, {normalised statement: the first finding
+    id that states it}) of every findings/*.yml, read in one pass."""
+    ids: dict[str, str] = {}
+    statements: dict[str, str] = {}
     for p in (Path(root) / "findings").glob("*.yml"):
         data = plain_yaml(p.read_text(encoding="utf-8")) or {}
         for f in data.get("findings") or []:
-            if isinstance(f, dict) and f.get("id"):
-                out[str(f["id"])] = f"findings/{p.name}"
-    return out
-
-
-def _duplicate_statement(root: Path, statement: str) -> str:
-    wanted = normalise_text(statement)
-    for p in (Path(root) / "findings").glob("*.yml"):
-        data = plain_yaml(p.read_text(encoding="utf-8")) or {}
-        for f in data.get("findings") or []:
-            if isinstance(f, dict) and normalise_text(str(f.get("statement", ""))) == wanted:
-                return str(f.get("id"))
-    return ""
+            if not isinstance(f, dict):
+                continue
+            if f.get("id"):
+                ids[str(f["id"])] = f"findings/{p.name}"
+            statements.setdefault(normalise_text(str(f.get("statement", ""))), str(f.get("id")))
+    return ids, statements
