@@ -210,3 +210,12 @@ def test_a_story_withdrawn_but_kept_as_a_row_loses_its_vectors(base):
         assert summary.enriched[STEP] > 0
     finally:
         db.close()
+
+
+def test_list_items_and_headings_end_a_passage_sentence():
+    """Passages are cut from the same sentences the tagger sees: a list item
+    or a Markdown heading is one (its number stays with its words), a
+    hard-wrapped line or a #hashtag is not."""
+    text = "## What changed\n- Moira opens her post\n1. She walks weekly, she says\n#Fife folk ask her\n2) She cooks"
+    assert [text[a:b] for a, b in sentence_bounds(text)] == [
+        "## What changed", "- Moira opens her post", "1. She walks weekly, she says\n#Fife folk ask her", "2) She cooks"]

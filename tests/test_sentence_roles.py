@@ -157,3 +157,19 @@ def test_single_quoted_speech_as_british_papers_write_it():
     assert got["'Nobody asked me anywhere,' she says."] == "subject"
     assert got["'It was the telly and the cat.'"] == "subject"  # her words, not a headline
     assert got["The workers' room at the centre isn't big."] != "subject"
+
+
+def test_list_items_are_judged_on_what_they_say_and_headings_are_headlines():
+    """A case study's "What changed" list: each item is a sentence, and an
+    item about the person is theirs even with no full stop (a short line with
+    no closing punctuation is otherwise taken for a heading); the heading
+    itself is a headline."""
+    text = ("## Background\n\nMoira Kerr, 58, lives alone in Kirkcaldy.\n\n## What changed\n"
+            "- Moira opens her own post again\n- She walks with the group every week\n"
+            "- Local Area Coordination works with people of all ages\n")
+    doc = make_docs(load_nlp(ROOT), [text], [["Moira Kerr"]], roles=[["person supported"]], narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["## Background"] == got["## What changed"] == "headline"
+    assert got["- Moira opens her own post again"] == "subject"
+    assert got["- She walks with the group every week"] == "subject"
+    assert got["- Local Area Coordination works with people of all ages"] == "commentary"

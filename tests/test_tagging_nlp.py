@@ -123,3 +123,28 @@ def test_hyphenated_number_words_are_one_number_and_hyphens_in_words_are_no_sign
            if e.label_ == "QUANTITY"}
     assert got["Twenty-seven care organisations"][0] == 27
     assert got["-9.3%"][0] == -9.3
+
+
+def test_list_items_and_headings_are_sentences_of_their_own():
+    """A case study lists its outcomes one a line, seldom with a full stop:
+    each item is a sentence (so a tag cites the item, not the whole list),
+    and so is a Markdown heading. A hard-wrapped line, "*emphasis*" and a
+    "#hashtag" at the start of a line do not cut a sentence."""
+    nlp = blank("evidence_paragraph_breaks")
+    text = ("## What changed\n"
+            "- Moira opens her own post\n"
+            "* She walks with the group every week\n"
+            "1. She joined the tenants' panel\n"
+            "2) She wants part-time work\n"
+            "• She cooks again\n\n"
+            "Her coordinator says the change\n"
+            "took a year and\n"
+            "#Kirkcaldy folk ask her\n"
+            "*for help now.*")
+    sents = [" ".join(s.text.split()) for s in nlp(text).sents]
+    assert sents == ["## What changed", "- Moira opens her own post", "* She walks with the group every week",
+                     "1. She joined the tenants' panel", "2) She wants part-time work", "• She cooks again",
+                     "Her coordinator says the change took a year and #Kirkcaldy folk ask her *for help now.*"]
+    # the configured pipeline cuts a story the same way
+    doc = load_nlp(ROOT)("She said:\n- yes to the lunch club\n- no to the day centre")
+    assert [s.text.strip() for s in doc.sents] == ["She said:", "- yes to the lunch club", "- no to the day centre"]

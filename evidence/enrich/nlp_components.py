@@ -43,8 +43,19 @@ def make_paragraph_breaks(nlp: Language, name: str):
     shows cut."""
 
     def paragraph_breaks(doc: Doc) -> Doc:
+        line_start = doc[0] if len(doc) else None  # the first token of the current line
         for t in doc[1:]:
             prev = doc[t.i - 1]
+            starts_line = prev.is_space and "\n" in prev.text
+            if starts_line:
+                after_heading = line_start is not None and is_heading_mark(line_start)
+                line_start = t
+                if after_heading or is_heading_mark(t) or is_list_marker(t):
+                    t.is_sent_start = True  # a list item, a Markdown heading, or the line after one
+                    if t.text.isdigit():  # "1" "." "first": the item's words stay with its number
+                        for nxt in doc[t.i + 1:t.i + 3]:
+                            nxt.is_sent_start = False
+                    continue
             if (prev.is_space and prev.text.count("\n") >= 2) or prev.whitespace_ and "\n\n" in prev.text_with_ws:
                 t.is_sent_start = True
             elif (t.text in _OPENING_QUOTES and t.i + 1 < len(doc) and not t.whitespace_ and prev.whitespace_
@@ -56,6 +67,39 @@ def make_paragraph_breaks(nlp: Language, name: str):
         return doc
 
     return paragraph_breaks
+
+
+_BULLETS = {"-", "*", "+", "•", "–", "‣", "▪", "◦", "·"}
+_LIST_ITEM = re.compile(r"(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]")
+
+
+def is_heading_mark(t: Any) -> bool:
+    """Whether a token that begins a line opens a Markdown heading: one to
+    six "#" and a space ("#hashtag" is no heading)."""
+    doc, j = t.doc, t.i
+    while j < len(doc) and j - t.i < 6 and doc[j].text == "#":
+        if doc[j].whitespace_:
+            return True
+        j += 1
+    return False
+
+
+def is_list_marker(t: Any) -> bool:
+    """Whether a token that begins a line opens a list item: a bullet
+    followed by a space ("- ", "* ", "• "; "*word" is emphasis, not a
+    bullet), or a number of up to two digits followed by "." or ")" and a
+    space ("1. ", "2) "). Case studies list their outcomes this way, one
+    line each; the sentencizer would otherwise run a whole list into one
+    sentence, since its items seldom end in a full stop."""
+    doc = t.doc
+    if t.text in _BULLETS:
+        return bool(t.whitespace_) or (t.i + 1 < len(doc) and doc[t.i + 1].is_space and "\n" not in doc[t.i + 1].text)
+    if t.text[:-1].isdigit() and len(t.text) <= 3 and t.text[-1] in ".)":
+        return bool(t.whitespace_)
+    if t.text.isdigit() and len(t.text) <= 2 and t.i + 1 < len(doc):
+        mark = doc[t.i + 1]
+        return mark.text in {".", ")"} and bool(mark.whitespace_) and not t.whitespace_
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -875,7 +919,10 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
     outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
     rest = s.doc.text[s.end_char:]
     line_alone = rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")  # nothing after it on its line
-    if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone):
+    # a list item ("- Moira opens her own post") often has no full stop but
+    # is no heading: it is judged on what it says
+    if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone
+                                and not _LIST_ITEM.match(text)):
         return "headline"
     if about_subject:
         return "subject"

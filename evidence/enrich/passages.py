@@ -23,11 +23,15 @@ from dataclasses import dataclass
 
 # bump when the way texts are cut into passages changes: every item is then
 # cut again (vectors of unchanged passage texts are still reused)
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: list items and Markdown headings are sentences of their own
 
 # a sentence ends at . ! ? or … (plus closing quotes or brackets) followed by
-# white space and a capital or digit; a paragraph break always ends one
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*_]*(?=\s+["'“‘(\[*_]*[A-Z0-9])|\n[ \t]*\n""")
+# white space and a capital or digit, at a blank line, and before a line
+# that opens a list item or a Markdown heading ("- ", "* ", "• ", "1. ",
+# "2) ", "## "): a case study lists its outcomes one a line, seldom with a
+# full stop, and the tagger's sentences are cut the same way
+_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]*_]*(?=\s+["'“‘(\[*_]*[A-Z0-9])|\n[ \t]*\n"""
+                           r"""|\n(?=[ \t]*(?:[-*+•–‣▪◦·][ \t]|\d{1,2}[.)][ \t]|\#{1,6}[ \t]))""")
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,29 @@ def sentence_bounds(text: str) -> list[tuple[int, int]]:
         _add_span(text, pos, m.end() if m.group().strip() else m.start(), spans)
         pos = m.end()
     _add_span(text, pos, len(text), spans)
-    return spans
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        if out and _LIST_NUMBER.fullmatch(text, *out[-1]):
+            a = out.pop()[0]  # "1." of "1. She walks": the item's number stays with its words
+        out.extend(_heading_apart(text, a, b))
+    return out
+
+
+_HEADING = re.compile(r"#{1,6}[ \t]")
+_LIST_NUMBER = re.compile(r"\d{1,2}[.)]")
+
+
+def _heading_apart(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """A Markdown heading line is a sentence of its own, apart from the line
+    after it."""
+    if _HEADING.match(text, start):
+        cut = text.find("\n", start, end)
+        if cut > 0:
+            spans: list[tuple[int, int]] = []
+            _add_span(text, start, cut, spans)
+            _add_span(text, cut, end, spans)
+            return spans
+    return [(start, end)]
 
 
 def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
