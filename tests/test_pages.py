@@ -86,6 +86,27 @@ def test_highlight_escapes_markup_and_skips_overlaps():
     assert 'class="tag-confirmed"' in html and 'class="tag-suggested"' in html
 
 
+def test_a_marked_list_item_or_heading_stays_a_list_item_or_heading():
+    """A mark opens after the bullet, number or hashes that begin its line:
+    before them, Markdown would no longer read the line as a list item or a
+    heading (the mark would show "- Moira ..." in a paragraph)."""
+    from evidence.web.plugin.pages import highlight
+
+    body = "Intro.\n\n- Moira opens her own post\n- She walks weekly\n\n## What changed\n\n1. She cooks again"
+
+    def tag(sentence: str, label: str) -> dict:
+        start = body.index(sentence)
+        return {"sentence_start": start, "sentence_end": start + len(sentence), "status": "suggested", "label": label}
+
+    html, marks = highlight(body, [tag("- Moira opens her own post", "A"), tag("## What changed", "B"),
+                                   tag("1. She cooks again", "C")])
+    assert len(marks) == 3
+    assert '<li><mark id="mark-1" class="tag-suggested" title="suggested: A">Moira opens her own post</mark></li>' in html
+    assert '<h2><mark id="mark-2" class="tag-suggested" title="suggested: B">What changed</mark></h2>' in html
+    assert '<ol>\n<li><mark id="mark-3"' in html and "She cooks again</mark></li>" in html
+    assert "- Moira" not in html and "##" not in html
+
+
 def test_shared_lives_card_lists_both_james_stories_and_findings_with_numbers(built_session):
     page, js = get(built_session, "/-/approach/shared-lives", "/-/approach/shared-lives.json")
     assert page.status_code == 200

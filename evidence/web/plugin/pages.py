@@ -5,6 +5,7 @@ database, returning dicts for the templates and the JSON. No Datasette here.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import asdict, dataclass
 from html import escape
@@ -42,6 +43,23 @@ OPEN, CLOSE = "\ue000", "\ue001"  # private-use markers, placed in the text befo
 _NO_MARKERS = {ord(OPEN): "\ufffd", ord(CLOSE): "\ufffd"}
 
 
+# what opens a Markdown block at the start of a line: a list item's bullet or
+# number, a heading's hashes, a quote's ">"
+_BLOCK_MARK = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)]|#{1,6}|>)[ \t]+")
+
+
+def _after_block_mark(body: str, start: int, end: int) -> int:
+    """Where a mark may open for a sentence at `start`: after the list
+    bullet, number, heading hashes or quote sign that begins its line, since
+    a marker before them would stop Markdown reading the line as a list item
+    or a heading."""
+    if start == 0 or body[start - 1] == "\n":
+        m = _BLOCK_MARK.match(body, start)
+        if m and m.end() < end:
+            return m.end()
+    return start
+
+
 def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
     """The narrative as HTML with each tag's supporting sentences in a
     <mark> (class suggested or confirmed), and the marks drawn: [{id,
@@ -52,6 +70,7 @@ def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
         s, e = t.get("sentence_start"), t.get("sentence_end")
         if s is None or e is None or not (0 <= s < e <= len(body)) or "\n\n" in body[s:e]:
             continue
+        s = _after_block_mark(body, s, e)
         span = spans.setdefault((s, e), {"start": s, "end": e, "status": "suggested", "domains": []})
         span["domains"].append(t["label"])
         if t["status"] == "confirmed":
