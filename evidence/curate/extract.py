@@ -172,6 +172,8 @@ def _finding_candidates(pairs, file: str, title: str) -> list[Candidate]:
             signs = len(cues) + 2 * bool(_COMPARISON.search(text))
             if fig is None and (signs < 2 or len(text) < 25):
                 continue
+            if fig is not None and text.endswith(":") and all(x["kind"] == "count" for x in fig["numbers"]):
+                continue  # a lead-in counts what follows ('Here are five key messages from the report:')
             fig = fig or {"value": None, "value_max": None, "unit": "", "period": "", "kind": "", "qualifier": "",
                           "numbers": [], "dates": [], "sample_size": sample_sizes(text)[0] if sample_sizes(text) else None}
             sent_approaches = _ranked(_approach_counts(sent.ents, doc.user_data.get("org_approaches", {})))

@@ -14,7 +14,9 @@ from evidence.errors import EvidenceError
 DEFAULT_MAX_MB = 5.0
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                "section", "article", "header", "footer", "tr", "table", "pre", "hr"}
-_SKIP_TAGS = {"script", "style", "head", "noscript", "template"}
+# an image's caption repeats the story beside it and credits a photographer; a button or a form is the page's
+_SKIP_TAGS = {"script", "style", "head", "noscript", "template", "figcaption", "button", "select", "form"}
+_CELL_TAGS = {"td", "th"}
 
 
 class _TextParser(HTMLParser):
@@ -30,6 +32,8 @@ class _TextParser(HTMLParser):
             self._skip += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n\n")
+        elif tag in _CELL_TAGS:
+            self.parts.append(_CELL_SEP)  # a table's cells stay apart, as a plain-text table writes them
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
@@ -40,6 +44,9 @@ class _TextParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.parts.append(re.sub(r"\s+", " ", data))
+
+
+_CELL_SEP = "    "
 
 
 def html_to_text(html: str) -> str:
@@ -139,26 +146,108 @@ def titled(text: str, path: Path | None = None) -> tuple[str, str]:
 
 _MD_PREFIX = re.compile(r"^\s*(#{1,6}\s+|>\s?|[*+•·▪–-]\s+|\d+\.\s+)")
 _SENTENCE_END = re.compile(r"[.!?:\"”’')\]]\s*$")
+# spaces a word processor or a PDF writes that are not ' ': 'Creative\u00a0Minds' is no approach for the EntityRuler
+_ODD_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")
+# a line drawn with characters ('+-----+', '=====', '-----  -----' under a table's header) separates
+# paragraphs; a box's side ('| text |', '│ text │') is no part of its text
+_RULE_LINE = re.compile(r"^[\s+\-=_|│┃─━┌┐└┘├┤┬┴┼╔╗╚╝║═~*.#]*$")
+_BOX_SIDES = re.compile(r"^\s*[|│┃║]\s?|\s*[|│┃║]\s*$")
+
+
+def _wrap_width(lines: list[str]) -> int:
+    """The width a hard-wrapped text was wrapped at (most of its long lines
+    end within a few characters of it, and it is at most 100), else 0: a text
+    with a paragraph per line has no wrap width."""
+    long = sorted(len(x) for x in lines if len(x) >= 40)
+    if len(long) < 4:
+        return 0
+    width = long[int(0.9 * (len(long) - 1))]
+    near = sum(width - 20 <= n <= width + 2 for n in long)
+    return width if width <= 100 and near >= 0.7 * len(long) else 0
+
+
+def _wrapped(line: str, following: str, width: int) -> bool:
+    """A line broken only because the next word did not fit: a hard wrap in
+    the middle of a paragraph, even where the line happens to end a sentence."""
+    nxt = following.split(" ", 1)[0]
+    return bool(width and nxt and len(line) + 1 + len(nxt) > width)
+
+
+_GAP = re.compile(r" {2,}|\t+")
+_NUMBER_CELL = re.compile(r"^[£$€]?\d[\d,.]*\s?%?$")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in _GAP.split(line.strip()) if c.strip()]
+
+
+def _header(cells: list[str]) -> bool:
+    return len(cells) >= 2 and all(len(c) <= 40 and not any(ch.isdigit() for ch in c) and not c.endswith(".") for c in cells)
+
+
+def _tables(lines: list[str]) -> list[str]:
+    """A table's rows as sentences a reader of figures reads: under the header
+    'Service  Carers supported  Hours of support', the row 'Carers' breaks  311
+    6,220' is 'Carers' breaks: 311 carers supported, 6,220 hours of support.'
+    (the numbers alone have no unit). Every row is a paragraph of its own."""
+    out: list[str] = []
+    header: list[str] | None = None
+    for line in lines:
+        cells = _cells(line) if _GAP.search(line.strip()) else []
+        data = len(cells) >= 2 and any(_NUMBER_CELL.match(c) for c in cells[1:])
+        if data and header and len(header) == len(cells):
+            row = f"{cells[0]}: " + ", ".join(f"{c} {h[:1].lower() + h[1:]}" for c, h in zip(cells[1:], header[1:])) + "."
+            out += ["", row, ""]
+        elif data:
+            out += ["", "  ".join(cells), ""]
+        elif _header(cells):
+            header = cells
+            out += ["", "  ".join(cells), ""]
+        else:
+            if line.strip():
+                header = None
+            out.append(line)
+    return out
+
+
+def _clean_lines(block: str) -> list[str]:
+    """A block's lines with a box's sides dropped; a drawn rule becomes a blank line."""
+    out = []
+    for line in block.split("\n"):
+        if _RULE_LINE.match(line):
+            out.append("")
+            continue
+        out.append(_BOX_SIDES.sub("", line).rstrip() if _BOX_SIDES.search(line) else line.rstrip())
+    return out
 
 
 def paragraphs(text: str) -> list[str]:
-    """Paragraphs of a text: blocks between blank lines; inside a block, a line
-    ending a sentence (or a short heading) ends a paragraph, while hard-wrapped
-    lines are joined. Markdown markers and emphasis are dropped."""
+    """Paragraphs of a text: blocks between blank lines (or drawn rules); inside
+    a block, a line ending a sentence (or a short heading) ends a paragraph,
+    while hard-wrapped lines are joined (a wrapped line that ends a sentence
+    too, when the text has a wrap width). Markdown markers and emphasis, box
+    sides and odd spaces are dropped."""
     out: list[str] = []
-    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    text = _ODD_SPACES.sub(" ", "\n".join(_tables(_clean_lines(text))))
+    width = _wrap_width([x.strip() for x in text.split("\n")])
+    for block in re.split(r"\n\s*\n", text):
         current: list[str] = []
-        for line in block.split("\n"):
+        lines = [x for x in block.split("\n") if x.strip()]
+        # a box or a quoted block has a narrower wrap width of its own
+        local = max((len(x.strip()) for x in lines), default=0) if width and len(lines) >= 3 else width
+        for n, line in enumerate(lines):
             if _MD_PREFIX.match(line) and current:  # a list item or heading starts a paragraph
                 out.append(" ".join(current))
                 current = []
+            following = lines[n + 1].strip() if n + 1 < len(lines) and not _MD_PREFIX.match(lines[n + 1]) else ""
             line = _MD_PREFIX.sub("", line).strip()
             line = re.sub(r"(\*\*|__|\*|`)", "", line)
             line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)  # [text](url) -> text
             if not line:
                 continue
             current.append(line)
-            if _SENTENCE_END.search(line) or len(line) < 60:
+            if (_SENTENCE_END.search(line) or len(line) < 60) and not _wrapped(line, following, min(local, width) or width):
                 out.append(" ".join(current))
                 current = []
         if current:
