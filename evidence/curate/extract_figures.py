@@ -24,7 +24,10 @@ _DROP_ADJ = {"new", "established", "additional", "extra", "further", "more", "ot
 _UNIT_STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "with", "by", "from", "who",
               "which", "that", "than", "as", "is", "are", "was", "were", "be", "been", "have", "has", "had",
               "per", "each", "every", "this", "these", "those", "it", "its", "their", "his", "her", "our", "said",
-              "says", "ago", "old", "now", "so", "far", "between", "into", "across", "during"}
+              "says", "ago", "old", "now", "so", "far", "between", "into", "across", "during",
+              # a conjunction or adverb after a bare number is no unit: 'in bed by eight because'
+              "because", "when", "while", "but", "if", "unless", "until", "before", "after", "since", "though",
+              "although", "where", "then", "there", "here", "not", "just", "only", "again", "yet"}
 _SAMPLE = [
     re.compile(r"\b(?:survey|audit|sample|study|evaluation|poll|questionnaire)\s+of\s+(\d[\d,]*)", re.I),
     re.compile(r"\bof\s+the\s+(\d[\d,]*)\s+[a-z ]{0,30}?(?:who\s+(?:replied|responded|answered|took part)|surveyed|interviewed|asked)\b", re.I),
@@ -34,6 +37,12 @@ _SAMPLE = [
 ]
 _AGE_BEFORE = re.compile(r"(\b(?:is|was|aged|age|turned|at)\s*|,\s*)$", re.I)
 _PERSONAL_DURATION = re.compile(r"\b(for|since|ago|after|almost|nearly)\b", re.I)
+# a clock time ('10am', '5 p.m.') is when, and a file's size ('PDF, 2.1 MB') is a download link's: neither is a figure
+_CLOCK = {"am", "pm", "a.m.", "p.m.", "a.m", "p.m"}
+_FILE_SIZE = {"kb", "mb", "gb", "tb", "kilobytes", "megabytes", "gigabytes"}
+# hours, days or nights given, volunteered or delivered are counted: '96 volunteers gave 5,300 hours'
+_GIVEN = re.compile(r"\b(gave|give[ns]?|donated|volunteered|contributed|logged|clocked|delivered|provided)\b[^.;]{0,30}$",
+                    re.I)
 _AGGREGATE = re.compile(r"\b(average|lasted|between|median|mean|shorter|longer|typical|each|per|every)\b", re.I)
 _HEADING_END = re.compile(r"[.!?\"”:]$")
 
@@ -93,7 +102,11 @@ def read_numbers(sent) -> list[dict]:
                 "January February March April May June July August September October November December".split())]) \
                 or unit in ("January February March April May June July August September October November December".split()):
             item["role"] = "date"
-        if unit == "%":
+        if unit.lower() in _CLOCK or doc[e.end: e.end + 1].text.lower() in _CLOCK:
+            item["role"] = "date"
+        elif unit.lower() in _FILE_SIZE:
+            item["role"] = "size"
+        elif unit == "%":
             item["unit"], item["kind"] = "%", "percent"
         elif unit in ("GBP", "USD", "EUR"):
             item["unit"], item["kind"] = unit, "money"
@@ -127,7 +140,8 @@ def read_numbers(sent) -> list[dict]:
             if last in _TIME_UNITS:
                 agg = _AGGREGATE.search(sent.text)
                 personal = _PERSONAL_DURATION.search(before) or re.search(r"\b(ago|old)\b", doc[e.end: e.end + 3].text)
-                counted = last.startswith("hour") and (" " in item["unit"] or re.match(r"\s*of\b", doc[num_tok.i + 2: num_tok.i + 3].text))
+                counted = (last.startswith("hour") and (" " in item["unit"] or re.match(r"\s*of\b", doc[num_tok.i + 2: num_tok.i + 3].text))) \
+                    or bool(_GIVEN.search(doc[sent.start: e.start].text))
                 item["kind"] = "count" if counted else "duration"
                 if personal or not (agg or counted):
                     item["role"] = "date"
