@@ -89,6 +89,14 @@ def _approach_counts(ents, org_approaches: dict) -> dict[str, int]:
     return counts
 
 
+def _approach_organisations(doc, approach_ids: set[str]) -> None:
+    """An organisation named as its approach is ('a Creative Minds group' is
+    ORG, the approach's own organisation) counts as that approach."""
+    for e in doc.ents:
+        if e.label_ == "ORG" and e.ent_id_ in approach_ids:
+            doc.user_data.setdefault("org_approaches", {}).setdefault((e.start_char, e.end_char), e.ent_id_)
+
+
 def _ranked(counts: dict[str, int]) -> list[str]:
     return sorted(counts, key=lambda k: -counts[k])
 
@@ -108,6 +116,10 @@ def _doc_entities(pairs) -> tuple[dict, dict]:
 
 def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candidate]:
     people, per_para = find_people(pairs, place_names)
+    # a story that names no approach takes the document's when it names one only: a news piece
+    # names the scheme at the top and tells the person's story below without naming it again
+    doc_approaches = _ranked(_doc_entities(pairs)[0])
+    only_approach = doc_approaches[0] if len(doc_approaches) == 1 else ""
     out: list[Candidate] = []
     for group in segment(pairs, people, per_para):
         passage = "\n\n".join(pairs[k][0] for k in group)
@@ -118,16 +130,19 @@ def _story_candidates(pairs, file: str, title: str, place_names) -> list[Candida
         approaches = _ranked(_approach_counts(ents, orgs))
         named = story_people(group, people, per_para, passage)
         sents = [s.text.strip() for k in group for s in pairs[k][1].sents]
+        # a place that is a person's name here ('Running to Stanley's', 'her son Martin') is the person
+        name_words = {w for p in named for w in p["name"].split()}
         out.append(Candidate("story", passage, {
             "person": named[0]["name"] if named else "",
             "people": [p["name"] for p in named],
             "roles": named,
-            "approach": approaches[0] if approaches else "",
+            "approach": approaches[0] if approaches else only_approach,
             "approaches_mentioned": approaches,
             "organisations": _unique(e.text for e in ents if e.label_ == "ORG"),
-            "places": _unique([e.text for e in ents if e.label_ == "PLACE"]
-                              + [m.group(1) for m in _AGE_FROM.finditer(passage)
-                                 if not any(m.group(1) in e.text for e in ents if e.label_ in ("ORG", "PERSON"))]),
+            "places": [x for x in _unique([e.text for e in ents if e.label_ == "PLACE"]
+                                          + [m.group(1) for m in _AGE_FROM.finditer(passage)
+                                             if not any(m.group(1) in e.text for e in ents if e.label_ in ("ORG", "PERSON"))])
+                       if x not in name_words],
             "what_changed": [s for s in sents if _CHANGE.search(s)][:4],
             # a quote broken off by its attribution ('"She makes me laugh," he said') ends at its words
             "quotes": _unique(q.strip().rstrip(",;:").strip() for q in quotations(passage) if len(q.strip()) >= 3),
@@ -291,10 +306,14 @@ def extract(root: Path, files: list[Path], embedder=None, max_mb: float = DEFAUL
     findings: list[Candidate] = []
     words = 0
     place_names = places(str(Path(root) / "pipelines" / "places.txt"))
+    approach_ids = {x["id"] for x in nlp.get_pipe("entity_ruler").patterns if x.get("label") == "APPROACH" and x.get("id")} \
+        if "entity_ruler" in nlp.pipe_names else set()
     for n, (path, (title, text)) in enumerate(texts):
         paras = paragraphs(text)
         words += len(text.split())
         docs = list(nlp.pipe(paras, batch_size=64))
+        for doc in docs:
+            _approach_organisations(doc, approach_ids)
         pairs = list(zip(paras, docs))
         stories += _story_candidates(pairs, path.name, title, place_names)
         findings += _finding_candidates(pairs, path.name, title)

@@ -90,6 +90,14 @@ def _lower_words(text: str) -> set[str]:
 _VERBISH = {"is", "was", "has", "had", "says", "said", "will", "would", "can", "could", "does", "did", "now",
             "lives", "went", "came", "comes", "got", "gets", "knows", "knew", "loves", "likes", "wants", "takes",
             "took", "still", "also", "never", "always", "and", "who", "first", "runs", "ran", "spends", "spent"}
+# a name standing after these is a person's even when it is also a place: 'her son Martin', 'a runner called Stanley'
+_APPOSITIVE = {"son", "daughter", "husband", "wife", "brother", "sister", "partner", "friend", "neighbour", "grandson",
+               "granddaughter", "nephew", "niece", "called", "named", "carer", "volunteer", "mum", "dad", "mother",
+               "father", "grandmother", "grandfather", "cousin", "uncle", "aunt"}
+# what a family writes for a parent or grandparent as a name ('Mum is 84', 'Dad's carers'): the person
+# a family carer's story is about, who has no other name in it
+KIN_NAMES = {"Mum", "Mam", "Mom", "Mummy", "Dad", "Daddy", "Nan", "Nana", "Nanna", "Gran", "Granny", "Grandma",
+             "Grandad", "Granddad", "Grandpa"}
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "into", "across", "towards", "via"}
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
@@ -105,11 +113,19 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
     blocked = {t.i for e in doc.ents if e.label_ in _ENT_LABELS for t in e
                if not (e.label_ == "PLACE" and len(e) == 1 and e.text.lower() in firsts
                        and (e.start == 0 or doc[e.start - 1].lower_ not in _PLACE_PREPS))}
+    # a one-word place right after a first name is a surname: 'Ivy Townsend', 'Jack Preston'
+    place_words = {e.start for e in doc.ents if e.label_ == "PLACE" and len(e) == 1}
     out = []
+    # a 'Mum' inside quoted speech is the speaker's mother, not the narrator's
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(doc.text)]
     i, n = 0, len(doc)
     while i < n:
         tok = doc[i]
         t = tok.text
+        if t in KIN_NAMES and i not in blocked and not any(a <= tok.idx < b for a, b in quoted):
+            out.append((i, "", t, "", True))
+            i += 1
+            continue
         if i in blocked or not t[:1].isupper() or not t.replace("’", "").replace("'", "").replace("-", "").isalpha():
             i += 1
             continue
@@ -139,8 +155,8 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
             first, j = f"{t}-{doc[j + 1].text}", j + 2
         known = first.lower() in firsts or first.split("-")[0].lower() in firsts
         surname = ""
-        if j < n and doc[j].text[:1].isupper() and doc[j].is_alpha and j not in blocked and doc[j].text not in TITLES \
-                and doc[j].text not in _CALENDAR and doc[j].lower_ not in common:
+        if j < n and doc[j].text[:1].isupper() and doc[j].is_alpha and (j not in blocked or (known and j in place_words)) \
+                and doc[j].text not in TITLES and doc[j].text not in _CALENDAR and doc[j].lower_ not in common:
             surname = doc[j].text
         nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
         prev = doc[i - 1] if i > 0 else None
@@ -148,7 +164,14 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
                        or (prev is not None and _SPEECH.match(prev.lower_)))
         inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
-        bad = (t in _CALENDAR or t in langs or first.lower() in common or t.upper() == t or inner
+        # a first name that is also a language or a word the document writes in lower case ('Shona',
+        # 'Rose' beside 'numbers rose') is a person with a surname, as a speaker, or once the
+        # document has shown it to be one (also_first)
+        after = doc[j + 1] if surname and j + 1 < n else None
+        person_like = known and not tok.is_stop and (
+            (bool(surname) and not (after is not None and after.text[:1].isupper() and after.is_alpha))  # not 'Key Performance Indicators'
+            or speaker or first.lower() in also_first)
+        bad = (t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
                or (first in nouns and not surname)
                or (prev is not None and prev.lower_ in _DETERMINERS)
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
@@ -156,7 +179,8 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
                or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
         if not bad and (known or speaker):
             verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text)))
-            out.append((i, "", first, surname, bool(surname or speaker or verb or not tok.is_sent_start)))
+            mid = not tok.is_sent_start and (i not in place_words or (prev is not None and prev.lower_ in _APPOSITIVE))
+            out.append((i, "", first, surname, bool(surname or speaker or verb or mid)))
             i = j + (1 if surname else 0)
             continue
         i += 1
@@ -175,7 +199,9 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
     # a name off the first-name list that the document shows to be a person ('Wilf says') is
     # a first name wherever it stands, so 'When Wilf Ambrose came home' gives the surname too
     firsts = first_names()
-    shown = frozenset(x[2].lower() for xs in raw for x in xs if x[2] and x[4] and x[2].lower() not in firsts)
+    langs = languages()
+    shown = frozenset(x[2].lower() for xs in raw for x in xs if x[2] and x[4]
+                      and (x[2].lower() not in firsts or x[2].lower() in common or x[2] in langs))
     if shown:
         raw = [names_in(doc, common, place_names, nouns, also_first=shown) for _, doc in pairs]
     sure = {(x[2], x[3]) for xs in raw for x in xs if x[4]} | {(x[2], "") for xs in raw for x in xs if x[4] and x[2]}
@@ -228,14 +254,80 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
     return people, per_para
 
 
+# a paragraph that introduces a text's author ('A guest blog from Simon Taylor', '... Sian writes:'):
+# the author is a by-line, and what follows is the author's text, not a story about them
+_AUTHOR = re.compile(r"\b(?:guest (?:blog|post|column|article)|blog (?:post )?(?:from|by)|written by|posted by)\b|"
+                     r"\b(?:writes|wrote|explains):\s*$", re.I)
+
+
 def _heading(text: str) -> bool:
     return len(text) < 80 and not re.search(r"[.!?\"”:]$", text.strip())
+
+
+_SHORT = 100  # characters: a list item, a table row or a heading, not a paragraph of prose
+
+
+def _gap_length(gap: list[int], pairs) -> int:
+    """Paragraphs of background in a gap, a list counting as one: the
+    bullets of what a group did this year ('Met 46 times', 'Welcomed 23 new
+    members', ...) between two paragraphs about a person are one aside, not a
+    change of subject (at most six items to a paragraph)."""
+    length, run = 0, 0
+    for k in gap:
+        if len(pairs[k][0]) < _SHORT:
+            run += 1
+            if run % 6 == 1:
+                length += 1
+        else:
+            run = 0
+            length += 1
+    return length
+
+
+def _narrated_intro(story: list[int], pairs, per_para: list[dict], taken: set[int], max_back: int = 2) -> list[int]:
+    """The paragraphs before a story's first name that its narrator wrote
+    about herself ('I signed up to GoodGym last autumn because I wanted...'),
+    when the story is told in the first person too: the start of the story,
+    not background (at most two, naming nobody, no heading between)."""
+    def narrated(k: int) -> bool:
+        return len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) >= 2
+
+    if not any(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) >= 1 for k in story):
+        return []
+    out: list[int] = []
+    k = story[0] - 1
+    while k >= 0 and len(out) < max_back and k not in taken and not per_para[k] and not _heading(pairs[k][0]) \
+            and narrated(k):
+        out.insert(0, k)
+        k -= 1
+    return out
+
+
+_YOU = re.compile(r"\b(you|your|yourself)\b", re.I)
+_LINK = re.compile(r"https?://|www\.|@\w|\.(?:org|com|co\.uk)\b", re.I)
+
+
+def _closing_appeal(story: list[int], pairs, per_para: list[dict], taken: set[int]) -> list[int]:
+    """The narrator's closing words to the reader after a story told in the
+    first person ('If you care for someone ..., ask about a circle'), under a
+    heading of their own or not: part of the piece, as a curator reads it. At
+    most one paragraph; none that names someone or carries a link."""
+    if sum(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) >= 2 for k in story) < 2:
+        return []
+    k = story[-1] + 1
+    head = [k] if k < len(pairs) and _heading(pairs[k][0]) and not per_para[k] else []
+    k += len(head)
+    if k >= len(pairs) or k in taken or per_para[k] or _heading(pairs[k][0]):
+        return []
+    text = _QUOTED.sub(" ", pairs[k][0])
+    return head + [k] if len(_YOU.findall(text)) >= 2 and not _LINK.search(text) else []
 
 
 def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: list[dict],
             max_gap: int = 2) -> list[list[int]]:
     """Paragraph indices of each story (see the module docstring)."""
-    main = {p.name for p in people if (len(p.paragraphs) >= 2 or p.mentions >= 2 or p.narrator)}
+    authors = {p.name for p in people if p.paragraphs and all(_AUTHOR.search(pairs[k][0]) for k in p.paragraphs)}
+    main = {p.name for p in people if (len(p.paragraphs) >= 2 or p.mentions >= 2 or p.narrator)} - authors
     narrators = {p.name for p in people if p.narrator}
     stories: list[list[int]] = []
     casts: list[set[str]] = []
@@ -282,10 +374,18 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
             gap = []
         else:
             gap.append(k)
-            if len(gap) > max_gap:
+            if _gap_length(gap, pairs) > max_gap:
                 close()
                 cur, gap = None, []
     close()
+    taken = {k for st in stories for k in st}
+    for st in stories:
+        intro = _narrated_intro(st, pairs, per_para, taken)
+        st[:0] = intro
+        taken.update(intro)
+        appeal = _closing_appeal(st, pairs, per_para, taken)
+        st += appeal
+        taken.update(appeal)
     for p in people:
         p.narrator = p.narrator or p.name in narrators
     return stories
