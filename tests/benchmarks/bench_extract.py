@@ -11,7 +11,7 @@ F1 and precision/recall of duplicate detection there, then the extract run.
 
     PYTHONPATH=. python tests/benchmarks/bench_extract.py [--quick]
 
-Then the 14 hand-written documents of tests/extract_docs/ against their
+Then the hand-written documents of tests/extract_docs/ against their
 answer key (expected.yml): documents with exactly one candidate per story,
 the person named, the approach, organisations and places found, figures with
 the right value and unit, candidates a curator would keep, wrong merges, and
