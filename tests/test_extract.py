@@ -599,3 +599,16 @@ def test_a_family_carers_mum_is_the_person_and_a_guest_blogs_author_is_no_story(
     assert [c.fields["person"] for c in r.stories] == ["Mum"]
     assert r.stories[0].text.startswith("I'm writing this")
     assert r.stories[0].fields["people"] == ["Mum", "Bernie", "Doreen"] or set(r.stories[0].fields["people"]) == {"Mum", "Bernie", "Doreen"}
+
+
+def test_a_couple_with_one_surname_and_a_street_number(tmp_path, base):
+    """'Ruth and Owain Bevan' are Ruth Bevan and Owain Bevan (so 'Ruth' later
+    is no third person); '10 Borough Road' in a footer is an address, no figure."""
+    doc = tmp_path / "news.txt"
+    doc.write_text("Dion Campbell moved in with Shared Lives carers Ruth and Owain Bevan in the spring. Dion now works "
+                   "two days a week.\n\nRuth says Dion makes his own plans now.\n\n"
+                   "South Bank Cares, 10 Borough Road, London SE1 0AA.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert story.fields["people"] == ["Dion Campbell", "Ruth Bevan", "Owain Bevan"], story.fields["people"]
+    assert not any(x["value"] == 10 for c in r.findings for x in c.fields["numbers"])

@@ -40,6 +40,9 @@ _PERSONAL_DURATION = re.compile(r"\b(for|since|ago|after|almost|nearly)\b", re.I
 # a clock time ('10am', '5 p.m.') is when, and a file's size ('PDF, 2.1 MB') is a download link's: neither is a figure
 _CLOCK = {"am", "pm", "a.m.", "p.m.", "a.m", "p.m"}
 _FILE_SIZE = {"kb", "mb", "gb", "tb", "kilobytes", "megabytes", "gigabytes"}
+# a number before a street's name is an address ('10 Borough Road', 'Unit 4, Market Street'), not a figure
+_STREET = {"Road", "Street", "Lane", "Avenue", "Close", "Way", "Drive", "Place", "Square", "Terrace", "Crescent",
+           "Court", "Gardens", "Grove", "Row", "Walk", "Parade", "Rd", "St", "Ave"}
 # hours, days or nights given, volunteered or delivered are counted: '96 volunteers gave 5,300 hours'
 _GIVEN = re.compile(r"\b(gave|give[ns]?|donated|volunteered|contributed|logged|clocked|delivered|provided)\b[^.;]{0,30}$",
                     re.I)
@@ -102,8 +105,11 @@ def read_numbers(sent) -> list[dict]:
                 "January February March April May June July August September October November December".split())]) \
                 or unit in ("January February March April May June July August September October November December".split()):
             item["role"] = "date"
+        after_words = doc[num_tok.i + 1: num_tok.i + 4]
         if unit.lower() in _CLOCK or doc[e.end: e.end + 1].text.lower() in _CLOCK:
             item["role"] = "date"
+        elif after_words and after_words[0].text[:1].isupper() and any(t.text.rstrip(".") in _STREET for t in after_words):
+            item["role"] = "address"
         elif unit.lower() in _FILE_SIZE:
             item["role"] = "size"
         elif unit == "%":

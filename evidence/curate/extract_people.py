@@ -184,6 +184,20 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
             i = j + (1 if surname else 0)
             continue
         i += 1
+    return _couples(doc, out)
+
+
+def _couples(doc, names: list[tuple]) -> list[tuple]:
+    """A couple written with one surname ('Maureen and Dave Pollard', 'Ruth
+    and Owain Bevan'): the first name before 'and' has the surname too, so
+    'Maureen' later in the story is Maureen Pollard, not a third person."""
+    out = list(names)
+    for n in range(len(out) - 1):
+        i, title, first, last, _ = out[n]
+        j, _, first2, last2, _ = out[n + 1]
+        if not title and not last and len(first) > 1 and first not in KIN_NAMES and first2 and last2 \
+                and j == i + 2 and doc[i + 1].lower_ == "and":
+            out[n] = (i, "", first, last2, True)
     return out
 
 
