@@ -612,3 +612,16 @@ def test_a_couple_with_one_surname_and_a_street_number(tmp_path, base):
     [story] = r.stories
     assert story.fields["people"] == ["Dion Campbell", "Ruth Bevan", "Owain Bevan"], story.fields["people"]
     assert not any(x["value"] == 10 for c in r.findings for x in c.fields["numbers"])
+
+
+def test_a_markdown_table_and_a_case_study_named_only_in_its_heading(tmp_path, base):
+    """A Markdown table's rows are figures with the header's units; a case
+    study whose heading names its person ('Bob's story') and whose text says
+    only 'he' is Bob's story, not lost."""
+    doc = tmp_path / "year.md"
+    doc.write_text("# Our year\n\n| Service | People supported |\n|---|---:|\n| Befriending | 212 |\n\n## Bob's story\n\n"
+                   "At 91, he is our oldest member. He stopped going out after his wife died. His neighbour brought "
+                   "him to the lunch club, and he now comes every week.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    assert [(c.text, c.fields["unit"]) for c in r.findings] == [("Befriending: 212 people supported.", "people")]
+    assert [c.fields["person"] for c in r.stories] == ["Bob"] and r.stories[0].text.startswith("At 91")

@@ -150,7 +150,7 @@ _SENTENCE_END = re.compile(r"[.!?:\"”’')\]]\s*$")
 _ODD_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")
 # a line drawn with characters ('+-----+', '=====', '-----  -----' under a table's header) separates
 # paragraphs; a box's side ('| text |', '│ text │') is no part of its text
-_RULE_LINE = re.compile(r"^[\s+\-=_|│┃─━┌┐└┘├┤┬┴┼╔╗╚╝║═~*.#]*$")
+_RULE_LINE = re.compile(r"^[\s+\-=_:|│┃─━┌┐└┘├┤┬┴┼╔╗╚╝║═~*.#]*$")
 _BOX_SIDES = re.compile(r"^\s*[|│┃║]\s?|\s*[|│┃║]\s*$")
 
 
@@ -173,7 +173,7 @@ def _wrapped(line: str, following: str, width: int) -> bool:
     return bool(width and nxt and len(line) + 1 + len(nxt) > width)
 
 
-_GAP = re.compile(r" {2,}|\t+")
+_GAP = re.compile(r" {2,}|\t+|\s*[|│]\s*")  # columns: spaces, tabs, or a Markdown table's pipes
 _NUMBER_CELL = re.compile(r"^[£$€]?\d[\d,.]*\s?%?$")
 
 

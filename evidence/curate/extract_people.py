@@ -178,7 +178,9 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
                or (not surname and t in place_names and not known) or surname in langs
                or (tok.is_sent_start and tok.is_stop) or (tok.is_stop and not surname and not speaker))
         if not bad and (known or speaker):
-            verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text)))
+            verb = nxt is not None and (nxt.lower_ in _VERBISH or bool(re.match(r"^[a-z]{3,}ed$", nxt.text))
+                                        # a case study's heading: 'Bob's story'
+                                        or (nxt.text in ("'s", "’s") and doc[nxt.i + 1: nxt.i + 2].text.lower() in ("story", "journey")))
             mid = not tok.is_sent_start and (i not in place_words or (prev is not None and prev.lower_ in _APPOSITIVE))
             out.append((i, "", first, surname, bool(surname or speaker or verb or mid)))
             i = j + (1 if surname else 0)
@@ -259,6 +261,7 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
                     p.mentions += extra
                     p.paragraphs.add(k)
                     per_para[k][p.name] = per_para[k].get(p.name, 0) + extra
+    _heading_names(pairs, people, per_para)
     m = _MY_NAME.search(whole)
     if m:
         for p in people:
@@ -272,6 +275,20 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
 # the author is a by-line, and what follows is the author's text, not a story about them
 _AUTHOR = re.compile(r"\b(?:guest (?:blog|post|column|article)|blog (?:post )?(?:from|by)|written by|posted by)\b|"
                      r"\b(?:writes|wrote|explains):\s*$", re.I)
+
+
+def _heading_names(pairs, people: list[Person], per_para: list[dict]) -> None:
+    """A heading that names one person ('Meet Bob', 'Case study: Margaret')
+    over a paragraph that names nobody and says 'he' or 'she': the paragraph
+    is about that person, as a reader takes it (else the story is lost)."""
+    by_name = {p.name: p for p in people}
+    for k in range(len(pairs) - 1):
+        if len(per_para[k]) == 1 and _heading(pairs[k][0]) and not per_para[k + 1] and not _heading(pairs[k + 1][0]) \
+                and len(_HE.findall(_QUOTED.sub(" ", pairs[k + 1][0]))) >= 2:
+            name = next(iter(per_para[k]))
+            per_para[k + 1][name] = 1
+            by_name[name].mentions += 1
+            by_name[name].paragraphs.add(k + 1)
 
 
 def _heading(text: str) -> bool:
