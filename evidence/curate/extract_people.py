@@ -4,11 +4,16 @@ People: a title and a capitalised word ('Mrs Nowak', 'Dr Anand Mehta'); a
 first name from gender-guesser's list ('Callum', 'Kerry-Ann Walsh'), with
 the capitalised surname after it; an unknown capitalised name used as a
 speaker ('said Kemi', 'Kemi says'), then a first name wherever it stands;
-or an initial standing for a person ('J is 34', 'J's story'). Never a word
+or an initial standing for a person ('J is 34', 'J's story'); 'Mum' or 'Dad' as
+a family carer names the person she writes about. Never a word
 inside an organisation, place or approach, a language, a month or day, a word the document also
 writes in lower case (a common noun: 'Volunteer', 'Spring'), or a stop word
-at a sentence start. Short forms are one person: 'Peggy' and 'Mrs Oxley'
-are 'Peggy Oxley' when the document names her in full.
+at a sentence start; but a first name that is also a language or a word
+('Shona Reilly', 'Rose Adebayo' beside 'attendance rose') is a person with a
+surname or as a speaker, and a one-word place after a first name is a
+surname ('Ivy Townsend'). Short forms are one person: 'Peggy' and 'Mrs Oxley'
+are 'Peggy Oxley' when the document names her in full; 'Ruth and Owain Bevan'
+are Ruth Bevan and Owain Bevan.
 
 Stories: consecutive paragraphs that follow the same person (named, by a
 pronoun after the name, in quotes, or as the narrator 'I') form one story
@@ -278,7 +283,7 @@ _AUTHOR = re.compile(r"\b(?:guest (?:blog|post|column|article)|blog (?:post )?(?
 
 
 def _heading_names(pairs, people: list[Person], per_para: list[dict]) -> None:
-    """A heading that names one person ('Meet Bob', 'Case study: Margaret')
+    """A heading that names one person ('Bob's story', 'Case study: Mrs Hale')
     over a paragraph that names nobody and says 'he' or 'she': the paragraph
     is about that person, as a reader takes it (else the story is lost)."""
     by_name = {p.name: p for p in people}
