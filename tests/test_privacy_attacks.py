@@ -81,6 +81,9 @@ FORMS = [
     ("Markdown escape inside", "Zebe\\*dee"),
     ("an initial glued on in plain text", "signed QuartermaineZ at the bottom"),
     ("percent-encoded UTF-8", "https://example.org/Z%C3%A9bedee-%E2%80%8BQuartermaine"),
+    # a word broken at the end of a line, as text pasted from a PDF is
+    ("hyphen at a line break", "Zebe-\ndee came round."),
+    ("hyphen at a line break in a quote", "> Mr Quarter-\n> maine's garden"),
 ]
 
 

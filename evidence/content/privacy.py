@@ -61,6 +61,10 @@ _CONFUSABLES = str.maketrans({
 # sees or hears: apostrophes, hyphens, dots, Markdown emphasis, escapes and
 # brackets (a Markdown link around part of a word: '[Mar](url)garet').
 _GLUE = "'’‘ʼʻ`´-‐‑‒–—.·‧・*_~^\\[]"
+# A word broken at the end of a line with a hyphen, as text copied from a
+# PDF or a narrow column is ('Zebe-' / 'dee'): the reader joins the halves,
+# and so does the match (the next line may be indented or quoted: '> dee').
+_LINE_BREAK_HYPHEN = r"[-‐‑][ \t]*\r?\n[ \t>]*"
 _ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _MAX_PART_GAP = 12  # characters of space or punctuation allowed between the parts of a full name
@@ -167,8 +171,9 @@ def name_parts(name: str) -> list[str]:
 
 
 def _word_pattern(part: str) -> str:
-    """A folded name part, letting 'glue' stand between its letters."""
-    glue = "[" + re.escape(_GLUE) + "]{0,3}"
+    """A folded name part, letting 'glue' stand between its letters, or a
+    hyphen at the end of a line."""
+    glue = "(?:[" + re.escape(_GLUE) + "]{0,3}|" + _LINE_BREAK_HYPHEN + ")"
     return glue.join(re.escape(ch) for ch in part)
 
 
