@@ -84,6 +84,10 @@ FORMS = [
     # a word broken at the end of a line, as text pasted from a PDF is
     ("hyphen at a line break", "Zebe-\ndee came round."),
     ("hyphen at a line break in a quote", "> Mr Quarter-\n> maine's garden"),
+    # capitals that look like a Latin letter other than their small form does
+    ("Greek capital Zeta", "Ζebedee waved."),
+    ("Greek capitals Mu, Nu and Eta", "QUARTΕRΜΑΙΝΕ, ΖΕΒΕDΕΕ"),
+    ("Cherokee look-alike capital", "ᏃEBEDEE"),
 ]
 
 

@@ -55,7 +55,15 @@ _CONFUSABLES = str.maketrans({
     "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
     "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v", "ο": "o", "ρ": "p",
     "τ": "t", "υ": "u", "χ": "x", "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae",
-    "œ": "oe", "ß": "ss",
+    "œ": "oe", "ß": "ss", "һ": "h", "ү": "y", "ӏ": "l", "ϲ": "c", "ϳ": "j", "օ": "o", "ս": "u", "հ": "h",
+})
+# Capitals that look like another Latin letter than their small form does
+# (Greek 'Η' is an H, its small 'η' an n; 'Μ' an M, 'μ' a u): mapped before
+# case-folding, so 'Ηannah' and 'Μary' are read as they are seen.
+_CONFUSABLE_CAPITALS = str.maketrans({
+    "Η": "H", "Μ": "M", "Ν": "N", "Υ": "Y", "Ζ": "Z", "Ϲ": "C", "Ј": "J", "Һ": "H", "Ү": "Y", "Ӏ": "I",
+    "Ԛ": "Q", "Ԝ": "W", "Ꭺ": "A", "Ᏼ": "B", "Ꮯ": "C", "Ꭼ": "E", "Ꮋ": "H", "Ꭻ": "J", "Ꮶ": "K", "Ꮇ": "M",
+    "Ꭱ": "R", "Ꮪ": "S", "Ꭲ": "T", "Ꮃ": "W", "Ꮓ": "Z",
 })
 # Characters a writer may put inside a word without changing what a reader
 # sees or hears: apostrophes, hyphens, dots, Markdown emphasis, escapes and
@@ -98,7 +106,7 @@ def _fold_char(c: str) -> str:
             if m:
                 d = m.group(1)
         out.append(d)
-    return "".join(out).casefold().translate(_CONFUSABLES)
+    return "".join(out).translate(_CONFUSABLE_CAPITALS).casefold().translate(_CONFUSABLES)
 
 
 def _percent_char(text: str, i: int) -> tuple[str, int] | None:
