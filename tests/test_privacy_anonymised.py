@@ -113,3 +113,33 @@ def test_add_makes_the_id_from_the_pseudonymised_title(built: Path, cli, tmp_pat
     assert (built / "stories" / "rose-finds-company.md").exists()
     assert find_in_tables(built / "public.db", "Zebulonia") == []
     assert "rose-finds-company" in {r[0] for r in sqlite3.connect(built / "public.db").execute("SELECT id FROM stories")}
+
+
+# A name the people list lacks is not replaced: the story is held back at the personal-data check
+# until the person is listed (with a pseudonym), the name is removed, or a curator reviews it.
+UNLISTED = [
+    ("relative", PEOPLE, "Zebulonia moved in last spring. Her husband Derwent visits on Sundays.", "Derwent"),
+    ("relative in speech", PEOPLE, '"My daughter Pemberly rang the coordinator," said Zebulonia.', "Pemberly"),
+    ("neighbour with a title", PEOPLE, "Mrs Ogunwale next door checks on Zebulonia every morning.", "Ogunwale"),
+    ("short form of a listed name", [{"name": "Robert Quistwick", "role": "person supported"}],
+     "Everyone at the allotment calls him Bob, and Bob grows the best beans.", "Bob"),
+]
+
+
+@pytest.mark.parametrize("people,body,name", [u[1:] for u in UNLISTED], ids=[u[0] for u in UNLISTED])
+def test_a_name_the_people_list_lacks_holds_the_story_back(built: Path, people, body, name):
+    write_story(built, "a-home", body=body, title="Rose finds a home", people=people, consent=ANON)
+    summary = build(built)
+    assert find_in_tables(built / "public.db", name) == [], name
+    assert "a-home" not in {r[0] for r in sqlite3.connect(built / "public.db").execute("SELECT id FROM stories")}
+    lines = [w for w in summary.warnings if "stories/a-home.md" in w]
+    assert lines and all("not in the people list" in w and name not in w for w in lines), summary.warnings
+
+
+def test_listing_the_person_publishes_the_story_with_their_name_replaced(built: Path):
+    people = [*PEOPLE, {"name": "Derwent", "role": "her husband", "pseudonym": "Sam"}]
+    write_story(built, "a-home", body=UNLISTED[0][2], title="Rose finds a home", people=people, consent=ANON)
+    summary = build(built)
+    assert not [w for w in summary.warnings if "stories/a-home.md" in w], summary.warnings
+    body = sqlite3.connect(built / "public.db").execute("SELECT body FROM stories WHERE id = 'a-home'").fetchone()[0]
+    assert body == "Rose moved in last spring. Her husband Sam visits on Sundays."

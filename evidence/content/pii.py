@@ -1,5 +1,7 @@
 """The personal-data scanner: e-mail addresses, UK phone numbers, UK postcodes and
-NHS numbers in a story's text (title, summary, narrative, people).
+NHS numbers in a story's text (title, summary, narrative, people), and in an
+anonymised story the names of people its people list lacks (which the
+anonymiser, replacing listed names only, would publish).
 
 A story with a hit stays in the working database but is held back from the
 public one until a curator has looked at it and either removed the data or
@@ -20,13 +22,18 @@ import re
 from urllib.parse import unquote
 from dataclasses import dataclass, field
 
+from evidence.content.privacy import fold, name_parts
 
 
-SCANNER_VERSION = "2"  # bump when the patterns change: every story is scanned again
+
+SCANNER_VERSION = "3"  # bump when the patterns change: every story is scanned again
 
 EMAIL, PHONE, POSTCODE, NHS = "e-mail address", "UK phone number", "UK postcode", "NHS number"
 NINO, BIRTH, ADDRESS = "National Insurance number", "date of birth", "street address"
 KINDS = (EMAIL, PHONE, POSTCODE, NHS, NINO, BIRTH, ADDRESS)
+# Found in anonymised stories only, against their people list (not in KINDS:
+# scan_text, which reads a text without its story, never reports it)
+UNLISTED = "name of someone not in the people list"
 
 _NOT_AFTER = r"(?<![\w+£$€.,/-])"  # not glued to a word, a number, a currency sign or a decimal point
 _NOT_BEFORE = r"(?![\w/]|[.,]\d|-\d)"
@@ -329,13 +336,127 @@ def _front_line(lines: list[str], close: int, fieldname: str, snippet: str) -> i
     return None
 
 
+# ---------------------------------------------------------------------------
+# Names of people an anonymised story does not list
+#
+# The anonymiser replaces only the names listed under `people:`; a story that
+# names someone else ('her husband Derek', 'my daughter Priya rang', 'Mrs
+# Okafor next door') or calls a listed person by a short form the list lacks
+# ('Bob' for Robert) would publish that name beside the pseudonym, and the
+# pseudonym would identify no one. Such a name is held back like personal
+# data, until the curator lists the person (with a pseudonym), removes the
+# name or records a review. Only names a cue marks as a person's are found
+# (no trained model tells a name from a word), so a name with no cue ('Derek
+# came round') is the curator's to see.
+
+_RELATIONS = (r"husband|wife|partner|spouse|son|daughter|step-?son|step-?daughter|child|mum|mam|mom|mother|"
+              r"dad|father|brother|sister|twin|grandson|granddaughter|grandchild|grandmother|grandfather|"
+              r"grandma|grandad|granny|nan|nana|nephew|niece|aunt|auntie|aunty|uncle|cousin|friend|"
+              r"neighbour|neighbor|boyfriend|girlfriend|fianc[eé]e?|carer|caregiver|nurse|GP|doctor|"
+              r"(?:social|support|care|key)\s+worker|keyworker|personal\s+assistant|PA|befriender|buddy|"
+              r"volunteer|mentor|coordinator|landlord|landlady|flatmate|housemate|lodger|colleague|boss")
+_PERSON_NOUNS = r"man|woman|lady|gentleman|boy|girl|person|chap|fellow|bloke|lad|lass"
+_TITLES = r"Mr|Mrs|Ms|Miss|Mx|Dr|Auntie|Aunty|Aunt|Uncle|Nan|Nana|Nanna|Gran|Granny|Grandma|Grandad|Grandpa|Nurse"
+_NAME = r"(?P<name>[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*)(?![\w-])"
+_OWNER = r"(?:my|his|her|their|our|your|[A-Z][\w'’-]*['’]s?)"
+_UNLISTED_RES = (
+    # 'her husband Derek', 'my late husband, Derek', 'Pat's son-in-law Derek', 'my friend called Priya'
+    re.compile(r"(?<![\w'’])(?i:" + _OWNER + r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:-in-law)?)"
+               r",?\s+(?:(?:called|named)\s+)?" + _NAME),
+    # 'a neighbour called Derek', 'a man named Derek'
+    re.compile(r"(?<![\w'’])(?i:(?:" + _RELATIONS + "|" + _PERSON_NOUNS + r")s?)\s+(?:called|named)\s+" + _NAME),
+    # 'Mrs Okafor', 'Dr. Ferreira', 'Auntie Bea'
+    re.compile(r"(?<![\w'’])(?:" + _TITLES + r")\.?\s+" + _NAME),
+)
+# capitalised words a cue may stand before that are not names
+_NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then", "when", "who", "what", "which",
+                        "that", "this", "he", "she", "they", "we", "you", "it", "his", "her", "their", "our",
+                        "my", "your", "its", "both", "each", "all", "also", "as", "at", "in", "on", "to", "for",
+                        "with", "from", "of", "by", "if", "is", "was", "had", "has")) | frozenset(
+    t.lower() for t in _TITLES.split("|"))
+
+# Usual short forms of English first names: a listed 'Robert' is also 'Bob'.
+# (Short forms are not replaced unasked: 'Will', 'Bill' and 'Pat' are words
+# too; a short form found holds the story back until it is listed as an alias.)
+SHORT_FORMS: dict[str, tuple[str, ...]] = {
+    "robert": ("bob", "bobby", "rob", "robbie", "bert"), "elizabeth": ("liz", "lizzie", "beth", "betty", "bess",
+    "eliza", "libby", "lisa", "elsie"), "william": ("bill", "billy", "will", "willie", "liam"), "margaret": (
+    "maggie", "meg", "peggy", "madge", "marge", "greta", "rita", "mags"), "katherine": ("kate", "kath", "kathy",
+    "katie", "kay", "kit"), "catherine": ("cath", "cathy", "kate", "katie", "cat"), "richard": ("rich", "richie",
+    "rick", "dick"), "james": ("jim", "jimmy", "jamie"), "john": ("jack", "johnny"), "edward": ("ed", "eddie",
+    "ted", "teddy", "ned"), "thomas": ("tom", "tommy"), "michael": ("mike", "mick", "mickey", "mikey"),
+    "christopher": ("chris", "kit"), "christine": ("chris", "chrissie", "tina"), "anthony": ("tony", "ant"),
+    "joseph": ("joe", "joey"), "patricia": ("pat", "patsy", "trish", "tricia"), "patrick": ("pat", "paddy"),
+    "susan": ("sue", "suzy", "susie"), "jennifer": ("jen", "jenny"), "rebecca": ("becky", "becca"),
+    "alexander": ("alex", "sandy", "xander"), "alexandra": ("alex", "sandra", "lexie"), "victoria": ("vicky",
+    "tori"), "deborah": ("debbie", "debs", "deb"), "dorothy": ("dot", "dottie", "dolly"), "frederick": ("fred",
+    "freddie"), "henry": ("harry", "hal"), "samuel": ("sam", "sammy"), "samantha": ("sam", "sammy"),
+    "daniel": ("dan", "danny"), "david": ("dave", "davey"), "charles": ("charlie", "chuck"), "andrew": ("andy",
+    "drew"), "nicholas": ("nick", "nicky"), "stephen": ("steve", "stevie"), "steven": ("steve", "stevie"),
+    "matthew": ("matt", "matty"), "benjamin": ("ben", "benny"), "jonathan": ("jon", "jonny"),
+    "timothy": ("tim", "timmy"), "peter": ("pete",), "gerald": ("gerry",), "geoffrey": ("geoff",),
+    "barbara": ("barb", "babs"), "josephine": ("jo", "josie"), "joanne": ("jo",), "theresa": ("tess", "terri"),
+    "teresa": ("tess", "terri"), "abigail": ("abby", "abi"), "isabel": ("izzy", "bel"), "isabella": ("izzy",
+    "bella"), "eleanor": ("ellie", "nell", "nora"), "helen": ("nell",), "mary": ("molly", "polly", "mae"),
+    "sarah": ("sally", "sadie"), "jacqueline": ("jackie", "jacqui"), "gwendolen": ("gwen",), "gwenllian": ("gwen",),
+}
+# an English stop word opening a sentence is that word ('Will you ...'), not a name
+_SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant"))
+
+
+def listed_name_parts(story) -> frozenset[str] | None:
+    """The folded parts of every name, alias and pseudonym of an anonymised
+    story; None for a story that is not anonymised."""
+    consent = getattr(story, "consent", None)
+    if getattr(consent, "identity", "") != "anonymised":
+        return None
+    names = [getattr(consent, "pseudonym", "") or ""]
+    for p in story.people:
+        names += [p.name or "", getattr(p, "pseudonym", "") or "", *p.aliases]
+    return frozenset(part for n in names if n.strip() for part in name_parts(n))
+
+
+def _is_listed(word: str, listed: frozenset[str]) -> bool:
+    return bool(set(name_parts(word)) & listed) or fold(word)[0] in _NOT_NAMES
+
+
+def unlisted_names(text: str, listed: frozenset[str]) -> list[Match]:
+    """Names in `text` of people that `listed` (listed_name_parts) does not
+    hold: after a cue that makes a word a person's name, and short forms of
+    a listed first name ('Bob' for Robert) that are not listed themselves."""
+    found: list[Match] = []
+    for pattern in _UNLISTED_RES:
+        for m in pattern.finditer(text):
+            if not _is_listed(m.group("name"), listed):
+                found.append(Match(UNLISTED, m.start("name"), m.end("name"), fold(m.group("name"))[0]))
+    shorts = {s for full in listed for s in SHORT_FORMS.get(full, ()) if s not in listed}
+    if shorts:
+        for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w-])", text):
+            word = m.group(1).lower()
+            if word not in shorts or any(f.start <= m.start() < f.end for f in found):
+                continue
+            if word in _SENTENCE_WORDS and re.search(r"(?:^|[.!?:\"“]\s*|\n\s*)$", text[:m.start()]):
+                continue  # 'Will you come?' at the start of a sentence
+            found.append(Match(UNLISTED, m.start(), m.end(), word))
+    return sorted(found, key=lambda m: m.start)
+
+
+# the fields where a story tells of people (not its people list, nor a source's author or publisher)
+UNLISTED_FIELDS = ("title", "summary", "body", "organisation", "place", "source.title")
+
+
 def scan_story(story, file_text: str | None = None) -> list[Detection]:
     """Personal data in a story's scanned fields, with the line of the file
-    (`file_text`, the story file as read) where each was found."""
+    (`file_text`, the story file as read) where each was found; for an
+    anonymised story, names of people it does not list too."""
     lines, close, first_body = _lines(story.path, file_text)
+    listed = listed_name_parts(story)
     hits: list[Detection] = []
     for fieldname, text in story_texts(story):
-        for m in scan_text(text):
+        matches = scan_text(text)
+        if listed is not None and (fieldname in UNLISTED_FIELDS or fieldname.endswith(".role")):
+            matches = sorted(matches + unlisted_names(text, listed), key=lambda m: m.start)
+        for m in matches:
             if fieldname == "body" and first_body >= 0:
                 line = first_body + text.count("\n", 0, m.start) + 1
             else:
@@ -352,6 +473,10 @@ def findings_hash(story_id: str, hits: list[Detection]) -> str:
 
 def hit_message(h: Detection, story_id: str) -> str:
     """One line for one hit: file, line, field and kind; never the data."""
+    if h.kind == UNLISTED:
+        return (f"{h.where()}: {h.kind} in {h.field} (the anonymiser replaces listed names only); the story is "
+                f"held back from publication until you list the person (with a pseudonym) or as an alias, "
+                f"remove the name, or run 'evidence review-pii {story_id}'")
     return (f"{h.where()}: {h.kind} in {h.field}; the story is held back from publication until "
             f"you remove it or run 'evidence review-pii {story_id}'")
 

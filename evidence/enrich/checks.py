@@ -65,13 +65,15 @@ def personal_data_check(db, summary, options) -> None:
         for sid, name, role, aliases in select_in(
                 db, "SELECT story_id, name, role, aliases FROM story_people WHERE story_id IN ({marks})", part):
             people.setdefault(sid, []).extend([name or "", role or "", *json.loads(aliases or "[]")])
-        for sid, rel, title, summ, body, public, *published in select_in(
-                db, "SELECT id, file, title, summary, body, public_people, id, organisation, place, source_title, "
-                    "source_author, source_organisation, source_publisher, source_url, source_date "
+        for sid, rel, identity, title, summ, body, public, *published in select_in(
+                db, "SELECT id, file, consent_identity, title, summary, body, public_people, id, organisation, place, "
+                    "source_title, source_author, source_organisation, source_publisher, source_url, source_date "
                     "FROM stories WHERE id IN ({marks})", part):
             texts = [title or "", summ or "", body or "", *people.get(sid, []), *(pii_field_text(k, v or "") for k, v in zip(_PRESCAN, published)),
                      *(p.get("name") or "" for p in json.loads(public or "[]"))]
-            if not any(scan_text(t) for t in texts if t):  # the common case: nothing to report, no file to read
+            # the common case: nothing to report, no file to read (an anonymised story is checked
+            # against its people list too, which needs the story)
+            if identity != "anonymised" and not any(scan_text(t) for t in texts if t):
                 rows.append(_check_row(sid, Verdict(sid, "clear", []), None))
                 continue
             story, text = _load(root, rel, sid, db, parse_story)
@@ -105,11 +107,13 @@ def _load(root: Path, rel: str, story_id: str, db, parse_story):
 
     from evidence.content.records import Person
 
-    r = db.execute("SELECT title, summary, body, file, organisation, place FROM stories WHERE id = ?", [story_id]).fetchone()
-    people = [Person(name=p["name"], role=p["role"], aliases=json.loads(p["aliases"] or "[]"))
-              for p in db.query("SELECT name, role, aliases FROM story_people WHERE story_id = ? ORDER BY position", [story_id])]
+    r = db.execute("SELECT title, summary, body, file, organisation, place, consent_identity, consent_pseudonym "
+                   "FROM stories WHERE id = ?", [story_id]).fetchone()
+    people = [Person(name=p["name"], role=p["role"], aliases=json.loads(p["aliases"] or "[]"), pseudonym=p["public_name"] or "")
+              for p in db.query("SELECT name, role, aliases, public_name FROM story_people WHERE story_id = ? ORDER BY position", [story_id])]
     return SimpleNamespace(id=story_id, title=r[0] or "", summary=r[1] or "", body=r[2] or "", people=people,
-                           organisation=r[4] or "", place=r[5] or "", path=r[3] or rel, privacy={}), None
+                           organisation=r[4] or "", place=r[5] or "", path=r[3] or rel, privacy={},
+                           consent=SimpleNamespace(identity=r[6] or "", pseudonym=r[7] or "")), None
 
 
 def held_stories(db) -> list[dict]:
