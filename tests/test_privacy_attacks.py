@@ -154,6 +154,15 @@ def test_an_apostrophe_name_written_with_a_space_or_half_alone():
         assert w not in out.lower(), (w, out)
 
 
+def test_a_name_with_a_capital_inside_written_as_two_words():
+    # 'JoAnne', 'MacLeod', 'DiMaggio' are also written 'Jo Anne', 'Mac Leod', 'Di Maggio'
+    rep = {"JoAnne MacLeod": "Kim", "Luca DiMaggio": "Lee"}
+    out = pseudonymise("Jo Anne came; Mrs Mac Leod's kettle; JO ANNE MAC LEOD; Mr Di Maggio and Maggio's van.", rep)
+    assert find_names(out, rep) == [], out
+    for w in ("anne", "leod", "maggio"):
+        assert w not in out.lower(), (w, out)
+
+
 @pytest.mark.parametrize("name", ["Nan", "Grandad", "Auntie Nana"])
 def test_a_name_made_only_of_title_words_is_still_a_name(name):
     # the person is called that: a title is left alone only beside a name ('Mr' of 'Mr Jones')

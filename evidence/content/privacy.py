@@ -161,10 +161,12 @@ def name_parts(name: str) -> list[str]:
     """The folded parts of a name: words split at spaces, and also the pieces
     of a hyphenated one ('Mary-Ann' -> 'maryann', 'mary', 'ann') or of one
     with an apostrophe ('O'Neill' -> 'oneill', 'neill': 'O Neill' and 'Mrs
-    Neill' are written too). Honorifics are not parts when the name has
+    Neill' are written too), or of one with a capital inside ('JoAnne' ->
+    'jo', 'anne'; 'MacLeod' -> 'mac', 'leod': 'Jo Anne' and 'Mac Leod' are
+    written too). Honorifics are not parts when the name has
     other words ('Mr' of 'Mr Jones'), and are when it has none ('Nan', 'Auntie
     Nana': that is what the person is called). Single letters are not parts."""
-    folded, _ = fold(unicodedata.normalize("NFC", name))
+    folded, _ = fold(unicodedata.normalize("NFC", _CAMEL.sub("-", name)))
     parts: list[str] = []
     for word in folded.split():
         whole = "".join(ch for ch in word if ch.isalnum())
@@ -224,8 +226,10 @@ def _name_words(name: str) -> tuple[str, ...]:
 
 
 def _names_for(name: str) -> list[tuple[str, ...]]:
-    """Word sequences to look for: the name's words in order, and each part alone."""
-    seqs = [_name_words(name)]
+    """Word sequences to look for: the name's words in order (and with a
+    capital inside a word taken as the start of another: 'Jo Anne Mac Leod'
+    for 'JoAnne MacLeod'), and each part alone."""
+    seqs = [_name_words(name), _name_words(_CAMEL.sub(" ", name))]
     seqs += [(p,) for p in name_parts(name)]
     return [s for s in seqs if s]
 
