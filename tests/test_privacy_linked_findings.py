@@ -184,3 +184,26 @@ def test_a_curators_certainty_reason_naming_the_person_holds_the_story_back(base
     assert [w for w in summary.warnings if STORY in w and "assessment" in w], summary.warnings
     assert sqlite3.connect(base / "public.db").execute(
         "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("description: \"Homeshare is", "description: \"Thaddeus found his lodger through Homeshare. Homeshare is", "description"),
+    ("aliases:", "confidence:\n  - {domain: ascot/social-participation-and-involvement, level: moderate, "
+                 "reason: \"Mr Merriweather's lodger tells the same story\", by: Sam, date: 2026-11-29}\naliases:",
+     "confidence reason"),
+], ids=["description", "confidence reason"])
+def test_the_approach_card_naming_the_person_holds_the_story_back(built: Path, old, new, field):
+    # the evidence card shows the approach's texts next to its stories' titles and quoted sentences
+    _story(built)
+    approach = built / "approaches" / "homeshare.yml"
+    text = approach.read_text(encoding="utf-8")
+    approach.write_text(text.replace(old, new, 1), encoding="utf-8")
+    summary = build(built)
+    assert [w for w in summary.warnings if STORY in w and "approach 'homeshare'" in w and field in w], summary.warnings
+    assert sqlite3.connect(built / "public.db").execute(
+        "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 0
+    approach.write_text(text, encoding="utf-8")  # the curator takes the name out: the story is published
+    summary = build(built)
+    assert not [w for w in summary.warnings if STORY in w], summary.warnings
+    assert sqlite3.connect(built / "public.db").execute(
+        "SELECT count(*) FROM stories WHERE id = ?", [STORY]).fetchone()[0] == 1

@@ -3,7 +3,7 @@ enrichment steps, whatever the build's options say. They guard what may be
 published: a story whose id is tombstoned is refused (the build rolls back),
 a story with personal data is held back from the public database until a
 curator has reviewed it (curate/pii_review.py), and an anonymised story is
-held back while a finding shown with it names one of its people.
+held back while a finding shown with it, or its approach, names one of its people.
 """
 from __future__ import annotations
 
@@ -158,9 +158,10 @@ def linked_names_check(db, summary, options) -> None:
     """Build step: hold back (privacy_holds) every anonymised story while a
     finding shown with it (one of its approach, or linked to it and not
     rejected) names one of its people in any published field of the
-    finding or its study: the pseudonym next to the name would undo it.
-    A story is checked again only when it, or a finding or study shown with
-    it, changed (privacy_checked keeps a hash of what was checked). One
+    finding or its study, or its approach does (the evidence card shows
+    the approach's texts beside the story): the pseudonym next to the name
+    would undo it. A story is checked again only when it, its approach, or a
+    finding or study shown with it, changed (privacy_checked keeps a hash of what was checked). One
     warning line per held finding on every build, naming the file, line and
     fields, never the name."""
     import hashlib
@@ -175,15 +176,17 @@ SELECT s.id, f.id, f.content_hash, st.content_hash FROM stories s JOIN findings 
   JOIN studies st ON st.id = f.study_id
  WHERE s.consent_identity = 'anonymised' AND s.status = 'published' AND s.consent_scope = 'public'""").fetchall():
         shown.setdefault(sid, []).append(f"{fid}:{fhash}:{shash}")
-    keys = {sid: hashlib.sha256("\n".join([h, *sorted(shown.get(sid, []))]).encode()).hexdigest()
-            for sid, (_, h) in stories.items()}
+    approaches = {r[0]: r[1] or "" for r in db.execute("SELECT id, content_hash FROM approaches").fetchall()}
+    keys = {sid: hashlib.sha256("\n".join([h, f"approach:{approaches.get(a, '')}", *sorted(shown.get(sid, []))]).encode()).hexdigest()
+            for sid, (a, h) in stories.items()}
     checked = {r[0]: r[1] for r in db.execute("SELECT story_id, key FROM privacy_checked").fetchall()}
     gone = [sid for sid in checked if sid not in stories]
     todo = sorted(sid for sid in stories if checked.get(sid) != keys[sid])
     if gone or todo:
         delete_in(db, "privacy_holds", "story_id", [*gone, *todo])
         delete_in(db, "privacy_checked", "story_id", gone)
-        holds = [h for sid in todo for h in _names_in_shown_findings(db, sid, stories[sid][0])]
+        holds = [h for sid in todo for h in [*_names_in_shown_findings(db, sid, stories[sid][0]),
+                                             *_names_in_approach(db, sid, stories[sid][0])]]
         upsert(db, "privacy_holds", holds, pk=("story_id", "finding_id"))
         upsert(db, "privacy_checked", [{"story_id": sid, "key": keys[sid]} for sid in todo], pk="story_id")
         summary.enriched["privacy_holds"] = len(todo)
@@ -196,6 +199,12 @@ SELECT s.id, f.id, f.content_hash, st.content_hash FROM stories s JOIN findings 
             warnings.append(f"{_finding_where(root, rel, fid)}: finding '{fid}' names a person of the anonymised "
                             f"story '{sid}' (in {fields.replace(',', ', ')}); the story is held back from publication "
                             f"until the finding no longer names them (write the story's pseudonym or leave the name out)")
+        for sid, approach, fields, rel in db.execute(
+                "SELECT h.story_id, a.id, h.fields, a.file FROM privacy_holds h JOIN approaches a "
+                "ON h.finding_id = ? || a.id ORDER BY h.story_id", [_APPROACH_HOLD]).fetchall():
+            warnings.append(f"{rel or 'approaches'}: approach '{approach}' names a person of the anonymised story "
+                            f"'{sid}' (in {fields.replace(',', ', ')}); the story is held back from publication "
+                            f"until the approach no longer names them (write the story's pseudonym or leave the name out)")
 
 
 def anonymised_names(db, story_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -231,6 +240,32 @@ def _names_in_shown_findings(db, story_id: str, approach: str) -> list[dict]:
         if fields:
             out.append({"story_id": story_id, "finding_id": row[0], "fields": ",".join(fields)})
     return out
+
+
+# An approach's published texts, shown on its evidence card next to the
+# titles and quoted sentences of its stories (the card's story reasons carry
+# a curator's confidence override reason); a hold for them is kept in
+# privacy_holds with finding_id 'approach:<id>'
+_APPROACH_HOLD = "approach:"
+_APPROACH_TEXT = ("id", "name", "description", "scale_note", "organisation", "website")
+
+
+def _names_in_approach(db, story_id: str, approach: str) -> list[dict]:
+    """A privacy_holds row when the approach of an anonymised story names one
+    of its people in a published text: its own fields, its sources and a
+    curator's confidence override reasons."""
+    from evidence.content.privacy import find_names
+
+    names = anonymised_names(db, [story_id]).get(story_id, {})
+    row = db.execute(f"SELECT {', '.join(_APPROACH_TEXT)}, sources, confidence FROM approaches WHERE id = ?",
+                     [approach]).fetchone() if names else None
+    if row is None:
+        return []
+    texts = list(zip(_APPROACH_TEXT, row))
+    texts += [("sources", str(v)) for src in json.loads(row[-2] or "[]") for k, v in src.items() if k != "seed" and v]
+    texts += [("confidence reason", str(c.get("reason") or "")) for c in json.loads(row[-1] or "[]") if isinstance(c, dict)]
+    fields = list(dict.fromkeys(k for k, v in texts if v and find_names(str(v), names)))
+    return [{"story_id": story_id, "finding_id": _APPROACH_HOLD + approach, "fields": ",".join(fields)}] if fields else []
 
 
 def _finding_where(root: Path, rel: str | None, finding_id: str) -> str:
