@@ -88,6 +88,9 @@ FORMS = [
     ("Greek capital Zeta", "Ζebedee waved."),
     ("Greek capitals Mu, Nu and Eta", "QUARTΕRΜΑΙΝΕ, ΖΕΒΕDΕΕ"),
     ("Cherokee look-alike capital", "ᏃEBEDEE"),
+    # letters typed for an apostrophe: as letters they hid the end of the name
+    ("modifier letter apostrophe", "Zebedeeʼs garden"),
+    ("saltillo for an apostrophe", "Mr Quartermaineꞌs shed"),
 ]
 
 

@@ -57,6 +57,10 @@ _CONFUSABLES = str.maketrans({
     "τ": "t", "υ": "u", "χ": "x", "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae",
     "œ": "oe", "ß": "ss", "һ": "h", "ү": "y", "ӏ": "l", "ϲ": "c", "ϳ": "j", "օ": "o", "ս": "u", "հ": "h",
 })
+# Letters that look like an apostrophe (modifier letters, the saltillo),
+# typed for one by some keyboards and autocorrection ('Zebedeeʼs', 'OꞌNeill'):
+# read as one, since as letters they would hide the word's end from the match
+_APOSTROPHE_LETTERS = str.maketrans({c: "'" for c in "ʼʻʹʽˈꞌ"})
 # Capitals that look like another Latin letter than their small form does
 # (Greek 'Η' is an H, its small 'η' an n; 'Μ' an M, 'μ' a u): mapped before
 # case-folding, so 'Ηannah' and 'Μary' are read as they are seen.
@@ -106,7 +110,7 @@ def _fold_char(c: str) -> str:
             if m:
                 d = m.group(1)
         out.append(d)
-    return "".join(out).translate(_CONFUSABLE_CAPITALS).casefold().translate(_CONFUSABLES)
+    return "".join(out).translate(_CONFUSABLE_CAPITALS).casefold().translate(_CONFUSABLES).translate(_APOSTROPHE_LETTERS)
 
 
 def _percent_char(text: str, i: int) -> tuple[str, int] | None:
