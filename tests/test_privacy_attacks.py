@@ -91,6 +91,9 @@ FORMS = [
     # letters typed for an apostrophe: as letters they hid the end of the name
     ("modifier letter apostrophe", "Zebedeeʼs garden"),
     ("saltillo for an apostrophe", "Mr Quartermaineꞌs shed"),
+    # scripts written without spaces put their letters right against a name
+    ("inside Chinese text", "Zebedee的女儿来了，我和Quartermaine一起"),
+    ("inside Japanese text", "Zebedeeさんのお母さん"),
 ]
 
 

@@ -193,10 +193,13 @@ def _word_pattern(part: str) -> str:
 
 # A name part stands between non-letters: digits, underscores and
 # punctuation separate it ('margaret1952', '1952margaret', 'zeb_q').
-_BEFORE = r"(?<![^\W_\d])"  # not preceded by a letter
-_AFTER = r"(?![^\W_\d])"
+# Only a Latin letter (as folded) joins a name to a word: a letter of a
+# script written without spaces does not ('Zebedee的女儿', 'Zebedeeさん').
+_LATIN = r"[a-z\u00c0-\u024f\u1e00-\u1eff\u2c60-\u2c7f\ua720-\ua7ff]"
+_BEFORE = r"(?<!" + _LATIN + ")"  # not preceded by a letter
+_AFTER = r"(?!" + _LATIN + ")"
 _HONORIFIC = r"(?:(?:" + "|".join(HONORIFICS) + r")\.?[\s\W_]{1,3})?"
-_POSSESSIVE_S = r"(?:s(?![^\W_\d]))?"  # 'Zebedees' (a possessive without its apostrophe)
+_POSSESSIVE_S = r"(?:s" + _AFTER + ")?"  # 'Zebedees' (a possessive without its apostrophe)
 
 
 @lru_cache(maxsize=256)
