@@ -121,6 +121,8 @@ UNLISTED = [
     ("relative", PEOPLE, "Zebulonia moved in last spring. Her husband Derwent visits on Sundays.", "Derwent"),
     ("relative in speech", PEOPLE, '"My daughter Pemberly rang the coordinator," said Zebulonia.', "Pemberly"),
     ("neighbour with a title", PEOPLE, "Mrs Ogunwale next door checks on Zebulonia every morning.", "Ogunwale"),
+    ("someone's relation, in a role", [{"name": "Zebulonia Quistwick", "role": "Derwent's wife"}],
+     "Zebulonia has lived in the village all her life.", "Derwent"),
     ("short form of a listed name", [{"name": "Robert Quistwick", "role": "person supported"}],
      "Everyone at the allotment calls him Bob, and Bob grows the best beans.", "Bob"),
 ]

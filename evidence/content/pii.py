@@ -355,6 +355,8 @@ _RELATIONS = (r"husband|wife|partner|spouse|son|daughter|step-?son|step-?daughte
               r"neighbour|neighbor|boyfriend|girlfriend|fianc[eé]e?|carer|caregiver|nurse|GP|doctor|"
               r"(?:social|support|care|key)\s+worker|keyworker|personal\s+assistant|PA|befriender|buddy|"
               r"volunteer|mentor|coordinator|landlord|landlady|flatmate|housemate|lodger|colleague|boss")
+_KIN = (r"husband|wife|partner|son|daughter|mum|mam|mom|mother|dad|father|brother|sister|grandson|granddaughter|"
+        r"nephew|niece|aunt|auntie|uncle|cousin|friend|neighbour|neighbor|boyfriend|girlfriend")
 _PERSON_NOUNS = r"man|woman|lady|gentleman|boy|girl|person|chap|fellow|bloke|lad|lass"
 _TITLES = r"Mr|Mrs|Ms|Miss|Mx|Dr|Auntie|Aunty|Aunt|Uncle|Nan|Nana|Nanna|Gran|Granny|Grandma|Grandad|Grandpa|Nurse"
 _NAME = r"(?P<name>[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*)(?![\w-])"
@@ -367,6 +369,8 @@ _UNLISTED_RES = (
     re.compile(r"(?<![\w'’])(?i:(?:" + _RELATIONS + "|" + _PERSON_NOUNS + r")s?)\s+(?:called|named)\s+" + _NAME),
     # 'Mrs Okafor', 'Dr. Ferreira', 'Auntie Bea'
     re.compile(r"(?<![\w'’])(?:" + _TITLES + r")\.?\s+" + _NAME),
+    # 'Derek's wife', 'Priya's mum rang' (family and friends only: 'Mencap's volunteers' is no one's name)
+    re.compile(r"(?<![\w'’-])" + _NAME.replace(r"(?![\w-])", "") + r"['’]s\s+(?i:" + _KIN + r")\b"),
 )
 # capitalised words a cue may stand before that are not names
 _NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then", "when", "who", "what", "which",
