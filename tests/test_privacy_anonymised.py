@@ -123,6 +123,7 @@ UNLISTED = [
     ("neighbour with a title", PEOPLE, "Mrs Ogunwale next door checks on Zebulonia every morning.", "Ogunwale"),
     ("someone's relation, in a role", [{"name": "Zebulonia Quistwick", "role": "Derwent's wife"}],
      "Zebulonia has lived in the village all her life.", "Derwent"),
+    ("names listed after a relation", PEOPLE, "Zebulonia's grandchildren, Marwenna and Tamsinelle, visit.", "Tamsinelle"),
     ("short form of a listed name", [{"name": "Robert Quistwick", "role": "person supported"}],
      "Everyone at the allotment calls him Bob, and Bob grows the best beans.", "Bob"),
 ]

@@ -363,7 +363,7 @@ _NAME = r"(?P<name>[A-Z][a-z]+(?:[-'’][A-Z]?[a-z]+)*)(?![\w-])"
 _OWNER = r"(?:my|his|her|their|our|your|[A-Z][\w'’-]*['’]s?)"
 _UNLISTED_RES = (
     # 'her husband Derek', 'my late husband, Derek', 'Pat's son-in-law Derek', 'my friend called Priya'
-    re.compile(r"(?<![\w'’])(?i:" + _OWNER + r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:-in-law)?)"
+    re.compile(r"(?<![\w'’])(?i:" + _OWNER + r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:s|ren)?(?:-in-law)?)"
                r",?\s+(?:(?:called|named)\s+)?" + _NAME),
     # 'a neighbour called Derek', 'a man named Derek'
     re.compile(r"(?<![\w'’])(?i:(?:" + _RELATIONS + "|" + _PERSON_NOUNS + r")s?)\s+(?:called|named)\s+" + _NAME),
@@ -424,6 +424,19 @@ def _is_listed(word: str, listed: frozenset[str]) -> bool:
     return bool(set(name_parts(word)) & listed) or fold(word)[0] in _NOT_NAMES
 
 
+_AND_NAME = re.compile(r"(?:,\s*|,?\s+(?:and|or|&)\s+)" + _NAME)
+
+
+def _more_names(text: str, at: int) -> list[tuple[int, int]]:
+    """Spans of the names listed after the one a cue found ('her children
+    Amy, Kofi and Tom'): each is as much a person's name as the first."""
+    out = []
+    while (m := _AND_NAME.match(text, at)) and fold(m.group("name"))[0] not in _NOT_NAMES:
+        out.append((m.start("name"), m.end("name")))
+        at = m.end("name")
+    return out
+
+
 def unlisted_names(text: str, listed: frozenset[str]) -> list[Match]:
     """Names in `text` of people that `listed` (listed_name_parts) does not
     hold: after a cue that makes a word a person's name, and short forms of
@@ -431,8 +444,9 @@ def unlisted_names(text: str, listed: frozenset[str]) -> list[Match]:
     found: list[Match] = []
     for pattern in _UNLISTED_RES:
         for m in pattern.finditer(text):
-            if not _is_listed(m.group("name"), listed):
-                found.append(Match(UNLISTED, m.start("name"), m.end("name"), fold(m.group("name"))[0]))
+            for start, end in [(m.start("name"), m.end("name")), *_more_names(text, m.end("name"))]:
+                if not _is_listed(text[start:end], listed):
+                    found.append(Match(UNLISTED, start, end, fold(text[start:end])[0]))
     shorts = {s for full in listed for s in SHORT_FORMS.get(full, ()) if s not in listed}
     if shorts:
         for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w-])", text):
