@@ -383,28 +383,33 @@ _NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then",
 # (Short forms are not replaced unasked: 'Will', 'Bill' and 'Pat' are words
 # too; a short form found holds the story back until it is listed as an alias.)
 SHORT_FORMS: dict[str, tuple[str, ...]] = {
-    "robert": ("bob", "bobby", "rob", "robbie", "bert"), "elizabeth": ("liz", "lizzie", "beth", "betty", "bess",
-    "eliza", "libby", "lisa", "elsie"), "william": ("bill", "billy", "will", "willie", "liam"), "margaret": (
-    "maggie", "meg", "peggy", "madge", "marge", "greta", "rita", "mags"), "katherine": ("kate", "kath", "kathy",
-    "katie", "kay", "kit"), "catherine": ("cath", "cathy", "kate", "katie", "cat"), "richard": ("rich", "richie",
-    "rick", "dick"), "james": ("jim", "jimmy", "jamie"), "john": ("jack", "johnny"), "edward": ("ed", "eddie",
-    "ted", "teddy", "ned"), "thomas": ("tom", "tommy"), "michael": ("mike", "mick", "mickey", "mikey"),
-    "christopher": ("chris", "kit"), "christine": ("chris", "chrissie", "tina"), "anthony": ("tony", "ant"),
-    "joseph": ("joe", "joey"), "patricia": ("pat", "patsy", "trish", "tricia"), "patrick": ("pat", "paddy"),
-    "susan": ("sue", "suzy", "susie"), "jennifer": ("jen", "jenny"), "rebecca": ("becky", "becca"),
-    "alexander": ("alex", "sandy", "xander"), "alexandra": ("alex", "sandra", "lexie"), "victoria": ("vicky",
-    "tori"), "deborah": ("debbie", "debs", "deb"), "dorothy": ("dot", "dottie", "dolly"), "frederick": ("fred",
-    "freddie"), "henry": ("harry", "hal"), "samuel": ("sam", "sammy"), "samantha": ("sam", "sammy"),
-    "daniel": ("dan", "danny"), "david": ("dave", "davey"), "charles": ("charlie", "chuck"), "andrew": ("andy",
-    "drew"), "nicholas": ("nick", "nicky"), "stephen": ("steve", "stevie"), "steven": ("steve", "stevie"),
+    "robert": ("bob", "bobby", "rob", "robbie", "bert"),
+    "elizabeth": ("liz", "lizzie", "beth", "betty", "bess", "eliza", "libby", "lisa", "elsie"),
+    "william": ("bill", "billy", "will", "willie", "liam"),
+    "margaret": ("maggie", "meg", "peggy", "madge", "marge", "greta", "rita", "mags"),
+    "katherine": ("kate", "kath", "kathy", "katie", "kay", "kit"),
+    "catherine": ("cath", "cathy", "kate", "katie", "cat"), "richard": ("rich", "richie", "rick", "dick"),
+    "james": ("jim", "jimmy", "jamie"), "john": ("jack", "johnny"),
+    "edward": ("ed", "eddie", "ted", "teddy", "ned"), "thomas": ("tom", "tommy"),
+    "michael": ("mike", "mick", "mickey", "mikey"), "christopher": ("chris", "kit"),
+    "christine": ("chris", "chrissie", "tina"), "anthony": ("tony", "ant"), "joseph": ("joe", "joey"),
+    "patricia": ("pat", "patsy", "trish", "tricia"), "patrick": ("pat", "paddy"), "susan": ("sue", "suzy", "susie"),
+    "jennifer": ("jen", "jenny"), "rebecca": ("becky", "becca"), "alexander": ("alex", "sandy", "xander"),
+    "alexandra": ("alex", "sandra", "lexie"), "victoria": ("vicky", "tori"), "deborah": ("debbie", "debs", "deb"),
+    "dorothy": ("dot", "dottie", "dolly"), "frederick": ("fred", "freddie"), "henry": ("harry", "hal"),
+    "samuel": ("sam", "sammy"), "samantha": ("sam", "sammy"), "daniel": ("dan", "danny"),
+    "david": ("dave", "davey"), "charles": ("charlie", "chuck"), "andrew": ("andy", "drew"),
+    "nicholas": ("nick", "nicky"), "stephen": ("steve", "stevie"), "steven": ("steve", "stevie"),
     "matthew": ("matt", "matty"), "benjamin": ("ben", "benny"), "jonathan": ("jon", "jonny"),
     "timothy": ("tim", "timmy"), "peter": ("pete",), "gerald": ("gerry",), "geoffrey": ("geoff",),
     "barbara": ("barb", "babs"), "josephine": ("jo", "josie"), "joanne": ("jo",), "theresa": ("tess", "terri"),
-    "teresa": ("tess", "terri"), "abigail": ("abby", "abi"), "isabel": ("izzy", "bel"), "isabella": ("izzy",
-    "bella"), "eleanor": ("ellie", "nell", "nora"), "helen": ("nell",), "mary": ("molly", "polly", "mae"),
-    "sarah": ("sally", "sadie"), "jacqueline": ("jackie", "jacqui"), "gwendolen": ("gwen",), "gwenllian": ("gwen",),
+    "teresa": ("tess", "terri"), "abigail": ("abby", "abi"), "isabel": ("izzy", "bel"),
+    "isabella": ("izzy", "bella"), "eleanor": ("ellie", "nell", "nora"), "helen": ("nell",),
+    "mary": ("molly", "polly", "mae"), "sarah": ("sally", "sadie"), "jacqueline": ("jackie", "jacqui"),
+    "gwendolen": ("gwen",), "gwenllian": ("gwen",),
 }
-# an English stop word opening a sentence is that word ('Will you ...'), not a name
+# short forms that are also ordinary words: opening a sentence, they are the
+# word ('Will you come?', 'Drew a map'), not the name
 _SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant"))
 
 
@@ -421,6 +426,8 @@ def listed_name_parts(story) -> frozenset[str] | None:
 
 
 def _is_listed(word: str, listed: frozenset[str]) -> bool:
+    """True when `word` shares a part with a listed name or pseudonym (it is
+    replaced, or is the pseudonym), or is no name at all ('The', 'Mr')."""
     return bool(set(name_parts(word)) & listed) or fold(word)[0] in _NOT_NAMES
 
 
