@@ -126,6 +126,8 @@ UNLISTED = [
     ("names listed after a relation", PEOPLE, "Zebulonia's grandchildren, Marwenna and Tamsinelle, visit.", "Tamsinelle"),
     ("short form of a listed name", [{"name": "Robert Quistwick", "role": "person supported"}],
      "Everyone at the allotment calls him Bob, and Bob grows the best beans.", "Bob"),
+    ("full form of a listed short name", [{"name": "Bob Quistwick", "role": "person supported"}],
+     "Bob's letters from the council still say Robert.", "Robert"),
 ]
 
 

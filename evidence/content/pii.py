@@ -413,16 +413,26 @@ SHORT_FORMS: dict[str, tuple[str, ...]] = {
 _SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant"))
 
 
-def listed_name_parts(story) -> frozenset[str] | None:
-    """The folded parts of every name, alias and pseudonym of an anonymised
-    story; None for a story that is not anonymised."""
+# the other way: the full names a listed short form stands for ('Robert' for a listed 'Bob')
+FULL_FORMS: dict[str, tuple[str, ...]] = {
+    short: tuple(full for full, shorts in SHORT_FORMS.items() if short in shorts)
+    for shorts in SHORT_FORMS.values() for short in shorts}
+
+
+def listed_name_parts(story) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the folded parts of every name, alias and pseudonym, those of the
+    names and aliases alone) of an anonymised story; None for a story that
+    is not anonymised. A word sharing a part of the first is replaced, or is
+    a pseudonym; the other forms of the second are looked for (a
+    pseudonym's are nobody's)."""
     consent = getattr(story, "consent", None)
     if getattr(consent, "identity", "") != "anonymised":
         return None
-    names = [getattr(consent, "pseudonym", "") or ""]
-    for p in story.people:
-        names += [p.name or "", getattr(p, "pseudonym", "") or "", *p.aliases]
-    return frozenset(part for n in names if n.strip() for part in name_parts(n))
+    real = [n for p in story.people for n in (p.name or "", *p.aliases) if n.strip()]
+    pseudonyms = [n for n in (getattr(consent, "pseudonym", ""), *(getattr(p, "pseudonym", "") for p in story.people))
+                  if n and n.strip()]
+    names = frozenset(part for n in real for part in name_parts(n))
+    return names | {part for n in pseudonyms for part in name_parts(n)}, names
 
 
 def _is_listed(word: str, listed: frozenset[str]) -> bool:
@@ -444,17 +454,18 @@ def _more_names(text: str, at: int) -> list[tuple[int, int]]:
     return out
 
 
-def unlisted_names(text: str, listed: frozenset[str]) -> list[Match]:
+def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = frozenset()) -> list[Match]:
     """Names in `text` of people that `listed` (listed_name_parts) does not
-    hold: after a cue that makes a word a person's name, and short forms of
-    a listed first name ('Bob' for Robert) that are not listed themselves."""
+    hold: after a cue that makes a word a person's name, and the short forms
+    of a first name in `names` ('Bob' for Robert), or the full forms of a
+    short one ('Robert' for Bob), that are not listed themselves."""
     found: list[Match] = []
     for pattern in _UNLISTED_RES:
         for m in pattern.finditer(text):
             for start, end in [(m.start("name"), m.end("name")), *_more_names(text, m.end("name"))]:
                 if not _is_listed(text[start:end], listed):
                     found.append(Match(UNLISTED, start, end, fold(text[start:end])[0]))
-    shorts = {s for full in listed for s in SHORT_FORMS.get(full, ()) if s not in listed}
+    shorts = {s for n in names for s in (*SHORT_FORMS.get(n, ()), *FULL_FORMS.get(n, ())) if s not in listed}
     if shorts:
         for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w-])", text):
             word = m.group(1).lower()
@@ -480,7 +491,7 @@ def scan_story(story, file_text: str | None = None) -> list[Detection]:
     for fieldname, text in story_texts(story):
         matches = scan_text(text)
         if listed is not None and (fieldname in UNLISTED_FIELDS or fieldname.endswith(".role")):
-            matches = sorted(matches + unlisted_names(text, listed), key=lambda m: m.start)
+            matches = sorted(matches + unlisted_names(text, *listed), key=lambda m: m.start)
         for m in matches:
             if fieldname == "body" and first_body >= 0:
                 line = first_body + text.count("\n", 0, m.start) + 1
