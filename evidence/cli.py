@@ -177,8 +177,9 @@ def add_cmd(
     does, and updates both databases. Refuses (exit 1, nothing written) an
     unknown approach, a missing consent basis, an existing id or narrative,
     a withdrawn id, and an empty or non-text body. A story holding personal
-    data (e-mail, phone, postcode, NHS number) is added but held back from
-    publication until reviewed (see 'evidence review-pii')."""
+    data (e-mail, phone, postcode, NHS number; in an anonymised story, a name
+    its people list lacks) is added but held back from publication until
+    reviewed (see 'evidence review-pii')."""
     from evidence.curate import add as adding
 
     if from_review is not None:
