@@ -94,6 +94,9 @@ FORMS = [
     # scripts written without spaces put their letters right against a name
     ("inside Chinese text", "Zebedee的女儿来了，我和Quartermaine一起"),
     ("inside Japanese text", "Zebedeeさんのお母さん"),
+    # web addresses named after the person, the name glued to a word
+    ("a fundraising page for the family", "give at justgiving.com/quartermainefamily"),
+    ("a blog's domain", "https://zebedeesallotment.blogspot.com"),
 ]
 
 

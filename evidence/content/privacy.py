@@ -367,6 +367,11 @@ _HANDLE = re.compile(r"(?<![\w@#])[@#][^\W_][\w.]*|[\w.+-]+(?=@[^\W_][\w-]*\.)")
 _URL = re.compile(r"(?:https?://|www\.|(?<![\w.@/-])[^\W_][\w-]*(?:\.[\w-]+)*\.[a-z]{2,}/)[^\s<>()\[\]\"'`]*")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _INITIALS = 2  # letters of initials allowed before or after a name part in a web address
+# a name part this long is the name wherever it stands in a word of a web
+# address ('justgiving.com/okonkwofamily', 'www.quartermainefamily.org.uk':
+# pages are named after people); a shorter one only with initials beside it
+# ('example.org/annual-report' is not Ann's)
+_LONG_PART = 5
 
 
 def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
@@ -396,13 +401,18 @@ def _handle_spans(text: str, folded: str, index, by_pseudonym: dict[str, list[tu
 @lru_cache(maxsize=256)
 def _with_initials(parts: tuple[str, ...]) -> tuple[re.Pattern, ...]:
     """A word of a web address that is a part (three letters or more) with at
-    most _INITIALS letters after it, or before it."""
+    most _INITIALS letters after it, or before it; and a part of _LONG_PART
+    letters or more anywhere."""
     alt = "|".join(re.escape(p) for p in parts if len(p) >= 3)
     if not alt:
         return ()
     letter, edge = r"[^\W\d_]", r"(?<![^\W\d_])"
-    return (re.compile(edge + f"(?P<part>{alt}){letter}{{0,{_INITIALS}}}(?!{letter})"),
-            re.compile(edge + f"{letter}{{1,{_INITIALS}}}(?P<part>{alt})(?!{letter})"))
+    patterns = [re.compile(edge + f"(?P<part>{alt}){letter}{{0,{_INITIALS}}}(?!{letter})"),
+                re.compile(edge + f"{letter}{{1,{_INITIALS}}}(?P<part>{alt})(?!{letter})")]
+    long = "|".join(re.escape(p) for p in parts if len(p) >= _LONG_PART)
+    if long:
+        patterns.append(re.compile(f"(?P<part>{long})"))
+    return tuple(patterns)
 
 
 def _ends_in_part(matched: str, seqs: list[tuple[str, ...]]) -> bool:
