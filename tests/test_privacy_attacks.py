@@ -97,6 +97,9 @@ FORMS = [
     # web addresses named after the person, the name glued to a word
     ("a fundraising page for the family", "give at justgiving.com/quartermainefamily"),
     ("a blog's domain", "https://zebedeesallotment.blogspot.com"),
+    # spelt out letter by letter, for emphasis or so that the reader gets it right
+    ("spelt out", "his name is spelt Z E B E D E E, with three Es"),
+    ("spelt out in lower case with a possessive", "q u a r t e r m a i n e's shed"),
 ]
 
 

@@ -253,7 +253,7 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
     spans = _spans_in(text, range(len(text) + 1), by_pseudonym, handles=True)
-    for view in (_markdown_visible, _camel_split):
+    for view in (_markdown_visible, _camel_split, _spelt_out_joined):
         seen, where = view(text)
         if seen != text:
             spans += _spans_in(seen, where, by_pseudonym)
@@ -333,6 +333,24 @@ def _markdown_visible(text: str) -> tuple[str, list[int]]:
     out.append(text[last:])
     where.extend(range(last, len(text) + 1))
     return "".join(out), where
+
+
+# a name spelt out letter by letter ('Z E B E D E E', for emphasis or so that
+# the reader gets it right): three single letters or more, a space between each
+_SINGLE = r"(?<![^\W\d_])[^\W\d_](?![^\W\d_])"
+_SPELT_OUT = re.compile(_SINGLE + r"(?:[ \u00a0]" + _SINGLE + "){2,}")
+
+
+def _spelt_out_joined(text: str) -> tuple[str, list[int]]:
+    """`text` with the spaces inside every run of letters spelt out removed
+    ('Z E B E D E E' -> 'ZEBEDEE'), and for each of its offsets, and its end,
+    the offset in `text`."""
+    runs = list(_SPELT_OUT.finditer(text))
+    if not runs:
+        return text, range(len(text) + 1)
+    gone = {i for m in runs for i in range(m.start() + 1, m.end(), 2)}
+    where = [i for i in range(len(text)) if i not in gone]
+    return "".join(text[i] for i in where), where + [len(text)]
 
 
 _CAMEL = re.compile(r"(?<=[a-zß-öø-ÿ])(?=[A-ZÀ-ÖØ-Þ])")
