@@ -103,6 +103,10 @@ def test_public_tags_follow_consent_and_pseudonyms(base: Path):
     (base / "stories" / "end-of-life-neighbour.md").write_text(
         text.replace("identity: named", "identity: anonymised\n  pseudonym: Rose")
         .replace("id: agnes-and-lucia", "id: end-of-life-neighbour"), encoding="utf-8")
+    # the approach's description names them too, and would hold the story back
+    approach = base / "approaches" / "compassionate-neighbours.yml"
+    approach.write_text(approach.read_text(encoding="utf-8").replace("Lucia, matched with Agnes, says", "one pair says"),
+                        encoding="utf-8")
     pearl = base / "stories" / "pearl-florist-somerset.md"
     pearl.write_text(pearl.read_text(encoding="utf-8").replace("scope: public", "scope: research"), encoding="utf-8")
     build(base)
