@@ -11,10 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
 CORPUS_STORIES = ROOT / "tests" / "corpus" / "stories"  # the invented stories (not in the evidence base)
 # The search questions (tests/relevance.yml, tests/corpus/questions_*.yml) were
-# judged against the first 80 corpus stories (ids c-...). The 24 stories added
-# for tagging on 2026-11-30 (d-...) were not: a question may rightly find one of
-# them first, so they stay out of the measuring corpus until the questions are
-# judged against them.
+# judged against the first 80 corpus stories (ids c-...). The stories added
+# for tagging on 2026-11-30 (24 d-..., 20 e-...) were not: a question may
+# rightly find one of them first, so they stay out of the measuring corpus
+# until the questions are judged against them.
 SEARCH_JUDGED = "c-"
 
 
