@@ -468,45 +468,6 @@ def test_an_html_tables_cells_stay_apart_and_a_caption_is_no_text(tmp_path, base
     assert f.text == "Befriending: 212 people supported." and f.fields["unit"] == "people"
 
 
-def test_plain_text_as_word_processors_and_reports_write_it():
-    """Non-breaking spaces are spaces; a hard-wrapped line that happens to end
-    a sentence is no paragraph end; a box's sides and rules are no text; a
-    table's rows are read with their header's words as units."""
-    from evidence.curate.extract_input import paragraphs
-
-    text = ("Derek Holroyd spent 31\u00a0years down the pit and another ten driving buses.\r\n"
-            "When depression hit after his wife died, he stopped answering the door and\r\n"
-            "his nurse referred him to a Creative\u00a0Minds woodwork group in Goldthorpe.\r\n\r\n"
-            "+--------------------------------------------------------------------+\n"
-            "| CASE STUDY: JOAN                                                   |\n"
-            "|                                                                    |\n"
-            "| Joan Ellery is 79 and has cared for her son Martin, who has        |\n"
-            "| cerebral palsy, for all of his 52 years. Joan joined our Tuesday   |\n"
-            "| peer group in January and now helps run it.                         |\n"
-            "+--------------------------------------------------------------------+\n\n"
-            "  Service                      Carers supported   Hours of support\n"
-            "  ---------------------------  -----------------  ----------------\n"
-            "  One-to-one advice                    684              2,910\n"
-            "  Carers' breaks                       311              6,220\n")
-    paras = paragraphs(text)
-    assert paras[0].startswith("Derek Holroyd spent 31 years") and paras[0].endswith("in Goldthorpe.")
-    assert "Creative Minds" in paras[0] and "\u00a0" not in paras[0]
-    assert "CASE STUDY: JOAN" in paras and not any("|" in p or "---" in p for p in paras), paras
-    assert any(p.startswith("Joan Ellery is 79") and p.endswith("now helps run it.") for p in paras), paras
-    assert "One-to-one advice: 684 carers supported, 2,910 hours of support." in paras
-    assert "Carers' breaks: 311 carers supported, 6,220 hours of support." in paras
-
-
-def test_an_html_tables_cells_stay_apart_and_a_caption_is_no_text(tmp_path, base):
-    html = tmp_path / "figures.html"
-    html.write_text("<h1>Our year</h1><figure><img src=x.jpg><figcaption>Rashida at the desk. Photo: Jon Price"
-                    "</figcaption></figure><table><tr><th>Service</th><th>People supported</th></tr>"
-                    "<tr><td>Befriending</td><td>212</td></tr></table>", encoding="utf-8")
-    r = extract(base, [html], FakeEmbedder())
-    [f] = r.findings
-    assert f.text == "Befriending: 212 people supported." and f.fields["unit"] == "people"
-
-
 def test_clock_times_file_sizes_and_conjunctions_are_no_figures_and_hours_given_are(tmp_path, base):
     doc = tmp_path / "notes.md"
     doc.write_text("- Warm spaces open weekdays from 10am to 4pm\n- Download the report (PDF, 2.1 MB)\n"
@@ -532,55 +493,6 @@ def test_names_that_are_also_words_languages_or_places_are_people(tmp_path, base
     assert story.fields["person"] == "Rose Adebayo"
     assert {"Shona Reilly", "Ivy Townsend", "Martin"} <= set(story.fields["people"]), story.fields["people"]
     assert "London" not in story.fields["people"] and not {"Townsend", "Martin"} & set(story.fields["places"]), story.fields
-
-
-def test_plain_text_as_word_processors_and_reports_write_it():
-    """Non-breaking spaces are spaces; a hard-wrapped line that happens to end
-    a sentence is no paragraph end; a box's sides and rules are no text; a
-    table's rows are read with their header's words as units."""
-    from evidence.curate.extract_input import paragraphs
-
-    text = ("Derek Holroyd spent 31\u00a0years down the pit and another ten driving buses.\r\n"
-            "When depression hit after his wife died, he stopped answering the door and\r\n"
-            "his nurse referred him to a Creative\u00a0Minds woodwork group in Goldthorpe.\r\n\r\n"
-            "+--------------------------------------------------------------------+\n"
-            "| CASE STUDY: JOAN                                                   |\n"
-            "|                                                                    |\n"
-            "| Joan Ellery is 79 and has cared for her son Martin, who has        |\n"
-            "| cerebral palsy, for all of his 52 years. Joan joined our Tuesday   |\n"
-            "| peer group in January and now helps run it.                         |\n"
-            "+--------------------------------------------------------------------+\n\n"
-            "  Service                      Carers supported   Hours of support\n"
-            "  ---------------------------  -----------------  ----------------\n"
-            "  One-to-one advice                    684              2,910\n"
-            "  Carers' breaks                       311              6,220\n")
-    paras = paragraphs(text)
-    assert paras[0].startswith("Derek Holroyd spent 31 years") and paras[0].endswith("in Goldthorpe.")
-    assert "Creative Minds" in paras[0] and "\u00a0" not in paras[0]
-    assert "CASE STUDY: JOAN" in paras and not any("|" in p or "---" in p for p in paras), paras
-    assert any(p.startswith("Joan Ellery is 79") and p.endswith("now helps run it.") for p in paras), paras
-    assert "One-to-one advice: 684 carers supported, 2,910 hours of support." in paras
-    assert "Carers' breaks: 311 carers supported, 6,220 hours of support." in paras
-
-
-def test_an_html_tables_cells_stay_apart_and_a_caption_is_no_text(tmp_path, base):
-    html = tmp_path / "figures.html"
-    html.write_text("<h1>Our year</h1><figure><img src=x.jpg><figcaption>Rashida at the desk. Photo: Jon Price"
-                    "</figcaption></figure><table><tr><th>Service</th><th>People supported</th></tr>"
-                    "<tr><td>Befriending</td><td>212</td></tr></table>", encoding="utf-8")
-    r = extract(base, [html], FakeEmbedder())
-    [f] = r.findings
-    assert f.text == "Befriending: 212 people supported." and f.fields["unit"] == "people"
-
-
-def test_clock_times_file_sizes_and_conjunctions_are_no_figures_and_hours_given_are(tmp_path, base):
-    doc = tmp_path / "notes.md"
-    doc.write_text("- Warm spaces open weekdays from 10am to 4pm\n- Download the report (PDF, 2.1 MB)\n"
-                   "- I was in bed by eight because that was when the last visit was\n"
-                   "- 96 volunteers gave 5,300 hours\n", encoding="utf-8")
-    r = extract(base, [doc], FakeEmbedder())
-    values = {(x["value"], x["unit"]) for c in r.findings for x in c.fields["numbers"]}
-    assert values == {(96, "volunteers"), (5300, "hours")}, values
 
 
 def test_a_family_carers_mum_is_the_person_and_a_guest_blogs_author_is_no_story(tmp_path, base):
