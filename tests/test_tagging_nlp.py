@@ -148,3 +148,12 @@ def test_list_items_and_headings_are_sentences_of_their_own():
     # the configured pipeline cuts a story the same way
     doc = load_nlp(ROOT)("She said:\n- yes to the lunch club\n- no to the day centre")
     assert [s.text.strip() for s in doc.sents] == ["She said:", "- yes to the lunch club", "- no to the day centre"]
+
+
+def test_a_list_items_unit_leaves_its_bullet_out():
+    """The scored unit of a list item is what it says: a tag quotes and the
+    story page marks "She walks weekly", with offsets to match."""
+    text = "What changed:\n- She walks weekly\n2. She cooks again\n- 40 people came"
+    units = sentence_units(load_nlp(ROOT)(text))
+    assert [u[2] for u in units] == ["What changed:", "She walks weekly", "She cooks again", "40 people came"]
+    assert all(text[s:e] == t for s, e, t in units)

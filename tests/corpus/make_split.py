@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -33,6 +34,8 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 HELD_OUT_FRACTION = 0.3
+# a list item's bullet or number, which the tagger's units leave out
+_ITEM_MARK = re.compile(r"^(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]+(?=\S)")
 SEED = 12
 # stories added later whose output the code was looked at or changed on
 # before they were split: never held out
@@ -86,7 +89,7 @@ def main() -> None:
         w.writerow(["text", "labels"])
         for r in csv.DictReader(open(HERE / "sentences.csv", encoding="utf-8")):
             if split[r["story"]][0] == "dev":
-                w.writerow([r["text"], labels[r["sid"]]])
+                w.writerow([_ITEM_MARK.sub("", r["text"], count=1), labels[r["sid"]]])
                 n += 1
     held = sum(1 for v in split.values() if v[0] == "held-out")
     print(f"{len(split) - held} development stories ({n} sentences) -> {out.relative_to(ROOT)}; "
