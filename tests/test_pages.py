@@ -102,7 +102,8 @@ def test_a_marked_list_item_or_heading_stays_a_list_item_or_heading():
                                    tag("1. She cooks again", "C")])
     assert len(marks) == 3
     assert '<li><mark id="mark-1" class="tag-suggested" title="suggested: A">Moira opens her own post</mark></li>' in html
-    assert '<h2><mark id="mark-2" class="tag-suggested" title="suggested: B">What changed</mark></h2>' in html
+    # and the story's own "##" heading sits under the page's h2 "The story"
+    assert '<h3><mark id="mark-2" class="tag-suggested" title="suggested: B">What changed</mark></h3>' in html
     assert '<ol>\n<li><mark id="mark-3"' in html and "She cooks again</mark></li>" in html
     assert "- Moira" not in html and "##" not in html
 

@@ -48,6 +48,12 @@ _NO_MARKERS = {ord(OPEN): "\ufffd", ord(CLOSE): "\ufffd"}
 _BLOCK_MARK = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)]|#{1,6}|>)[ \t]+")
 
 
+# the story's own headings sit under the page's "The story" (h2): "# " and
+# "## What changed" become h3, "###" h4, so the page's outline stays the
+# page's (the sanitizer leaves headings without attributes)
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])>")
+
+
 def _after_block_mark(body: str, start: int, end: int) -> int:
     """Where a mark may open for a sentence at `start`: after the list
     bullet, number, heading hashes or quote sign that begins its line, since
@@ -88,7 +94,7 @@ def highlight(body: str, tags: list[dict]) -> tuple[Markup, list[dict]]:
     text = body.translate(_NO_MARKERS)
     for span in reversed(marks):
         text = text[:span["start"]] + OPEN + text[span["start"]:span["end"]] + CLOSE + text[span["end"]:]
-    html = str(render_markdown(text))
+    html = _HEADING_TAG.sub(lambda m: f"<{m[1]}h{min(6, max(3, int(m[2]) + 1))}>", str(render_markdown(text)))
     for span in marks:
         title = escape(f"{span['status']}: " + ", ".join(span["domains"]), quote=True)
         html = html.replace(OPEN, f'<mark id="{span["id"]}" class="tag-{span["status"]}" title="{title}">', 1)
