@@ -184,3 +184,44 @@ def test_content_written_while_waiting_for_the_lock_is_checked_again(built: Path
     assert len(calls) == 2  # the tree changed: checked again inside the lock
     assert r.exit_code == 1 and "second-one" in r.output, r.output
     assert snapshot(built) == {**before, "stories/second-one.md": clash.read_bytes()}  # only the other curator's file
+
+
+def test_a_tab_after_a_colon_is_marked_or_refused_never_added_unmarked(built: Path, cli, tmp_path):
+    """'title:<TAB>Story 1' was read by the C parser, the story added and
+    built, and then marking it 'added:' (Python parser) failed with an
+    unexpected error: the story was in, the file unmarked, a re-run refused."""
+    review = write(tmp_path / "c.yml", [story(1, STORY_A)], [])
+    review.write_text(review.read_text(encoding="utf-8").replace("    title: Story 1", "    title:\tStory 1"),
+                      encoding="utf-8")
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert r.exit_code == 0, r.output
+    assert "added: story-1" in review.read_text(encoding="utf-8")
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert r.exit_code == 0 and "unexpected" not in r.output.lower(), r.output
+
+
+def test_a_yaml_mistake_in_the_candidates_file_names_its_line(built: Path, cli, tmp_path):
+    """A wrong indentation or a duplicate key said 'not a readable candidates
+    file (while parsing a block mapping)' with no line to look at."""
+    review = write(tmp_path / "c.yml", [story(1, STORY_A)], [])
+    text = review.read_text(encoding="utf-8")
+    for bad in (text.replace("      role: person supported", "     role: person supported"),
+                text.replace("      role: person supported", "      role: person supported\n      role: carer")):
+        review.write_text(bad, encoding="utf-8")
+        before = snapshot(built)
+        r = cli(["add", "--from-review", review, "--root", built])
+        assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+        n = int(r.output.split(f"{review}:", 1)[1].split(":", 1)[0])
+        assert "role:" in bad.split("\n")[n - 1] or "role:" in bad.split("\n")[n - 2], (n, r.output)
+        assert snapshot(built) == before
+
+
+def test_a_person_s_name_or_role_written_as_a_list_is_refused(built: Path, cli, tmp_path):
+    """'name: [Tamsin]' was stored as the name "['Tamsin']"."""
+    for person, field in (({"name": ["Sunita"], "role": "person supported"}, "name"),
+                          ({"name": "Sunita", "role": {"a": "carer"}}, "role")):
+        review = write(tmp_path / "c.yml", [story(1, STORY_A, people=[person])], [])
+        before = snapshot(built)
+        r = cli(["add", "--from-review", review, "--root", built])
+        assert r.exit_code == 1 and f"add.people[0].{field} must be text" in r.output, r.output
+        assert snapshot(built) == before

@@ -93,6 +93,13 @@ def load_yaml(text: str):
     return yaml.load(text, Loader=_Loader)
 
 
+def compose_yaml(text: str):
+    """The node tree of YAML text (with line marks), from the parser that
+    load_yaml uses: the C parser reads what the Python one refuses ('key:' and
+    a tab before the value), so a file read by one is composed by the same."""
+    return yaml.compose(text, Loader=_Base)
+
+
 def plain_yaml(text: str):
     """Parse YAML text as yaml.safe_load does, with the C parser where
     libyaml is there (about ten times faster): for the readers that need

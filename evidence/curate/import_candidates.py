@@ -27,7 +27,7 @@ import yaml
 
 from evidence.curate.add import FindingInput, StoryInput, prepare_finding, prepare_story
 from evidence.errors import EvidenceError
-from evidence.content.yamldoc import plain_yaml
+from evidence.content.yamldoc import InputError, plain_yaml
 
 # CLI wording in the shared validation -> the candidates file's fields
 FLAG_FIELDS = {
@@ -67,12 +67,26 @@ def _load(file: Path) -> tuple[dict, str]:
         text = read_bounded(file, read_limits(Path(".")).max_yaml_bytes, "candidates file",
                             "max_yaml_bytes").decode("utf-8")
         data = load_yaml(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EvidenceError(f"{file}: not a readable candidates file ({first}); fix the YAML") from None
+    except yaml.YAMLError as exc:
+        raise EvidenceError(_yaml_error(file, exc)) from None
+    except UnicodeDecodeError:
+        raise EvidenceError(f"{file}: not a readable candidates file (not UTF-8 text); save it as UTF-8") from None
     if not isinstance(data, dict) or not isinstance(data.get("stories") or [], list) or not isinstance(data.get("findings") or [], list):
         raise EvidenceError(f"{file}: not a candidates file (needs 'stories:' and 'findings:' lists); run 'evidence extract' first")
     return data, text
+
+
+def _yaml_error(file: Path, exc: yaml.YAMLError) -> str:
+    """One line for a candidates file the YAML parser refuses, at the line
+    it stopped on (its problem, not its context: 'while parsing a block
+    mapping' says nothing of what to fix), since the file is edited by hand."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, InputError):  # YAML, but refused (a key twice): the problem says the fix
+        return f"{where}: not a readable candidates file ({problem})"
+    return (f"{where}: not a readable candidates file ({problem}); fix the YAML at that line "
+            "(indent with spaces, not tabs, as the lines around it are)")
 
 
 def _text(a: dict, key: str, name: str = "") -> str:
@@ -113,6 +127,10 @@ def _people(c: dict, name: str) -> list[tuple[str, str]]:
         if isinstance(p, str):
             n, _, r = p.partition(":")
             p = {"name": n, "role": r}
+        for key in ("name", "role"):
+            if isinstance(p, dict) and isinstance(p.get(key), (list, dict)):  # str() would store "['Tamsin']"
+                raise EvidenceError(f"{name}: add.people[{i}].{key} must be text, not a "
+                                    f"{'list' if isinstance(p[key], list) else 'mapping'}; write one value")
         if not isinstance(p, dict) or not str(p.get("name") or "").strip():
             raise EvidenceError(f"{name}: add.people[{i}] needs a name, as {{name: Maria, role: person supported}}")
         if not str(p.get("role") or "").strip():
@@ -236,7 +254,7 @@ def add_from_review(root: Path, file: Path, db_path=None, public_path=None, reco
                     options=None) -> ImportResult:
     """Add every kept candidate not yet added, all or nothing (see the module
     docstring); returns what was added and what an earlier run had added."""
-    from evidence.content.tree import stamp
+    from evidence.content.tree import stamp, write_atomic
     from evidence.curate.write import curator_lock, write_all_and_build
 
     root = Path(root)
@@ -250,27 +268,34 @@ def add_from_review(root: Path, file: Path, db_path=None, public_path=None, reco
             changes, marks, result.skipped = plan(root, file, recorded_by)
             if not marks:
                 return result
+        # the marked file is made before anything is written: a layout it cannot mark is refused
+        # while nothing is added, not after the stories are in (a re-run would add them twice)
+        marked = marked_text(Path(file), [(sec, i, ident) for sec, i, _, ident in marks])
         result.summary = write_all_and_build(root, changes, db_path, public_path, options)
-        mark_added(Path(file), [(sec, i, ident) for sec, i, _, ident in marks])
+        write_atomic(Path(file), marked)
     for sec, _, _, ident in marks:
         (result.stories if sec == "stories" else result.findings).append(ident)
     return result
 
 
-def mark_added(file: Path, marks: list[tuple[str, int, str]]) -> None:
-    """Insert `added: <id>` into each (section, index) candidate of the
-    candidates file; every other line is kept as it was."""
-    from evidence.content.tree import write_atomic
+def marked_text(file: Path, marks: list[tuple[str, int, str]]) -> str:
+    """The candidates file's text with `added: <id>` inserted into each
+    (section, index) candidate; raises EvidenceError when it cannot be."""
+    from evidence.content.yamldoc import compose_yaml
 
     text = file.read_text(encoding="utf-8")
     lines = text.split("\n")
-    root = yaml.compose(text)
+    try:  # the parser that read the file (the Python one refuses a tab after 'title:' that the C one reads)
+        root = compose_yaml(text)
+    except yaml.YAMLError as exc:  # pragma: no cover - the file was read by the same parser
+        raise EvidenceError(_yaml_error(file, exc)) from None
     inserts: list[tuple[int, str]] = []
     sections = {k.value: v for k, v in root.value}
     for sec, i, ident in marks:
         node = sections[sec].value[i]
         if node.flow_style:  # a one-line mapping: rewrite that line
-            raise EvidenceError(f"{file}: {sec}[{i}] is written on one line; it was added as '{ident}' but could not be marked")
+            raise EvidenceError(f"{file}:{node.start_mark.line + 1}: {sec}[{i}] is written on one line, so it cannot be "
+                                f"marked 'added: {ident}'; nothing was added. Write it one key a line, then run again")
         first, value = node.value[0]
         end = value.end_mark.line
         if value.end_mark.column == 0 and end > value.start_mark.line:
@@ -282,5 +307,6 @@ def mark_added(file: Path, marks: list[tuple[str, int, str]]) -> None:
     check = plain_yaml(new)
     for sec, i, ident in marks:
         if check[sec][i].get("added") != ident:  # pragma: no cover - a layout the line insert cannot handle
-            raise EvidenceError(f"{file}: {sec}[{i}] was added as '{ident}' but could not be marked; add 'added: {ident}' by hand")
-    write_atomic(file, new)
+            raise EvidenceError(f"{file}: {sec}[{i}] could not be marked 'added: {ident}'; nothing was added. Write "
+                                "the candidate as extract does (one key a line), then run again")
+    return new
