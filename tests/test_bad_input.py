@@ -458,3 +458,44 @@ def test_an_interval_that_does_not_hold_its_value_is_refused(built: Path, cli, n
     line = _one_line_error(cli(["build", "--root", built]), "findings/birmingham-micro-enterprise-study.yml:", needle)
     n = int(re.search(r"\.yml:(\d+):", line).group(1))
     assert text.split("\n")[n - 1].strip().startswith(f"{key}:")
+
+
+# ---------------------------------------------------------------------------
+# Personal data: the line of each hit is the line of its own field
+
+
+def test_an_unlisted_name_is_reported_at_its_own_field_s_line_once():
+    """A hit's line was the first front-matter line holding the name anywhere:
+    'her husband Al' in the summary was reported at the title 'Always there',
+    and 'Mrs Quill' in the source title at the story title's 'Mrs Quill'."""
+    from evidence.content.pii import UNLISTED, scan_story
+
+    consent = {"basis": "given-by-person", "scope": "public", "identity": "anonymised", "pseudonym": "Sam",
+               "date": "2026-01-02", "recorded_by": "c", "wording": "w"}
+    text = story_text("anon-lines", body="Robert lives alone.\n\nHis friend called Nellie visits most days.",
+                      title="Always there for Mrs Quill", summary="Her husband Al helps.",
+                      people=[{"name": "Robert Pike", "role": "person supported"},
+                              {"name": "Jo Penn", "role": "Ted's neighbour"}],
+                      source={"title": "Tea with Mrs Quill", "organisation": "Example Trust"}, consent=consent)
+    story = parse_story("stories/anon-lines.md", text, VOCAB)
+    lines = text.split("\n")
+    hits = [h for h in scan_story(story, text) if h.kind == UNLISTED]
+    where = sorted({(h.field, h.line) for h in hits})
+    expected = {"title": "title:", "summary": "summary:", "source.title": "  title: Tea", "people[1].role": "  role: Ted",
+                "body": "His friend"}
+    assert [f for f, _ in where] == sorted(expected), where
+    for field, line in where:
+        assert lines[line - 1].lstrip("- ").startswith(expected[field].strip()), (field, line, lines[line - 1])
+
+
+def test_a_name_found_by_two_cues_is_one_warning(built: Path, cli):
+    """'his friend called Nellie' (a relation before a name, and 'called')
+    gave two identical warning lines."""
+    consent = {"basis": "given-by-person", "scope": "public", "identity": "anonymised", "pseudonym": "Sam",
+               "date": "2026-01-02", "recorded_by": "c", "wording": "w"}
+    write_story(built, "two-cues", body="Robert lives alone. His friend called Nellie visits.",
+                people=[{"name": "Robert Pike", "role": "person supported"}], consent=consent)
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 0, r.output
+    warnings = [line for line in r.stderr.splitlines() if "stories/two-cues.md" in line]
+    assert len(warnings) == 1 and "in body" in warnings[0], warnings

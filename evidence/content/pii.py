@@ -26,7 +26,7 @@ from evidence.content.privacy import fold, name_parts
 
 
 
-SCANNER_VERSION = "3"  # bump when the patterns change: every story is scanned again
+SCANNER_VERSION = "4"  # bump when the patterns or the lines reported change: every story is scanned again
 
 EMAIL, PHONE, POSTCODE, NHS = "e-mail address", "UK phone number", "UK postcode", "NHS number"
 NINO, BIRTH, ADDRESS = "National Insurance number", "date of birth", "street address"
@@ -326,6 +326,13 @@ def _lines(path: str, file_text: str | None) -> tuple[list[str], int, int]:
 
 
 def _front_line(lines: list[str], close: int, fieldname: str, snippet: str) -> int | None:
+    """The line of the front matter where `snippet` of field `fieldname` is:
+    searched in that field's own lines first (the same name in the title and
+    in the summary is two hits on two lines), then anywhere, then the key."""
+    span = _field_span(lines, close, fieldname)
+    if span is not None:
+        first, end = span
+        return next((i + 1 for i in range(first, end) if snippet and snippet in lines[i]), first + 1)
     for i in range(1, max(close, 1)):
         if snippet and snippet in lines[i]:
             return i + 1
@@ -334,6 +341,48 @@ def _front_line(lines: list[str], close: int, fieldname: str, snippet: str) -> i
         if re.match(rf"{re.escape(key)}\s*:", lines[i]):
             return i + 1
     return None
+
+
+_KEY_LINE = re.compile(r"(\s*)((?:-\s+)*)([^\s:#'\"-][^:#]*?)\s*:(?:\s|$)")
+
+
+def _key_at(line: str) -> tuple[str, int] | None:
+    """(key, column of the key) of a block-style 'key: value' line, else None."""
+    m = _KEY_LINE.match(line)
+    return (m.group(3), len(m.group(1)) + len(m.group(2))) if m else None
+
+
+def _field_span(lines: list[str], close: int, fieldname: str) -> tuple[int, int] | None:
+    """(first, end) indexes of the front-matter lines that hold `fieldname`
+    ('summary', 'source.title', 'people[1].role'): from its key's line to the
+    next key at its depth or less. None when the front matter is not laid
+    out in block style as the field says (a flow mapping, a key missing)."""
+    first, start, end = 1, 1, max(close, 1)  # the field's first line; the lines its children are on
+    for part in re.findall(r"\[\d+\]|[^.\[\]]+", fieldname):
+        if part.startswith("["):  # the n-th '- ' item of the sequence in [start, end)
+            dashes = [(i, len(lines[i]) - len(lines[i].lstrip())) for i in range(start, end)
+                      if re.match(r"\s*-(?:\s|$)", lines[i])]
+            if not dashes:
+                return None
+            depth = min(d for _, d in dashes)
+            items = [i for i, d in dashes if d == depth] + [end]
+            n = int(part[1:-1])
+            if n + 1 >= len(items):
+                return None
+            first, start, end = items[n], items[n], items[n + 1]  # its first key is on its '- ' line
+            continue
+        keys = [(i, k) for i in range(start, end) if (k := _key_at(lines[i]))]
+        if not keys:
+            return None
+        depth = min(col for _, (_, col) in keys)
+        at = next((i for i, (key, col) in keys if key == part and col == depth), None)
+        if at is None:
+            return None
+        stop = next((i for i, (_, col) in keys if i > at and col <= depth), end)
+        stop = next((i for i in range(at + 1, stop) if lines[i].strip() and not lines[i].lstrip().startswith("#")
+                     and len(lines[i]) - len(lines[i].lstrip()) < depth), stop)
+        first, start, end = at, at + 1, stop
+    return first, end
 
 
 # ---------------------------------------------------------------------------

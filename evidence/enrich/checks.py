@@ -125,14 +125,16 @@ def held_stories(db) -> list[dict]:
 
 
 def held_messages(db) -> list[str]:
-    """One line per hit of every held story."""
-    out = []
+    """One line per hit of every held story; hits that read the same (one
+    name found by two cues, 'his friend called Nell') are one line, as the
+    messages never show the data that would tell them apart."""
+    out: list[str] = []
     for s in held_stories(db):
         for h in s["hits"]:
             out.append(hit_message(Detection(h["path"], h.get("line"), h["field"], h["kind"], ""), s["id"]))
         if s["note"]:
             out.append(f"{s['hits'][0]['path'] if s['hits'] else s['id']}: {s['note']}")
-    return out
+    return list(dict.fromkeys(out))
 
 
 def summary_warnings(db, summary) -> None:
