@@ -499,3 +499,34 @@ def test_a_name_found_by_two_cues_is_one_warning(built: Path, cli):
     assert r.exit_code == 0, r.output
     warnings = [line for line in r.stderr.splitlines() if "stories/two-cues.md" in line]
     assert len(warnings) == 1 and "in body" in warnings[0], warnings
+
+
+# ---------------------------------------------------------------------------
+# pipelines/tagging.yml: values that would tag everything, nothing, or not what was meant
+
+
+@pytest.mark.parametrize("edit,needles", [
+    (("threshold: 0.35", "threshold: -0.5"), ["'threshold'", "between 0 and 1"]),
+    (("threshold: 0.35", "threshold: 5"), ["'threshold'", "between 0 and 1"]),
+    (("threshold: 0.35", "threshold: true"), ["'threshold'", "number"]),
+    (("max_tags_per_framework: 4", "max_tags_per_framework: 2.7"), ["'max_tags_per_framework'", "whole number"]),
+    (("max_tags_per_framework: 4", "max_tags_per_framework: -1"), ["'max_tags_per_framework'", "1 or more"]),
+    (("similarity_low: 0.1", "similarity_low: 0.9"), ["'similarity_low'", "below 'similarity_high'"]),
+    (("  commentary: 0.3", "  comentary: 0.3"), ["'role_weights'", "'comentary'", "commentary"]),
+    (("  commentary: 0.3", "  commentary: 3"), ["'role_weights.commentary'", "between 0 and 1"]),
+    (("training:\n  - pipelines/training/stories_dev.csv", "training: pipelines/training/stories_dev.csv"),
+     ["'training'", "list"]),
+])
+def test_bad_tagging_settings_are_refused_with_their_line(built: Path, cli, edit, needles):
+    """Each of these was built without a word: a negative threshold tagged
+    every sentence with every domain, 5 tagged nothing, a misspelt role's
+    weight was never used, and a training path written without '- ' was
+    read letter by letter ('training file p not found')."""
+    path = built / "pipelines" / "tagging.yml"
+    text = path.read_text(encoding="utf-8")
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "pipelines/tagging.yml:", *needles)
+    n = int(re.search(r"tagging\.yml:(\d+):", line).group(1))
+    assert edit[1].split("\n")[0].strip() in path.read_text(encoding="utf-8").split("\n")[n - 1]
+

@@ -71,32 +71,100 @@ class Settings:
 
 
 def load_settings(root: Path | None) -> Settings:
-    """Settings from ROOT/pipelines/tagging.yml (defaults where absent)."""
+    """Settings from ROOT/pipelines/tagging.yml (defaults where absent). A
+    value the tagger would run with but not as meant (a threshold of 5 tags
+    nothing, -0.5 everything; a misspelt role's weight is never used) is
+    refused in one line naming the file, the line and the setting."""
     from evidence.content.settings import read_settings
 
     s = Settings()
     path = Path(root or ".") / "pipelines" / "tagging.yml"
     data = read_settings(path, tuple(Settings.__dataclass_fields__))
+
+    def number(key: str, value: Any, low: float | None = None, high: float | None = None, whole: bool = False,
+               name: str | None = None) -> float:
+        return _setting_number(path, key, value, low, high, whole, name)
+
     for key, value in data.items():
         if key == "weights":
             if not isinstance(value, dict) or set(value) - set(METHODS):
-                raise EvidenceError(f"{path}: 'weights' maps {', '.join(METHODS)} to numbers")
-            s.weights = {**s.weights, **{k: float(v) for k, v in value.items()}}
+                raise _setting_error(path, key, f"'weights' maps {', '.join(METHODS)} to numbers")
+            s.weights = {**s.weights, **{k: number(key, v, 0, name=f"weights.{k}") for k, v in value.items()}}
+            if not any(w > 0 for w in s.weights.values()):
+                raise _setting_error(path, key, "'weights' are all 0, so no method scores; give one a weight above 0")
         elif key == "training":
+            if value is not None and not isinstance(value, list):  # a string would be read letter by letter
+                raise _setting_error(path, key, f"'training' is {value!r}; write it as a list, one CSV path a line "
+                                                "after '- ' (training:\\n  - pipelines/training/stories_dev.csv)")
             s.training = [str(v) for v in (value or [])]
         elif key in ("role_weights", "thresholds"):
             if not isinstance(value, dict):
-                raise EvidenceError(f"{path}: '{key}' maps names to numbers, not {value!r}")
-            try:
-                setattr(s, key, {str(k): float(v) for k, v in value.items()})
-            except (TypeError, ValueError):
-                raise EvidenceError(f"{path}: '{key}' maps names to numbers, not {value!r}") from None
+                raise _setting_error(path, key, f"'{key}' maps names to numbers, not {value!r}")
+            if key == "role_weights":
+                _check_roles(path, value)
+            setattr(s, key, {str(k): number(key, v, 0, 1, name=f"{key}.{k}") for k, v in value.items()})
         elif value is not None:
-            try:
-                setattr(s, key, type(getattr(s, key))(value))
-            except (TypeError, ValueError):
-                raise EvidenceError(f"{path}: '{key}' must be a number, not {value!r}") from None
+            low, high, whole = _BOUNDS.get(key, (None, None, False))
+            setattr(s, key, type(getattr(s, key))(number(key, value, low, high, whole)))
+    if s.similarity_low >= s.similarity_high:
+        raise _setting_error(path, "similarity_low", f"'similarity_low' ({s.similarity_low:g}) must be below "
+                             f"'similarity_high' ({s.similarity_high:g}); they map a similarity to 0.05 and 0.95")
     return s
+
+
+# (lowest, highest, whole number) of each plain number setting of tagging.yml
+_BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
+    "threshold": (0, 1, False), "similarity_low": (-1, 1, False), "similarity_high": (-1, 1, False),
+    "similarity_top_k": (1, None, True), "max_tags_per_framework": (1, None, True), "min_examples": (1, None, True),
+    "classifier_c": (1e-9, None, False), "support_margin": (0, None, False)}
+
+
+def _setting_error(path: Path, key: str, message: str) -> EvidenceError:
+    """An error naming the settings file, the line of `key` and the problem."""
+    line = None
+    try:
+        line = next((i for i, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+                     if re.match(rf"\s*{re.escape(key)}\s*:", text)), None)
+    except (OSError, UnicodeDecodeError):
+        pass
+    return EvidenceError(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+
+
+def _setting_number(path: Path, key: str, value: Any, low: float | None, high: float | None, whole: bool,
+                    name: str | None = None) -> float:
+    """`value` as a number within [low, high] (a whole one when `whole`), or
+    an error at its line; a yes/no is no number (true would be 1)."""
+    name = name or key
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number:
+        problem = "a number"
+    elif whole and not number.is_integer():
+        problem = "a whole number"
+    elif (low is not None and number < low) or (high is not None and number > high):
+        problem = None
+    else:
+        return number
+    if problem is None:
+        problem = (f"a number between {low:g} and {high:g}" if low is not None and high is not None else
+                   f"{'a whole number' if whole else 'a number'} of {low:g} or more" if low and low >= 1 else
+                   "a number above 0" if low else "a number of 0 or more")
+    where = key if name == key else name.split(".", 1)[-1]
+    raise _setting_error(path, where, f"'{name}' is {value!r}; write {problem}")
+
+
+def _check_roles(path: Path, weights: dict) -> None:
+    """A role_weights key must be a sentence role: a misspelt one ('comentary')
+    would leave that role at weight 1 without a word."""
+    from evidence.enrich.nlp_components import ROLES
+
+    known = [r for r in ROLES if r != "none"]
+    for role in weights:
+        if role not in known:
+            raise _setting_error(path, str(role), f"'role_weights' has the unknown role '{role}'; the roles are: "
+                                 f"{', '.join(known)}")
 
 
 @dataclass
