@@ -530,3 +530,28 @@ def test_bad_tagging_settings_are_refused_with_their_line(built: Path, cli, edit
     n = int(re.search(r"tagging\.yml:(\d+):", line).group(1))
     assert edit[1].split("\n")[0].strip() in path.read_text(encoding="utf-8").split("\n")[n - 1]
 
+
+# ---------------------------------------------------------------------------
+# Story bodies in template shapes
+
+
+@pytest.mark.parametrize("body", ["## What changed\n\n## Outcomes\n\n### Next steps", "#\n\n-\n\n* \n\n1.", "---\n\n***"])
+def test_a_narrative_of_only_headings_or_markers_is_refused(built: Path, cli, body):
+    """A case-study template left unfilled ('## What changed' with nothing
+    under it) was published as a story that tells nothing."""
+    text = story_text("template", body=body)
+    (built / "stories" / "template.md").write_text(text, encoding="utf-8")
+    line = _one_line_error(cli(["build", "--root", built]), "stories/template.md:", "narrative", "headings")
+    n = int(re.search(r"\.md:(\d+):", line).group(1))
+    assert text.split("\n")[n - 1] == body.split("\n")[0]
+    assert "template" not in _public_ids(built)
+
+
+@pytest.mark.parametrize("body", ["- She walks weekly.\n- He cooks on Fridays.",
+                                  "\n".join(f"- Item {i}: a visit at home." for i in range(200)),
+                                  "## What changed\n\nShe walks weekly."])
+def test_a_narrative_that_is_a_list_or_has_headings_is_published(built: Path, cli, body):
+    write_story(built, "listed", body=body)
+    r = cli(["build", "--root", built])
+    assert r.exit_code == 0, r.output
+    assert "listed" in _public_ids(built)

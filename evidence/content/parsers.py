@@ -48,6 +48,10 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
     f = Fields(doc, doc.data, (), "story front matter", STORY_FIELDS)
     if not body.strip():
         raise ValidationError(path, fm.count("\n") + 3, "the story has no narrative; write it below the closing '---'")
+    if not _has_prose(body):
+        raise ValidationError(path, _body_line(text, body, len(body) - len(body.lstrip())),
+                              "the narrative is only headings and list or rule markers, with no text; "
+                              "write the story under its headings")
     people_raw = doc.data.get("people") or []
     if not isinstance(people_raw, list):
         raise doc.error("'people' must be a list of entries with 'name' and 'role'", "people")
@@ -138,6 +142,16 @@ def _status(f: Fields) -> str:
         raise f.doc.error("the story needs 'status:' (published or draft); a missing status is not taken to mean "
                           "published", *(("status",) if "status" in f.data else ()))
     return f.choice("status", STATUSES)
+
+
+_HEADING_OR_MARKER = re.compile(r"\s*(?:#{1,6}(?:\s.*)?|(?:[-*+>]|\d+[.)])?\s*|[-*_=]{3,}\s*)")
+
+
+def _has_prose(body: str) -> bool:
+    """True when the narrative has text besides headings and bare list,
+    quote or rule markers: a template's '## What changed' with nothing under
+    it would be published as a story that tells nothing."""
+    return any(not _HEADING_OR_MARKER.fullmatch(line) and re.search(r"\w", line) for line in body.split("\n"))
 
 
 def _body_line(text: str, body: str, offset: int) -> int | None:
