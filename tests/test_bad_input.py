@@ -309,6 +309,15 @@ def test_an_eval_csv_cell_over_the_csv_limit_names_file_line_and_field(cli, tmp_
     _one_line_error(result, f"{csv}:", "'text'")
 
 
+def test_an_eval_csv_with_no_label_in_any_row_is_refused(cli, tmp_path: Path):
+    """A test CSV whose labels column was left empty printed 'macro F1 0.000'
+    and exit 0: a measurement of nothing."""
+    csv = tmp_path / "t.csv"
+    csv.write_text("\ufefftext,labels\r\nShe chose her meals,\r\nHe felt safe at home,\r\n", encoding="utf-8")
+    result = cli(["eval", "--codebook", ROOT / "pipelines" / "frameworks" / "ascot.yml", "--test", csv, "--codebook-only"])
+    _one_line_error(result, f"{csv}:", "'labels'", "empty in every row")
+
+
 @pytest.mark.parametrize("model", ["/nonexistent/model", "42", "[a, b]", "EMPTY"])
 def test_a_bad_model_in_embedding_yml_is_a_one_line_error(tmp_path: Path, monkeypatch, model):
     from evidence.models import embedder

@@ -212,6 +212,9 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
         raise EvidenceError(f"--min-labels {min_labels} is more than the {len(keys)} labels of the codebook; "
                             f"give at most {len(keys)}")
     test_texts, test_labels = read_labelled(test, codebook, "test")
+    if not any(test_labels):  # every score would be 0 (no gold label to find), printed as a measurement
+        raise EvidenceError(f"{test}: the 'labels' column is empty in every row, so there is nothing to measure; "
+                            f"give each row the domains it shows, e.g. {keys[0]} (several separated by '|')")
     train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
     settings = load_settings(root) if root else Settings()
     shipped: list[str] = []
