@@ -225,3 +225,27 @@ def test_a_person_s_name_or_role_written_as_a_list_is_refused(built: Path, cli, 
         r = cli(["add", "--from-review", review, "--root", built])
         assert r.exit_code == 1 and f"add.people[0].{field} must be text" in r.output, r.output
         assert snapshot(built) == before
+
+
+def test_an_error_names_the_line_of_the_field_and_a_quoted_keep_is_refused(built: Path, cli, tmp_path):
+    """Errors named the candidate and the field but no line, in a file of
+    hundreds; and keep: 'true' (quoted) or 'yes please' skipped the
+    candidate without a word when another one was kept."""
+    cases = [({"people": [{"name": "Sunita", "role": "person supported"}, {"role": "carer"}]}, "- role: carer"),
+             ({"consent_scope": "everywhere"}, "consent_scope: everywhere"),
+             ({"approach": "homesharing"}, "approach: homesharing")]
+    for add, needle in cases:
+        review = write(tmp_path / "c.yml", [story(1, STORY_A, **add)], [])
+        r = cli(["add", "--from-review", review, "--root", built])
+        assert r.exit_code == 1 and "story-1:" in r.output, r.output
+        n = int(r.output.split(f"{review}:", 1)[1].split(":", 1)[0])
+        assert review.read_text(encoding="utf-8").split("\n")[n - 1].strip() == needle, (n, r.output)
+    before = snapshot(built)
+    second = story(2, STORY_B)
+    second["keep"] = "true"
+    review = write(tmp_path / "c.yml", [story(1, STORY_A), second], [])
+    r = cli(["add", "--from-review", review, "--root", built])
+    assert r.exit_code == 1 and "story-2: keep is 'true'" in r.output and "keep: true" in r.output, r.output
+    n = int(r.output.split(f"{review}:", 1)[1].split(":", 1)[0])
+    assert review.read_text(encoding="utf-8").split("\n")[n - 1].strip() == "keep: 'true'"
+    assert snapshot(built) == before

@@ -204,13 +204,55 @@ def _named(c: dict, kind: str, i: int) -> str:
     return str(c.get("candidate") or f"{kind}[{i}]")
 
 
+def _line(text: str, *keys: str | int) -> int | None:
+    """1-based line of the value at `keys` in the candidates file (or of its
+    nearest existing parent), so that an error sends the curator there."""
+    from evidence.content.yamldoc import compose_yaml
+
+    try:
+        node = compose_yaml(text)
+    except yaml.YAMLError:  # pragma: no cover - the file was read by the same parser
+        return None
+    line = None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _error_keys(message: str) -> tuple[str | int, ...]:
+    """The keys under a candidate of the field an error names
+    ('add.people[1] needs a name' -> add, people, 1)."""
+    m = re.search(r"\badd\.([a-z_]+)(?:\[(\d+)\])?", message)
+    if m:
+        return ("add", m.group(1), *([int(m.group(2))] if m.group(2) else []))
+    # the shared validation's words for a story file's fields
+    story_field = re.search(r"'(scope|basis|identity|wording|pseudonym)' is|unknown (approach|area_of_work)", message)
+    if story_field:
+        name = story_field.group(1) or story_field.group(2)
+        return ("add", {"scope": "consent_scope", "basis": "consent", "wording": "consent_wording"}.get(name, name))
+    return ("add",) if "'add'" in message else ()
+
+
 def plan(root: Path, file: Path, recorded_by: str = "curator"):
     """Check every kept candidate; returns (changes [(path, text, old)],
     [(section, index, candidate name, id)], skipped names). Writes nothing."""
     from evidence.content.records import content_hash, normalise_text
 
     root = Path(root)
-    data, _ = _load(file)
+    data, text = _load(file)
+    for sec in ("stories", "findings"):
+        for i, c in enumerate(data.get(sec) or []):
+            if isinstance(c, dict) and c.get("keep") not in (True, False, None):  # 'yes please', 'true' in quotes
+                raise EvidenceError(f"{file}:{_line(text, sec, i, 'keep')}: {_named(c, sec, i)}: keep is "
+                                    f"{c['keep']!r}; write keep: true (or false), without quotes")
     kept = [(sec, i, c) for sec in ("stories", "findings") for i, c in enumerate(data.get(sec) or [])
             if isinstance(c, dict) and c.get("keep") is True]
     todo = [(sec, i, c) for sec, i, c in kept if not c.get("added")]
@@ -245,7 +287,9 @@ def plan(root: Path, file: Path, recorded_by: str = "curator"):
         except EvidenceError as exc:
             msg = str(exc)
             msg = msg if msg.startswith(f"{name}:") else f"{name}: {_in_file_terms(msg)}"
-            raise EvidenceError(f"{file}: {msg} (nothing was added)") from None
+            line = _line(text, sec, i, *_error_keys(msg))
+            raise EvidenceError(f"{file}:{line}: {msg} (nothing was added)" if line else
+                                f"{file}: {msg} (nothing was added)") from None
     changes += [(p, t, old_texts[p]) for p, t in pending.items()]
     return changes, marks, skipped
 
