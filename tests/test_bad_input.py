@@ -525,12 +525,17 @@ def test_a_name_found_by_two_cues_is_one_warning(built: Path, cli):
     (("  commentary: 0.3", "  commentary: 3"), ["'role_weights.commentary'", "between 0 and 1"]),
     (("training:\n  - pipelines/training/stories_dev.csv", "training: pipelines/training/stories_dev.csv"),
      ["'training'", "list"]),
+    (("  - pipelines/training/stories_dev.csv", "  - pipelines/training/stories-dev.csv"),
+     ["'training'", "stories-dev.csv not found"]),
+    (("thresholds: {}", "thresholds: {ascot/contrl-over-daily-life: 0.5}"),
+     ["'thresholds'", "did you mean 'ascot/control-over-daily-life'"]),
 ])
 def test_bad_tagging_settings_are_refused_with_their_line(built: Path, cli, edit, needles):
     """Each of these was built without a word: a negative threshold tagged
     every sentence with every domain, 5 tagged nothing, a misspelt role's
-    weight was never used, and a training path written without '- ' was
-    read letter by letter ('training file p not found')."""
+    weight was never used, nor a misspelt domain's threshold, and a training
+    path written without '- ' was read letter by letter ('training file p
+    not found')."""
     path = built / "pipelines" / "tagging.yml"
     text = path.read_text(encoding="utf-8")
     assert edit[0] in text

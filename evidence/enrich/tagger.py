@@ -124,7 +124,7 @@ def _setting_error(path: Path, key: str, message: str) -> EvidenceError:
     line = None
     try:
         line = next((i for i, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
-                     if re.match(rf"\s*{re.escape(key)}\s*:", text)), None)
+                     if not text.lstrip().startswith("#") and re.search(rf"(?<![\w/-]){re.escape(key)}\s*:", text)), None)
     except (OSError, UnicodeDecodeError):
         pass
     return EvidenceError(f"{path}:{line}: {message}" if line else f"{path}: {message}")
@@ -153,6 +153,20 @@ def _setting_number(path: Path, key: str, value: Any, low: float | None, high: f
                    "a number above 0" if low else "a number of 0 or more")
     where = key if name == key else name.split(".", 1)[-1]
     raise _setting_error(path, where, f"'{name}' is {value!r}; write {problem}")
+
+
+def check_thresholds(root: Path | None, settings: Settings, domains: Iterable[str]) -> None:
+    """A per-domain threshold must name a domain of the evidence base's
+    codebooks: a misspelt key ('ascot/contrl-over-daily-life') would leave
+    that domain at the default threshold without a word."""
+    from evidence.content.yamldoc import suggest
+
+    known = sorted(domains)
+    for key in settings.thresholds:
+        if key not in known:
+            raise _setting_error(Path(root or ".") / "pipelines" / "tagging.yml", key,
+                                 f"'thresholds' has the unknown domain '{key}'{suggest(key, known)}; a key is "
+                                 "<framework>/<domain> as the codebooks in pipelines/frameworks/ give it")
 
 
 def _check_roles(path: Path, weights: dict) -> None:

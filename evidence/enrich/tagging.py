@@ -57,11 +57,20 @@ def codebook_version(db) -> str:
 
 
 def training_files(root: Path, settings) -> list[Path]:
+    """The training CSVs pipelines/tagging.yml lists; a missing one is an
+    error at the line that lists it."""
     out = []
     for rel in settings.training:
         p = (Path(root) / rel)
         if not p.exists():
-            raise EvidenceError(f"pipelines/tagging.yml: training file {rel} not found; fix the path or remove it from 'training'")
+            where = "pipelines/tagging.yml"
+            try:
+                lines = (Path(root) / where).read_text(encoding="utf-8").split("\n")
+                line = next((i for i, t in enumerate(lines, 1) if rel in t and not t.lstrip().startswith("#")), None)
+                where = f"{where}:{line}" if line else where
+            except (OSError, UnicodeDecodeError):
+                pass
+            raise EvidenceError(f"{where}: training file {rel} not found; fix the path or remove it from 'training'")
         out.append(p)
     return out
 
@@ -137,7 +146,7 @@ def enrich(db, summary, options) -> None:
     """Bring tags and entities up to date (see the module docstring)."""
     from evidence.models.embedder import get_embedder
     from evidence.content.settings import nlp_version
-    from evidence.enrich.tagger import load_settings
+    from evidence.enrich.tagger import check_thresholds, load_settings
 
     root = Path(options.root)
     # items removed by this build: their tags and entities went by cascade
@@ -146,6 +155,7 @@ def enrich(db, summary, options) -> None:
     approaches = _rows(db, "SELECT id, name, organisation FROM approaches ORDER BY id")
     nlp_v = hashlib.sha256((nlp_version(root, approaches) + code_version()).encode()).hexdigest()[:16]
     settings = load_settings(root)
+    check_thresholds(root, settings, (r[0] for r in db.execute("SELECT id FROM domains")))
     embedder = options.embedder if options.embedder is not None else get_embedder(root)
     tag_v = tagger_version(root, db, settings, embedder.model_id)
     work = {kind: _pending(db, kind, nlp_v, tag_v) for kind in ("story", "finding")}
