@@ -569,3 +569,21 @@ def test_a_narrative_that_is_a_list_or_has_headings_is_published(built: Path, cl
     r = cli(["build", "--root", built])
     assert r.exit_code == 0, r.output
     assert "listed" in _public_ids(built)
+
+
+def test_add_reads_a_utf16_body_file_and_names_a_binary_one(built: Path, cli, tmp_path: Path):
+    """A narrative saved as UTF-16 (with a byte-order mark, as Notepad may)
+    was refused as 'not text (it contains NUL bytes)', and a binary body
+    file was refused without naming it."""
+    args = ["add", "--root", built, "--no-input", "--approach", "homeshare", "--consent", "given-by-person",
+            "--consent-scope", "public", "--consent-wording", "form v2", "--source-title", "T",
+            "--source-organisation", "O", "--body-file"]
+    wide = tmp_path / "wide.txt"
+    wide.write_bytes("Rosa moved in with a student and feels safe at home again.\n".encode("utf-16"))
+    r = cli([*args, wide, "--title", "Rosa at home"])
+    assert r.exit_code == 0, r.output
+    assert "feels safe at home again" in (built / "stories" / "rosa-at-home.md").read_text(encoding="utf-8")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    _one_line_error(cli([*args, blob, "--title", "Blob"]), str(blob), "not text", "UTF-8")
+    assert not (built / "stories" / "blob.md").exists()

@@ -6,6 +6,7 @@ the new file is removed again, so a refused add leaves no trace.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
@@ -91,23 +92,32 @@ def read_body(source, root: Path) -> str:
 
     limit = read_limits(root).max_story_bytes
     if isinstance(source, (str, Path)):
-        return check_body(read_bounded(source, limit, "body file", "max_story_bytes"))
+        return check_body(read_bounded(source, limit, "body file", "max_story_bytes"), f"the body file {source}")
     data = source.read(limit + 1)
     if len(data) > limit:
         raise EvidenceError(f"the narrative on stdin is over {limit:,} bytes; shorten it, or raise 'max_story_bytes' "
                             "in pipelines/limits.yml")
-    return check_body(data)
+    return check_body(data, "the narrative on stdin")
 
 
-def check_body(body: str | bytes) -> str:
-    """The body as text, or EvidenceError if it is empty or not text."""
+def check_body(body: str | bytes, name: str = "the story body") -> str:
+    """The body as text, or EvidenceError if it is empty or not text. Text
+    saved as UTF-16 with a byte-order mark (as Windows Notepad may) is read
+    as such: as bytes it holds NUL bytes, which said 'not text' of a text."""
     if isinstance(body, bytes):
-        if b"\x00" in body:
-            raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
-        try:
-            body = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise EvidenceError("the story body is not UTF-8 text; save it as UTF-8 and try again") from None
+        if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            try:
+                body = body.decode("utf-16")
+            except UnicodeDecodeError:
+                raise EvidenceError(f"{name} has a UTF-16 byte-order mark but is not UTF-16 text; save it as UTF-8") from None
+        elif b"\x00" in body:
+            raise EvidenceError(f"{name} is not text (it contains NUL bytes: a binary or word-processor file, or UTF-16 "
+                                "without a byte-order mark); save the narrative as UTF-8 text or Markdown")
+        else:
+            try:
+                body = body.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise EvidenceError(f"{name} is not UTF-8 text (bad byte at {exc.start}); save it as UTF-8 and try again") from None
     if "\x00" in body:
         raise EvidenceError("the story body is not text (it contains NUL bytes); give a UTF-8 text or Markdown file")
     if not body.strip():
