@@ -587,3 +587,16 @@ def test_add_reads_a_utf16_body_file_and_names_a_binary_one(built: Path, cli, tm
     blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     _one_line_error(cli([*args, blob, "--title", "Blob"]), str(blob), "not text", "UTF-8")
     assert not (built / "stories" / "blob.md").exists()
+
+
+def test_add_names_the_line_of_the_narrative_it_refuses(built: Path, cli, tmp_path: Path):
+    """'the narrative holds the control character U+0007' said not where, in
+    a narrative of any length (the story file is not written, so its line
+    would point nowhere)."""
+    body = tmp_path / "body.md"
+    body.write_text("Rosa moved in.\n\nShe sings \x07 in the choir now.\n", encoding="utf-8")
+    r = cli(["add", "--root", built, "--no-input", "--title", "Rosa sings", "--approach", "homeshare",
+             "--consent", "given-by-person", "--consent-scope", "public", "--consent-wording", "form v2",
+             "--source-title", "T", "--source-organisation", "O", "--body-file", body])
+    _one_line_error(r, "U+0007", "line 3 of the narrative")
+    assert not (built / "stories" / "rosa-sings.md").exists()

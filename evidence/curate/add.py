@@ -215,8 +215,18 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     try:
         parse_story(f"stories/{story_id}.md", text, vocab)
     except ValidationError as exc:
-        raise EvidenceError(exc.message) from None
+        raise EvidenceError(exc.message + _narrative_line(text, exc.line)) from None
     return path, text
+
+
+def _narrative_line(text: str, line: int | None) -> str:
+    """' (line N of the narrative)' when a refused story file's line is in
+    its narrative: the file is not written, so its own line number would
+    point nowhere, and a control character in a long narrative is hard to find."""
+    first = text.split("\n").index("---", 1) + 2 if text.count("\n---\n") else None  # the line after the closing '---'
+    if line is None or first is None or line < first:
+        return ""
+    return f" (line {line - first + 1} of the narrative, counted from its first line of text)"
 
 
 def _approach_by_name(root: Path, name: str) -> str:
