@@ -187,10 +187,6 @@ def entity_rows(doc: Doc) -> list[dict]:
     return rows
 
 
-# a list item's bullet or number ("- ", "• ", "2. "): no part of what it says
-_ITEM_MARK = re.compile(r"(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]+(?=\S)")
-
-
 def sentence_units(doc: Doc) -> list[tuple[int, int, str]]:
     """(start, end, text) of each non-empty sentence, offsets into doc.text;
     a list item's bullet or number is left out (a tag then quotes and marks
@@ -201,8 +197,7 @@ def sentence_units(doc: Doc) -> list[tuple[int, int, str]]:
         if not any(c.isalnum() for c in text):
             continue
         lead = len(s.text) - len(s.text.lstrip())
-        mark = _ITEM_MARK.match(text)
-        if mark:
-            lead, text = lead + mark.end(), text[mark.end():]
+        cut = nlp_components.item_mark_end(text)  # a bullet is no part of what the item says
+        lead, text = lead + cut, text[cut:]
         out.append((s.start_char + lead, s.start_char + lead + len(text), text))
     return out

@@ -70,7 +70,16 @@ def make_paragraph_breaks(nlp: Language, name: str):
 
 
 _BULLETS = {"-", "*", "+", "•", "–", "‣", "▪", "◦", "·"}
-_LIST_ITEM = re.compile(r"(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]")
+# what opens a list item's line, up to its first word ("- ", "• ", "2. "):
+# the one pattern for the tagger's units, its roles and the corpus tools
+ITEM_MARK = re.compile(r"(?:[" + re.escape("".join(sorted(_BULLETS))) + r"]|\d{1,2}[.)])[ \t]+(?=\S)")
+
+
+def item_mark_end(text: str) -> int:
+    """Where what a list item says begins: after the bullet or number that
+    opens `text` ("- She walks" -> 2), or 0 when it opens none."""
+    m = ITEM_MARK.match(text)
+    return m.end() if m else 0
 
 
 def is_heading_mark(t: Any) -> bool:
@@ -922,7 +931,7 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
     # a list item ("- Moira opens her own post") often has no full stop but
     # is no heading: it is judged on what it says
     if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone
-                                and not _LIST_ITEM.match(text)):
+                                and not ITEM_MARK.match(text)):
         return "headline"
     if about_subject:
         return "subject"

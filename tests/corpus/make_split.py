@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import random
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -34,8 +33,6 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
 HELD_OUT_FRACTION = 0.3
-# a list item's bullet or number, which the tagger's units leave out
-_ITEM_MARK = re.compile(r"^(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]+(?=\S)")
 SEED = 12
 # stories added later whose output the code was looked at or changed on
 # before they were split: never held out
@@ -44,6 +41,7 @@ SEEN = {"d-sl-dad-short-breaks-barrow", "d-pb-my-son-railways-corby", "d-wt-my-w
 
 def main() -> None:
     from evidence.content.parsers import parse_story
+    from evidence.enrich.nlp_components import item_mark_end
 
     seeds, by_approach = [], defaultdict(list)
     for path in sorted((ROOT / "stories").glob("*.md")):
@@ -89,7 +87,8 @@ def main() -> None:
         w.writerow(["text", "labels"])
         for r in csv.DictReader(open(HERE / "sentences.csv", encoding="utf-8")):
             if split[r["story"]][0] == "dev":
-                w.writerow([_ITEM_MARK.sub("", r["text"], count=1), labels[r["sid"]]])
+                text = r["text"][item_mark_end(r["text"]):]  # a list item's bullet, as the tagger's units
+                w.writerow([text, labels[r["sid"]]])
                 n += 1
     held = sum(1 for v in split.values() if v[0] == "held-out")
     print(f"{len(split) - held} development stories ({n} sentences) -> {out.relative_to(ROOT)}; "

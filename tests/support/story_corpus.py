@@ -9,9 +9,10 @@ so the tagger's scores line up with the coders' labels.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from evidence.enrich.nlp_components import item_mark_end
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
@@ -67,9 +68,6 @@ def load(split: str | None = None) -> list[CorpusStory]:
     return [s for s in stories.values() if split is None or s.split == split]
 
 
-_ITEM_MARK = re.compile(r"^(?:[-*+•–‣▪◦·]|\d{1,2}[.)])[ \t]+(?=\S)")
-
-
 def norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -80,7 +78,8 @@ def match_units(story: CorpusStory, units: list[tuple[int, int, str]]) -> list[i
     out, u = [], 0
     texts = [norm(t) for _, _, t in units]
     for s in story.sentences:
-        want = _ITEM_MARK.sub("", norm(s.text), count=1)  # units leave a list item's bullet out
+        want = norm(s.text)
+        want = want[item_mark_end(want):]  # units leave a list item's bullet out
         found = None
         for j in list(range(u, len(texts))) + list(range(0, u)):
             if texts[j] == want or (want and want in texts[j]):
