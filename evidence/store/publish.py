@@ -237,20 +237,25 @@ def _can_patch(db: sqlite_utils.Database, public_path: Path) -> bool:
 def _sync_table(conn: sqlite3.Connection, table: str, where: str, columns: list[tuple[str, str]], pk: tuple[str, ...]) -> int:
     """Bring main.<table> to exactly the allow-listed rows of work.<table>:
     delete rows that differ or vanished, insert rows that are new or changed.
-    Unchanged rows are not touched, so the cost follows what changed.
-    Returns the number of rows deleted or inserted."""
+    Unchanged rows are not touched. Rows are matched on their primary key
+    through its index and compared column by column, so no copy of either
+    table is made (a set difference over whole rows copied and sorted every
+    vector: 1.1 s of every curator action at 1,000 stories). Returns the
+    number of rows deleted or inserted."""
+    exprs = dict(columns)
+    for c in pk:  # keys are copied as they are, so a key joins both tables
+        if exprs[c] != f"s.{c}":
+            raise ValueError(f"{table}: key column {c} must be copied as s.{c}")
     names = ", ".join(f"[{c}]" for c, _ in columns)
-    exprs = ", ".join(e for _, e in columns)
-    keys = ", ".join(f"[{c}]" for c in pk)
-    conn.execute(f"CREATE TEMP TABLE _desired AS SELECT {exprs} FROM work.[{table}] s WHERE {where}")
-    try:
-        deleted = conn.execute(f"DELETE FROM main.[{table}] WHERE ({keys}) IN (SELECT {keys} FROM "
-                               f"(SELECT {names} FROM main.[{table}] EXCEPT SELECT * FROM temp._desired))").rowcount
-        inserted = conn.execute(f"INSERT INTO main.[{table}] ({names}) SELECT * FROM temp._desired "
-                                f"EXCEPT SELECT {names} FROM main.[{table}]").rowcount
-        return deleted + inserted
-    finally:
-        conn.execute("DROP TABLE temp._desired")
+    on = " AND ".join(f"s.[{c}] = m.[{c}]" for c in pk)
+    same = " AND ".join(f"m.[{c}] IS ({e})" for c, e in columns if c not in pk) or "1"
+    deleted = conn.execute(
+        f"DELETE FROM main.[{table}] WHERE rowid IN (SELECT m.rowid FROM main.[{table}] m WHERE NOT EXISTS "
+        f"(SELECT 1 FROM work.[{table}] s WHERE {on} AND ({where}) AND {same}))").rowcount
+    inserted = conn.execute(
+        f"INSERT INTO main.[{table}] ({names}) SELECT {', '.join(exprs.values())} FROM work.[{table}] s "
+        f"WHERE ({where}) AND NOT EXISTS (SELECT 1 FROM main.[{table}] m WHERE {on})").rowcount
+    return deleted + inserted
 
 
 def publish(db: sqlite_utils.Database, public_path: str | Path, *, full: bool = False) -> dict[str, int]:
