@@ -395,6 +395,7 @@ def main() -> None:
     ap.add_argument("--setfit", action="store_true", help="compare: include fine-tuning the sentence model (minutes of CPU)")
     ap.add_argument("--weights", help="tune: fix the method weights, as rule,embedding,classifier")
     ap.add_argument("--pairs", type=int, default=2000, help="setfit: sentence pairs to fine-tune on")
+    ap.add_argument("--seed", type=int, default=12, help="setfit: seed of the pairs drawn and of training")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -453,7 +454,7 @@ def main() -> None:
         base = replace(settings, thresholds={}, role_weights={})
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            path = finetune(dev, Path(tmp), pairs=args.pairs)
+            path = finetune(dev, Path(tmp), pairs=args.pairs, seed=args.seed)
             cost = time.perf_counter() - t
             femb = MemoEmbedder(LocalEmbedder(path))
             print(f"fine-tuned on {args.pairs} development pairs in {cost:.0f}s", flush=True)
@@ -461,7 +462,7 @@ def main() -> None:
             s2, m_dev = tune(sc_dev, keys, base, crosswalk, roles=True, per_domain=False)
             ft = build_tagger(labels, femb, nlp, s2, dev)
             m = measure(analyse(ft, nlp, held), keys, s2, crosswalk)
-            results["setfit"] = m | {"dev": m_dev, "finetune_seconds": round(cost, 1), "pairs": args.pairs}
+            results["setfit"] = m | {"dev": m_dev, "finetune_seconds": round(cost, 1), "pairs": args.pairs, "seed": args.seed}
             print(report_line("fine-tuned model + roles", m) + f"   (dev {objective(m_dev):.3f}; fine-tuning {cost:.0f}s)")
     else:
         variants = {}
