@@ -125,10 +125,23 @@ def test_refuses_an_existing_id(built, cli):
     assert "already exists" in _refused(cli, built, [*ARGS, "--id", "james-and-andy"])
 
 
-def test_refuses_content_that_already_exists(built, cli):
+@pytest.mark.parametrize("retyped", [
+    str.upper,
+    lambda t: " ".join(t.split()).replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'"),
+    lambda t: t.replace(". ", ".\n\n").replace(",", " ,"),
+], ids=["upper case", "one line, straight quotes", "other breaks and spacing"])
+def test_refuses_content_that_already_exists(built, cli, retyped):
     existing = (built / "stories" / "agnes-and-lucia.md").read_text().split("---\n", 2)[2]
-    msg = _refused(cli, built, [*ARGS, "--id", "agnes-again"], input=existing.upper())
+    msg = _refused(cli, built, [*ARGS, "--id", "agnes-again"], input=retyped(existing))
     assert "already in the evidence base as story 'agnes-and-lucia'" in msg
+
+
+def test_a_narrative_with_one_word_changed_is_not_a_duplicate(built, cli):
+    existing = (built / "stories" / "agnes-and-lucia.md").read_text().split("---\n", 2)[2]
+    assert "Agnes felt" in existing
+    r = cli(["add", "--root", built, *ARGS, "--id", "agnes-again"], input=existing.replace("Agnes felt", "Agnes knew"))
+    assert r.exit_code == 0, r.output
+    assert (built / "stories" / "agnes-again.md").exists()
 
 
 def test_refuses_an_empty_body(built, cli):

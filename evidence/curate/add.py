@@ -151,16 +151,28 @@ def render_story(inp: StoryInput, story_id: str, today: str) -> str:
     return f"---\n{fm}---\n{inp.body.strip()}\n"
 
 
-def existing_bodies(root: Path) -> dict[str, str]:
-    """normalised-body hash -> story id, for every story file under root."""
-    out = {}
+def duplicate_of(root: Path, body: str) -> str | None:
+    """The id of a story under root whose narrative is this one's, as
+    normalise_text reads both (case, quotes, spacing), or None.
+
+    Only a file whose lower-cased text holds the narrative's longest word
+    can match, so only those are parsed and normalised: the check costs a
+    read of each file, not a parse (0.38 s at 1,000 stories before)."""
+    key = normalise_text(body)
+    if not key:
+        return None
+    want, probe = content_hash(key), max(key.split(), key=len)
     for p in sorted((Path(root) / "stories").glob("*.md")):
         try:
-            _, body, _ = split_front_matter(p.name, p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
+            if probe not in text.lower():
+                continue
+            _, other, _ = split_front_matter(p.name, text)
         except (ValidationError, UnicodeDecodeError):
             continue
-        out[content_hash(normalise_text(body))] = p.stem
-    return out
+        if content_hash(normalise_text(other)) == want:
+            return p.stem
+    return None
 
 
 def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
@@ -208,7 +220,7 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     if path.exists():
         raise EvidenceError(f"a story with id '{story_id}' already exists (stories/{story_id}.md); pass another --id")
     check_tombstone(root, story_id, override_tombstone)
-    duplicate = existing_bodies(root).get(content_hash(normalise_text(inp.body)))
+    duplicate = duplicate_of(root, inp.body)
     if duplicate:
         raise EvidenceError(f"this narrative is already in the evidence base as story '{duplicate}'; edit that story instead")
     text = render_story(inp, story_id, today)
@@ -345,7 +357,7 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
         target = root / "stories" / f"{story.id}.md"
         if target.exists():
             raise EvidenceError(f"a story with id '{story.id}' already exists (stories/{story.id}.md); change its id")
-        dup = existing_bodies(root).get(content_hash(normalise_text(story.body)))
+        dup = duplicate_of(root, story.body)
         if dup:
             raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
         check_tombstone(root, story.id, override_tombstone)

@@ -2,7 +2,7 @@
 fresh interpreter with the real model, beside the time of importing
 sentence-transformers alone on the same machine in the same run.
 
-    python tests/benchmarks/bench_curator.py [--reps 3] [--keep DIR] [--quick]
+    python tests/benchmarks/bench_curator.py [--reps 3] [--stories N] [--keep DIR] [--quick]
 
 On a copy of this repository's evidence base, built once with the real
 model, it times (median of --reps runs, each on new content):
@@ -12,7 +12,10 @@ model, it times (median of --reps runs, each on new content):
   from-review    evidence add --from-review: one story and one finding
   edit           edit one story file, then evidence build
   withdraw       evidence withdraw of a story added above
-and `python -c "import sentence_transformers"` (median of runs taken before,
+--stories N first adds N more stories to the copy (the test corpus's
+stories again and again under new ids, each with a line of its own), so
+the actions are timed in a larger evidence base; and `python -c "import
+sentence_transformers"` (median of runs taken before,
 between and after). For each action it prints the ratio to that import
 time (the goal is at most 0.35), whether torch was loaded, and, for add,
 whether the story was tagged, embedded, linked and found by the next search.
@@ -74,6 +77,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
     ap.add_argument("--quick", action="store_true", help="one run of each action")
+    ap.add_argument("--stories", type=int, default=0, help="add this many more stories to the base first")
     args = ap.parse_args()
     reps = 1 if args.quick else max(1, args.reps)
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-curator-"))
@@ -81,6 +85,7 @@ def main() -> None:
     rng = random.Random(14)
     bodies = corpus_bodies()
     rng.shuffle(bodies)
+    pad(root, args.stories, skip={t for t, _ in bodies[:2 * reps + 2]})
 
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "evidence", "build", "--root", str(root), "-q"], check=True, env=real_model_env())
@@ -147,7 +152,8 @@ def main() -> None:
     imports.append(timed_import())
     imp = statistics.median(imports)
     load = os.getloadavg()[0]
-    print(f"bench_curator: {reps} run(s) of each action, cold, real model; first build {first_build:.1f}s; "
+    stories = len(list((root / "stories").glob("*.md")))
+    print(f"bench_curator: {reps} run(s) of each action, cold, real model, {stories} stories; first build {first_build:.1f}s; "
           f"load average {load:.1f} on {os.cpu_count()} cores")
     print(f"import sentence_transformers alone: median {imp:.2f}s (runs: {', '.join(f'{x:.2f}' for x in imports)})")
     print(f"{'action':12s} {'median s':>9s} {'x import':>9s} {'<= 0.35':>8s}  torch loaded")
@@ -159,6 +165,23 @@ def main() -> None:
               f"rank in the next search for its first sentence: {c['rank']}")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pad(root: Path, n: int, skip: set[str]) -> None:
+    """Write n more story files into root: the corpus stories in turn (not
+    those the actions add), each under a new id and with a closing line of
+    its own, so no two narratives are the same."""
+    sources = [p for p in sorted((ROOT / "tests" / "corpus" / "stories").glob("*.md"))
+               if yaml.safe_load(p.read_text(encoding="utf-8").split("---\n", 2)[1])["title"] not in skip]
+    for k in range(n):
+        src = sources[k % len(sources)]
+        text = src.read_text(encoding="utf-8")
+        front, body = text.split("---\n", 2)[1:]
+        meta = yaml.safe_load(front)
+        meta["id"] = f"{meta['id'][:50]}-pad{k}"
+        (root / "stories" / f"{meta['id']}.md").write_text(
+            "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n" + body.rstrip("\n")
+            + f"\n\nThis copy is number {k} of the padding.\n", encoding="utf-8")
 
 
 def enrichment(root: Path, sid: str, body: str) -> dict:
