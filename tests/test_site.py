@@ -214,6 +214,50 @@ def test_about_page(built_session):
     assert page.status_code == 200 and "evidence export" in page.text and 'href="/-/feed.atom"' in page.text
 
 
+def _about_with(base: Path, metadata: dict) -> str:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datasette.app import Datasette
+
+    async def go():
+        ds = Datasette(immutables=[str(base / "public.db")], metadata=metadata)
+        return (await ds.client.get("/-/about")).text
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
+
+
+def test_about_page_says_how_far_to_trust_the_tags(built_session):
+    """The frameworks and the tag counts come from the database; the
+    measured strength from metadata.yml, and only for the frameworks it was
+    measured on."""
+    import html as htmllib
+
+    from test_pages import METADATA
+
+    conn = sqlite3.connect(built_session / "public.db")
+    titles = [t for (t,) in conn.execute("SELECT title FROM frameworks ORDER BY id")]
+    counts = dict(conn.execute("SELECT status, count(*) FROM tags GROUP BY status").fetchall())
+    ids = sorted(i for (i,) in conn.execute("SELECT id FROM frameworks"))
+    conn.close()
+    strength = METADATA["evidence_strength"]
+    assert sorted(strength["frameworks"]) == ids  # the shipped figures are for the shipped codebooks
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", _about_with(built_session, METADATA)))
+    assert all(t in text for t in titles)
+    assert f"{counts.get('suggested', 0):,} outcome tags here are suggested" in text, text[text.find("trust"):][:400]
+    assert f"{counts.get('confirmed', 0):,} confirmed by a curator" in text
+    assert strength["tags"] in text and strength["search"] in text and strength["measured"] in text
+
+    other = {**METADATA, "evidence_strength": {**strength, "frameworks": ["carers-wellbeing"]}}
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", _about_with(built_session, other)))
+    assert strength["tags"] not in text and strength["search"] not in text
+    assert "have not been measured on these outcome frameworks (the figures this evidence base holds are for carers-wellbeing)" in text
+    bare = {k: v for k, v in METADATA.items() if k != "evidence_strength"}
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", _about_with(built_session, bare)))
+    assert "have not been measured on these outcome frameworks, so no figures are given here" in text
+
+
 def test_cli_search_prints_absolute_urls_with_a_base_url(cli, built_session, monkeypatch):
     r = cli(["search", "older woman isolated", "--root", built_session, "--json", "-n", "3",
              "--base-url", "https://evidence.example.org/"])

@@ -132,7 +132,13 @@ async def charts_view(request, datasette):
 
 
 async def about_view(request, datasette):
-    """/-/about: how the evidence base is built, what is published, and the
-    ways to take the data away (the index page's "About" link)."""
-    html = await datasette.render_template("evidence_about.html", {}, request=request)
-    return Response.html(html)
+    """/-/about: how the evidence base is built, what is published, how far
+    its tags and search can be trusted (metadata.yml's `evidence_strength`,
+    shown only for the frameworks it was measured on), and the ways to take
+    the data away (the index page's "About" link)."""
+    strength = datasette.metadata("evidence_strength") or None
+
+    def about(conn):
+        return pages.about(conn, strength if isinstance(strength, dict) else None)
+
+    return await _page(request, datasette, "evidence_about.html", about)

@@ -272,6 +272,23 @@ def frameworks(conn) -> list[dict]:
     return _all(conn, "SELECT id, title FROM frameworks ORDER BY id")
 
 
+STRENGTH_FIELDS = ("measured", "tags", "search")
+
+
+def about(conn, strength: dict | None) -> dict:
+    """The about page's figures: the frameworks tagged here, how many tags
+    are suggested and confirmed, and the measured strength of the tagger and
+    the search when it was measured on exactly these frameworks (else the
+    page says it was not: figures for one codebook say nothing of another)."""
+    fws = frameworks(conn)
+    counts = {r["status"]: r["n"] for r in _all(conn, "SELECT status, count(*) AS n FROM tags GROUP BY status")}
+    measured_on = sorted(str(f) for f in (strength or {}).get("frameworks") or [])
+    applies = bool(strength) and measured_on == sorted(f["id"] for f in fws)
+    return {"frameworks": fws, "suggested": counts.get("suggested", 0), "confirmed": counts.get("confirmed", 0),
+            "strength": {k: str(strength.get(k) or "") for k in STRENGTH_FIELDS} if applies else None,
+            "strength_frameworks": measured_on}
+
+
 LEVELS = list(CERTAINTY_LEVELS)  # weakest first
 
 
