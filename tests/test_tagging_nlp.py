@@ -157,3 +157,22 @@ def test_a_list_items_unit_leaves_its_bullet_out():
     units = sentence_units(load_nlp(ROOT)(text))
     assert [u[2] for u in units] == ["What changed:", "She walks weekly", "She cooks again", "40 people came"]
     assert all(text[s:e] == t for s, e, t in units)
+
+
+@pytest.mark.parametrize("text, sents", [
+    ("The project cost £2.5m. It reached 40 carers.", ["The project cost £2.5m.", "It reached 40 carers."]),
+    ("Savings were put at £3bn. The council agreed.", ["Savings were put at £3bn.", "The council agreed."]),
+    ("She read books, magazines etc. and the paper every day.", ["She read books, magazines etc. and the paper every day."]),
+    ("There were approx. 30 carers there. They stayed.", ["There were approx. 30 carers there.", "They stayed."]),
+    ("He lives at No. 10 on the estate.", ["He lives at No. 10 on the estate."]),
+    ("We met on Tues. 5th March at the cafe.", ["We met on Tues. 5th March at the cafe."]),
+    ("He said no. Then he changed his mind.", ["He said no.", "Then he changed his mind."]),
+    ("I like the group etc.\n\nwe meet on Fridays.", ["I like the group etc.", "we meet on Fridays."]),
+], ids=["money in millions", "money in billions", "etc. and", "approx. 30", "No. 10", "Tues. 5th",
+        "a sentence ending on an abbreviation-like word before a capital", "a blank line still cuts"])
+def test_full_stops_of_abbreviations_and_units(text, sents):
+    """A full stop after an abbreviation does not end the sentence when a
+    small letter or a number follows; one after a money unit ("£2.5m.",
+    which the tokenizer keeps as an abbreviation) ends it before a capital."""
+    for nlp in (blank("evidence_paragraph_breaks"), load_nlp(ROOT)):
+        assert [s.text.strip() for s in nlp(text).sents if s.text.strip()] == sents

@@ -46,6 +46,11 @@ def make_paragraph_breaks(nlp: Language, name: str):
         line_start = doc[0] if len(doc) else None  # the first token of the current line
         for t in doc[1:]:
             prev = doc[t.i - 1]
+            full_stop = full_stop_kind(t)
+            if full_stop == "abbreviation":
+                t.is_sent_start = False  # "etc. and", "approx. 30", "No. 10", "Tues. 5th"
+            elif full_stop == "unit":
+                t.is_sent_start = True  # "cost £2.5m. It helped": the tokenizer took "m." for an abbreviation
             starts_line = prev.is_space and "\n" in prev.text
             if starts_line:
                 after_heading = line_start is not None and is_heading_mark(line_start)
@@ -67,6 +72,41 @@ def make_paragraph_breaks(nlp: Language, name: str):
         return doc
 
     return paragraph_breaks
+
+
+# words written with a full stop that a sentence seldom ends on when a
+# small letter or a number follows ("etc. and", "approx. 30", "No. 10",
+# "Tues. 5th March"); before a capital the full stop may end the sentence
+_ABBREVIATIONS = frozenset("""
+approx est etc incl inc excl eg ie viz cf vs ca nb no nos tel ext fig figs vol vols p pp para paras ch sec
+dept govt assoc mon tue tues wed weds thu thur thurs fri sat sun jan feb mar apr jun jul aug sep sept oct nov dec
+""".split())
+# units written after a number that spaCy's tokenizer keeps with their full
+# stop ("£2.5m." -> "2.5", "m."): the stop then ends no sentence
+_NUMBER_UNITS = frozenset({"m", "bn", "b", "k", "mn", "p", "m2"})
+
+
+def full_stop_kind(t: Any) -> str:
+    """What the full stop before token `t` is, on one line: "abbreviation"
+    when it closes a word of _ABBREVIATIONS and `t` opens with a small
+    letter or a digit (no new sentence), "unit" when it closes a unit after
+    a number and `t` opens with a capital (a new sentence), else ""."""
+    doc, i = t.doc, t.i
+    prev = doc[i - 1] if i else None
+    if prev is None or not prev.whitespace_ or "\n" in prev.whitespace_ or not t.text[:1].isalnum():
+        return ""
+    if prev.text == "." and i >= 2 and not doc[i - 2].whitespace_:
+        word, before = doc[i - 2].text, doc[i - 3] if i >= 3 else None
+    elif prev.text.endswith(".") and len(prev.text) > 1 and "." not in prev.text[:-1]:
+        word, before = prev.text[:-1], doc[i - 2] if i >= 2 else None
+    else:
+        return ""
+    if word.lower() in _ABBREVIATIONS and (t.text[0].islower() or t.text[0].isdigit()):
+        return "abbreviation"
+    if (word.lower() in _NUMBER_UNITS and before is not None and not before.whitespace_ and before.like_num
+            and t.text[0].isupper()):
+        return "unit"
+    return ""
 
 
 _BULLETS = {"-", "*", "+", "•", "–", "‣", "▪", "◦", "·"}
