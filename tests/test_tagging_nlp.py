@@ -168,11 +168,16 @@ def test_a_list_items_unit_leaves_its_bullet_out():
     ("We met on Tues. 5th March at the cafe.", ["We met on Tues. 5th March at the cafe."]),
     ("He said no. Then he changed his mind.", ["He said no.", "Then he changed his mind."]),
     ("I like the group etc.\n\nwe meet on Fridays.", ["I like the group etc.", "we meet on Fridays."]),
+    ("I was so lonely... Now I have friends.", ["I was so lonely...", "Now I have friends."]),
+    ("I was so lonely\u2026 Now I have friends.", ["I was so lonely\u2026", "Now I have friends."]),
+    ("I was so... well, lonely.", ["I was so... well, lonely."]),
 ], ids=["money in millions", "money in billions", "etc. and", "approx. 30", "No. 10", "Tues. 5th",
-        "a sentence ending on an abbreviation-like word before a capital", "a blank line still cuts"])
+        "a sentence ending on an abbreviation-like word before a capital", "a blank line still cuts",
+        "three dots before a capital", "an ellipsis character before a capital", "an ellipsis inside a sentence"])
 def test_full_stops_of_abbreviations_and_units(text, sents):
     """A full stop after an abbreviation does not end the sentence when a
     small letter or a number follows; one after a money unit ("£2.5m.",
-    which the tokenizer keeps as an abbreviation) ends it before a capital."""
+    which the tokenizer keeps as an abbreviation) or an ellipsis ends it
+    before a capital."""
     for nlp in (blank("evidence_paragraph_breaks"), load_nlp(ROOT)):
         assert [s.text.strip() for s in nlp(text).sents if s.text.strip()] == sents

@@ -84,17 +84,21 @@ dept govt assoc mon tue tues wed weds thu thur thurs fri sat sun jan feb mar apr
 # units written after a number that spaCy's tokenizer keeps with their full
 # stop ("£2.5m." -> "2.5", "m."): the stop then ends no sentence
 _NUMBER_UNITS = frozenset({"m", "bn", "b", "k", "mn", "p", "m2"})
+_ELLIPSIS = re.compile(r"\.{2,}|…+")
 
 
 def full_stop_kind(t: Any) -> str:
     """What the full stop before token `t` is, on one line: "abbreviation"
     when it closes a word of _ABBREVIATIONS and `t` opens with a small
     letter or a digit (no new sentence), "unit" when it closes a unit after
-    a number and `t` opens with a capital (a new sentence), else ""."""
+    a number, or is an ellipsis, and `t` opens with a capital (a new
+    sentence), else ""."""
     doc, i = t.doc, t.i
     prev = doc[i - 1] if i else None
     if prev is None or not prev.whitespace_ or "\n" in prev.whitespace_ or not t.text[:1].isalnum():
         return ""
+    if _ELLIPSIS.fullmatch(prev.text) and t.text[0].isupper():
+        return "unit"  # "I was lonely... Now I have friends": the search's passages are cut there too
     if prev.text == "." and i >= 2 and not doc[i - 2].whitespace_:
         word, before = doc[i - 2].text, doc[i - 3] if i >= 3 else None
     elif prev.text.endswith(".") and len(prev.text) > 1 and "." not in prev.text[:-1]:
