@@ -80,10 +80,15 @@ def scores(gold: np.ndarray, pred: np.ndarray, keys: Sequence[str]) -> dict:
 
 
 def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test_texts: list[str],
-                     keys: Sequence[str], min_labels: int) -> np.ndarray:
+                     keys: Sequence[str], min_labels: int, scope: Sequence[set[str]] | None = None) -> np.ndarray:
     """TF-IDF (scikit-learn defaults) + LinearSVC: one multi-class model when
     every training text has exactly one label, else one-vs-rest (a label when
-    its decision value is > 0, at least min_labels)."""
+    its decision value is > 0, at least min_labels). `scope[i]`: the labels
+    text i was labelled for, as Tagger.fit takes it (a label's model learns
+    only from those texts)."""
+    full = set(keys)
+    if scope is not None and all(set(s) >= full for s in scope):
+        scope = None
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -92,7 +97,7 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
     Xt = vec.transform(test_texts)
     pred = np.zeros((len(test_texts), len(keys)), dtype=bool)
     index = {k: i for i, k in enumerate(keys)}
-    if all(len(labs) == 1 for labs in train_labels):
+    if scope is None and all(len(labs) == 1 for labs in train_labels):
         classes = sorted({labs[0] for labs in train_labels})
         if len(classes) == 1:
             pred[:, index[classes[0]]] = True
@@ -103,9 +108,10 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
         return pred
     Y = indicator(train_labels, keys)
     decision = np.full((len(test_texts), len(keys)), -np.inf)
-    for i in range(len(keys)):
-        if 0 < Y[:, i].sum() < len(Y):
-            decision[:, i] = LinearSVC(random_state=0).fit(X, Y[:, i]).decision_function(Xt)
+    for i, key in enumerate(keys):
+        rows = np.arange(len(Y)) if scope is None else np.flatnonzero([key in s or Y[r, i] for r, s in enumerate(scope)])
+        if 0 < Y[rows, i].sum() < len(rows):
+            decision[:, i] = LinearSVC(random_state=0).fit(X[rows], Y[rows, i]).decision_function(Xt)
     for r, chosen in enumerate(decide(decision, 0.0, min_labels=min_labels)):
         pred[r, chosen] = True
     return pred
@@ -165,29 +171,38 @@ def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: in
                   validation_size=len(items), validation_objective=round(obj, 4))
 
 
-def shipped_training(root: Path | None, settings: Settings, codebook) -> tuple[list[str], list[list[str]], list[str]]:
-    """(texts, label lists, files) of the training CSVs that ROOT's
+def shipped_training(root: Path | None, settings: Settings, codebook
+                     ) -> tuple[list[str], list[list[str]], list[str], list[set[str]]]:
+    """(texts, label lists, files, scope) of the training CSVs that ROOT's
     pipelines/tagging.yml lists, as the build trains on them, read against
-    this codebook (labels of other domains left out); nothing when none of
-    the codebook's domains has min_examples positives there (another
-    codebook: the shipped data says nothing about it)."""
+    this codebook (labels of other domains left out). A file that labels
+    none of the codebook's domains is left out whole: its rows were labelled
+    for another codebook and say nothing about this one's (not even 'none
+    of them'); a row's scope is the domains its file speaks for
+    (Codebook.covered). Nothing when none of the codebook's domains has
+    min_examples positives there (the shipped data says nothing about it)."""
     from evidence.enrich.tagging import training_files
 
     if root is None or not settings.training:
-        return [], [], []
+        return [], [], [], []
     texts: list[str] = []
     labels: list[list[str]] = []
-    for path in training_files(root, settings):  # checked as the build checks them
+    scope: list[set[str]] = []
+    files: list[str] = []
+    for rel, path in zip(settings.training, training_files(root, settings)):  # checked as the build checks them
         t, labs = read_labelled(path, codebook, "training", unknown="drop")
-        texts, labels = texts + t, labels + labs
-    files = list(settings.training)
+        covered = codebook.covered(labs)
+        if not covered:
+            continue
+        texts, labels, scope = texts + t, labels + labs, scope + [covered] * len(t)
+        files.append(rel)
     counts: dict[str, int] = {}
     for labs in labels:
         for k in labs:
             counts[k] = counts.get(k, 0) + 1
     if not any(n >= max(1, settings.min_examples) for n in counts.values()):
-        return [], [], []
-    return texts, labels, files
+        return [], [], [], []
+    return texts, labels, files, scope
 
 
 def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *, root: Path | None = None,
@@ -218,8 +233,9 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
     settings = load_settings(root) if root else Settings()
     shipped: list[str] = []
+    scope: list[set[str]] | None = None  # the domains each training text was labelled for (None: all)
     if not train and not codebook_only:
-        train_texts, train_labels, shipped = shipped_training(root, settings, codebook)
+        train_texts, train_labels, shipped, scope = shipped_training(root, settings, codebook)
     trained = bool(train or shipped)
     if min_labels is None:
         min_labels = 0 if trained and any(not labs for labs in train_labels) else 1
@@ -249,7 +265,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
             gold_val = indicator([train_labels[i] for i in val_rows], keys)
             tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
     if trained:
-        tagger.fit(train_texts, train_labels)
+        tagger.fit(train_texts, train_labels, scope=scope)
     items = tagger.analyse(docs_of(test_texts), WHOLE_TEXT_MAX_WORDS)
     S, _ = item_matrix(items, tuning.weights, len(keys))
     pred = decide_matrix(S, tuning.threshold, tuning.min_labels, tuning.max_labels)
@@ -262,7 +278,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     else:  # no training data: the baseline learns from the codebook's own words, as the tagger does
         b_texts = [a for lab in codebook.labels for a in lab.anchors()]
         b_labels = [[lab.key] for lab in codebook.labels for _ in lab.anchors()]
-    bpred = baseline_predict(b_texts, b_labels, test_texts, keys, min_labels)
+    bpred = baseline_predict(b_texts, b_labels, test_texts, keys, min_labels, scope if trained else None)
     base = scores(gold, bpred, keys)
     result["baseline"] = {"name": "TF-IDF + LinearSVC", "macro_f1": base["macro_f1"], "micro_f1": base["micro_f1"],
                           "per_label": base["per_label"]}
