@@ -157,3 +157,40 @@ def test_eval_refuses_a_label_two_codebooks_share_instead_of_picking_the_first(t
              tmp_path / "test.csv", "--codebook-only"])
     assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
     assert "test.csv:2: the label 'Dogs' names 2 domains (pets/dogs, farm/sheepdogs)" in r.output
+
+
+@pytest.mark.parametrize("domains, line, message", [
+    # a domain id a curator could never name: `evidence review` refused 'x/santé' ("did you mean 'x/santé'?")
+    ("  - label: Own health\n    id: santé\n", 5, "domain id 'santé' must be lower-case letters and digits joined by '-'; "
+                                                 "write 'id: sante'"),
+    ("  - label: Rest\n    id: Breathing Space\n", 5, "write 'id: breathing-space'"),
+    ("  - label: Work\n    id: work/study\n", 5, "write 'id: work-study'"),
+    # a typo in a field name dropped the field without a word
+    ("  - label: Rest\n    exmaples: [a weekend off]\n", 5, "unknown field 'exmaples' (did you mean 'examples'?)"),
+    ("  - label: Rest\n    descripton: Time away.\n", 5, "unknown field 'descripton' (did you mean 'description'?)"),
+    # text where text belongs: a list or a mapping became "['a', 'b']" or "{'text': ...}" anchors
+    ("  - label: Rest\n    description:\n      - a break\n      - sleep\n", 5, "'description' must be text"),
+    ("  - label: Rest\n    examples:\n      - {text: a weekend off}\n", 6, "each of 'examples' must be text"),
+    ("  - label: Rest\n    examples: a weekend off\n", 5, "'examples' must be a list"),
+    ("  - Rest\n", 4, "each domain needs a 'label': write '- label: Rest'"),
+])
+def test_a_malformed_codebook_is_one_line_naming_the_file_line_and_field(tmp_path, cli, domains, line, message):
+    cb = tmp_path / "cb.yml"
+    cb.write_text("name: x\ndomains:\n  - label: Sleep\n" + domains, encoding="utf-8")
+    (tmp_path / "t.csv").write_text("text,labels\nShe slept.,Sleep\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only"])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"cb.yml:{line}: " in r.output and message in r.output, r.output
+
+
+def test_a_codebook_name_with_no_latin_letters_is_refused_not_made_empty(tmp_path, cli):
+    """'name: 福祉' became the framework id '' and keys '/休息'."""
+    cb = tmp_path / "cb.yml"
+    cb.write_text("name: 福祉\ndomains:\n  - label: 休息\n  - label: 健康\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_text("text,labels\nShe slept.,休息\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only"])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "cb.yml:1: " in r.output and "add 'id:'" in r.output, r.output
+    cb.write_text("name: 福祉\nid: welfare\ndomains:\n  - label: 休息\n  - label: 健康\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["setup"]["codebook"] == "welfare", r.output
