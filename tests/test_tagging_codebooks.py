@@ -172,6 +172,7 @@ def test_eval_refuses_a_label_two_codebooks_share_instead_of_picking_the_first(t
     ("  - label: Rest\n    description:\n      - a break\n      - sleep\n", 5, "'description' must be text"),
     ("  - label: Rest\n    examples:\n      - {text: a weekend off}\n", 6, "each of 'examples' must be text"),
     ("  - label: Rest\n    examples: a weekend off\n", 5, "'examples' must be a list"),
+    ("  - Label: Rest\n", 4, "unknown field 'Label' (did you mean 'label'?)"),
     ("  - Rest\n", 4, "each domain needs a 'label': write '- label: Rest'"),
 ])
 def test_a_malformed_codebook_is_one_line_naming_the_file_line_and_field(tmp_path, cli, domains, line, message):

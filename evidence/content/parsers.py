@@ -360,9 +360,10 @@ def parse_framework(path: str, text: str) -> Framework:
     for i, raw in enumerate(domains_raw):
         if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) and str(raw).strip():
             raise doc.error(f"each domain needs a 'label': write '- label: {str(raw).strip()}'", "domains", i)
+        if isinstance(raw, dict):
+            _near_misses(doc, raw, DOMAIN_FIELDS, ("domains", i))
         if not isinstance(raw, dict) or not str(raw.get("label") or "").strip():
             raise doc.error("each domain needs a 'label'", "domains", i)
-        _near_misses(doc, raw, DOMAIN_FIELDS, ("domains", i))
         for key in ("label", "id", "description"):
             if isinstance(raw.get(key), (list, dict)):
                 raise doc.error(f"'{key}' must be text, not a {'list' if isinstance(raw[key], list) else 'mapping'}"
