@@ -195,3 +195,18 @@ def test_a_codebook_name_with_no_latin_letters_is_refused_not_made_empty(tmp_pat
     cb.write_text("name: 福祉\nid: welfare\ndomains:\n  - label: 休息\n  - label: 健康\n", encoding="utf-8")
     r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only", "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["setup"]["codebook"] == "welfare", r.output
+
+
+def test_the_about_page_names_the_codebooks_the_base_loads(base: Path):
+    """The about page said 'tagged by outcome domain (ASCOT and the
+    universal community outcomes)' whatever pipelines/frameworks/ held."""
+    from test_pages import get
+
+    for name in ("ascot.yml", "community-outcomes.yml"):
+        (base / "pipelines" / "frameworks" / name).unlink()
+    _with_carer_codebook(base, {"carers.csv": CARER_ROWS})
+    build(base)
+    page, = get(base, "/-/about")
+    assert page.status_code == 200
+    assert "A family carer&#39;s own wellbeing" in page.text or "A family carer's own wellbeing" in page.text
+    assert "ASCOT" not in page.text

@@ -150,6 +150,24 @@ def split_validation(labels: list[list[str]], fraction: float = VALIDATION_FRACT
     return sorted(fit), sorted(val)
 
 
+def split_folds(labels: list[list[str]], k: int = 5, seed: int = SEED) -> list[list[int]]:
+    """k folds of the rows, each label's rows (by first label) dealt across
+    them in a shuffled order, so every fold holds a share of each."""
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, labs in enumerate(labels):
+        groups.setdefault(labs[0] if labs else "", []).append(i)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    n = 0
+    for key in sorted(groups):
+        rows = groups[key][:]
+        rng.shuffle(rows)
+        for r in rows:
+            folds[n % k].append(r)
+            n += 1
+    return [sorted(f) for f in folds if f]
+
+
 def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: int, has_classifier: bool) -> Tuning:
     """Grid search over method weights and the threshold for the best
     macro F1 + micro F1 on the validation items."""
@@ -257,13 +275,28 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
 
     tuning = Tuning(weights=dict(settings.weights), threshold=settings.threshold, min_labels=min_labels, max_labels=max_labels)
     if train:
-        fit_rows, val_rows = split_validation(train_labels)
-        if val_rows and fit_rows:
-            say(f"tuning on a validation slice of {len(val_rows)} training texts")
-            tagger.fit([train_texts[i] for i in fit_rows], [train_labels[i] for i in fit_rows])
-            val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
+        import os
+        folds = split_folds(train_labels) if len(train_texts) < int(os.environ.get("EVAL_CV_BELOW", "0")) else []
+        if folds:
+            say(f"tuning on the {len(train_texts)} training texts, each scored by a classifier fitted without it "
+                f"({len(folds)} folds)")
+            val_items, val_rows = [], []
+            for rows in folds:
+                held = set(rows)
+                fit = [i for i in range(len(train_texts)) if i not in held]
+                tagger.fit([train_texts[i] for i in fit], [train_labels[i] for i in fit])
+                val_items += tagger.analyse(docs_of([train_texts[i] for i in rows]), WHOLE_TEXT_MAX_WORDS)
+                val_rows += rows
             gold_val = indicator([train_labels[i] for i in val_rows], keys)
             tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
+        else:
+            fit_rows, val_rows = split_validation(train_labels)
+            if val_rows and fit_rows:
+                say(f"tuning on a validation slice of {len(val_rows)} training texts")
+                tagger.fit([train_texts[i] for i in fit_rows], [train_labels[i] for i in fit_rows])
+                val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
+                gold_val = indicator([train_labels[i] for i in val_rows], keys)
+                tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
     if trained:
         tagger.fit(train_texts, train_labels, scope=scope)
     items = tagger.analyse(docs_of(test_texts), WHOLE_TEXT_MAX_WORDS)

@@ -134,5 +134,4 @@ async def charts_view(request, datasette):
 async def about_view(request, datasette):
     """/-/about: how the evidence base is built, what is published, and the
     ways to take the data away (the index page's "About" link)."""
-    html = await datasette.render_template("evidence_about.html", {}, request=request)
-    return Response.html(html)
+    return await _page(request, datasette, "evidence_about.html", pages.about_page)

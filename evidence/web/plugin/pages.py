@@ -519,6 +519,14 @@ def cell_ris(data: dict) -> str:
     return "\r\n".join(lines)
 
 
+def about_page(conn) -> dict:
+    """The about page's facts from the database: the codebooks this evidence
+    base tags with (whatever pipelines/frameworks/ holds), each with its
+    number of domains."""
+    return {"frameworks": _all(conn, "SELECT f.id, f.title, (SELECT count(*) FROM domains d WHERE d.framework_id = f.id) "
+                                     "AS domains FROM frameworks f ORDER BY f.id")}
+
+
 def home_page(conn) -> dict:
     """Counts and lists for the landing page."""
     return {
