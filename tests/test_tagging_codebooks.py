@@ -210,3 +210,24 @@ def test_the_about_page_names_the_codebooks_the_base_loads(base: Path):
     assert page.status_code == 200
     assert "A family carer&#39;s own wellbeing" in page.text or "A family carer's own wellbeing" in page.text
     assert "ASCOT" not in page.text
+
+
+def test_a_curators_decision_teaches_only_the_framework_of_its_domain(base: Path, cli):
+    """A curator who confirms a carer-wellbeing tag on a sentence judged that
+    codebook's domains there, not ASCOT's: the sentence was a negative
+    example for every ASCOT domain, as the rows of another codebook's CSV
+    were."""
+    _with_carer_codebook(base, {"carers.csv": CARER_ROWS})
+    build(base)
+    r = cli(["review", "agnes-and-lucia", "carer-wellbeing/own-health", "--confirm", "--sentence",
+             "Agnes felt that isolation.", "--root", base])
+    assert r.exit_code == 0, r.output
+    db = open_db(base / "evidence.db")
+    try:
+        known = {r["id"] for r in db.query("SELECT id FROM domains")}
+        texts, pos, neg, scope = tagging.training_examples(db, base, load_settings(base), known)
+    finally:
+        db.close()
+    row = texts.index("Agnes felt that isolation.")
+    assert pos[row] == ["carer-wellbeing/own-health"]
+    assert scope[row] == {k for k in known if k.startswith("carer-wellbeing/")}

@@ -324,11 +324,14 @@ def training_examples(db, root: Path, settings, known: set[str]
                       ) -> tuple[list[str], list[list[str]], list[list[str]], list[set[str] | None]]:
     """(sentences, confirmed domains, rejected domains, scope) from every
     curator decision that names its sentence, plus the rows of the training
-    CSVs. A row's scope is the domains it was labelled for (None: all): a
-    CSV's rows are labelled for the frameworks the CSV labels, and say
+    CSVs. A row's scope is the domains it was labelled for: every domain of
+    the frameworks its decisions name, or that its CSV labels; it says
     nothing about the domains of any other (Tagger.fit)."""
     from evidence.enrich.codebooks import codebook_of_domains, read_labelled
 
+    label = {r["id"]: r["label"] for r in _rows(db, "SELECT id, label FROM domains")}
+    domains = [(k, k.split("/", 1)[0], label.get(k) or k.split("/", 1)[-1]) for k in sorted(known)]
+    cb = codebook_of_domains("+".join(sorted({fw for _, fw, _ in domains})) or "evidence", domains)
     by_sentence: dict[str, tuple[set, set]] = {}
     for kind in ("story", "finding"):
         for it in _items(db, kind):
@@ -340,23 +343,18 @@ def training_examples(db, root: Path, settings, known: set[str]
     texts = list(by_sentence)
     pos = [sorted(by_sentence[t][0]) for t in texts]
     neg = [sorted(by_sentence[t][1]) for t in texts]
-    scope: list[set[str] | None] = [None] * len(texts)
-    files = training_files(root, settings)
-    if files:
-        label = {r["id"]: r["label"] for r in _rows(db, "SELECT id, label FROM domains")}
-        domains = [(k, k.split("/", 1)[0], label.get(k) or k.split("/", 1)[-1]) for k in sorted(known)]
-        cb = codebook_of_domains("+".join(sorted({fw for _, fw, _ in domains})) or "evidence", domains)
-        for p in files:
-            # labels of a framework this evidence base does not load (its
-            # codebooks replaced) are left out; a typo inside one is an error
-            t, labs = read_labelled(p, cb, "training", unknown="other-frameworks")
-            covered = cb.covered(labs)
-            if not covered:  # labels only frameworks this base does not load
-                continue
-            texts += t
-            pos += labs
-            neg += [[] for _ in t]
-            scope += [covered] * len(t)
+    scope: list[set[str] | None] = [cb.covered([p + n]) for p, n in zip(pos, neg)]
+    for path in training_files(root, settings):
+        # labels of a framework this evidence base does not load (its
+        # codebooks replaced) are left out; a typo inside one is an error
+        t, labs = read_labelled(path, cb, "training", unknown="other-frameworks")
+        covered = cb.covered(labs)
+        if not covered:  # labels only frameworks this base does not load
+            continue
+        texts += t
+        pos += labs
+        neg += [[] for _ in t]
+        scope += [covered] * len(t)
     return texts, pos, neg, scope
 
 
