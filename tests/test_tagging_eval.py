@@ -216,3 +216,12 @@ def test_min_labels_above_the_number_of_labels_is_refused(files, cli):
     r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--min-labels", "5"])
     assert r.exit_code == 1 and "--min-labels 5 is more than the 3 labels" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_small_training_set_is_tuned_on_all_its_texts_out_of_fold(files, cli):
+    """With 12 training texts the combination was tuned on a slice of 3 (one
+    per label); now every training text is scored by a classifier fitted
+    without it, and the tuning sees all 12."""
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--train", files["train.csv"], "--test", files["test.csv"], "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["setup"]["validation_texts"] == 12

@@ -202,7 +202,7 @@ def test_training_rows_of_a_framework_the_base_does_not_load_are_left_out_a_typo
     db = open_db(tmp_path / "w.db")
     csv_path.write_text("text,labels\nShe made friends at the club.,wellbeing/connection|ascot/social-participation-and-involvement\n"
                         "He cooks for himself now.,ascot/food-and-drink\n", encoding="utf-8")
-    texts, pos, neg = tagging.training_examples(db, tmp_path, settings, known)
+    texts, pos, neg, _ = tagging.training_examples(db, tmp_path, settings, known)
     assert texts == ["She made friends at the club.", "He cooks for himself now."]
     assert pos == [["wellbeing/connection"], []] and neg == [[], []]
     csv_path.write_text("text,labels\nShe made friends.,wellbeing/conection\n", encoding="utf-8")

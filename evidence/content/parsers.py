@@ -334,32 +334,65 @@ def parse_study(path: str, text: str, vocab: Vocabulary | None = None, max_findi
 
 def parse_framework(path: str, text: str) -> Framework:
     """Parse an outcome codebook: `name` (or `id`) and `domains` with `label`,
-    optional `id`, `description`, `examples`, `maps_to`. Extra keys are kept out."""
+    optional `id`, `description`, `examples`, `maps_to`. Other keys are kept
+    out (a codebook brought from elsewhere may carry its own), but one that
+    is a near miss of a known field ('exmaples') is an error, as is a value
+    of the wrong kind and a domain id no `<framework>/<domain-id>` key can
+    hold."""
     doc = YamlDoc(path, text)
     if not isinstance(doc.data, dict):
         raise doc.error("a codebook is a mapping with 'name' and 'domains'")
-    fid = str(doc.data.get("id") or doc.data.get("name") or "").strip()
+    _near_misses(doc, doc.data, FRAMEWORK_FIELDS, ())
+    raw_id = doc.data.get("id") or doc.data.get("name") or ""
+    fid = str(raw_id).strip()
     if not fid:
         raise doc.error("a codebook needs 'name' (its id); add a line 'name: my-framework'")
     if not SLUG_RE.match(fid):
         fid = slugify(fid)
+    if not fid:
+        raise doc.error(f"the codebook's name {str(raw_id).strip()!r} gives no id (an id is lower-case letters and digits "
+                        "joined by '-'); add 'id:' with one, e.g. 'id: my-framework'", "id" if "id" in doc.data else "name")
     domains_raw = doc.data.get("domains")
     if not isinstance(domains_raw, list) or not domains_raw:
         raise doc.error("a codebook needs 'domains:', a list with a 'label' for each", "domains")
     domains: list[Domain] = []
     seen: set[str] = set()
     for i, raw in enumerate(domains_raw):
+        if isinstance(raw, (str, int, float)) and not isinstance(raw, bool) and str(raw).strip():
+            raise doc.error(f"each domain needs a 'label': write '- label: {str(raw).strip()}'", "domains", i)
+        if isinstance(raw, dict):
+            _near_misses(doc, raw, DOMAIN_FIELDS, ("domains", i))
         if not isinstance(raw, dict) or not str(raw.get("label") or "").strip():
             raise doc.error("each domain needs a 'label'", "domains", i)
+        for key in ("label", "id", "description"):
+            if isinstance(raw.get(key), (list, dict)):
+                raise doc.error(f"'{key}' must be text, not a {'list' if isinstance(raw[key], list) else 'mapping'}"
+                                + ("; write the description as one paragraph" if key == "description" else ""),
+                                "domains", i, key)
         label = str(raw["label"]).strip()
-        did = str(raw.get("id") or slugify(label) or f"domain-{i + 1}")
+        if raw.get("id") is not None and str(raw["id"]).strip():
+            did = str(raw["id"]).strip()
+            if not SLUG_RE.match(did):
+                fix = slugify(did)
+                raise doc.error(f"domain id '{did}' must be lower-case letters and digits joined by '-'; "
+                                + (f"write 'id: {fix}'" if fix else "write one, e.g. 'id: domain-" + str(i + 1) + "'")
+                                + " (it is how curators and CSVs name the domain: <framework>/<domain-id>)",
+                                "domains", i, "id")
+        else:
+            did = slugify(label) or f"domain-{i + 1}"
         if did in seen:
-            raise doc.error(f"domain id '{did}' appears twice; give each domain a distinct id", "domains", i)
+            made = "" if raw.get("id") else f" (made from its label '{label}'; give it an 'id:')"
+            raise doc.error(f"domain id '{did}' appears twice{made}; give each domain a distinct id", "domains", i)
         seen.add(did)
         examples = raw.get("examples") or []
         maps_to = raw.get("maps_to") or []
-        if not isinstance(examples, list) or not isinstance(maps_to, list):
-            raise doc.error("'examples' and 'maps_to' must be lists", "domains", i)
+        for key, value in (("examples", examples), ("maps_to", maps_to)):
+            if not isinstance(value, list):
+                raise doc.error(f"'{key}' must be a list, one item a line after '- '", "domains", i, key)
+            for j, item in enumerate(value):
+                if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+                    raise doc.error(f"each of '{key}' must be text; write the item as a phrase in quotes",
+                                    "domains", i, key, j)
         domains.append(Domain(
             framework=fid, id=did, label=label, description=str(raw.get("description") or "").strip(),
             examples=[str(e) for e in examples], maps_to=[str(m) for m in maps_to], position=i,
@@ -373,6 +406,26 @@ def parse_framework(path: str, text: str) -> Framework:
         domains=domains,
         path=path,
     )
+
+
+FRAMEWORK_FIELDS = ("id", "name", "title", "version", "description", "source", "domains")
+DOMAIN_FIELDS = ("id", "label", "description", "examples", "maps_to")
+
+
+def _near_misses(doc: YamlDoc, data: dict, known: tuple[str, ...], keys: tuple) -> None:
+    """A key that is not a field but nearly one ('exmaples', 'maps-to',
+    'Label') is a typo that would drop the field without a word: an error at
+    its line. Other keys are a codebook's own and are kept out."""
+    import difflib
+
+    for key in data:
+        name = str(key)
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name.lower().replace("-", "_").strip(), known, n=1, cutoff=0.8)
+        if close:
+            raise doc.error(f"unknown field '{name}' (did you mean '{close[0]}'?); a codebook's fields are: "
+                            f"{', '.join(known)}", *keys, key)
 
 
 def parse_areas(path: str, text: str) -> list[Area]:

@@ -20,6 +20,16 @@ class Codebook:
     name: str
     labels: list[Label]
     aliases: dict[str, str] = field(default_factory=dict)  # lower-cased label/id/key -> key
+    frameworks: dict[str, str] = field(default_factory=dict)  # key -> the id of its framework
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)  # a label or id several domains share -> keys
+
+    def covered(self, label_lists: Sequence[Sequence[str]]) -> set[str]:
+        """The keys a labelled file speaks for: every domain of each
+        framework it labels at least one domain of. A row says 'not this
+        domain' only for these: coders who labelled another codebook never
+        looked for the domains of this one."""
+        named = {self.frameworks.get(k, "") for labs in label_lists for k in labs}
+        return {k for k in (lab.key for lab in self.labels) if self.frameworks.get(k, "") in named}
 
 
 def read_codebooks(paths: Sequence[Path]) -> Codebook:
@@ -44,13 +54,13 @@ def read_codebooks(paths: Sequence[Path]) -> Codebook:
             raise EvidenceError(f"codebook {p} is empty; it needs 'name' and 'domains'")
         frameworks.append(parse_framework(str(p), text))
     several = len(frameworks) > 1
-    labels, aliases = [], {}
+    labels, names, owner = [], [], {}
     for fw in frameworks:
         for d in fw.domains:
             key = d.key if several else d.label
             labels.append(Label(key=key, label=d.label, description=d.description, examples=list(d.examples)))
-            for alias in (d.key, d.label, d.id) if several else (d.label, d.id, d.key):
-                aliases.setdefault(alias.lower().strip(), key)
+            names.append((key, [d.key, d.label, d.id]))
+            owner[key] = fw.id
     where: dict[str, str] = {}
     for fw in frameworks:
         for d in fw.domains:
@@ -60,7 +70,42 @@ def read_codebooks(paths: Sequence[Path]) -> Codebook:
                                     f"{where[key]} has{' (two codebooks with the same name)' if several else ''}; "
                                     "give each domain a distinct label")
             where[key] = fw.path
-    return Codebook(name="+".join(fw.id for fw in frameworks), labels=labels, aliases=aliases)
+    aliases, ambiguous = _aliases(names)
+    return Codebook(name="+".join(fw.id for fw in frameworks), labels=labels, aliases=aliases,
+                    frameworks=owner, ambiguous=ambiguous)
+
+
+def codebook_of_domains(name: str, domains: Sequence[tuple[str, str, str]]) -> Codebook:
+    """The domains an evidence base loads, (key, framework, label) each, as
+    a Codebook keyed by <framework>/<domain-id>: a labelled CSV may name a
+    domain by its key, its label or its id, as `evidence eval` reads it."""
+    names = [(key, [key, label, key.split("/", 1)[-1]]) for key, _, label in domains]
+    aliases, ambiguous = _aliases(names)
+    return Codebook(name=name, labels=[Label(key=key, label=label) for key, _, label in domains], aliases=aliases,
+                    frameworks={key: fw for key, fw, _ in domains}, ambiguous=ambiguous)
+
+
+def _aliases(names: Sequence[tuple[str, Sequence[str]]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(alias -> key, alias -> keys) for domains named by several names
+    each, compared lower-case: a key is always itself; a label or id that two
+    domains share (two codebooks with a domain 'Safety') names neither, and
+    is kept as ambiguous, so a CSV using it is an error, not a guess."""
+    keys = {key.lower().strip(): key for key, _ in names}
+    seen: dict[str, list[str]] = {}
+    for key, forms in names:
+        for form in forms:
+            alias = str(form).lower().strip()
+            if alias and key not in seen.setdefault(alias, []):
+                seen[alias].append(key)
+    aliases, ambiguous = {}, {}
+    for alias, owners in seen.items():
+        if alias in keys:
+            aliases[alias] = keys[alias]
+        elif len(owners) == 1:
+            aliases[alias] = owners[0]
+        else:
+            ambiguous[alias] = owners
+    return aliases, ambiguous
 
 
 _EXTRA = "\x00extra"  # DictReader's key for the fields of a row beyond the header's
@@ -97,7 +142,8 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
         raise EvidenceError(f"{what} file not found: {path}; check the path") from None
     # every build reads the shipped training CSV (1,300+ rows): the rows of
     # the same bytes read with the same codebook are kept for this process
-    key = (hashlib.sha256(raw).hexdigest(), str(path), what, unknown, tuple(sorted(codebook.aliases.items())), codebook.name)
+    key = (hashlib.sha256(raw).hexdigest(), str(path), what, unknown, tuple(sorted(codebook.aliases.items())), codebook.name,
+           tuple(sorted(codebook.frameworks.items())), tuple(sorted((a, tuple(k)) for a, k in codebook.ambiguous.items())))
     read = _READ.get(key)
     if read is None:
         read = _read_labelled(path, raw, codebook, what, unknown)
@@ -111,7 +157,8 @@ _READ: dict[tuple, tuple[list[str], list[list[str]]]] = {}
 
 
 def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknown: str) -> tuple[list[str], list[list[str]]]:
-    frameworks = {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
+    frameworks = {f.lower() for f in codebook.frameworks.values()} or \
+        {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
     try:
         data = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -162,6 +209,10 @@ def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknow
             if not lab:
                 continue
             key = codebook.aliases.get(lab.lower())
+            if key is None and lab.lower() in codebook.ambiguous:
+                raise EvidenceError(f"{path}:{n}: the label '{lab}' names {len(codebook.ambiguous[lab.lower()])} "
+                                    f"domains ({', '.join(codebook.ambiguous[lab.lower()])}); write the one meant as "
+                                    "<framework>/<domain-id>")
             if key is None and (unknown == "drop" or (unknown == "other-frameworks" and "/" in lab
                                                        and lab.split("/", 1)[0].lower() not in frameworks)):
                 continue

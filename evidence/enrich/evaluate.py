@@ -21,6 +21,12 @@ from evidence.enrich.tagger import Settings, Tagger, decide, decide_matrix, item
 
 WHOLE_TEXT_MAX_WORDS = 60  # shorter texts are scored whole, longer ones sentence by sentence
 VALIDATION_FRACTION = 0.2
+# below this many training texts the combination is tuned on all of them,
+# each scored by a classifier fitted without it (FOLDS folds), not on a 20%
+# slice: a slice of 22 texts picked weights that lost 0.06 micro F1 on a
+# new codebook's test set (docs/tagging.md); above it, five fits cost minutes
+CROSS_VALIDATE_BELOW = 2000
+FOLDS = 5
 SEED = 42
 
 
@@ -80,10 +86,15 @@ def scores(gold: np.ndarray, pred: np.ndarray, keys: Sequence[str]) -> dict:
 
 
 def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test_texts: list[str],
-                     keys: Sequence[str], min_labels: int) -> np.ndarray:
+                     keys: Sequence[str], min_labels: int, scope: Sequence[set[str]] | None = None) -> np.ndarray:
     """TF-IDF (scikit-learn defaults) + LinearSVC: one multi-class model when
     every training text has exactly one label, else one-vs-rest (a label when
-    its decision value is > 0, at least min_labels)."""
+    its decision value is > 0, at least min_labels). `scope[i]`: the labels
+    text i was labelled for, as Tagger.fit takes it (a label's model learns
+    only from those texts)."""
+    full = set(keys)
+    if scope is not None and all(set(s) >= full for s in scope):
+        scope = None
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -92,7 +103,7 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
     Xt = vec.transform(test_texts)
     pred = np.zeros((len(test_texts), len(keys)), dtype=bool)
     index = {k: i for i, k in enumerate(keys)}
-    if all(len(labs) == 1 for labs in train_labels):
+    if scope is None and all(len(labs) == 1 for labs in train_labels):
         classes = sorted({labs[0] for labs in train_labels})
         if len(classes) == 1:
             pred[:, index[classes[0]]] = True
@@ -103,9 +114,10 @@ def baseline_predict(train_texts: list[str], train_labels: list[list[str]], test
         return pred
     Y = indicator(train_labels, keys)
     decision = np.full((len(test_texts), len(keys)), -np.inf)
-    for i in range(len(keys)):
-        if 0 < Y[:, i].sum() < len(Y):
-            decision[:, i] = LinearSVC(random_state=0).fit(X, Y[:, i]).decision_function(Xt)
+    for i, key in enumerate(keys):
+        rows = np.arange(len(Y)) if scope is None else np.flatnonzero([key in s or Y[r, i] for r, s in enumerate(scope)])
+        if 0 < Y[rows, i].sum() < len(rows):
+            decision[:, i] = LinearSVC(random_state=0).fit(X[rows], Y[rows, i]).decision_function(Xt)
     for r, chosen in enumerate(decide(decision, 0.0, min_labels=min_labels)):
         pred[r, chosen] = True
     return pred
@@ -144,6 +156,24 @@ def split_validation(labels: list[list[str]], fraction: float = VALIDATION_FRACT
     return sorted(fit), sorted(val)
 
 
+def split_folds(labels: list[list[str]], k: int = FOLDS, seed: int = SEED) -> list[list[int]]:
+    """k folds of the rows, each label's rows (by first label) dealt across
+    them in a shuffled order, so every fold holds a share of each."""
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, labs in enumerate(labels):
+        groups.setdefault(labs[0] if labs else "", []).append(i)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    n = 0
+    for key in sorted(groups):
+        rows = groups[key][:]
+        rng.shuffle(rows)
+        for r in rows:
+            folds[n % k].append(r)
+            n += 1
+    return [sorted(f) for f in folds if f]
+
+
 def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: int, has_classifier: bool) -> Tuning:
     """Grid search over method weights and the threshold for the best
     macro F1 + micro F1 on the validation items."""
@@ -165,29 +195,38 @@ def tune(items, gold: np.ndarray, n_labels: int, min_labels: int, max_labels: in
                   validation_size=len(items), validation_objective=round(obj, 4))
 
 
-def shipped_training(root: Path | None, settings: Settings, codebook) -> tuple[list[str], list[list[str]], list[str]]:
-    """(texts, label lists, files) of the training CSVs that ROOT's
+def shipped_training(root: Path | None, settings: Settings, codebook
+                     ) -> tuple[list[str], list[list[str]], list[str], list[set[str]]]:
+    """(texts, label lists, files, scope) of the training CSVs that ROOT's
     pipelines/tagging.yml lists, as the build trains on them, read against
-    this codebook (labels of other domains left out); nothing when none of
-    the codebook's domains has min_examples positives there (another
-    codebook: the shipped data says nothing about it)."""
+    this codebook (labels of other domains left out). A file that labels
+    none of the codebook's domains is left out whole: its rows were labelled
+    for another codebook and say nothing about this one's (not even 'none
+    of them'); a row's scope is the domains its file speaks for
+    (Codebook.covered). Nothing when none of the codebook's domains has
+    min_examples positives there (the shipped data says nothing about it)."""
     from evidence.enrich.tagging import training_files
 
     if root is None or not settings.training:
-        return [], [], []
+        return [], [], [], []
     texts: list[str] = []
     labels: list[list[str]] = []
-    for path in training_files(root, settings):  # checked as the build checks them
+    scope: list[set[str]] = []
+    files: list[str] = []
+    for rel, path in zip(settings.training, training_files(root, settings)):  # checked as the build checks them
         t, labs = read_labelled(path, codebook, "training", unknown="drop")
-        texts, labels = texts + t, labels + labs
-    files = list(settings.training)
+        covered = codebook.covered(labs)
+        if not covered:
+            continue
+        texts, labels, scope = texts + t, labels + labs, scope + [covered] * len(t)
+        files.append(rel)
     counts: dict[str, int] = {}
     for labs in labels:
         for k in labs:
             counts[k] = counts.get(k, 0) + 1
     if not any(n >= max(1, settings.min_examples) for n in counts.values()):
-        return [], [], []
-    return texts, labels, files
+        return [], [], [], []
+    return texts, labels, files, scope
 
 
 def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *, root: Path | None = None,
@@ -218,8 +257,9 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     train_texts, train_labels = read_labelled(train, codebook, "training") if train else ([], [])
     settings = load_settings(root) if root else Settings()
     shipped: list[str] = []
+    scope: list[set[str]] | None = None  # the domains each training text was labelled for (None: all)
     if not train and not codebook_only:
-        train_texts, train_labels, shipped = shipped_training(root, settings, codebook)
+        train_texts, train_labels, shipped, scope = shipped_training(root, settings, codebook)
     trained = bool(train or shipped)
     if min_labels is None:
         min_labels = 0 if trained and any(not labs for labs in train_labels) else 1
@@ -241,15 +281,30 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
 
     tuning = Tuning(weights=dict(settings.weights), threshold=settings.threshold, min_labels=min_labels, max_labels=max_labels)
     if train:
-        fit_rows, val_rows = split_validation(train_labels)
-        if val_rows and fit_rows:
-            say(f"tuning on a validation slice of {len(val_rows)} training texts")
-            tagger.fit([train_texts[i] for i in fit_rows], [train_labels[i] for i in fit_rows])
-            val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
+        folds = split_folds(train_labels) if len(train_texts) < CROSS_VALIDATE_BELOW else []
+        if folds:
+            say(f"tuning on the {len(train_texts)} training texts, each scored by a classifier fitted without it "
+                f"({len(folds)} folds)")
+            val_items, val_rows, has_classifier = [], [], False
+            for rows in folds:
+                held = set(rows)
+                fit = [i for i in range(len(train_texts)) if i not in held]
+                tagger.fit([train_texts[i] for i in fit], [train_labels[i] for i in fit])
+                val_items += tagger.analyse(docs_of([train_texts[i] for i in rows]), WHOLE_TEXT_MAX_WORDS)
+                val_rows += rows
+                has_classifier |= tagger.classifier is not None
             gold_val = indicator([train_labels[i] for i in val_rows], keys)
-            tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
+            tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, has_classifier)
+        else:
+            fit_rows, val_rows = split_validation(train_labels)
+            if val_rows and fit_rows:
+                say(f"tuning on a validation slice of {len(val_rows)} training texts")
+                tagger.fit([train_texts[i] for i in fit_rows], [train_labels[i] for i in fit_rows])
+                val_items = tagger.analyse(docs_of([train_texts[i] for i in val_rows]), WHOLE_TEXT_MAX_WORDS)
+                gold_val = indicator([train_labels[i] for i in val_rows], keys)
+                tuning = tune(val_items, gold_val, len(keys), min_labels, max_labels, tagger.classifier is not None)
     if trained:
-        tagger.fit(train_texts, train_labels)
+        tagger.fit(train_texts, train_labels, scope=scope)
     items = tagger.analyse(docs_of(test_texts), WHOLE_TEXT_MAX_WORDS)
     S, _ = item_matrix(items, tuning.weights, len(keys))
     pred = decide_matrix(S, tuning.threshold, tuning.min_labels, tuning.max_labels)
@@ -262,7 +317,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     else:  # no training data: the baseline learns from the codebook's own words, as the tagger does
         b_texts = [a for lab in codebook.labels for a in lab.anchors()]
         b_labels = [[lab.key] for lab in codebook.labels for _ in lab.anchors()]
-    bpred = baseline_predict(b_texts, b_labels, test_texts, keys, min_labels)
+    bpred = baseline_predict(b_texts, b_labels, test_texts, keys, min_labels, scope if trained else None)
     base = scores(gold, bpred, keys)
     result["baseline"] = {"name": "TF-IDF + LinearSVC", "macro_f1": base["macro_f1"], "micro_f1": base["micro_f1"],
                           "per_label": base["per_label"]}

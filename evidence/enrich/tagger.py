@@ -307,11 +307,16 @@ class Tagger:
         return out
 
     def fit(self, texts: Sequence[str], label_sets: Sequence[Iterable[str]],
-            negatives: Sequence[Iterable[str]] | None = None, vectors: np.ndarray | None = None) -> "Tagger":
+            negatives: Sequence[Iterable[str]] | None = None, vectors: np.ndarray | None = None,
+            scope: Sequence[Iterable[str] | None] | None = None) -> "Tagger":
         """Train the classifier (one logistic regression per label, one-vs-rest,
         balanced classes) on labelled texts. `negatives[i]` names labels text i
-        is known NOT to have (rejected tags). Labels with fewer than
-        min_examples positives get no classifier. Returns self."""
+        is known NOT to have (rejected tags). `scope[i]` names the labels text
+        i was labelled for (None: all): for any other label it is neither a
+        positive nor a negative and is left out of that label's regression (a
+        CSV labelled for another codebook says nothing about this one's
+        domains). Labels with fewer than min_examples positives get no
+        classifier. Returns self."""
         self.classifier, self.trained = None, np.zeros(len(self.labels), dtype=bool)
         if not texts:
             return self
@@ -324,8 +329,17 @@ class Tagger:
             for k in labs:
                 if k in self.index and Y[r, self.index[k]] != 1:
                     Y[r, self.index[k]] = -1
+        known = np.ones(Y.shape, dtype=bool)  # rows labelled for the label (a 0 there is a no)
+        masks: dict[frozenset, np.ndarray] = {}
+        for r, keys in enumerate(scope or []):
+            if keys is not None:
+                keys = frozenset(keys)
+                if keys not in masks:
+                    masks[keys] = np.array([k in keys for k in self.keys], dtype=bool)
+                known[r] = masks[keys]
+        known |= Y == 1
         self.examples_per_label = (Y == 1).sum(axis=0)
-        usable = (self.examples_per_label >= max(1, self.settings.min_examples)) & ((Y != 1).sum(axis=0) > 0)
+        usable = (self.examples_per_label >= max(1, self.settings.min_examples)) & (((Y != 1) & known).sum(axis=0) > 0)
         if not usable.any():
             return self
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -345,10 +359,11 @@ class Tagger:
         # thread that a busy machine does not schedule, a 0.02 s fit took 1.7 s
         with threadpool_limits(1, user_api="blas"):
             for i in np.flatnonzero(usable):
-                y = (Y[:, i] == 1).astype(int)
+                rows = np.flatnonzero(known[:, i])
+                y = (Y[rows, i] == 1).astype(int)
                 m = LogisticRegression(C=self.settings.classifier_c, class_weight="balanced", max_iter=2000,
                                        solver="liblinear", random_state=0)
-                models[int(i)] = m.fit(X, y)
+                models[int(i)] = m.fit(X if len(rows) == len(texts) else X[rows], y)
         self.classifier = LinearClassifier.from_sklearn(tfidf, models, len(self.labels))
         self.trained = usable
         return self

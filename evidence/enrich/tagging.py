@@ -251,9 +251,9 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
     if not labels:
         return None, []
     tagger = Tagger(labels, embedder, nlp, settings)
-    texts, pos, neg = training_examples(db, root, settings, set(tagger.keys))
+    texts, pos, neg, scope = training_examples(db, root, settings, set(tagger.keys))
     if texts:
-        _fit_or_reuse(db, tagger, texts, pos, neg, items)
+        _fit_or_reuse(db, tagger, texts, pos, neg, items, scope)
     return tagger, labels
 
 
@@ -266,7 +266,7 @@ _FITTED_LOCK = threading.Lock()
 
 
 def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
-                  items: int = SMALL_BUILD + 1) -> str:
+                  items: int = SMALL_BUILD + 1, scope: list[set[str] | None] | None = None) -> str:
     """Give the tagger its classifier: the one an earlier build fitted on
     exactly these examples, settings, domains and sentence model (kept in
     the working database, store/model_cache.py, and for the last few in
@@ -284,7 +284,9 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
         return h.hexdigest()
 
     base = digest(LinearClassifier.FORMAT, tagger.settings.version(), tagger.embedder.model_id, json.dumps(tagger.keys))
-    examples = sorted({digest(json.dumps([t, p, n], ensure_ascii=False))[:16] for t, p, n in zip(texts, pos, neg)})
+    scope = scope if scope is not None else [None] * len(texts)
+    examples = sorted({digest(json.dumps([t, p, n] if s is None else [t, p, n, sorted(s)], ensure_ascii=False))[:16]
+                       for t, p, n, s in zip(texts, pos, neg, scope)})
     key = digest(base, *examples)
 
     def use(data: bytes | None) -> bool:
@@ -306,7 +308,7 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
             differ = len(set(last[1].decode("ascii").split()).symmetric_difference(examples))
             if differ <= max(STALE_EXAMPLES, STALE_SHARE * len(examples)) and use(last[2]):
                 return "reused-close"
-    tagger.fit(texts, pos, neg)
+    tagger.fit(texts, pos, neg, scope=scope)
     if tagger.classifier:
         data = tagger.classifier.to_bytes()
         model_cache.put(db, key, data, base=base, examples=" ".join(examples).encode("ascii"))
@@ -318,11 +320,18 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
     return "fitted"
 
 
-def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[str], list[list[str]], list[list[str]]]:
-    """(sentences, confirmed domains, rejected domains) from every curator
-    decision that names its sentence, plus the rows of the training CSVs."""
-    from evidence.enrich.codebooks import Codebook, read_labelled
+def training_examples(db, root: Path, settings, known: set[str]
+                      ) -> tuple[list[str], list[list[str]], list[list[str]], list[set[str] | None]]:
+    """(sentences, confirmed domains, rejected domains, scope) from every
+    curator decision that names its sentence, plus the rows of the training
+    CSVs. A row's scope is the domains it was labelled for: every domain of
+    the frameworks its decisions name, or that its CSV labels; it says
+    nothing about the domains of any other (Tagger.fit)."""
+    from evidence.enrich.codebooks import codebook_of_domains, read_labelled
 
+    label = {r["id"]: r["label"] for r in _rows(db, "SELECT id, label FROM domains")}
+    domains = [(k, k.split("/", 1)[0], label.get(k) or k.split("/", 1)[-1]) for k in sorted(known)]
+    cb = codebook_of_domains("+".join(sorted({fw for _, fw, _ in domains})) or "evidence", domains)
     by_sentence: dict[str, tuple[set, set]] = {}
     for kind in ("story", "finding"):
         for it in _items(db, kind):
@@ -334,17 +343,19 @@ def training_examples(db, root: Path, settings, known: set[str]) -> tuple[list[s
     texts = list(by_sentence)
     pos = [sorted(by_sentence[t][0]) for t in texts]
     neg = [sorted(by_sentence[t][1]) for t in texts]
-    files = training_files(root, settings)
-    if files:
-        cb = Codebook(name="evidence", labels=[], aliases={k.lower(): k for k in known})
-        for p in files:
-            # labels of a framework this evidence base does not load (its
-            # codebooks replaced) are left out; a typo inside one is an error
-            t, labs = read_labelled(p, cb, "training", unknown="other-frameworks")
-            texts += t
-            pos += labs
-            neg += [[] for _ in t]
-    return texts, pos, neg
+    scope: list[set[str] | None] = [cb.covered([p + n]) for p, n in zip(pos, neg)]
+    for path in training_files(root, settings):
+        # labels of a framework this evidence base does not load (its
+        # codebooks replaced) are left out; a typo inside one is an error
+        t, labs = read_labelled(path, cb, "training", unknown="other-frameworks")
+        covered = cb.covered(labs)
+        if not covered:  # labels only frameworks this base does not load
+            continue
+        texts += t
+        pos += labs
+        neg += [[] for _ in t]
+        scope += [covered] * len(t)
+    return texts, pos, neg, scope
 
 
 def _find_sentence(sentence: str, units: list[tuple[int, int, str]]) -> int | None:

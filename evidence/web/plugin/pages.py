@@ -276,11 +276,13 @@ STRENGTH_FIELDS = ("measured", "tags", "search")
 
 
 def about(conn, strength: dict | None) -> dict:
-    """The about page's figures: the frameworks tagged here, how many tags
+    """The about page's figures: the codebooks tagged with here (whatever
+    pipelines/frameworks/ holds, each with its number of domains), how many tags
     are suggested and confirmed, and the measured strength of the tagger and
     the search when it was measured on exactly these frameworks (else the
     page says it was not: figures for one codebook say nothing of another)."""
-    fws = frameworks(conn)
+    fws = _all(conn, "SELECT f.id, f.title, (SELECT count(*) FROM domains d WHERE d.framework_id = f.id) AS domains "
+                     "FROM frameworks f ORDER BY f.id")
     counts = {r["status"]: r["n"] for r in _all(conn, "SELECT status, count(*) AS n FROM tags GROUP BY status")}
     measured_on = sorted(str(f) for f in (strength or {}).get("frameworks") or [])
     applies = bool(strength) and measured_on == sorted(f["id"] for f in fws)
