@@ -231,3 +231,20 @@ def test_a_curators_decision_teaches_only_the_framework_of_its_domain(base: Path
     row = texts.index("Agnes felt that isolation.")
     assert pos[row] == ["carer-wellbeing/own-health"]
     assert scope[row] == {k for k in known if k.startswith("carer-wellbeing/")}
+
+
+def test_a_codebooks_own_lists_under_a_plural_field_name_are_kept_out_not_refused(tmp_path, cli):
+    """A codebook brought from elsewhere may list its sources or a domain's
+    other labels ('sources:', 'labels:'); those are its own, not typos of
+    'source' or 'label' (a single 'exmaple' still is)."""
+    cb = tmp_path / "cb.yml"
+    cb.write_text("name: x\nsources:\n  - A survey of carers, 2024\n  - Focus groups\ndomains:\n"
+                  "  - label: Sleep\n    labels: [rest, a night's sleep]\n  - label: Money\n", encoding="utf-8")
+    (tmp_path / "t.csv").write_text("text,labels\nShe slept well at last.,Sleep\nThe bills were paid.,Money\n",
+                                    encoding="utf-8")
+    r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["setup"]["codebook"] == "x"
+    cb.write_text("name: x\ndomains:\n  - label: Sleep\n    exmaple: [rest]\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", cb, "--test", tmp_path / "t.csv", "--codebook-only"])
+    assert r.exit_code == 1 and "did you mean 'examples'?" in r.output, r.output

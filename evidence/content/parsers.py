@@ -415,13 +415,17 @@ DOMAIN_FIELDS = ("id", "label", "description", "examples", "maps_to")
 def _near_misses(doc: YamlDoc, data: dict, known: tuple[str, ...], keys: tuple) -> None:
     """A key that is not a field but nearly one ('exmaples', 'maps-to',
     'Label') is a typo that would drop the field without a word: an error at
-    its line. Other keys are a codebook's own and are kept out."""
+    its line. Other keys are a codebook's own and are kept out, as is a list
+    under the plural of a field ('sources:', 'labels:'), which a codebook
+    brought from elsewhere may well carry."""
     import difflib
 
     for key in data:
         name = str(key)
         if name in known:
             continue
+        if isinstance(data[key], list) and name.endswith("s") and name[:-1] in known:
+            continue  # 'sources: [...]' beside no 'source': a list of the codebook's own, not a typo
         close = difflib.get_close_matches(name.lower().replace("-", "_").strip(), known, n=1, cutoff=0.8)
         if close:
             raise doc.error(f"unknown field '{name}' (did you mean '{close[0]}'?); a codebook's fields are: "
