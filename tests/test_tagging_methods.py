@@ -55,6 +55,25 @@ def test_classifier_is_trained_only_for_labels_with_enough_examples():
     assert np.isnan(item.classifier[0, food])  # no classifier: not a zero, a gap
 
 
+def test_a_domain_the_classifier_does_not_score_gets_the_codebook_threshold(tmp_path):
+    """Rule and embedding alone score lower than with a classifier: a domain
+    with too few examples (all of a codebook nobody labelled for) is judged
+    against codebook_threshold; a per-domain threshold still wins."""
+    t = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT),
+               Settings(min_examples=2, threshold=0.5, codebook_threshold=0.2, thresholds={"t/social": 0.6}))
+    assert t.effective_settings.threshold_for(t.keys).tolist() == pytest.approx([0.6, 0.2, 0.2])  # nothing trained
+    t.fit(["he went fishing with his carer", "fishing trips every weekend", "bingo night", "bingo again"],
+          [["t/occupation"]] * 2 + [["t/social"]] * 2)
+    assert t.effective_settings.threshold_for(t.keys).tolist() == pytest.approx([0.6, 0.5, 0.2])
+    same = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(threshold=0.5))  # codebook_threshold unset
+    assert same.effective_settings.threshold_for(same.keys).tolist() == pytest.approx([0.5, 0.5, 0.5])
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "tagging.yml").write_text("codebook_threshold: 1.5\n")
+    with pytest.raises(EvidenceError, match="codebook_threshold"):
+        load_settings(tmp_path)
+    assert load_settings(ROOT).codebook_threshold is not None  # the shipped file sets it
+
+
 def test_rejected_examples_are_negatives():
     t = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=1))
     t.fit(["tea with neighbours", "tea with the vicar"], [["t/social"], []], negatives=[[], ["t/social"]])

@@ -279,7 +279,10 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     def docs_of(texts: list[str]):
         return list(nlp.pipe(texts, batch_size=256))
 
-    tuning = Tuning(weights=dict(settings.weights), threshold=settings.threshold, min_labels=min_labels, max_labels=max_labels)
+    # with no training data the codebook's own threshold (codebook_threshold), as the build uses it
+    untrained = settings.codebook_threshold if settings.codebook_threshold is not None and not trained else None
+    tuning = Tuning(weights=dict(settings.weights), threshold=settings.threshold if untrained is None else untrained,
+                    min_labels=min_labels, max_labels=max_labels)
     if train:
         folds = split_folds(train_labels) if len(train_texts) < CROSS_VALIDATE_BELOW else []
         if folds:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -58,6 +58,10 @@ class Settings:
     role_weights: dict[str, float] = field(default_factory=dict)
     # per-domain thresholds (domain key -> threshold); others use `threshold`
     thresholds: dict[str, float] = field(default_factory=dict)
+    # the threshold of a domain scored without a classifier (too few labelled
+    # examples: a codebook with no training data), whose score is the rule
+    # and embedding alone; None: `threshold`
+    codebook_threshold: float | None = None
     # every sentence of a tag scoring at least max(threshold, best - support_margin)
     # is listed as supporting it (and highlighted)
     support_margin: float = 1.0
@@ -68,6 +72,15 @@ class Settings:
 
     def version(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+    def for_trained(self, keys: Sequence[str], trained: Sequence[bool]) -> "Settings":
+        """These settings as a tagger uses them once it knows which domains
+        its classifier scores: a domain it does not score gets
+        `codebook_threshold` (unless `thresholds` names it)."""
+        if self.codebook_threshold is None:
+            return self
+        extra = {k: self.codebook_threshold for k, t in zip(keys, trained) if not t and k not in self.thresholds}
+        return replace(self, thresholds={**extra, **self.thresholds}) if extra else self
 
 
 def load_settings(root: Path | None) -> Settings:
@@ -97,6 +110,8 @@ def load_settings(root: Path | None) -> Settings:
                 raise _setting_error(path, key, f"'training' is {value!r}; write it as a list, one CSV path a line "
                                                 "after '- ' (training:\\n  - pipelines/training/stories_dev.csv)")
             s.training = [str(v) for v in (value or [])]
+        elif key == "codebook_threshold":
+            s.codebook_threshold = None if value is None else number(key, value, 0, 1)
         elif key in ("role_weights", "thresholds"):
             if not isinstance(value, dict):
                 raise _setting_error(path, key, f"'{key}' maps names to numbers, not {value!r}")
@@ -234,6 +249,12 @@ class Tagger:
         self._anchor_owner_arr = np.array(self._anchor_owner)
         self.anchor_vectors = np.asarray(embedder.encode(anchors), dtype=np.float32)
         self._matcher = self._phrase_matcher()
+
+    @property
+    def effective_settings(self) -> Settings:
+        """The settings as they apply to this tagger's domains: those its
+        classifier does not score get `codebook_threshold`."""
+        return self.settings.for_trained(self.keys, self.trained)
 
     # -- the three methods ---------------------------------------------------
 

@@ -188,7 +188,8 @@ def enrich(db, summary, options) -> None:
             written += len(rows)
             tag_items = [(it, d) for it, d in zip(items, docs) if it.id in tag_set]
             if tag_items:
-                rows, sentence_rows = _tag_rows(db, tagger, labels, tag_items, settings, run, fk)
+                rows, sentence_rows = _tag_rows(db, tagger, labels, tag_items,
+                                                tagger.effective_settings if tagger else settings, run, fk)
                 _delete_for(db, "tag_sentences", kind, [it.id for it, _ in tag_items])
                 _delete_for(db, "tags", kind, [it.id for it, _ in tag_items])
                 if rows:

@@ -424,7 +424,7 @@ def main() -> None:
     if args.part == "heldout":
         # --quick: a smoke run, trained on 15 development stories only
         tagger = build_tagger(labels, emb, nlp, settings, dev[:15] if args.quick else None)
-        m = measure(analyse(tagger, nlp, held), keys, settings, crosswalk)
+        m = measure(analyse(tagger, nlp, held), keys, tagger.effective_settings, crosswalk)
         results["held_out"] = m
         if not args.json:
             ag = agreement(held, keys)
@@ -469,6 +469,10 @@ def main() -> None:
         # 1. the old defaults: codebook only, no roles
         old = Settings()
         variants["old defaults (codebook only)"] = measure(analyse(build_tagger(labels, emb, nlp, old, []), nlp, held), keys, old, crosswalk)
+        # 1b. the shipped settings with no training data (a codebook nobody has labelled for)
+        bare = build_tagger(labels, emb, nlp, replace(settings, training=[]), [])
+        variants["codebook only, shipped settings"] = measure(analyse(bare, nlp, held), keys, bare.effective_settings, crosswalk)
+        print(report_line("codebook only, shipped settings", variants["codebook only, shipped settings"]), flush=True)
         base = replace(settings, thresholds={}, role_weights={})
         scored = out_of_fold(labels, emb, nlp, base, dev)
         full = build_tagger(labels, emb, nlp, base, dev)
