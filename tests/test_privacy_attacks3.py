@@ -131,3 +131,57 @@ def test_the_forms_stay_out_of_public_db(base: Path):
                     leaks += [(table, "G.Q.") for _ in re.findall(r"G\.\s*Q", v)]
     conn.close()
     assert sorted(set(leaks)) == []
+
+
+# Names an anonymised story's people list lacks, written the way relatives and
+# carers speak: the personal-data check must hold the story back (it cannot
+# replace a name nobody listed), and say so without the name.
+from evidence.content.pii import listed_name_parts, unlisted_names  # noqa: E402
+from evidence.content.parsers import parse_story  # noqa: E402
+from storyfiles import story_text  # noqa: E402
+
+PEOPLE3 = [{"name": "Gwendolyn Quennell", "role": "person supported"},
+           {"name": "Bryn Smithers", "role": "Shared Lives carer", "pseudonym": "Ash"}]
+
+UNLISTED3 = [
+    ("a relation word as a title", '"Mum Tarquinia never missed a Tuesday," said Gwendolyn.', "Tarquinia"),
+    ("a grandson word as a title", "Grandson Oswaldo rang on Friday.", "Oswaldo"),
+    ("the name first, the relation after a comma", "Tarquinia, her daughter, rang the coordinator.", "Tarquinia"),
+    ("the relation in brackets after the name", "Tarquinia (her daughter) rang.", "Tarquinia"),
+    ("the relation is called", "Her daughter is called Tarquinia.", "Tarquinia"),
+    ("the relation's name was", "Her husband's name was Oswaldo.", "Oswaldo"),
+    ("married", "Gwendolyn married Oswaldo in 1961.", "Oswaldo"),
+    ("a nickname: known as", "Gwendolyn, known as Dolly to everyone at church, came.", "Dolly"),
+    ("a nickname: calls her", "The whole street calls her Dolly.", "Dolly"),
+    ("a nickname: nicknamed", "Bryn, nicknamed Taffy at work, cooks.", "Taffy"),
+    ("a listed name cut short", "Gwendo came round on Tuesday.", "Gwendo"),
+    ("a listed surname cut short with a pet ending", "Smithy cooks on Sundays.", "Smithy"),
+]
+
+
+def _story(body, people=PEOPLE3):
+    return parse_story("stories/a-home.md", story_text("a-home", body, title="A home", people=people, consent=ANON))
+
+
+@pytest.mark.parametrize("body,name", [u[1:] for u in UNLISTED3], ids=[u[0] for u in UNLISTED3])
+def test_an_unlisted_name_written_as_people_speak_is_found(body, name):
+    found = [body[m.start:m.end] for m in unlisted_names(body, *listed_name_parts(_story(body)))]
+    assert name in found, (body, found)
+
+
+def test_a_name_cut_short_is_found_only_as_a_name():
+    # capitalised, not a listed name, alias or pseudonym, not a prefix of only two letters
+    for body in ("Gwendolyn and Bryn went to the café; the car was old. Car parks were full. Gwe-",
+                 "Gwendolyn came; Quennell is her name. Bryn came too. Ash waved. Smithers cooks."):
+        assert unlisted_names(body, *listed_name_parts(_story(body))) == [], body
+    people = [*PEOPLE3[:1], {"name": "Bryn Smithers", "role": "carer", "pseudonym": "Ash", "aliases": ["Smithy"]}]
+    assert unlisted_names("Smithy cooks.", *listed_name_parts(_story("Smithy cooks.", people))) == []
+
+
+def test_a_held_story_is_not_published(built: Path):
+    write_story(built, "a-home", body="Tarquinia, her daughter, rang.\n\nThe whole street calls her Dolly.",
+                title="A home", people=PEOPLE3, consent=ANON)
+    summary = build(built)
+    assert "a-home" not in {r[0] for r in sqlite3.connect(built / "public.db").execute("SELECT id FROM stories")}
+    lines = [w for w in summary.warnings if "stories/a-home.md" in w]
+    assert len(lines) == 2 and not any("Tarquinia" in w or "Dolly" in w for w in lines), lines

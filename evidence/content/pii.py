@@ -420,12 +420,36 @@ _UNLISTED_RES = (
     re.compile(r"(?<![\w'’])(?:" + _TITLES + r")\.?\s+" + _NAME),
     # 'Derek's wife', 'Priya's mum rang' (family and friends only: 'Mencap's volunteers' is no one's name)
     re.compile(r"(?<![\w'’-])" + _NAME.replace(r"(?![\w-])", "") + r"['’]s\s+(?i:" + _KIN + r")\b"),
+    # 'Her daughter is called Priya', 'her husband's name was Derek'
+    re.compile(r"(?<![\w'’])(?i:" + _OWNER + r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:s|ren)?(?:-in-law)?"
+               r"(?:['’]s\s+name\s+(?:is|was)|\s+(?:is|was)\s+(?:called|named)))\s+" + _NAME),
+    # the name first: 'Priya, her daughter, rang', 'Priya (her daughter) rang'
+    re.compile(r"(?<![\w'’-])" + _NAME.replace(r"(?![\w-])", "") + r"(?:,\s*|\s*\(\s*)(?i:" + _OWNER +
+               r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:s|ren)?(?:-in-law)?)\b"),
+    # a family word used as a title, as people say it: 'Mum Gwen', 'Grandson Tom' (capitalised)
+    re.compile(r"(?<![\w'’])(?:Mum|Mam|Mom|Mummy|Dad|Daddy|Mother|Father|Son|Daughter|Brother|Sis|Bro|Grandson|"
+               r"Granddaughter|Grandmother|Grandfather|Cousin|Husband|Wife)\s+" + _NAME),
+    # married to them: 'she married Derek', 'the widow of Derek'
+    re.compile(r"(?<![\w'’])(?i:married|marrying|marry|widow\s+of|widower\s+of|engaged\s+to)\s+" + _NAME),
+    # another name a person goes by: 'known as Dolly', 'nicknamed Taffy', 'calls her Dolly', 'goes by Dot'
+    re.compile(r"(?<![\w'’])(?i:known\s+as|nicknamed|(?:call|calls|called|calling)\s+(?:her|him|them|me|us)|"
+               r"(?:goes|went|go)\s+by)\s+[\"“‘']?" + _NAME),
 )
 # capitalised words a cue may stand before that are not names
 _NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then", "when", "who", "what", "which",
                         "that", "this", "he", "she", "they", "we", "you", "it", "his", "her", "their", "our",
                         "my", "your", "its", "both", "each", "all", "also", "as", "at", "in", "on", "to", "for",
-                        "with", "from", "of", "by", "if", "is", "was", "had", "has")) | frozenset(
+                        "with", "from", "of", "by", "if", "is", "was", "had", "has",
+                        # words that open a sentence before a comma ('Later, her son rang')
+                        "later", "now", "sadly", "today", "eventually", "recently", "meanwhile", "afterwards",
+                        "yesterday", "soon", "finally", "however", "luckily", "fortunately", "unfortunately",
+                        "suddenly", "gradually", "initially", "originally", "previously", "currently", "sometimes",
+                        "often", "together", "since", "before", "after", "again", "still", "yes", "no", "well",
+                        "instead", "there", "here", "tonight", "tomorrow", "everyone", "nobody", "someone",
+                        "anyway", "thankfully", "happily", "naturally", "usually", "normally", "first", "next",
+                        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+                        "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                        "november", "december", "christmas", "easter")) | frozenset(
     t.lower() for t in _TITLES.split("|"))
 
 # Usual short forms of English first names: a listed 'Robert' is also 'Bob'.
@@ -503,6 +527,33 @@ def _more_names(text: str, at: int) -> list[tuple[int, int]]:
     return out
 
 
+# a listed name cut short, as friends and family shorten it ('Gwendo' or
+# 'Gwen' for Gwendolyn, 'Toby' for Tobias, 'Smithy' for Smithers): a
+# capitalised word that is the start of a listed part of five letters or
+# more, of four letters or more itself, or of three with a pet ending
+# ('Tob' + 'y'); 'Car' for Caroline is the word
+_PET_END = re.compile(r"(?:ie|ey|y|o|sy|s)$")
+
+
+def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list[Match]:
+    long = [n for n in names if len(n) >= 5 and n.isalpha()]
+    if not long:
+        return []
+    out = []
+    for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]{2,})(?![\w-])", text):
+        word = fold(m.group(1))[0]
+        if word in listed or word in _NOT_NAMES:
+            continue
+        stems = [word] if len(word) >= 4 else []
+        end = _PET_END.search(word)
+        if end and end.start() >= 3:
+            stem = word[:end.start()]
+            stems += [stem, stem[:-1]] if len(stem) >= 4 and stem[-1] == stem[-2] else [stem]
+        if any(n.startswith(s) and n != s for s in stems for n in long):
+            out.append(Match(UNLISTED, m.start(1), m.end(1), word))
+    return out
+
+
 def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = frozenset()) -> list[Match]:
     """Names in `text` of people that `listed` (listed_name_parts) does not
     hold: after a cue that makes a word a person's name, and the short forms
@@ -515,6 +566,7 @@ def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = fr
                 if not _is_listed(text[start:end], listed):
                     found.append(Match(UNLISTED, start, end, fold(text[start:end])[0]))
     shorts = {s for n in names for s in (*SHORT_FORMS.get(n, ()), *FULL_FORMS.get(n, ())) if s not in listed}
+    found += [m for m in _cut_short(text, listed, names) if not any(f.start <= m.start < f.end for f in found)]
     if shorts:
         for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w-])", text):
             word = m.group(1).lower()
