@@ -185,3 +185,27 @@ def test_a_held_story_is_not_published(built: Path):
     assert "a-home" not in {r[0] for r in sqlite3.connect(built / "public.db").execute("SELECT id FROM stories")}
     lines = [w for w in summary.warnings if "stories/a-home.md" in w]
     assert len(lines) == 2 and not any("Tarquinia" in w or "Dolly" in w for w in lines), lines
+
+
+# Promise 1: consent that is not recorded is not consent. A value with
+# nothing in it, a placeholder, or a date that has not come yet records no
+# one's agreement, and the story must be refused, with one line saying where.
+from evidence.errors import ValidationError  # noqa: E402
+
+
+@pytest.mark.parametrize("key,value", [
+    ("recorded_by", "   "), ("wording", "\t"), ("recorded_by", "-"), ("wording", "..."), ("wording", "TBC"),
+    ("recorded_by", "n/a"), ("wording", "to do"), ("date", "2999-01-01"),
+], ids=lambda v: repr(v))
+def test_consent_that_records_nothing_is_refused(key, value):
+    text = story_text("a-home", "A narrative.", consent={**CONSENT, key: value})
+    with pytest.raises(ValidationError) as err:
+        parse_story("stories/a-home.md", text)
+    message = str(err.value)
+    assert "stories/a-home.md:" in message and key in message and "\n" not in message, message
+
+
+def test_real_consent_records_are_accepted():
+    for fields in ({"recorded_by": "Kim (curator)", "wording": "Form v2"}, {"recorded_by": "KJ", "wording": "v3"},
+                   {"date": "2026-11-30"}):
+        assert parse_story("stories/a-home.md", story_text("a-home", "A narrative.", consent={**CONSENT, **fields}))
