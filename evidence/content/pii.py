@@ -22,7 +22,7 @@ import re
 from urllib.parse import unquote
 from dataclasses import dataclass, field
 
-from evidence.content.privacy import fold, name_parts
+from evidence.content.privacy import fold, name_parts, pet_forms
 
 
 
@@ -511,7 +511,9 @@ def listed_name_parts(story) -> tuple[frozenset[str], frozenset[str]] | None:
 def _is_listed(word: str, listed: frozenset[str]) -> bool:
     """True when `word` shares a part with a listed name or pseudonym (it is
     replaced, or is the pseudonym), or is no name at all ('The', 'Mr')."""
-    return bool(set(name_parts(word)) & listed) or fold(word)[0] in _NOT_NAMES
+    parts = set(name_parts(word))
+    return bool(parts & listed) or fold(word)[0] in _NOT_NAMES or any(
+        part in pet_forms(n) for n in listed for part in parts)  # 'Jonesy' for a listed Jones: replaced too
 
 
 _AND_NAME = re.compile(r"(?:,\s*|,?\s+(?:and|or|&)\s+)" + _NAME)
@@ -533,16 +535,21 @@ def _more_names(text: str, at: int) -> list[tuple[int, int]]:
 # more, of four letters or more itself, or of three with a pet ending
 # ('Tob' + 'y'); 'Car' for Caroline is the word
 _PET_END = re.compile(r"(?:ie|ey|y|o|sy|s)$")
+_LINE_BROKEN = re.compile(r"[-‐‑]?[ \t]*\r?\n[ \t>#]*([a-z]+)")
 
 
 def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list[Match]:
     long = [n for n in names if len(n) >= 5 and n.isalpha()]
     if not long:
         return []
+    replaced = listed | {f for n in listed for f in pet_forms(n)}  # what the anonymiser replaces anyway
     out = []
-    for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]{2,})(?![\w-])", text):
+    for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]{2,})(?![\w'’-]*\w)", text):
         word = fold(m.group(1))[0]
-        if word in listed or word in _NOT_NAMES:
+        if word in replaced or word in _NOT_NAMES:
+            continue
+        rest = _LINE_BROKEN.match(text, m.end())  # 'Quen' / 'nell': a name broken at a line end
+        if rest and fold(m.group(1) + rest.group(1))[0] in replaced:
             continue
         stems = [word] if len(word) >= 4 else []
         end = _PET_END.search(word)

@@ -240,12 +240,13 @@ def _name_words(name: str) -> tuple[str, ...]:
 _VOWELS = "aeiouy"
 
 
-def pet_forms(part: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def pet_forms(part: str) -> tuple[str, ...]:
     """Pet forms and the plural of a folded name part of three letters or
     more ('gwen' -> 'gwenny', 'gwennie', 'gweny', ...; 'rose' -> 'rosie',
     'rosy'; 'jones' -> 'joneses', 'jonesy')."""
     if len(part) < 3 or not part.isalpha():
-        return []
+        return ()
     forms = {part + end for end in ("y", "ie", "ey", "o", "sy")}
     if part[-1] not in _VOWELS and part[-1] not in "sxz" and part[-2] in _VOWELS:
         forms |= {part + part[-1] + end for end in ("y", "ie", "o")}  # gwen -> gwenny, gwennie
@@ -253,7 +254,7 @@ def pet_forms(part: str) -> list[str]:
         forms |= {part[:-1] + end for end in ("y", "ie", "o")}  # rose -> rosie, rosy
     if part.endswith(("s", "x", "z", "ch", "sh")):
         forms.add(part + "es")  # jones -> joneses
-    return sorted(f for f in forms if f != part)
+    return tuple(sorted(f for f in forms if f != part))
 
 
 def _names_for(name: str) -> list[tuple[str, ...]]:
