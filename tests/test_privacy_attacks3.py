@@ -209,3 +209,46 @@ def test_real_consent_records_are_accepted():
     for fields in ({"recorded_by": "Kim (curator)", "wording": "Form v2"}, {"recorded_by": "KJ", "wording": "v3"},
                    {"date": "2026-11-30"}):
         assert parse_story("stories/a-home.md", story_text("a-home", "A narrative.", consent={**CONSENT, **fields}))
+
+
+# Promise 3: a withdrawn story must not come back under another id. Its
+# tombstone held only the id, so the same account added again with a new
+# title (a new id: a second curator adding it from the blog again, a file
+# renamed) was published again.
+from evidence.content import tombstones  # noqa: E402
+
+
+def _public_ids(root: Path) -> set[str]:
+    return {r[0] for r in sqlite3.connect(root / "public.db").execute("SELECT id FROM stories")}
+
+
+def test_a_withdrawn_story_does_not_come_back_under_another_id(built: Path, cli, tmp_path: Path):
+    original = (built / "stories" / "james-and-andy.md").read_text()
+    assert cli(["withdraw", "james-and-andy", "--root", built]).exit_code == 0
+    assert "james" not in (built / tombstones.WITHDRAWN_FILE).read_text().lower()
+    # the same narrative under a new id, its spacing and quotes changed: build refuses it, in one line
+    renamed = original.replace("id: james-and-andy", "id: two-friends-and-a-match").replace("’", "'")
+    renamed = renamed.replace("\n\n", "\n\n\n")
+    (built / "stories" / "two-friends-and-a-match.md").write_text(renamed)
+    refused = cli(["build", "--root", built])
+    lines = [line for line in refused.stderr.splitlines() if line]
+    assert refused.exit_code == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: stories/two-friends-and-a-match.md:") and "withdrawn" in lines[0], lines
+    assert "two-friends-and-a-match" not in _public_ids(built)
+    # add refuses it too, and takes it on purpose with the override (lifting that tombstone)
+    (built / "stories" / "two-friends-and-a-match.md").unlink()
+    incoming = tmp_path / "two-friends-and-a-match.md"
+    incoming.write_text(renamed)
+    refused = cli(["add", "--file", incoming, "--root", built])
+    assert refused.exit_code == 1 and "--override-tombstone" in refused.stderr, refused.output
+    added = cli(["add", "--file", incoming, "--override-tombstone", "--root", built])
+    assert added.exit_code == 0, added.output
+    assert "two-friends-and-a-match" in _public_ids(built)
+    assert tombstones.read(built) == {}
+
+
+def test_other_stories_are_not_taken_for_a_withdrawn_one(built: Path, cli):
+    assert cli(["withdraw", "james-and-andy", "--root", built]).exit_code == 0
+    write_story(built, "a-new-story", body="A different narrative about a Shared Lives match in the community.")
+    assert cli(["build", "--root", built]).exit_code == 0
+    assert "a-new-story" in _public_ids(built)

@@ -99,6 +99,22 @@ def fragments(*texts: str) -> list[str]:
     return out
 
 
+def _narrative(row, path: Path) -> str:
+    """The story's narrative (stored, or read from its file), for the
+    tombstone's text digest: the same account under another id is refused."""
+    if row is not None and row[2]:
+        return row[2]
+    if path.exists():
+        from evidence.content.yamldoc import split_front_matter
+        from evidence.errors import ValidationError
+
+        try:
+            return split_front_matter(str(path), path.read_text(encoding="utf-8", errors="replace"))[1]
+        except ValidationError:  # a broken file: the id is still tombstoned
+            return ""
+    return ""
+
+
 def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn", db_path=None, public_path=None,
              today: str | None = None) -> WithdrawResult:
     """Withdraw a story everywhere (see the module docstring); returns what was done."""
@@ -130,7 +146,7 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
         snippets = fragments(*(row or ()))
         if path.exists() and not snippets:
             snippets = fragments(path.read_text(encoding="utf-8", errors="replace"))
-        result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today),
+        result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today, _narrative(row, path)),
                                 was_stored=row is not None, public_path=str(public_path))
         if path.exists():
             path.unlink()
