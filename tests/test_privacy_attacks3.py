@@ -252,3 +252,46 @@ def test_other_stories_are_not_taken_for_a_withdrawn_one(built: Path, cli):
     write_story(built, "a-new-story", body="A different narrative about a Shared Lives match in the community.")
     assert cli(["build", "--root", built]).exit_code == 0
     assert "a-new-story" in _public_ids(built)
+
+
+def test_withdraw_deletes_the_curators_drafts_of_the_story(built: Path, cli):
+    # an interactive add saves every answer in ROOT/.evidence-drafts/; a draft left behind (an add that was
+    # refused, then done another way) held the withdrawn narrative under the evidence base
+    from evidence.curate import drafts
+    from evidence.curate.add import StoryInput
+
+    body = (built / "stories" / "james-and-andy.md").read_text().split("\n---\n", 1)[1]
+    mine = drafts.new_path(built)
+    drafts.save(mine, StoryInput(title="James and Andy", body=body[: len(body) // 2], id="two-friends"), ["title", "body"])
+    other = drafts.folder(built) / "add-other.yml"
+    drafts.save(other, StoryInput(title="Another story", body="A narrative nobody withdrew, about a lunch club."),
+                ["title", "body"])
+    result = cli(["withdraw", "james-and-andy", "--root", built])
+    assert result.exit_code == 0, result.output
+    assert not mine.exists() and other.exists()
+    assert "draft" in result.output
+    for path in built.rglob("*"):
+        if path.is_file() and path.suffix in (".yml", ".md", ".yaml"):
+            assert "Andy" not in path.read_text(errors="replace"), path
+
+
+def test_withdraw_takes_the_storys_sentences_out_of_the_training_data(built: Path, cli):
+    # pipelines/training/*.csv (labelled sentences of the stories, committed with the content) kept a withdrawn
+    # story's sentences, and the tagger went on learning from them
+    import csv
+
+    from evidence.content.records import normalise_text
+
+    csv_path = built / "pipelines" / "training" / "stories_dev.csv"
+    before = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    story = normalise_text((built / "stories" / "james-and-andy.md").read_text())
+    assert any("Andy" in r["text"] for r in before)
+    result = cli(["withdraw", "james-and-andy", "--root", built])
+    assert result.exit_code == 0 and "training" in result.output, result.output
+    after = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    assert not [r["text"] for r in after if "Andy" in r["text"]]
+    # every row that is not the story's stays, in order, labels and all (a line shared with another story too)
+    kept = [r for r in before if normalise_text(r["text"]) not in story]
+    assert [r for r in after if r in kept] == kept
+    assert any("*Source:" in r["text"] for r in after)
+    assert all(r in before for r in after)
