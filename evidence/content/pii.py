@@ -556,6 +556,8 @@ def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list
         if end and end.start() >= 3:
             stem = word[:end.start()]
             stems += [stem, stem[:-1]] if len(stem) >= 4 and stem[-1] == stem[-2] else [stem]
+        if any(stem in replaced for stem in stems):  # 'Quennells': a listed name in the plural
+            continue
         if any(n.startswith(s) and n != s for s in stems for n in long):
             out.append(Match(UNLISTED, m.start(1), m.end(1), word))
     return out
