@@ -78,6 +78,9 @@ def test_names_written_in_another_script_are_replaced():
     rep = {"Olena Kovalenko": "Mira", "Giorgos Papadopoulos": "Nik"}
     out = pseudonymise("Олена Коваленко came from Kharkiv; ОЛЕНА laughed. Γιώργος Παπαδόπουλος cooked.", rep)
     assert out == "Mira came from Kharkiv; Mira laughed. Nik cooked.", out
+    # a Latin name spelt out in Cyrillic, as a relative abroad writes it ('qu' as 'кв' or 'к')
+    out = pseudonymise("Квеннел, Кеннел and Гвендолін Квеннелл wrote.", {"Gwendolyn Quennell": "Wren"})
+    assert out == "Wren, Wren and Wren wrote.", out
     # and the other way: a name listed in its own script, written in Latin letters
     out = pseudonymise("Olena Kovalenko and Olena came.", {"Олена Коваленко": "Mira"})
     assert out == "Mira and Mira came.", out

@@ -525,8 +525,8 @@ def _initials_spans(text: str, replacements: dict[str, str]) -> list[tuple[int, 
 # for Gwendolyn). Cyrillic and Greek are read in Latin letters, and both the
 # text and the name are then reduced to a skeleton where the letters that
 # transliterations disagree on are one ('г' is g in Russian, h in Ukrainian:
-# g = h; 'й', 'и', 'і', 'y', 'j' are one; 'в', 'w', 'u', 'v' are one; doubled
-# letters are single). Only a match that holds a letter of the other script
+# g = h; 'й', 'и', 'і', 'y', 'j' are one; 'в', 'w', 'u', 'v' are one; 'qu'
+# is a k, written 'кв' or 'к'; doubled letters are single). Only a match that holds a letter of the other script
 # counts, so the Latin words of the text are matched as before.
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "ie", "ж": "zh",
@@ -546,7 +546,7 @@ _GREEK_PAIRS = {"ου": "u", "γκ": "g", "γγ": "ng", "αι": "e", "ει": "i"
 _WORD_START_PAIRS = {"μπ": "b", "ντ": "d"}
 _SKELETON = [(re.compile(a), b) for a, b in (
     (r"ou", "u"), (r"ph", "f"), (r"th", "t"), (r"kh|ch", "h"), (r"x", "ks"), (r"[cq]", "k"), (r"h", "g"),
-    (r"[yj]", "i"), (r"[wu]", "v"), (r"ie", "e"), (r"([a-z])\1+", r"\1"))]
+    (r"[yj]", "i"), (r"[wu]", "v"), (r"kv", "k"), (r"ie", "e"), (r"([a-z])\1+", r"\1"))]
 
 
 def _plain_lower(c: str) -> str:
