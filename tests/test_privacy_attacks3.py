@@ -298,3 +298,16 @@ def test_withdraw_takes_the_storys_sentences_out_of_the_training_data(built: Pat
     assert [r for r in after if r in kept] == kept
     assert any("*Source:" in r["text"] for r in after)
     assert all(r in before for r in after)
+
+
+@pytest.mark.parametrize("pseudonym", ["Gwenny", "Rosie", "G.Q.", "Jonesy"])
+def test_a_pseudonym_that_is_a_form_of_the_name_is_refused(pseudonym):
+    # a pet form or the initials of the name, published as the pseudonym, names the person
+    people = [{"name": "Gwendolyn Quennell", "role": "person supported", "aliases": ["Gwen"]},
+              {"name": "Rose Jones", "role": "her friend", "pseudonym": "Kit"}]
+    text = story_text("a-home", "A narrative.", title="A home", people=people, consent={**ANON, "pseudonym": pseudonym})
+    with pytest.raises(ValidationError, match=f"pseudonym '{re.escape(pseudonym)}'"):
+        parse_story("stories/a-home.md", text)
+    # an unrelated pseudonym is fine
+    assert parse_story("stories/a-home.md", story_text("a-home", "A narrative.", title="A home", people=people,
+                                                       consent={**ANON, "pseudonym": "Wren"}))

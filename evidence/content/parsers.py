@@ -137,7 +137,8 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
 
         for i, pseudonym in pseudonym_clashes(story):
             raise doc.error(f"the pseudonym {pseudonym!r} shares a part with a name of a person in this anonymised "
-                            "story, so publishing it would publish the name; choose another pseudonym",
+                            "story (or is a pet form or the initials of one), so publishing it would publish the name; choose "
+                            "another pseudonym",
                             *(("people", i, "pseudonym") if story.people[i].pseudonym else ("consent", "pseudonym")))
 
         for label, name, keys in names_in_published_fields(story):

@@ -733,10 +733,15 @@ def pseudonym_clashes(story: Story) -> list[tuple[int, str]]:
     name: publishing it would publish the name."""
     if story.consent.identity != "anonymised":
         return []
-    parts = {p for person in story.people for n in [person.name, *person.aliases] for p in name_parts(n)}
+    names = [n for person in story.people for n in [person.name, *person.aliases] if n.strip()]
+    parts = {p for n in names for p in name_parts(n)}
+    forms = parts | {f for p in parts for f in pet_forms(p)}  # 'Gwenny' for Gwen, 'Rosie' for Rose
+    initials = {"".join(_initials(n)) for n in names} - {""}  # 'G.Q.' for Gwendolyn Quennell
     out = []
     for i, person in enumerate(story.people):
         pseudonym = person.pseudonym or story.consent.pseudonym
-        if set(name_parts(pseudonym)) & parts:
+        mine = set(name_parts(pseudonym))
+        if (mine & forms or any(set(pet_forms(p)) & parts for p in mine)
+                or "".join(ch for ch in pseudonym if ch.isalpha()).upper() in initials):
             out.append((i, pseudonym))
     return out
