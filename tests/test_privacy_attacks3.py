@@ -311,3 +311,16 @@ def test_a_pseudonym_that_is_a_form_of_the_name_is_refused(pseudonym):
     # an unrelated pseudonym is fine
     assert parse_story("stories/a-home.md", story_text("a-home", "A narrative.", title="A home", people=people,
                                                        consent={**ANON, "pseudonym": "Wren"}))
+
+
+@pytest.mark.parametrize("source", [
+    {"title": "Told to us", "organisation": "Valley Homeshare", "author": "her daughter, Tarquinia"},
+    {"title": "Told to us", "organisation": "Valley Homeshare", "publisher": "Mrs Ogunwale's blog"},
+], ids=["author", "publisher"])
+def test_an_unlisted_name_in_a_published_source_field_holds_the_story_back(source):
+    # source.author and publisher are published too; only a name a cue marks as a person's is found
+    story = parse_story("stories/a-home.md", story_text("a-home", "Gwendolyn has a home.", title="A home",
+                                                        people=PEOPLE3, consent=ANON, source=source))
+    from evidence.content.pii import UNLISTED, scan_story
+
+    assert [h for h in scan_story(story) if h.kind == UNLISTED], source

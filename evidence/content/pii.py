@@ -588,7 +588,8 @@ def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = fr
 
 
 # the fields where a story tells of people (not its people list, nor a source's author or publisher)
-UNLISTED_FIELDS = ("title", "summary", "body", "organisation", "place", "source.title")
+UNLISTED_FIELDS = ("title", "summary", "body", "organisation", "place", "source.title", "source.author",
+                   "source.organisation", "source.publisher")
 
 
 def scan_story(story, file_text: str | None = None) -> list[Detection]:
