@@ -324,3 +324,12 @@ def test_an_unlisted_name_in_a_published_source_field_holds_the_story_back(sourc
     from evidence.content.pii import UNLISTED, scan_story
 
     assert [h for h in scan_story(story) if h.kind == UNLISTED], source
+
+
+def test_umlauts_written_out_and_back():
+    # 'ü' is written 'ue' where a keyboard has none, and the other way round ('Mueller' on a form, 'Müller' in a letter)
+    out = pseudonymise("Juergen Mueller and Mr MUELLER came; Soeren and Schröder's van.",
+                       {"Jürgen Müller": "Pat", "Søren Schroeder": "Lee"})
+    assert out == "Pat and Pat came; Lee and Lee's van.", out
+    # a plain 'oe' or 'ue' of an English name is left as it is
+    assert pseudonymise("Joe and Zoe came; a blue van.", {"Joel Smith": "Pat"}) == "Joe and Zoe came; a blue van."

@@ -257,15 +257,34 @@ def pet_forms(part: str) -> tuple[str, ...]:
     return tuple(sorted(f for f in forms if f != part))
 
 
+# Letters written out where a keyboard has none, and the other way round:
+# 'Müller' is 'Mueller' on a form, 'Søren' is 'Soeren', 'Åse' is 'Aase'; a
+# listed 'Mueller' is 'Müller' in a letter (only a vowel pair between
+# consonants in a word of six letters or more: 'Joel' and 'Zoe' are not
+# umlauts).
+_UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "Ø": "Oe", "Å": "Aa"}
+_WRITTEN_OUT = re.compile(r"(?<=[b-df-hj-np-tv-zß])([aou])e(?=[b-df-hj-np-tv-zß])", re.I)
+
+
+def _umlaut_spellings(name: str) -> set[str]:
+    name = unicodedata.normalize("NFC", name)
+    out = set()
+    if any(c in _UMLAUTS for c in name):
+        out.add("".join(_UMLAUTS.get(c, c) for c in name))
+    words = name.split()
+    if any(len(w) >= 6 and _WRITTEN_OUT.search(w) for w in words):
+        out.add(" ".join(_WRITTEN_OUT.sub(r"\1", w) if len(w) >= 6 else w for w in words))
+    return out
+
+
 def _names_for(name: str) -> list[tuple[str, ...]]:
     """Word sequences to look for: the name's words in order (and with a
     capital inside a word taken as the start of another: 'Jo Anne Mac Leod'
     for 'JoAnne MacLeod'; and as spelt in Latin letters when the name is
     listed in another script), each part alone, and each part's pet forms."""
     seqs = [_name_words(name), _name_words(_CAMEL.sub(" ", name))]
-    latin = _transliterated_name(name)
-    if latin != name:
-        seqs += [_name_words(latin)] + [(p,) for p in name_parts(latin)]
+    for other in {_transliterated_name(name), *_umlaut_spellings(name)} - {name}:
+        seqs += [_name_words(other)] + [(p,) for p in name_parts(other)]
     seqs += [(p,) for p in name_parts(name)]
     seqs += [(f,) for seq in list(seqs) if len(seq) == 1 for f in pet_forms(seq[0])]
     return [s for s in seqs if s]
