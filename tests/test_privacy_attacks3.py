@@ -92,6 +92,9 @@ def test_ordinary_words_and_other_initials_are_left_alone():
             "Her GP, Dr K. L. Moss, rang on Tuesday at 3pm about 4x4s and A1 roads.\nQuen\nnie is another name.")
     assert pseudonymise(text, {"Ian Edwards": "Pat", "Edward Green": "Lee", "Bryn Jones": "Ash"}) == text
     assert pseudonymise("Rosy cheeks", {"Ron Smith": "Pat"}) == "Rosy cheeks"
+    # a dotted abbreviation is not the initials of a person who happens to share them
+    text = "At 9 A.M. the U.K. office rang her G.P.; P.S. she is well."
+    assert pseudonymise(text, {"Alan Moore": "Pat", "Ursula King": "Lee", "Gareth Price": "Kim", "Paul Smith": "Jo"}) == text
 
 
 def test_a_named_story_is_published_word_for_word(base: Path):

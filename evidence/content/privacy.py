@@ -518,11 +518,18 @@ def _digits_as_l(text: str):
 # name of two words or more, in order, each but the last followed by a dot.
 # Case matters here (capitals only), so 'i.e.' and 'e.g.' stay what they are
 # for an 'Ian Edwards' or an 'Edward Green'.
+# abbreviations written with dots that are not anyone's initials ('9 A.M.',
+# 'the U.K.', 'her G.P.', 'P.S.'): left alone even when a name's initials
+_DOTTED_WORDS = frozenset(("AM", "PM", "UK", "US", "USA", "GP", "PS", "PPS", "BC", "AD", "NB", "RIP", "EU", "TV",
+                           "DJ", "PA", "MP", "QC", "KC", "BA", "MA", "BSC", "MSC", "PE", "RE", "IT", "OK", "ID",
+                           "IE", "EG", "AKA", "ETA", "NHS", "BBC", "VIP", "RSVP", "ASAP", "DIY", "CV", "PC", "OT"))
+
+
 def _initials(name: str) -> list[str]:
     words = [w for w in re.split(r"[\s\-‐‑'’]+", unicodedata.normalize("NFC", name)) if w]
     words = [w for w in words if "".join(ch for ch in w if ch.isalnum()).lower() not in HONORIFICS]
-    letters = [w[0] for w in words if w[0].isalpha()]
-    return [c.upper() for c in letters] if len(letters) >= 2 else []
+    letters = [w[0].upper() for w in words if w[0].isalpha()]
+    return letters if len(letters) >= 2 and "".join(letters) not in _DOTTED_WORDS else []
 
 
 def _initials_spans(text: str, replacements: dict[str, str]) -> list[tuple[int, int, str]]:
