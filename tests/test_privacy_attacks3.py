@@ -159,6 +159,7 @@ UNLISTED3 = [
     ("married", "Gwendolyn married Oswaldo in 1961.", "Oswaldo"),
     ("a nickname: known as", "Gwendolyn, known as Dolly to everyone at church, came.", "Dolly"),
     ("a nickname: calls her", "The whole street calls her Dolly.", "Dolly"),
+    ("a nickname: she is known as", "She is fondly known as Dolly at church.", "Dolly"),
     ("a nickname: nicknamed", "Bryn, nicknamed Taffy at work, cooks.", "Taffy"),
     ("a listed name cut short", "Gwendo came round on Tuesday.", "Gwendo"),
     ("a listed surname cut short with a pet ending", "Smithy cooks on Sundays.", "Smithy"),
@@ -178,6 +179,7 @@ def test_an_unlisted_name_written_as_people_speak_is_found(body, name):
 def test_a_name_cut_short_is_found_only_as_a_name():
     # capitalised, not a listed name, alias or pseudonym, not a prefix of only two letters
     for body in ("Gwendolyn and Bryn went to the café; the car was old. Car parks were full. Gwe- The Quennells came.",
+                 "The scheme, known as Shared Lives, matched them. Father Christmas and Mother Nature came too.",
                  "Gwendolyn came; Quennell is her name. Bryn came too. Ash waved. Smithers cooks."):
         assert unlisted_names(body, *listed_name_parts(_story(body))) == [], body
     people = [*PEOPLE3[:1], {"name": "Bryn Smithers", "role": "carer", "pseudonym": "Ash", "aliases": ["Smithy"]}]

@@ -432,7 +432,11 @@ _UNLISTED_RES = (
     # married to them: 'she married Derek', 'the widow of Derek'
     re.compile(r"(?<![\w'’])(?i:married|marrying|marry|widow\s+of|widower\s+of|engaged\s+to)\s+" + _NAME),
     # another name a person goes by: 'known as Dolly', 'nicknamed Taffy', 'calls her Dolly', 'goes by Dot'
-    re.compile(r"(?<![\w'’])(?i:known\s+as|nicknamed|(?:call|calls|called|calling)\s+(?:her|him|them|me|us)|"
+    # ('known as' only of a person: 'Gwendolyn, known as', 'she is known as'; 'the scheme, known as Shared
+    # Lives' names no one)
+    re.compile(r"(?:(?<=[A-Z][a-z])[a-z]*,\s+|(?<![\w'’])(?i:she|he|who|they|I)\s+(?i:is|was|are|were|'s|’s)\s+"
+               r"(?:[a-z]+\s+)?)(?i:known\s+as)\s+[\"“‘']?" + _NAME),
+    re.compile(r"(?<![\w'’])(?i:nicknamed|(?:call|calls|called|calling)\s+(?:her|him|them|me|us)|"
                r"(?:goes|went|go)\s+by)\s+[\"“‘']?" + _NAME),
 )
 # capitalised words a cue may stand before that are not names
@@ -449,7 +453,7 @@ _NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then",
                         "anyway", "thankfully", "happily", "naturally", "usually", "normally", "first", "next",
                         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
                         "february", "march", "april", "may", "june", "july", "august", "september", "october",
-                        "november", "december", "christmas", "easter")) | frozenset(
+                        "november", "december", "christmas", "easter", "nature", "earth", "superior")) | frozenset(
     t.lower() for t in _TITLES.split("|"))
 
 # Usual short forms of English first names: a listed 'Robert' is also 'Bob'.
@@ -571,7 +575,9 @@ def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = fr
     found: list[Match] = []
     for pattern in _UNLISTED_RES:
         for m in pattern.finditer(text):
-            for start, end in [(m.start("name"), m.end("name")), *_more_names(text, m.end("name"))]:
+            first = fold(m.group("name"))[0]
+            more = _more_names(text, m.end("name")) if first not in _NOT_NAMES else []  # 'Father Christmas and ...'
+            for start, end in [(m.start("name"), m.end("name")), *more]:
                 if not _is_listed(text[start:end], listed):
                     found.append(Match(UNLISTED, start, end, fold(text[start:end])[0]))
     shorts = {s for n in names for s in (*SHORT_FORMS.get(n, ()), *FULL_FORMS.get(n, ())) if s not in listed}
