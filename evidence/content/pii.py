@@ -22,7 +22,7 @@ import re
 from urllib.parse import unquote
 from dataclasses import dataclass, field
 
-from evidence.content.privacy import fold, name_parts, pet_forms
+from evidence.content.privacy import find_names, fold, name_parts, pet_forms
 
 
 
@@ -548,6 +548,7 @@ def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list
         return []
     replaced = listed | {f for n in listed for f in pet_forms(n)}  # what the anonymiser replaces anyway
     out = []
+    covered = None
     for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]{2,})(?![\w'’-]*\w)", text):
         word = fold(m.group(1))[0]
         if word in replaced or word in _NOT_NAMES:
@@ -563,7 +564,10 @@ def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list
         if any(stem in replaced for stem in stems):  # 'Quennells': a listed name in the plural
             continue
         if any(n.startswith(s) and n != s for s in stems for n in long):
-            out.append(Match(UNLISTED, m.start(1), m.end(1), word))
+            if covered is None:  # what the anonymiser replaces: 'Zebe\\*dee', '[Zebe](url)dee', 'Quarterm&aacute;ine'
+                covered = find_names(text, {n: "x" for n in names})
+            if not any(a <= m.start(1) < b for a, b, _ in covered):
+                out.append(Match(UNLISTED, m.start(1), m.end(1), word))
     return out
 
 
