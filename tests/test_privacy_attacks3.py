@@ -74,6 +74,11 @@ def test_every_form_of_the_name_is_replaced(attack, text, part):
     assert not re.search(r"G\.\s*Q", out), (attack, out)
 
 
+def test_initials_of_a_name_with_a_middle_name():
+    rep = {"Gwendolyn Mary Quennell": "Wren"}
+    assert pseudonymise("G. M. Q. and G.Q. signed; so did G.M.", rep) == "Wren and Wren signed; so did G.M.", rep
+
+
 def test_names_written_in_another_script_are_replaced():
     rep = {"Olena Kovalenko": "Mira", "Giorgos Papadopoulos": "Nik"}
     out = pseudonymise("Олена Коваленко came from Kharkiv; ОЛЕНА laughed. Γιώργος Παπαδόπουλος cooked.", rep)

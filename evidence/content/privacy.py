@@ -538,11 +538,13 @@ def _initials_spans(text: str, replacements: dict[str, str]) -> list[tuple[int, 
     spans = []
     for name, pseudonym in replacements.items():
         letters = _initials(name)
-        if not letters:
-            continue
-        body = r"\.[ \t\u00a0]?-?".join(re.escape(c) for c in letters)
-        pattern = re.compile(r"(?<![^\W\d_])" + body + r"(?:\.|(?![^\W\d_]))")
-        spans += [(m.start(), m.end(), pseudonym) for m in pattern.finditer(text)]
+        # all the initials, and the first and last of a name with middle names ('G.Q.' for Gwendolyn Mary Quennell)
+        for seq in [letters] + ([[letters[0], letters[-1]]] if len(letters) >= 3 else []):
+            if not seq or "".join(seq) in _DOTTED_WORDS:
+                continue
+            body = r"\.[ \t\u00a0]?-?".join(re.escape(c) for c in seq)
+            pattern = re.compile(r"(?<![^\W\d_])" + body + r"(?:\.|(?![^\W\d_]))")
+            spans += [(m.start(), m.end(), pseudonym) for m in pattern.finditer(text)]
     return spans
 
 
