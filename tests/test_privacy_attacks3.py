@@ -168,6 +168,7 @@ UNLISTED3 = [
     ("a nickname: nicknamed", "Bryn, nicknamed Taffy at work, cooks.", "Taffy"),
     ("a listed name cut short", "Gwendo came round on Tuesday.", "Gwendo"),
     ("a listed surname cut short with a pet ending", "Smithy cooks on Sundays.", "Smithy"),
+    ("a short form that is not the start of the name", "At the lunch club she is Wendy to everyone.", "Wendy"),
 ]
 
 

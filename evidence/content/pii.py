@@ -483,11 +483,24 @@ SHORT_FORMS: dict[str, tuple[str, ...]] = {
     "teresa": ("tess", "terri"), "abigail": ("abby", "abi"), "isabel": ("izzy", "bel"),
     "isabella": ("izzy", "bella"), "eleanor": ("ellie", "nell", "nora"), "helen": ("nell",),
     "mary": ("molly", "polly", "mae"), "sarah": ("sally", "sadie"), "jacqueline": ("jackie", "jacqui"),
-    "gwendolen": ("gwen",), "gwenllian": ("gwen",),
+    "gwendolen": ("gwen", "wendy"), "gwenllian": ("gwen",), "gwendolyn": ("gwen", "wendy"),
+    "gwendoline": ("gwen", "wendy"), "frances": ("fran", "fanny", "frankie"), "francis": ("frank", "fran"),
+    "lawrence": ("larry", "laurie"), "laurence": ("larry", "laurie"), "leonard": ("len", "lenny", "leo"),
+    "raymond": ("ray",), "ronald": ("ron", "ronnie"), "donald": ("don", "donnie"), "kenneth": ("ken", "kenny"),
+    "terence": ("terry",), "gregory": ("greg",), "philip": ("phil", "pip"), "phillip": ("phil", "pip"),
+    "valerie": ("val",), "pamela": ("pam",), "beverley": ("bev",), "maureen": ("mo",), "norman": ("norm",),
+    "albert": ("bert", "albie", "al"), "herbert": ("bert", "herb"), "arthur": ("art", "artie"),
+    "harold": ("harry", "hal"), "walter": ("wally", "walt"), "stanley": ("stan",), "douglas": ("doug", "dougie"),
+    "ernest": ("ernie",), "florence": ("flo", "florrie"), "winifred": ("winnie", "win"), "mildred": ("millie",),
+    "amelia": ("millie", "amy"), "olivia": ("liv", "livvy"), "agnes": ("aggie",), "gertrude": ("gertie", "trudy"),
+    "matilda": ("tilly", "tilda"), "euphemia": ("effie",), "bernard": ("bernie",), "vincent": ("vince", "vinny"),
+    "oliver": ("ollie",), "alfred": ("alf", "alfie", "fred"), "archibald": ("archie",), "reginald": ("reg", "reggie"),
+    "cornelius": ("neil",), "nathaniel": ("nat", "nate"), "gwyneth": ("gwyn",), "siobhan": ("shiv",),
 }
 # short forms that are also ordinary words: opening a sentence, they are the
 # word ('Will you come?', 'Drew a map'), not the name
-_SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant"))
+_SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant", "art", "ray", "don", "frank",
+                             "norm", "herb", "win", "mo", "pip", "bill", "pat", "sandy", "liv", "al", "fred"))
 
 
 # the other way: the full names a listed short form stands for ('Robert' for a listed 'Bob')
