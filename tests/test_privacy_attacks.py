@@ -131,8 +131,9 @@ def test_handles_and_addresses_without_the_name_are_left_alone():
 
 
 def test_ordinary_words_are_left_alone():
-    text = "Annual planning with Anne and Annie in Zebra Quarters; a quarter of the team."
+    text = "Annual planning with Anne and Anita in Zebra Quarters; a quarter of the team."
     assert pseudonymise(text, {"Ann Jones": "Pat"}) == text.replace("Jones", "Pat")
+    # (a pet form of the name itself is the name: 'Annie' for Ann, test_privacy_attacks3.py)
     assert pseudonymise("Jess's cat", {"Jess": "Sam"}) == "Sam's cat"
 
 

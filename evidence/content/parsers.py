@@ -4,6 +4,7 @@ Nothing here prints.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from typing import Any
 
@@ -14,6 +15,11 @@ from evidence.content.records import (
     APPROACH_FIELDS, CONSENT_BASES, CONSENT_FIELDS, FINDING_FIELDS, STUDY_FIELDS, CONSENT_SCOPES, IDENTITIES, SCALES, SOURCE_FIELDS, STATUSES, STORY_FIELDS, PRIVACY_FIELDS, Approach, Area, Consent, Domain, Finding, Framework, Person, Source, Story, Study, Vocabulary,
 )
 from evidence.content.yamldoc import CONTROL_RE, SLUG_RE, Fields, YamlDoc, slugify, split_front_matter, suggest
+
+# consent fields written as a reminder to fill them in: they record nothing
+_PLACEHOLDER = re.compile(r"(?i)\s*(?:tbc|tbd|todo|to\s*do|to\s+be\s+(?:confirmed|added|done)|n/?a|none|unknown|"
+                          r"pending|xxx+|placeholder|fill\s+in|fixme|\?+)\s*[.!]*\s*")
+
 
 def _source(doc: YamlDoc, data: Any, keys: tuple, required: bool = True) -> Source:
     if data is None and not required:
@@ -79,6 +85,15 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
         recorded_by=cf.str("recorded_by", required=True),
         wording=cf.str("wording", required=True),
     )
+    for key in ("recorded_by", "wording"):
+        value = getattr(consent, key)
+        if not any(ch.isalnum() for ch in value) or _PLACEHOLDER.fullmatch(value):
+            raise doc.error(f"'{key}' under consent is '{value[:20]}', which records nothing; write who recorded the "
+                            "consent and the wording or form version agreed to (a story without recorded consent "
+                            "is not published)", "consent", key)
+    if consent.date > _dt.date.today().isoformat():
+        raise doc.error(f"'date' under consent is {consent.date}, a date that has not come yet; write the date the "
+                        "consent was recorded", "consent", "date")
     if consent.identity == "anonymised" and not consent.pseudonym:
         raise doc.error("an anonymised story needs 'pseudonym:' under consent (the name to publish instead)", "consent")
     if consent.identity == "named":
@@ -122,7 +137,8 @@ def parse_story(path: str, text: str, vocab: Vocabulary | None = None) -> Story:
 
         for i, pseudonym in pseudonym_clashes(story):
             raise doc.error(f"the pseudonym {pseudonym!r} shares a part with a name of a person in this anonymised "
-                            "story, so publishing it would publish the name; choose another pseudonym",
+                            "story (or is a pet form or the initials of one), so publishing it would publish the name; choose "
+                            "another pseudonym",
                             *(("people", i, "pseudonym") if story.people[i].pseudonym else ("consent", "pseudonym")))
 
         for label, name, keys in names_in_published_fields(story):

@@ -22,7 +22,7 @@ import re
 from urllib.parse import unquote
 from dataclasses import dataclass, field
 
-from evidence.content.privacy import fold, name_parts
+from evidence.content.privacy import find_names, fold, name_parts, pet_forms
 
 
 
@@ -420,12 +420,40 @@ _UNLISTED_RES = (
     re.compile(r"(?<![\w'’])(?:" + _TITLES + r")\.?\s+" + _NAME),
     # 'Derek's wife', 'Priya's mum rang' (family and friends only: 'Mencap's volunteers' is no one's name)
     re.compile(r"(?<![\w'’-])" + _NAME.replace(r"(?![\w-])", "") + r"['’]s\s+(?i:" + _KIN + r")\b"),
+    # 'Her daughter is called Priya', 'her husband's name was Derek'
+    re.compile(r"(?<![\w'’])(?i:" + _OWNER + r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:s|ren)?(?:-in-law)?"
+               r"(?:['’]s\s+name\s+(?:is|was)|\s+(?:is|was)\s+(?:called|named)))\s+" + _NAME),
+    # the name first: 'Priya, her daughter, rang', 'Priya (her daughter) rang'
+    re.compile(r"(?<![\w'’-])" + _NAME.replace(r"(?![\w-])", "") + r"(?:,\s*|\s*\(\s*)(?i:" + _OWNER +
+               r"\s+(?:[a-z][\w-]*\s+){0,2}?(?:" + _RELATIONS + r")(?:s|ren)?(?:-in-law)?)\b"),
+    # a family word used as a title, as people say it: 'Mum Gwen', 'Grandson Tom' (capitalised)
+    re.compile(r"(?<![\w'’])(?:Mum|Mam|Mom|Mummy|Dad|Daddy|Mother|Father|Son|Daughter|Brother|Sis|Bro|Grandson|"
+               r"Granddaughter|Grandmother|Grandfather|Cousin|Husband|Wife)\s+" + _NAME),
+    # married to them: 'she married Derek', 'the widow of Derek'
+    re.compile(r"(?<![\w'’])(?i:married|marrying|marry|widow\s+of|widower\s+of|engaged\s+to)\s+" + _NAME),
+    # another name a person goes by: 'known as Dolly', 'nicknamed Taffy', 'calls her Dolly', 'goes by Dot'
+    # ('known as' only of a person: 'Gwendolyn, known as', 'she is known as'; 'the scheme, known as Shared
+    # Lives' names no one)
+    re.compile(r"(?:(?<=[A-Z][a-z])[a-z]*,\s+|(?<![\w'’])(?i:she|he|who|they|I)\s+(?i:is|was|are|were|'s|’s)\s+"
+               r"(?:[a-z]+\s+)?)(?i:known\s+as)\s+[\"“‘']?" + _NAME),
+    re.compile(r"(?<![\w'’])(?i:nicknamed|(?:call|calls|called|calling)\s+(?:her|him|them|me|us)|"
+               r"(?:goes|went|go)\s+by)\s+[\"“‘']?" + _NAME),
 )
 # capitalised words a cue may stand before that are not names
 _NOT_NAMES = frozenset(("i", "the", "a", "an", "and", "but", "or", "so", "then", "when", "who", "what", "which",
                         "that", "this", "he", "she", "they", "we", "you", "it", "his", "her", "their", "our",
                         "my", "your", "its", "both", "each", "all", "also", "as", "at", "in", "on", "to", "for",
-                        "with", "from", "of", "by", "if", "is", "was", "had", "has")) | frozenset(
+                        "with", "from", "of", "by", "if", "is", "was", "had", "has",
+                        # words that open a sentence before a comma ('Later, her son rang')
+                        "later", "now", "sadly", "today", "eventually", "recently", "meanwhile", "afterwards",
+                        "yesterday", "soon", "finally", "however", "luckily", "fortunately", "unfortunately",
+                        "suddenly", "gradually", "initially", "originally", "previously", "currently", "sometimes",
+                        "often", "together", "since", "before", "after", "again", "still", "yes", "no", "well",
+                        "instead", "there", "here", "tonight", "tomorrow", "everyone", "nobody", "someone",
+                        "anyway", "thankfully", "happily", "naturally", "usually", "normally", "first", "next",
+                        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+                        "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                        "november", "december", "christmas", "easter", "nature", "earth", "superior")) | frozenset(
     t.lower() for t in _TITLES.split("|"))
 
 # Usual short forms of English first names: a listed 'Robert' is also 'Bob'.
@@ -455,11 +483,24 @@ SHORT_FORMS: dict[str, tuple[str, ...]] = {
     "teresa": ("tess", "terri"), "abigail": ("abby", "abi"), "isabel": ("izzy", "bel"),
     "isabella": ("izzy", "bella"), "eleanor": ("ellie", "nell", "nora"), "helen": ("nell",),
     "mary": ("molly", "polly", "mae"), "sarah": ("sally", "sadie"), "jacqueline": ("jackie", "jacqui"),
-    "gwendolen": ("gwen",), "gwenllian": ("gwen",),
+    "gwendolen": ("gwen", "wendy"), "gwenllian": ("gwen",), "gwendolyn": ("gwen", "wendy"),
+    "gwendoline": ("gwen", "wendy"), "frances": ("fran", "fanny", "frankie"), "francis": ("frank", "fran"),
+    "lawrence": ("larry", "laurie"), "laurence": ("larry", "laurie"), "leonard": ("len", "lenny", "leo"),
+    "raymond": ("ray",), "ronald": ("ron", "ronnie"), "donald": ("don", "donnie"), "kenneth": ("ken", "kenny"),
+    "terence": ("terry",), "gregory": ("greg",), "philip": ("phil", "pip"), "phillip": ("phil", "pip"),
+    "valerie": ("val",), "pamela": ("pam",), "beverley": ("bev",), "maureen": ("mo",), "norman": ("norm",),
+    "albert": ("bert", "albie", "al"), "herbert": ("bert", "herb"), "arthur": ("art", "artie"),
+    "harold": ("harry", "hal"), "walter": ("wally", "walt"), "stanley": ("stan",), "douglas": ("doug", "dougie"),
+    "ernest": ("ernie",), "florence": ("flo", "florrie"), "winifred": ("winnie", "win"), "mildred": ("millie",),
+    "amelia": ("millie", "amy"), "olivia": ("liv", "livvy"), "agnes": ("aggie",), "gertrude": ("gertie", "trudy"),
+    "matilda": ("tilly", "tilda"), "euphemia": ("effie",), "bernard": ("bernie",), "vincent": ("vince", "vinny"),
+    "oliver": ("ollie",), "alfred": ("alf", "alfie", "fred"), "archibald": ("archie",), "reginald": ("reg", "reggie"),
+    "cornelius": ("neil",), "nathaniel": ("nat", "nate"), "gwyneth": ("gwyn",), "siobhan": ("shiv",),
 }
 # short forms that are also ordinary words: opening a sentence, they are the
 # word ('Will you come?', 'Drew a map'), not the name
-_SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant"))
+_SENTENCE_WORDS = frozenset(("will", "rich", "chuck", "drew", "kit", "cat", "dot", "ant", "art", "ray", "don", "frank",
+                             "norm", "herb", "win", "mo", "pip", "bill", "pat", "sandy", "liv", "al", "fred"))
 
 
 # the other way: the full names a listed short form stands for ('Robert' for a listed 'Bob')
@@ -487,7 +528,9 @@ def listed_name_parts(story) -> tuple[frozenset[str], frozenset[str]] | None:
 def _is_listed(word: str, listed: frozenset[str]) -> bool:
     """True when `word` shares a part with a listed name or pseudonym (it is
     replaced, or is the pseudonym), or is no name at all ('The', 'Mr')."""
-    return bool(set(name_parts(word)) & listed) or fold(word)[0] in _NOT_NAMES
+    parts = set(name_parts(word))
+    return bool(parts & listed) or fold(word)[0] in _NOT_NAMES or any(
+        part in pet_forms(n) for n in listed for part in parts)  # 'Jonesy' for a listed Jones: replaced too
 
 
 _AND_NAME = re.compile(r"(?:,\s*|,?\s+(?:and|or|&)\s+)" + _NAME)
@@ -503,6 +546,44 @@ def _more_names(text: str, at: int) -> list[tuple[int, int]]:
     return out
 
 
+# a listed name cut short, as friends and family shorten it ('Gwendo' or
+# 'Gwen' for Gwendolyn, 'Toby' for Tobias, 'Smithy' for Smithers): a
+# capitalised word that is the start of a listed part of five letters or
+# more, of four letters or more itself, or of three with a pet ending
+# ('Tob' + 'y'); 'Car' for Caroline is the word
+_PET_END = re.compile(r"(?:ie|ey|y|o|sy|s)$")
+_LINE_BROKEN = re.compile(r"[-‐‑]?[ \t]*\r?\n[ \t>#]*([a-z]+)")
+
+
+def _cut_short(text: str, listed: frozenset[str], names: frozenset[str]) -> list[Match]:
+    long = [n for n in names if len(n) >= 5 and n.isalpha()]
+    if not long:
+        return []
+    replaced = listed | {f for n in listed for f in pet_forms(n)}  # what the anonymiser replaces anyway
+    out = []
+    covered = None
+    for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]{2,})(?![\w'’-]*\w)", text):
+        word = fold(m.group(1))[0]
+        if word in replaced or word in _NOT_NAMES:
+            continue
+        rest = _LINE_BROKEN.match(text, m.end())  # 'Quen' / 'nell': a name broken at a line end
+        if rest and fold(m.group(1) + rest.group(1))[0] in replaced:
+            continue
+        stems = [word] if len(word) >= 4 else []
+        end = _PET_END.search(word)
+        if end and end.start() >= 3:
+            stem = word[:end.start()]
+            stems += [stem, stem[:-1]] if len(stem) >= 4 and stem[-1] == stem[-2] else [stem]
+        if any(stem in replaced for stem in stems):  # 'Quennells': a listed name in the plural
+            continue
+        if any(n.startswith(s) and n != s for s in stems for n in long):
+            if covered is None:  # what the anonymiser replaces: 'Zebe\\*dee', '[Zebe](url)dee', 'Quarterm&aacute;ine'
+                covered = find_names(text, {n: "x" for n in names})
+            if not any(a <= m.start(1) < b for a, b, _ in covered):
+                out.append(Match(UNLISTED, m.start(1), m.end(1), word))
+    return out
+
+
 def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = frozenset()) -> list[Match]:
     """Names in `text` of people that `listed` (listed_name_parts) does not
     hold: after a cue that makes a word a person's name, and the short forms
@@ -511,10 +592,13 @@ def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = fr
     found: list[Match] = []
     for pattern in _UNLISTED_RES:
         for m in pattern.finditer(text):
-            for start, end in [(m.start("name"), m.end("name")), *_more_names(text, m.end("name"))]:
+            first = fold(m.group("name"))[0]
+            more = _more_names(text, m.end("name")) if first not in _NOT_NAMES else []  # 'Father Christmas and ...'
+            for start, end in [(m.start("name"), m.end("name")), *more]:
                 if not _is_listed(text[start:end], listed):
                     found.append(Match(UNLISTED, start, end, fold(text[start:end])[0]))
     shorts = {s for n in names for s in (*SHORT_FORMS.get(n, ()), *FULL_FORMS.get(n, ())) if s not in listed}
+    found += [m for m in _cut_short(text, listed, names) if not any(f.start <= m.start < f.end for f in found)]
     if shorts:
         for m in re.finditer(r"(?<![\w'’-])([A-Z][a-z]+)(?![\w-])", text):
             word = m.group(1).lower()
@@ -527,7 +611,8 @@ def unlisted_names(text: str, listed: frozenset[str], names: frozenset[str] = fr
 
 
 # the fields where a story tells of people (not its people list, nor a source's author or publisher)
-UNLISTED_FIELDS = ("title", "summary", "body", "organisation", "place", "source.title")
+UNLISTED_FIELDS = ("title", "summary", "body", "organisation", "place", "source.title", "source.author",
+                   "source.organisation", "source.publisher")
 
 
 def scan_story(story, file_text: str | None = None) -> list[Detection]:

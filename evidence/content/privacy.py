@@ -73,10 +73,12 @@ _CONFUSABLE_CAPITALS = str.maketrans({
 # sees or hears: apostrophes, hyphens, dots, Markdown emphasis, escapes and
 # brackets (a Markdown link around part of a word: '[Mar](url)garet').
 _GLUE = "'’‘ʼʻ`´-‐‑‒–—.·‧・*_~^\\[]"
-# A word broken at the end of a line with a hyphen, as text copied from a
-# PDF or a narrow column is ('Zebe-' / 'dee'): the reader joins the halves,
-# and so does the match (the next line may be indented or quoted: '> dee').
-_LINE_BREAK_HYPHEN = r"[-‐‑][ \t]*\r?\n[ \t>]*"
+# A word broken at the end of a line, with a hyphen or without one, as text
+# copied from a PDF or a narrow column is ('Zebe-' / 'dee', 'Quarter' /
+# 'maine'), or a heading cut short ('## Zebe' / 'dee'): the reader joins the
+# halves, and so does the match (the next line may be indented, quoted or a
+# heading: '> dee', '# dee').
+_LINE_BREAK_HYPHEN = r"[-‐‑]?[ \t]*\r?\n[ \t>#]*"
 _ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _MAX_PART_GAP = 12  # characters of space or punctuation allowed between the parts of a full name
@@ -232,12 +234,59 @@ def _name_words(name: str) -> tuple[str, ...]:
     return tuple(w for w in words if len(w) >= 2 and w not in HONORIFICS)
 
 
+# Endings that make a pet form or a plural of a name itself: 'Gwenny',
+# 'Gwennie' (the last letter doubled), 'Jonesy', 'Smithy', 'Jacko', 'Rosie'
+# (a final 'e' dropped), 'the Joneses'. A reader knows the person in each.
+_VOWELS = "aeiouy"
+
+
+@lru_cache(maxsize=4096)
+def pet_forms(part: str) -> tuple[str, ...]:
+    """Pet forms and the plural of a folded name part of three letters or
+    more ('gwen' -> 'gwenny', 'gwennie', 'gweny', ...; 'rose' -> 'rosie',
+    'rosy'; 'jones' -> 'joneses', 'jonesy')."""
+    if len(part) < 3 or not part.isalpha():
+        return ()
+    forms = {part + end for end in ("y", "ie", "ey", "o", "sy")}
+    if part[-1] not in _VOWELS and part[-1] not in "sxz" and part[-2] in _VOWELS:
+        forms |= {part + part[-1] + end for end in ("y", "ie", "o")}  # gwen -> gwenny, gwennie
+    if part[-1] == "e" and len(part) >= 4:
+        forms |= {part[:-1] + end for end in ("y", "ie", "o")}  # rose -> rosie, rosy
+    if part.endswith(("s", "x", "z", "ch", "sh")):
+        forms.add(part + "es")  # jones -> joneses
+    return tuple(sorted(f for f in forms if f != part))
+
+
+# Letters written out where a keyboard has none, and the other way round:
+# 'Müller' is 'Mueller' on a form, 'Søren' is 'Soeren', 'Åse' is 'Aase'; a
+# listed 'Mueller' is 'Müller' in a letter (only a vowel pair between
+# consonants in a word of six letters or more: 'Joel' and 'Zoe' are not
+# umlauts).
+_UMLAUTS = {"ä": "ae", "ö": "oe", "ü": "ue", "ø": "oe", "å": "aa", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "Ø": "Oe", "Å": "Aa"}
+_WRITTEN_OUT = re.compile(r"(?<=[b-df-hj-np-tv-zß])([aou])e(?=[b-df-hj-np-tv-zß])", re.I)
+
+
+def _umlaut_spellings(name: str) -> set[str]:
+    name = unicodedata.normalize("NFC", name)
+    out = set()
+    if any(c in _UMLAUTS for c in name):
+        out.add("".join(_UMLAUTS.get(c, c) for c in name))
+    words = name.split()
+    if any(len(w) >= 6 and _WRITTEN_OUT.search(w) for w in words):
+        out.add(" ".join(_WRITTEN_OUT.sub(r"\1", w) if len(w) >= 6 else w for w in words))
+    return out
+
+
 def _names_for(name: str) -> list[tuple[str, ...]]:
     """Word sequences to look for: the name's words in order (and with a
     capital inside a word taken as the start of another: 'Jo Anne Mac Leod'
-    for 'JoAnne MacLeod'), and each part alone."""
+    for 'JoAnne MacLeod'; and as spelt in Latin letters when the name is
+    listed in another script), each part alone, and each part's pet forms."""
     seqs = [_name_words(name), _name_words(_CAMEL.sub(" ", name))]
+    for other in {_transliterated_name(name), *_umlaut_spellings(name)} - {name}:
+        seqs += [_name_words(other)] + [(p,) for p in name_parts(other)]
     seqs += [(p,) for p in name_parts(name)]
+    seqs += [(f,) for seq in list(seqs) if len(seq) == 1 for f in pet_forms(seq[0])]
     return [s for s in seqs if s]
 
 
@@ -253,10 +302,12 @@ def find_names(text: str, replacements: dict[str, str]) -> list[tuple[int, int, 
     for name, pseudonym in replacements.items():
         by_pseudonym.setdefault(pseudonym, []).extend(_names_for(name))
     spans = _spans_in(text, range(len(text) + 1), by_pseudonym, handles=True)
-    for view in (_markdown_visible, _camel_split, _spelt_out_joined):
+    for view in (_markdown_visible, _camel_split, _spelt_out_joined, _digits_as_i, _digits_as_l):
         seen, where = view(text)
         if seen != text:
             spans += _spans_in(seen, where, by_pseudonym)
+    spans += _other_script_spans(text, by_pseudonym)
+    spans += _initials_spans(text, replacements)
     spans = [(*_balanced(text, a, b), p) for a, b, p in spans]
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     out: list[tuple[int, int, str]] = []
@@ -439,6 +490,176 @@ def _ends_in_part(matched: str, seqs: list[tuple[str, ...]]) -> bool:
     return any(letters.endswith(seq[-1]) for seq in seqs if seq)
 
 
+# Digits typed for the letters they look like ('Gw3ndolyn', 'Qu4rtermaine'),
+# read as letters only between two letters, where they cannot be a number
+# ('A1', '4x4' and '3pm' stay numbers). '1' is an 'i' or an 'l': two views.
+_DIGIT_BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])[013457](?=[^\W\d_])")
+_DIGIT_LETTERS = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t"}
+
+
+def _digits_view(text: str, one: str) -> tuple[str, "range"]:
+    if not _DIGIT_BETWEEN_LETTERS.search(text):
+        return text, range(len(text) + 1)
+    letters = {**_DIGIT_LETTERS, "1": one}
+    return _DIGIT_BETWEEN_LETTERS.sub(lambda m: letters[m.group(0)], text), range(len(text) + 1)
+
+
+def _digits_as_i(text: str):
+    """`text` with digits between letters read as letters, '1' as 'i'."""
+    return _digits_view(text, "i")
+
+
+def _digits_as_l(text: str):
+    """`text` with digits between letters read as letters, '1' as 'l'."""
+    return _digits_view(text, "l")
+
+
+# Initials with dots ('G. Q.', 'G.Q.', 'G.Q'): the first letters of a listed
+# name of two words or more, in order, each but the last followed by a dot.
+# Case matters here (capitals only), so 'i.e.' and 'e.g.' stay what they are
+# for an 'Ian Edwards' or an 'Edward Green'.
+# abbreviations written with dots that are not anyone's initials ('9 A.M.',
+# 'the U.K.', 'her G.P.', 'P.S.'): left alone even when a name's initials
+_DOTTED_WORDS = frozenset(("AM", "PM", "UK", "US", "USA", "GP", "PS", "PPS", "BC", "AD", "NB", "RIP", "EU", "TV",
+                           "DJ", "PA", "MP", "QC", "KC", "BA", "MA", "BSC", "MSC", "PE", "RE", "IT", "OK", "ID",
+                           "IE", "EG", "AKA", "ETA", "NHS", "BBC", "VIP", "RSVP", "ASAP", "DIY", "CV", "PC", "OT"))
+
+
+def _initials(name: str) -> list[str]:
+    words = [w for w in re.split(r"[\s\-‐‑'’]+", unicodedata.normalize("NFC", name)) if w]
+    words = [w for w in words if "".join(ch for ch in w if ch.isalnum()).lower() not in HONORIFICS]
+    letters = [w[0].upper() for w in words if w[0].isalpha()]
+    return letters if len(letters) >= 2 and "".join(letters) not in _DOTTED_WORDS else []
+
+
+def _initials_spans(text: str, replacements: dict[str, str]) -> list[tuple[int, int, str]]:
+    if "." not in text:
+        return []
+    spans = []
+    for name, pseudonym in replacements.items():
+        letters = _initials(name)
+        # all the initials, and the first and last of a name with middle names ('G.Q.' for Gwendolyn Mary Quennell)
+        for seq in [letters] + ([[letters[0], letters[-1]]] if len(letters) >= 3 else []):
+            if not seq or "".join(seq) in _DOTTED_WORDS:
+                continue
+            body = r"\.[ \t\u00a0]?-?".join(re.escape(c) for c in seq)
+            pattern = re.compile(r"(?<![^\W\d_])" + body + r"(?:\.|(?![^\W\d_]))")
+            spans += [(m.start(), m.end(), pseudonym) for m in pattern.finditer(text)]
+    return spans
+
+
+# Names in other scripts, as relatives abroad or a translated form write them
+# ('Олена Коваленко' for Olena Kovalenko, 'Γιώργος' for Giorgos, 'Гвендолін'
+# for Gwendolyn). Cyrillic and Greek are read in Latin letters, and both the
+# text and the name are then reduced to a skeleton where the letters that
+# transliterations disagree on are one ('г' is g in Russian, h in Ukrainian:
+# g = h; 'й', 'и', 'і', 'y', 'j' are one; 'в', 'w', 'u', 'v' are one; 'qu'
+# is a k, written 'кв' or 'к'; doubled letters are single). Only a match that holds a letter of the other script
+# counts, so the Latin words of the text are matched as before.
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "e", "є": "ie", "ж": "zh",
+    "з": "z", "и": "i", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch",
+    "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "iu", "я": "ia", "ђ": "dj", "ј": "j",
+    "љ": "lj", "њ": "nj", "ћ": "c", "џ": "dz", "ѓ": "g", "ќ": "k", "ѕ": "dz",
+}
+_GREEK = {
+    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th", "ι": "i", "κ": "k",
+    "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p", "ρ": "r", "σ": "s", "ς": "s", "τ": "t",
+    "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps", "ω": "o",
+}
+# Greek pairs read as one sound; 'μπ' and 'ντ' are b and d at a word's start
+_GREEK_PAIRS = {"ου": "u", "γκ": "g", "γγ": "ng", "αι": "e", "ει": "i", "οι": "i", "αυ": "av", "ευ": "ev",
+                "μπ": "mb", "ντ": "nd"}
+_WORD_START_PAIRS = {"μπ": "b", "ντ": "d"}
+_SKELETON = [(re.compile(a), b) for a, b in (
+    (r"ou", "u"), (r"ph", "f"), (r"th", "t"), (r"kh|ch", "h"), (r"x", "ks"), (r"[cq]", "k"), (r"h", "g"),
+    (r"[yj]", "i"), (r"[wu]", "v"), (r"kv", "k"), (r"ie", "e"), (r"([a-z])\1+", r"\1"))]
+
+
+def _plain_lower(c: str) -> str:
+    return "".join(d for d in unicodedata.normalize("NFD", c.lower()) if not unicodedata.combining(d))
+
+
+def _is_other_script(c: str) -> bool:
+    return "\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff" or "\u0400" <= c <= "\u052f"
+
+
+def _romanised(text: str) -> tuple[str, list[int]]:
+    """`text` with Cyrillic and Greek letters in Latin ones, folded, and for
+    each character the offset in `text` it came from (and the end)."""
+    out: list[str] = []
+    where: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        piece, width = None, 1
+        if _is_other_script(c):
+            pair = _plain_lower(text[i:i + 2])
+            if len(pair) == 2 and pair in _GREEK_PAIRS:
+                start = i == 0 or not text[i - 1].isalpha()
+                piece, width = (_WORD_START_PAIRS.get(pair) if start else None) or _GREEK_PAIRS[pair], 2
+            else:
+                low = _plain_lower(c)
+                piece = _CYRILLIC.get(low, _GREEK.get(low))
+        if piece is None:
+            piece = _fold_char(c)
+        out.extend(piece)
+        where.extend([i] * len(piece))
+        i += width
+    where.append(n)
+    return "".join(out), where
+
+
+def _skeleton(text: str, where: list[int]) -> tuple[str, list[int]]:
+    """The romanised text reduced to its skeleton (see above), with offsets."""
+    for pattern, repl in _SKELETON:
+        out: list[str] = []
+        new_where: list[int] = []
+        last = 0
+        for m in pattern.finditer(text):
+            out.append(text[last:m.start()])
+            new_where.extend(where[last:m.start()])
+            r = m.expand(repl)
+            out.append(r)
+            new_where.extend([where[m.start()]] * len(r))
+            last = m.end()
+        out.append(text[last:])
+        new_where.extend(where[last:len(text)])
+        text, where = "".join(out), new_where + [where[len(text)]]
+    return text, where
+
+
+def _transliterated_name(name: str) -> str:
+    """A name listed in Cyrillic or Greek, in Latin letters ('Олена' -> 'olena');
+    any other name as it is."""
+    if not any(_is_other_script(c) for c in name):
+        return name
+    return _romanised(unicodedata.normalize("NFC", name))[0]
+
+
+def _other_script_spans(text: str, by_pseudonym: dict[str, list[tuple[str, ...]]]) -> list[tuple[int, int, str]]:
+    if not any(_is_other_script(c) for c in text):
+        return []
+    seen, where = _skeleton(*_romanised(text))
+    spans = []
+    gap = r"[\W_\d]{0," + str(_MAX_PART_GAP) + "}"
+    for pseudonym, seqs in by_pseudonym.items():
+        alts = set()
+        for seq in seqs:
+            words = [_skeleton(w, list(range(len(w) + 1)))[0] for w in seq]
+            if all(len(w) >= 2 for w in words):
+                alts.add(gap.join(re.escape(w) for w in words))
+        if not alts:
+            continue
+        pattern = re.compile(r"(?<![a-z])(?:" + "|".join(sorted(alts, key=len, reverse=True)) + r")(?:s(?![a-z]))?(?![a-z])")
+        for m in pattern.finditer(seen):
+            a, b = where[m.start()], where[m.end()]
+            if any(_is_other_script(c) for c in text[a:b]):
+                spans.append((a, b, pseudonym))
+    return spans
+
+
 def pseudonymise(text: str, replacements: dict[str, str]) -> str:
     """`text` (NFC) with every mention of a listed name replaced, literally,
     by its pseudonym. Runs until nothing is left to replace (a name hidden
@@ -540,10 +761,15 @@ def pseudonym_clashes(story: Story) -> list[tuple[int, str]]:
     name: publishing it would publish the name."""
     if story.consent.identity != "anonymised":
         return []
-    parts = {p for person in story.people for n in [person.name, *person.aliases] for p in name_parts(n)}
+    names = [n for person in story.people for n in [person.name, *person.aliases] if n.strip()]
+    parts = {p for n in names for p in name_parts(n)}
+    forms = parts | {f for p in parts for f in pet_forms(p)}  # 'Gwenny' for Gwen, 'Rosie' for Rose
+    initials = {"".join(_initials(n)) for n in names} - {""}  # 'G.Q.' for Gwendolyn Quennell
     out = []
     for i, person in enumerate(story.people):
         pseudonym = person.pseudonym or story.consent.pseudonym
-        if set(name_parts(pseudonym)) & parts:
+        mine = set(name_parts(pseudonym))
+        if (mine & forms or any(set(pet_forms(p)) & parts for p in mine)
+                or "".join(ch for ch in pseudonym if ch.isalpha()).upper() in initials):
             out.append((i, pseudonym))
     return out

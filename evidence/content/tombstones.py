@@ -1,6 +1,6 @@
 """Tombstones: the record that a story was withdrawn, with no personal content.
 
-A tombstone is (digest, date, reason code). The story id itself is not kept,
+A tombstone is (digest, date, reason code, text digest). The story id itself is not kept,
 because an id is a slug of the title and often holds a first name. The
 digest is an HMAC-SHA256 of the id under a secret key that the curators keep
 outside git (ROOT/.tombstone.key, ignored by git, or the file named by
@@ -44,9 +44,10 @@ KEY_ENV, KEY_FILE_ENV = "EVIDENCE_TOMBSTONE_KEY", "EVIDENCE_TOMBSTONE_KEY_FILE"
 REASONS = ("consent-withdrawn", "person-request", "safeguarding", "legal", "inaccurate", "duplicate", "other")
 HEADER = """\
 # Withdrawn stories, written by `evidence withdraw` (commit this file).
-# A tombstone holds no personal content: an HMAC-SHA256 of the story id under
-# the curators' secret key (kept outside git, see docs/privacy.md), the date
-# and a reason code. build and add refuse a story whose id matches one;
+# A tombstone holds no personal content: HMAC-SHA256s of the story id and of
+# its narrative under the curators' secret key (kept outside git, see
+# docs/privacy.md), the date and a reason code. build and add refuse a story
+# whose id or narrative matches one;
 # `evidence add --override-tombstone` lifts it on purpose.
 """
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -58,6 +59,7 @@ class Tombstone:
     date: str
     reason: str
     legacy: bool = False
+    text: str = ""  # HMAC-SHA256 of the narrative, normalised (text_key); '' when not known
 
 
 def key_path(root: str | Path) -> Path:
@@ -98,6 +100,17 @@ def id_key(story_id: str, key: bytes) -> str:
     return hmac.new(key, f"evidence-withdrawn:{story_id}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def text_key(body: str, key: bytes) -> str:
+    """The tombstone digest of a narrative under `key`: the same account
+    added again under another id (a new title, a renamed file) is the
+    withdrawn story too. The text is normalised first (case, quotes, spacing
+    and punctuation: records.normalise_text), as add's duplicate check does."""
+    from evidence.content.records import normalise_text
+
+    return hmac.new(key, b"evidence-withdrawn-text:" + normalise_text(body or "").encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
 def legacy_key(story_id: str) -> str:
     """The unkeyed digest of tombstones written before keys (reversible by dictionary)."""
     return hashlib.sha256(f"evidence-withdrawn:{story_id}".encode("utf-8")).hexdigest()
@@ -131,7 +144,11 @@ def read(root: str | Path) -> dict[str, Tombstone]:
             digest = t.get("id_sha256")
         if not isinstance(digest, str) or not _HEX64.match(digest):
             raise ValidationError(WITHDRAWN_FILE, None, f"tombstone {i + 1} needs 'id_hmac' (64 hex digits); restore the file from git")
-        out[digest] = Tombstone(digest, str(t.get("date") or ""), str(t.get("reason") or "other"), legacy)
+        text = t.get("text_hmac") or ""
+        if not isinstance(text, str) or (text and not _HEX64.match(text)):
+            raise ValidationError(WITHDRAWN_FILE, None, f"tombstone {i + 1}: 'text_hmac' must be 64 hex digits; "
+                                  "restore the file from git")
+        out[digest] = Tombstone(digest, str(t.get("date") or ""), str(t.get("reason") or "other"), legacy, text)
     return out
 
 
@@ -151,6 +168,17 @@ class Matcher:
         self.key = load_key(root) if keyed else None
         if keyed and self.key is None:
             raise missing_key_error(root, len(keyed))
+        self.texts = {t.text: t for t in keyed if t.text}
+
+    def find_text(self, body: str) -> Tombstone | None:
+        """The tombstone of a withdrawn story with this narrative, whatever its id."""
+        if not self.texts or self.key is None or not (body or "").strip():
+            return None
+        return self.texts.get(text_key(body, self.key))
+
+    def find_story(self, story_id: str, body: str) -> Tombstone | None:
+        """The tombstone of a story by its id or its narrative."""
+        return self.find(story_id) or self.find_text(body)
 
     def find(self, story_id: str) -> Tombstone | None:
         if not self.stones:
@@ -165,7 +193,8 @@ class Matcher:
 
 def write(root: str | Path, tombstones: dict[str, Tombstone]) -> None:
     """Write ROOT/withdrawn.yml atomically."""
-    items = [{("id_sha256" if t.legacy else "id_hmac"): t.digest, "date": t.date, "reason": t.reason}
+    items = [{("id_sha256" if t.legacy else "id_hmac"): t.digest, "date": t.date, "reason": t.reason,
+              **({"text_hmac": t.text} if t.text else {})}
              for t in sorted(tombstones.values(), key=lambda t: (t.date, t.digest))]
     body = yaml.safe_dump({"tombstones": items}, sort_keys=False, default_flow_style=None, width=200)
     write_atomic(Path(root) / WITHDRAWN_FILE, HEADER + body)
@@ -176,27 +205,33 @@ def find(root: str | Path, story_id: str) -> Tombstone | None:
     return Matcher(root).find(story_id)
 
 
-def add(root: str | Path, story_id: str, reason: str, date: str | None = None) -> Tombstone:
-    """Add (or keep) the tombstone of a story id; creates the key on first use."""
+def add(root: str | Path, story_id: str, reason: str, date: str | None = None, body: str = "") -> Tombstone:
+    """Add (or keep) the tombstone of a story id, with the digest of its
+    narrative when `body` is given; creates the key on first use."""
     if reason not in REASONS:
         raise EvidenceError(f"unknown reason '{reason}'; use one of: {', '.join(REASONS)}")
     stones = read(root)
     if any(not t.legacy for t in stones.values()) and load_key(root) is None:
         raise missing_key_error(root, sum(not t.legacy for t in stones.values()))
     existing = Matcher(root, stones).find(story_id)
-    if existing is not None:
-        return existing
     key = load_key(root, create=True)
+    text = text_key(body, key) if (body or "").strip() else ""
+    if existing is not None:
+        if text and not existing.text and not existing.legacy:  # an older tombstone: add the narrative's digest
+            stones[existing.digest] = existing = Tombstone(existing.digest, existing.date, existing.reason, False, text)
+            write(root, stones)
+        return existing
     digest = id_key(story_id, key)
-    stones[digest] = Tombstone(digest, date or _dt.date.today().isoformat(), reason)
+    stones[digest] = Tombstone(digest, date or _dt.date.today().isoformat(), reason, text=text)
     write(root, stones)
     return stones[digest]
 
 
-def lift(root: str | Path, story_id: str) -> Tombstone | None:
-    """Remove the tombstone of a story id; returns it (None if there was none)."""
+def lift(root: str | Path, story_id: str, body: str = "") -> Tombstone | None:
+    """Remove the tombstone of a story, found by its id or its narrative;
+    returns it (None if there was none)."""
     stones = read(root)
-    gone = Matcher(root, stones).find(story_id)
+    gone = Matcher(root, stones).find_story(story_id, body)
     if gone is not None:
         stones.pop(gone.digest)
         write(root, stones)

@@ -255,7 +255,7 @@ class Fields:
 
     def str(self, key: str, required: bool = False, default: str = "") -> str:
         value = self.data.get(key)
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):  # blanks are no value either
             if required:
                 raise self._err(key, f"{self.what} needs '{key}'; add a line '{key}: ...'")
             return default

@@ -219,7 +219,7 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     path = root / "stories" / f"{story_id}.md"
     if path.exists():
         raise EvidenceError(f"a story with id '{story_id}' already exists (stories/{story_id}.md); pass another --id")
-    check_tombstone(root, story_id, override_tombstone)
+    check_tombstone(root, story_id, override_tombstone, inp.body)
     duplicate = duplicate_of(root, inp.body)
     if duplicate:
         raise EvidenceError(f"this narrative is already in the evidence base as story '{duplicate}'; edit that story instead")
@@ -315,14 +315,20 @@ def check_person(name: str, role: str) -> tuple[str, str]:
     return name, role
 
 
-def check_tombstone(root: Path, story_id: str, override: bool) -> None:
-    """Refuse a story id that was withdrawn, unless `override` (on purpose)."""
+def check_tombstone(root: Path, story_id: str, override: bool, body: str = "") -> None:
+    """Refuse a story that was withdrawn (its id, or its narrative under
+    another id), unless `override` (on purpose)."""
     from evidence.content import tombstones
 
-    stone = tombstones.find(root, story_id)
+    matcher = tombstones.Matcher(root)
+    stone = matcher.find(story_id)
+    what = f"story '{story_id}' was withdrawn"
+    if stone is None:
+        stone = matcher.find_text(body)
+        what = "this narrative is a withdrawn story's"
     if stone is not None and not override:
         raise EvidenceError(
-            f"story '{story_id}' was withdrawn on {stone.date} ({stone.reason}); to add it again on purpose "
+            f"{what} (withdrawn on {stone.date}, {stone.reason}); to add it again on purpose "
             "(for example with new consent) pass --override-tombstone")
 
 
@@ -334,7 +340,7 @@ def add_story(root: Path, inp: StoryInput, db_path=None, public_path=None,
     (summary.warnings says where)."""
     with curator_lock(root, db_path, public_path):
         path, text = prepare_story(root, inp, override_tombstone=override_tombstone)
-        return path, _add_new(root, path, text, db_path, public_path, override_tombstone, options)
+        return path, _add_new(root, path, text, db_path, public_path, override_tombstone, options, inp.body)
 
 
 def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
@@ -360,15 +366,15 @@ def add_story_file(root: Path, file: Path, db_path=None, public_path=None,
         dup = duplicate_of(root, story.body)
         if dup:
             raise EvidenceError(f"this narrative is already in the evidence base as story '{dup}'; edit that story instead")
-        check_tombstone(root, story.id, override_tombstone)
-        return target, _add_new(root, target, text, db_path, public_path, override_tombstone, options)
+        check_tombstone(root, story.id, override_tombstone, story.body)
+        return target, _add_new(root, target, text, db_path, public_path, override_tombstone, options, story.body)
 
 
 def _add_new(root: Path, path: Path, text: str, db_path, public_path, override_tombstone: bool,
-             options: BuildOptions | None = None) -> BuildSummary:
+             options: BuildOptions | None = None, body: str = "") -> BuildSummary:
     from evidence.content import tombstones
 
-    lifted = tombstones.lift(root, path.stem) if override_tombstone else None
+    lifted = tombstones.lift(root, path.stem, body) if override_tombstone else None
     try:
         return write_and_build(root, path, text, None, db_path, public_path, options)
     except BaseException:

@@ -54,6 +54,8 @@ class WithdrawResult:
     fts_rebuilt: list[str] = field(default_factory=list)
     wal_bytes: int = 0
     public_path: str = ""
+    drafts_removed: int = 0
+    training_rows_removed: dict[str, int] = field(default_factory=dict)  # CSV path -> rows
 
     def lines(self) -> list[str]:
         out = [f"withdrew {self.story_id}: tombstone {self.tombstone.date} ({self.tombstone.reason}); "
@@ -67,6 +69,11 @@ class WithdrawResult:
         extra = {**self.swept, **{k: self.text_rows_removed.get(k, 0) + self.swept.get(k, 0) for k in self.text_rows_removed}}
         if extra:
             out.append("also removed: " + ", ".join(f"{n} rows of {t}" for t, n in sorted(extra.items())))
+        if self.training_rows_removed:
+            out.append("removed the story's sentences from the training data: " + ", ".join(
+                f"{n} rows of {p}" for p, n in sorted(self.training_rows_removed.items())) + " (commit the change)")
+        if self.drafts_removed:
+            out.append(f"deleted {self.drafts_removed} draft(s) of the story in {drafts_folder_name()}")
         out += self.leftovers
         out.append(f"{Path(self.public_path).name} rewritten; working database vacuumed (WAL {self.wal_bytes} bytes); "
                    "a running 'evidence serve' switches to the new file within seconds")
@@ -97,6 +104,129 @@ def fragments(*texts: str) -> list[str]:
         step = len(out) / MAX_FRAGMENTS
         out = [out[int(k * step)] for k in range(MAX_FRAGMENTS)]
     return out
+
+
+def drafts_folder_name() -> str:
+    from evidence.curate.drafts import FOLDER
+
+    return FOLDER
+
+
+def _remove_drafts(root: Path, story_id: str, texts: list[str], snippets: list[str]) -> int:
+    """Delete the curators' drafts of an interactive add (ROOT/.evidence-drafts/)
+    that hold the story: its id, or a piece of its text. A draft saved by an
+    add that was refused, then done another way, is never removed by the add."""
+    import yaml
+
+    from evidence.content.records import normalise_text
+    from evidence.curate import drafts
+
+    whole = {normalise_text(t) for t in texts}
+    pieces = [" ".join(normalise_text(p).split()) for p in snippets]
+    removed = 0
+    for path in sorted(drafts.folder(root).glob("add-*.yml")) if drafts.folder(root).is_dir() else []:
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            story = (yaml.safe_load(raw) or {}).get("story") or {}
+        except (yaml.YAMLError, AttributeError):
+            story = {}
+        own = normalise_text(" ".join(str(v) for v in story.values() if isinstance(v, str))) if isinstance(story, dict) \
+            else normalise_text(raw)
+        if (isinstance(story, dict) and story.get("id") == story_id) or any(w and w in own for w in whole) or any(
+                p and p in own for p in pieces):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+# a training row is the story's when its text (normalised) is this long and
+# is found in the story's title, summary or narrative (as written or published)
+_MIN_TRAINING_TEXT = 20
+
+
+def _other_texts(db_path, story_id: str) -> str:
+    """Every other stored story's texts and every finding's, normalised: a
+    training sentence they hold too (a shared source line) is not only this
+    story's."""
+    from evidence.content.records import normalise_text
+    from evidence.store import schema as store
+
+    if not Path(db_path).exists():
+        return ""
+    db = store.open_db(db_path)
+    try:
+        rows = db.execute("SELECT title, summary, body FROM stories WHERE id != ?", [story_id]).fetchall()
+        rows += db.execute("SELECT statement, source_sentence, '' FROM findings").fetchall()
+    finally:
+        db.close()
+    return "\n".join(normalise_text(t or "") for r in rows for t in r)
+
+
+def _remove_training_rows(root: Path, texts: list[str], others: str = "") -> dict[str, int]:
+    """Take the rows of the tagger's training CSVs (pipelines/tagging.yml
+    `training:`) whose sentence comes from the story (and from no other
+    story or finding) out of those files, every other row kept byte for
+    byte."""
+    import csv
+
+    from evidence.content.records import normalise_text
+    from evidence.content.tree import write_atomic
+    from evidence.enrich.tagger import load_settings
+
+    haystack = "\n".join(normalise_text(t) for t in texts)
+    if not haystack.strip():
+        return {}
+    out: dict[str, int] = {}
+    for rel in load_settings(root).training:
+        path = root / rel
+        try:
+            data = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # the build reports an unreadable training file
+        lines = data.splitlines(keepends=True)
+        records: list[tuple[list[str], list[str]]] = []  # (fields, raw lines)
+        feed = iter(lines)
+        reader = csv.reader(feed)
+        last = 0
+        try:
+            for fields in reader:
+                records.append((fields, lines[last:reader.line_num]))
+                last = reader.line_num
+        except csv.Error:
+            continue
+        if not records:
+            continue
+        header = [c.strip().lower() for c in records[0][0]]
+        if "text" not in header:
+            continue
+        col = header.index("text")
+        keep, dropped = [records[0][1]], 0
+        for fields, raw in records[1:]:
+            text = normalise_text(fields[col]) if col < len(fields) else ""
+            if len(text) >= _MIN_TRAINING_TEXT and text in haystack and text not in others:
+                dropped += 1
+            else:
+                keep.append(raw)
+        if dropped:
+            write_atomic(path, "".join("".join(raw) for raw in keep) + "".join(lines[last:]))
+            out[str(rel)] = dropped
+    return out
+
+
+def _narrative(row, path: Path) -> str:
+    """The story's narrative (stored, or read from its file), for the
+    tombstone's text digest: the same account under another id is refused."""
+    if row is not None and row[2]:
+        return row[2]
+    if path.exists():
+        from evidence.content.yamldoc import split_front_matter
+        from evidence.errors import ValidationError
+
+        try:
+            return split_front_matter(str(path), path.read_text(encoding="utf-8", errors="replace"))[1]
+        except ValidationError:  # a broken file: the id is still tombstoned
+            return ""
+    return ""
 
 
 def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn", db_path=None, public_path=None,
@@ -130,7 +260,7 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
         snippets = fragments(*(row or ()))
         if path.exists() and not snippets:
             snippets = fragments(path.read_text(encoding="utf-8", errors="replace"))
-        result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today),
+        result = WithdrawResult(story_id, tombstones.add(root, story_id, reason, today, _narrative(row, path)),
                                 was_stored=row is not None, public_path=str(public_path))
         if path.exists():
             path.unlink()
@@ -140,6 +270,9 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
             p.unlink(missing_ok=True)
             result.temp_removed += 1
         result.temp_removed += len(remove_stale_temp_files(root, [Path(public_path).parent]))
+        texts = [t for t in (row or ()) if t] or [_narrative(row, path)]
+        result.drafts_removed = _remove_drafts(root, story_id, texts, snippets)
+        result.training_rows_removed = _remove_training_rows(root, texts, _other_texts(db_path, story_id))
         try:
             summary = build(root, db_path, public_path, force_publish=True)
             result.build_line = summary.line()

@@ -35,8 +35,8 @@ def tombstone_check(db, summary, options) -> None:
         return
     matcher = Matcher(root, stones)  # refuses (one line) when tombstones exist and the key is missing
     errors = []
-    for story_id, path in db.execute("SELECT id, file FROM stories").fetchall():
-        stone = matcher.find(story_id)
+    for story_id, path, body in db.execute("SELECT id, file, body FROM stories").fetchall():
+        stone = matcher.find_story(story_id, body)  # by id, or the same narrative under another id
         if stone is not None:
             errors.append(ValidationError(path or f"stories/{story_id}.md", None, refusal(path, stone)))
     if errors:
