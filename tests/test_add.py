@@ -121,6 +121,14 @@ def test_refuses_missing_consent_scope(built, cli):
     assert "no consent scope" in _refused(cli, built, args)
 
 
+def test_a_missing_source_title_names_the_option_not_a_file_line(built, cli):
+    """`add` writes the file itself, so "add a line 'title: ...'" pointed at
+    nothing the curator can edit: the error names the option."""
+    i = ARGS.index("--source-title")
+    msg = _refused(cli, built, ARGS[:i] + ARGS[i + 2:])
+    assert "source needs 'title'; pass --source-title TEXT" in msg and "add a line" not in msg
+
+
 def test_refuses_an_existing_id(built, cli):
     assert "already exists" in _refused(cli, built, [*ARGS, "--id", "james-and-andy"])
 

@@ -227,8 +227,25 @@ def prepare_story(root: Path, inp: StoryInput, today: str | None = None,
     try:
         parse_story(f"stories/{story_id}.md", text, vocab)
     except ValidationError as exc:
-        raise EvidenceError(exc.message + _narrative_line(text, exc.line)) from None
+        raise EvidenceError(_as_option(exc.message) + _narrative_line(text, exc.line)) from None
     return path, text
+
+
+# a field `add` writes from an option: the option to name when it is missing
+_OPTION_OF = {("source", "title"): "--source-title", ("source", "author"): "--source-author",
+              ("source", "organisation"): "--source-organisation", ("source", "url"): "--source-url",
+              ("source", "date"): "--source-date", ("consent", "recorded_by"): "--recorded-by",
+              ("consent", "wording"): "--consent-wording", ("consent", "date"): "--consent-date"}
+_NEEDS = re.compile(r"(\w+) needs '(\w+)'; add a line '\w+: \.\.\.'")
+
+
+def _as_option(message: str) -> str:
+    """A story file's "source needs 'title'; add a line 'title: ...'" as the
+    option `add` takes it from ("... pass --source-title TEXT"): the file
+    is written by `add`, so its lines are not the curator's to add."""
+    m = _NEEDS.fullmatch(message)
+    option = _OPTION_OF.get(m.groups()) if m else None
+    return f"{m.group(1)} needs '{m.group(2)}'; pass {option} TEXT" if option else message
 
 
 def _narrative_line(text: str, line: int | None) -> str:
