@@ -111,6 +111,28 @@ def _leaks(strings: list[str]) -> list[str]:
     return sorted(set(found))
 
 
+def served_pages(server, story: str, approach: str, q: str, search: str, extra: tuple[str, ...] = ()) -> dict:
+    """Every route a reader can reach the story by, as (content type, body):
+    its pages, rows, exports, search, the approach's card and the feed."""
+    routes = [
+        f"/-/story/{story}", f"/-/story/{story}.json", f"/public/stories/{story}", f"/public/stories/{story}.json",
+        "/public/stories.json?_shape=array&_size=max", "/public/stories.csv?_size=max",
+        f"/public/stories?_search={search}", f"/public/story_people.json?story_id={story}&_shape=array",
+        f"/public/passages.json?item_id={story}&_shape=array", f"/public/tags.json?item_id={story}&_shape=array",
+        f"/public/tag_sentences.json?item_id={story}&_shape=array",
+        f"/public/entities.json?item_id={story}&_shape=array", f"/-/search.json?q={q}", f"/-/search?q={q}",
+        f"/-/search.json?q={q}&mode=fts", "/-/evidence", f"/-/approach/{approach}", f"/-/approach/{approach}.json",
+        "/-/feed.atom", "/public/evidence.json?_shape=array&_size=max",
+        f"/public/stories.json?_facet=place&_shape=objects&id={story}", *extra,
+    ]
+    pages = {}
+    for route in routes:
+        status, headers, body = server.get(route)
+        assert status == 200, route
+        pages[route] = (headers.get("Content-Type") or headers.get("content-type") or "", body)
+    return pages
+
+
 def test_no_form_of_the_name_is_served(base: Path):
     write_story(base, STORY, body=BODY, title="A spare room: ᴏʙᴀᴅɪᴀʜ and a homesharer",
                 summary="ObadiahThistlewaite shares his house with Marchbanks\ufe0f.", approach="homeshare",
@@ -121,22 +143,7 @@ def test_no_form_of_the_name_is_served(base: Path):
     server = Server(base)
     try:
         q = quote("spare room homeshare cat")
-        routes = [
-            f"/-/story/{STORY}", f"/-/story/{STORY}.json", f"/public/stories/{STORY}", f"/public/stories/{STORY}.json",
-            "/public/stories.json?_shape=array&_size=max", "/public/stories.csv?_size=max",
-            "/public/stories?_search=Rowan", f"/public/story_people.json?story_id={STORY}&_shape=array",
-            f"/public/passages.json?item_id={STORY}&_shape=array", f"/public/tags.json?item_id={STORY}&_shape=array",
-            f"/public/tag_sentences.json?item_id={STORY}&_shape=array",
-            f"/public/entities.json?item_id={STORY}&_shape=array", f"/-/search.json?q={q}", f"/-/search?q={q}",
-            f"/-/search.json?q={q}&mode=fts", "/-/evidence", "/-/approach/homeshare", "/-/approach/homeshare.json",
-            "/-/feed.atom", "/public/evidence.json?_shape=array&_size=max",
-            f"/public/stories.json?_facet=place&_shape=objects&id={STORY}",
-        ]
-        pages = {}
-        for route in routes:
-            status, headers, body = server.get(route)
-            assert status == 200, route
-            pages[route] = (headers.get("Content-Type") or headers.get("content-type") or "", body)
+        pages = served_pages(server, STORY, "homeshare", q, search="Rowan")
         # the story is there, under its pseudonyms (else the routes prove nothing)
         assert b"Rowan" in pages[f"/-/story/{STORY}"][1] and b"Kit" in pages[f"/-/story/{STORY}"][1]
         assert {route: _leaks(_seen(body, ctype)) for route, (ctype, body) in pages.items()

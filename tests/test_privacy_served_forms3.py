@@ -16,7 +16,7 @@ from conftest import Server
 from evidence.build import build
 from storyfiles import CONSENT, write_story
 from test_privacy_attacks3 import _letters
-from test_privacy_served_forms import _seen
+from test_privacy_served_forms import _seen, served_pages
 
 pytestmark = pytest.mark.server
 
@@ -53,23 +53,8 @@ def test_no_third_round_form_of_the_name_is_served(base: Path):
     server = Server(base)
     try:
         q = quote("kitchen table lunch notebook choir")
-        routes = [
-            f"/-/story/{STORY}", f"/-/story/{STORY}.json", f"/public/stories/{STORY}", f"/public/stories/{STORY}.json",
-            "/public/stories.json?_shape=array&_size=max", "/public/stories.csv?_size=max",
-            "/public/stories?_search=Wren", f"/public/story_people.json?story_id={STORY}&_shape=array",
-            f"/public/passages.json?item_id={STORY}&_shape=array", f"/public/passages.csv?item_id={STORY}",
-            f"/public/tags.json?item_id={STORY}&_shape=array",
-            f"/public/tag_sentences.json?item_id={STORY}&_shape=array",
-            f"/public/entities.json?item_id={STORY}&_shape=array", f"/-/search.json?q={q}", f"/-/search?q={q}",
-            f"/-/search.json?q={q}&mode=fts", "/-/evidence", "/-/approach/shared-lives", "/-/approach/shared-lives.json",
-            "/-/feed.atom", "/public/evidence.json?_shape=array&_size=max", "/public/stories_by_domain.json?_shape=array&_size=max",
-            f"/public/stories.json?_facet=place&_shape=objects&id={STORY}",
-        ]
-        pages = {}
-        for route in routes:
-            status, headers, body = server.get(route)
-            assert status == 200, route
-            pages[route] = (headers.get("Content-Type") or headers.get("content-type") or "", body)
+        pages = served_pages(server, STORY, "shared-lives", q, search="Wren", extra=(
+            f"/public/passages.csv?item_id={STORY}", "/public/stories_by_domain.json?_shape=array&_size=max"))
         assert b"Wren" in pages[f"/-/story/{STORY}"][1] and b"Ash" in pages[f"/-/story/{STORY}"][1]
         assert {route: _leaks(_seen(body, ctype)) for route, (ctype, body) in pages.items()
                 if _leaks(_seen(body, ctype))} == {}
