@@ -683,6 +683,8 @@ def eval_cmd(
         raise EvidenceError("--train and --codebook-only contradict each other; give one of them")
     result = evaluate(codebook, test, train, root=root, min_labels=min_labels, max_labels=max_labels,
                       progress=None if quiet else (lambda m: _err(m)), codebook_only=codebook_only)
+    for note in [] if quiet else result.get("notes", []):
+        _err(f"note: {note}")
     if as_json:
         typer.echo(_json.dumps(result, ensure_ascii=False))
         return

@@ -120,6 +120,21 @@ def test_missing_files_and_bad_codebooks(files, cli, tmp_path):
     assert r.exit_code == 1 and "needs 'domains:'" in r.output
 
 
+def test_a_test_set_with_unlabelled_texts_under_the_default_minimum_gets_a_note(files, cli):
+    """With no training data eval gives every text at least one label; when
+    the test set has texts with none, it says so and how to change it."""
+    files["test.csv"].write_text(TEST + "the report came out in May,\n", encoding="utf-8")
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--codebook-only"])
+    assert r.exit_code == 0, r.output
+    assert "note: 1 of the 4 test texts have no label" in r.stderr and "--min-labels 0" in r.stderr
+    data = json.loads(cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"],
+                           "--codebook-only", "--json", "-q"]).stdout)
+    assert len(data["notes"]) == 1
+    r = cli(["eval", "--codebook", files["codebook.yml"], "--test", files["test.csv"], "--codebook-only",
+             "--min-labels", "0"])
+    assert r.exit_code == 0 and "note:" not in r.stderr
+
+
 def test_multi_label_with_two_codebooks(tmp_path, cli):
     root = Path(__file__).resolve().parent.parent
     (tmp_path / "t.csv").write_text(

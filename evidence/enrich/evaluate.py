@@ -261,6 +261,7 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     if not train and not codebook_only:
         train_texts, train_labels, shipped, scope = shipped_training(root, settings, codebook)
     trained = bool(train or shipped)
+    defaulted = min_labels is None
     if min_labels is None:
         min_labels = 0 if trained and any(not labs for labs in train_labels) else 1
     if max_labels is None:
@@ -324,6 +325,12 @@ def evaluate(codebooks: Sequence[Path], test: Path, train: Path | None = None, *
     base = scores(gold, bpred, keys)
     result["baseline"] = {"name": "TF-IDF + LinearSVC", "macro_f1": base["macro_f1"], "micro_f1": base["micro_f1"],
                           "per_label": base["per_label"]}
+    unlabelled = sum(1 for labs in test_labels if not labs)
+    result["notes"] = []
+    if defaulted and min_labels >= 1 and unlabelled:
+        result["notes"].append(
+            f"{unlabelled} of the {len(test_texts)} test texts have no label, but every text was given at least one "
+            "(the default when no training text is without a label); pass --min-labels 0 if a text may have none")
     result["setup"] = {
         "codebook": codebook.name, "labels": len(keys), "test_texts": len(test_texts),
         "train_texts": len(train_texts), "training": str(train) if train else (shipped or None), "model": emb.model_id,
