@@ -14,8 +14,15 @@ from evidence.errors import EvidenceError
 DEFAULT_MAX_MB = 5.0
 _BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                "section", "article", "header", "footer", "tr", "table", "pre", "hr"}
-# an image's caption repeats the story beside it and credits a photographer; a button or a form is the page's
-_SKIP_TAGS = {"script", "style", "head", "noscript", "template", "figcaption", "button", "select", "form"}
+# an image's caption repeats the story beside it and credits a photographer; a button or a form is the page's;
+# a navigation bar is not the article
+_SKIP_TAGS = {"script", "style", "head", "noscript", "template", "figcaption", "button", "select", "form", "nav"}
+# nor a page's sidebar: an aside outside the article (inside it, an aside is a fact box or a case study), or
+# an element a site names as a sidebar, related-stories teasers (which name other people), a breadcrumb or a
+# cookie banner (a class or id word that starts so: 'related-stories', 'sidebar', not 'has-sidebar')
+_ASIDE_CLASS = re.compile(r"^(related|sidebar|side-bar|breadcrumbs?|cookies?|teasers?|more-stories|share|sharing|"
+                          r"social-share|newsletter-signup)(?:$|[_-])", re.I)
+_VOID_TAGS = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 _CELL_TAGS = {"td", "th"}
 
 
@@ -25,24 +32,45 @@ class _TextParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skip = 0
+        # open elements, the language each declares (None: none; the innermost declared one is the
+        # text's; a page's own lang, on html or body, is a template's default, not the paragraph's) and
+        # whether its text is left out (a script, the navigation, a sidebar)
+        self._open: list[tuple[str, str | None, bool]] = []
+
+    @property
+    def _skip(self) -> bool:
+        return any(skip for _, _, skip in self._open)
+
+    @property
+    def other_language(self) -> bool:
+        """Inside an element that declares a language other than English ('<p lang="cy">')."""
+        lang = next((x for _, x, _ in reversed(self._open) if x is not None), "")
+        return bool(lang) and not lang.startswith("en")
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
+        if tag not in _VOID_TAGS:
+            a = dict(attrs)
+            lang = (a.get("lang") or "").strip().lower() or None
+            in_article = any(t in ("article", "main") for t, _, _ in self._open)
+            names = f"{a.get('class') or ''} {a.get('id') or ''}".split()
+            skip = tag in _SKIP_TAGS or (tag == "aside" and not in_article) or (
+                tag not in ("html", "body", "main", "article") and any(_ASIDE_CLASS.match(x) for x in names))
+            self._open.append((tag, None if tag in ("html", "body", "head") else lang, skip))
+        if tag in _BLOCK_TAGS | _SKIP_TAGS:
             self.parts.append("\n\n")
         elif tag in _CELL_TAGS:
             self.parts.append(_CELL_SEP)  # a table's cells stay apart, as a plain-text table writes them
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
+        if tag not in _VOID_TAGS and any(t == tag for t, _, _ in self._open):
+            while self._open:  # close what HTML leaves open ('<li>' without '</li>') up to this element
+                if self._open.pop()[0] == tag:
+                    break
+        if tag in _BLOCK_TAGS | _SKIP_TAGS:
             self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if not self._skip and not self.other_language:
             self.parts.append(re.sub(r"\s+", " ", data))
 
 
@@ -221,17 +249,125 @@ def _clean_lines(block: str) -> list[str]:
     return out
 
 
+# a word processor's marks exported with the text: tracked changes and comments as pandoc writes them
+# ('[old words]{.deletion author=...}', '[new words]{.insertion ...}', '[note]{.comment-start ...}') and
+# Word's comment anchors ('Hicks.[MH1]'), with the comments listed at the foot ('[MH1]Morwenna Hicks: ...')
+_DELETION = re.compile(r"\[[^\[\]]*\]\{\.(?:deletion|comment-start|comment-end)\b[^{}]*\}")
+_INSERTION = re.compile(r"\[([^\[\]]*)\]\{\.(?:insertion|paragraph-insertion)\b[^{}]*\}")
+_ANCHOR = r"\[[A-Z]{1,4}\d{1,3}\]"
+_COMMENT_LINE = re.compile(rf"^\s*{_ANCHOR}.*$", re.M)
+
+
+def _unmarked(text: str) -> str:
+    """The text as the document now reads: deletions and comments out, insertions in."""
+    text = _DELETION.sub("", text)
+    text = _INSERTION.sub(r"\1", text)
+    text = _COMMENT_LINE.sub("", text)
+    return re.sub(_ANCHOR, "", text)
+
+
+# a PDF's page furniture: a page number alone ('Page 6', '6 of 12', '- 6 -') and a running header or
+# footer, a line the document repeats with only its numbers changed ('Annual Report 2024-25    Page 6')
+_PAGE_NUMBER = re.compile(r"^\s*(?:(?:page|p\.)\s*\d+(?:\s*(?:of|/)\s*\d+)?|\d+\s*(?:of|/)\s*\d+|[-–]\s*\d+\s*[-–])\s*$", re.I)
+
+
+def _page_furniture(lines: list[str]) -> set[str]:
+    """Lines repeated as a running header or footer: twice or more (numbers
+    aside), with a number or a gap of columns in them, and no sentence end."""
+    def key(line: str) -> str:
+        return re.sub(r"\s+", " ", re.sub(r"\d+", "#", line.strip()))
+
+    counts: dict[str, int] = {}
+    for line in lines:
+        if line.strip():
+            counts[key(line)] = counts.get(key(line), 0) + 1
+    return {line for line in lines if line.strip() and counts[key(line)] >= 2 and len(line.strip()) <= 120
+            and (re.search(r"\d", line) or re.search(r"\S {3,}\S", line.strip()))
+            and not _SENTENCE_END.search(line) and sum(c.isalpha() for c in line) >= 4}
+
+
+# a word hyphenated at a line's end ('arrange-' / 'ments'): one word, unless its first part is a word
+# that makes compounds ('long-' / 'term') or the document writes the word with its hyphen elsewhere
+_COMPOUND_FIRST = {"self", "well", "long", "short", "non", "co", "ex", "part", "full", "half", "one", "two", "three",
+                   "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "day", "night",
+                   "year", "week", "month", "high", "low", "multi", "anti", "pre", "post", "cross", "face", "mid",
+                   "all", "life", "time", "home", "family", "person", "community", "user", "peer", "small", "large",
+                   "older", "young", "hard", "good", "child", "age", "over", "under", "out", "top", "end", "re"}
+_HYPHEN_END = re.compile(r"(\w+)-$")
+
+
+def _dehyphenated(text: str) -> str:
+    """Lines ending in a word hyphenated across the break get the word whole."""
+    low = text.lower()
+    lines = text.split("\n")
+    out: list[str] = []
+    k = 0
+    while k < len(lines):
+        line = lines[k].rstrip()
+        m = _HYPHEN_END.search(line)
+        nxt = lines[k + 1].strip() if k + 1 < len(lines) else ""
+        if m and nxt[:1].islower() and not line.lstrip().startswith(("-", "*")):
+            word, rest = (nxt.split(None, 1) + [""])[:2]
+            a, b = m.group(1), re.match(r"\w+", word).group(0) if re.match(r"\w+", word) else word
+            joined = f"{a}-{word}" if a.lower() in _COMPOUND_FIRST or f"{a}-{b}".lower() in low else f"{a}{word}"
+            out.append(line[: m.start()] + joined)
+            if rest:
+                lines[k + 1] = rest
+                k += 1
+            else:
+                k += 2
+            continue
+        out.append(lines[k])
+        k += 1
+    return "\n".join(out)
+
+
+def _other_language(paragraph: str) -> bool:
+    """A sentence or more in another language (the Welsh half of a bilingual
+    page): eight words or more and not one of English's commonest words."""
+    words = re.findall(r"[^\W\d_]+", paragraph.lower())
+    return len(words) >= 8 and bool(_SENTENCE_END.search(paragraph.strip())) and not set(words) & _ENGLISH
+
+
+_ENGLISH = {"the", "and", "of", "is", "was", "are", "were", "he", "she", "his", "her", "they", "we", "our", "you",
+            "for", "with", "that", "this", "have", "has", "had", "on", "by", "from", "it", "in", "not", "be", "will",
+            "who", "what", "my", "me", "there", "as", "but", "or", "so", "if", "to", "can", "said", "says", "their",
+            "them", "him", "its", "been", "do", "does", "did", "all", "about", "when", "would", "which", "your"}
+
+
+def _page_breaks_joined(blocks: list[str]) -> list[str]:
+    """A paragraph broken by a page's end (its footer gone, blank lines left):
+    a block whose last line is prose without a sentence end, followed by one
+    that starts in lower case, is one paragraph."""
+    out: list[str] = []
+    for block in blocks:
+        last = out[-1].rstrip().rsplit("\n", 1)[-1].strip() if out else ""
+        if last and len(last) >= 40 and not _SENTENCE_END.search(last) and block.strip()[:1].islower():
+            out[-1] = out[-1].rstrip() + "\n" + block.strip()
+        else:
+            out.append(block)
+    return out
+
+
 def paragraphs(text: str) -> list[str]:
     """Paragraphs of a text: blocks between blank lines (or drawn rules); inside
     a block, a line ending a sentence (or a short heading) ends a paragraph,
     while hard-wrapped lines are joined (a wrapped line that ends a sentence
     too, when the text has a wrap width). Markdown markers and emphasis, box
-    sides and odd spaces are dropped."""
+    sides and odd spaces are dropped; so are a word processor's tracked
+    changes and comments, a PDF's page numbers and running headers, and
+    paragraphs in another language; a word hyphenated at a line's end is
+    joined, and a paragraph broken by a page's end is one."""
     out: list[str] = []
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    text = _unmarked(text)
+    lines = text.split("\n")
+    furniture = _page_furniture(lines)
+    text = "\n".join("" if (x in furniture or _PAGE_NUMBER.match(x)) else x for x in lines)
+    text = _dehyphenated(text)
     text = _ODD_SPACES.sub(" ", "\n".join(_tables(_clean_lines(text))))
     width = _wrap_width([x.strip() for x in text.split("\n")])
-    for block in re.split(r"\n\s*\n", text):
+    for block in _page_breaks_joined(re.split(r"\n\s*\n", text)):
         current: list[str] = []
         lines = [x for x in block.split("\n") if x.strip()]
         # a box or a quoted block has a narrower wrap width of its own
@@ -247,12 +383,15 @@ def paragraphs(text: str) -> list[str]:
             if not line:
                 continue
             current.append(line)
-            if (_SENTENCE_END.search(line) or len(line) < 60) and not _wrapped(line, following, min(local, width) or width):
+            # a short line is a heading or a list's line, unless the next goes on in lower case (a line
+            # broken after 'service,' in a narrow column or a de-hyphenated word)
+            short = len(line) < 60 and not (following[:1].islower() and not _SENTENCE_END.search(line))
+            if (_SENTENCE_END.search(line) or short) and not _wrapped(line, following, min(local, width) or width):
                 out.append(" ".join(current))
                 current = []
         if current:
             out.append(" ".join(current))
-    return [piece for p in out if any(c.isalpha() for c in p) for piece in _bounded(p)]
+    return [piece for p in out if any(c.isalpha() for c in p) and not _other_language(p) for piece in _bounded(p)]
 
 
 MAX_PARAGRAPH = 10_000  # characters: a text saved as one line (a PDF export) is one "paragraph" otherwise

@@ -98,11 +98,17 @@ _VERBISH = {"is", "was", "has", "had", "says", "said", "will", "would", "can", "
 # a name standing after these is a person's even when it is also a place: 'her son Martin', 'a runner called Stanley'
 _APPOSITIVE = {"son", "daughter", "husband", "wife", "brother", "sister", "partner", "friend", "neighbour", "grandson",
                "granddaughter", "nephew", "niece", "called", "named", "carer", "volunteer", "mum", "dad", "mother",
-               "father", "grandmother", "grandfather", "cousin", "uncle", "aunt"}
+               "father", "grandmother", "grandfather", "cousin", "uncle", "aunt", "boyfriend", "girlfriend",
+               "fiancé", "fiancée", "befriender", "homesharer", "householder", "stepson", "stepdaughter"}
 # what a family writes for a parent or grandparent as a name ('Mum is 84', 'Dad's carers'): the person
 # a family carer's story is about, who has no other name in it
 KIN_NAMES = {"Mum", "Mam", "Mom", "Mummy", "Dad", "Daddy", "Nan", "Nana", "Nanna", "Gran", "Granny", "Grandma",
              "Grandad", "Granddad", "Grandpa"}
+_HEARD_FROM = {"heard", "hear", "hears", "came", "comes", "letter", "call", "calls", "message", "visit", "visits",
+               "help", "support", "email", "note", "card", "words", "story", "thanks"}
+# a pronoun is nobody's name, even as a speaker ('"He said it was for old people," Jenny says')
+_PRONOUNS = {"he", "she", "they", "we", "it", "you", "i", "his", "her", "him", "them", "us", "who", "someone",
+             "everyone", "nobody", "everybody", "somebody", "one", "this", "that", "there"}
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "into", "across", "towards", "via"}
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
@@ -165,8 +171,19 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
             surname = doc[j].text
         nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
         prev = doc[i - 1] if i > 0 else None
-        speaker = bool((nxt is not None and (_SPEECH.match(nxt.lower_) or nxt.lower_ == "who"))
+        # '... who' names a person ('we heard from Debs who'), except where someone is from ('a nursing
+        # student from Kraków who', 'a family in Leigh who'): a place's name after a noun and 'from' or 'in'
+        who = nxt is not None and nxt.lower_ == "who" and not (
+            not known and prev is not None and prev.lower_ in ("from", "in", "at", "near", "outside")
+            and i >= 2 and doc[i - 2].is_alpha and doc[i - 2].text.islower() and not doc[i - 2].is_stop
+            and doc[i - 2].lower_ not in _HEARD_FROM and not doc[i - 2].lower_.endswith("ed"))
+        speaker = bool((nxt is not None and _SPEECH.match(nxt.lower_)) or who
                        or (prev is not None and _SPEECH.match(prev.lower_)))
+        # a name given after who the person is, with or without a comma ('His mum, Lowenna Trevithick,
+        # says', 'her boyfriend, Bartek,', 'Ivor's daughter Siân'): a person, on the first-name list or not
+        kin = doc[i - 2] if prev is not None and prev.text == "," and i >= 2 else prev
+        speaker = speaker or bool(kin is not None and kin.lower_ in _APPOSITIVE and not tok.is_sent_start and not tok.is_stop
+                                  and (kin is prev or not kin.is_sent_start))
         inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         # a first name that is also a language or a word the document writes in lower case ('Shona',
@@ -176,7 +193,7 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
         person_like = known and not tok.is_stop and (
             (bool(surname) and not (after is not None and after.text[:1].isupper() and after.is_alpha))  # not 'Key Performance Indicators'
             or speaker or first.lower() in also_first)
-        bad = (t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
+        bad = (t.lower() in _PRONOUNS or t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
                or (first in nouns and not surname)
                or (prev is not None and prev.lower_ in _DETERMINERS)
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
@@ -374,10 +391,15 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
 
     def close() -> None:
         if cur is not None:
-            # a paragraph naming only people of an earlier story (notes, a quote after the figures) is not a new story
+            # a paragraph naming only people of an earlier story (notes, a quote after the figures) is not a new
+            # story; the last part of the story before it when it is about her and quotes her or says 'she'
             if not (len(cur) == 1 and any(cast <= c for c in casts)):
                 stories.append(cur)
                 casts.append(set(cast))
+            elif stories and cast <= casts[-1] and _main_person(cur, per_para, narrators) == \
+                    _main_person(stories[-1], per_para, narrators) and \
+                    (_QUOTED.search(pairs[cur[0]][0]) or _HE.search(pairs[cur[0]][0])):
+                stories[-1] += list(range(stories[-1][-1] + 1, cur[0])) + cur
 
     for k, (text, _) in enumerate(pairs):
         named = set(per_para[k])
@@ -414,6 +436,7 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
                 close()
                 cur, gap = None, []
     close()
+    stories = _rejoined(stories, per_para, people)
     taken = {k for st in stories for k in st}
     for st in stories:
         intro = _narrated_intro(st, pairs, per_para, taken)
@@ -425,6 +448,29 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
     for p in people:
         p.narrator = p.narrator or p.name in narrators
     return stories
+
+
+def _main_person(story: list[int], per_para: list[dict], narrators: set[str]) -> str:
+    counts: dict[str, int] = {}
+    for k in story:
+        for name, c in per_para[k].items():
+            counts[name] = counts.get(name, 0) + c
+    return max(counts, key=lambda n: (n in narrators, counts[n]), default="")
+
+
+def _rejoined(stories: list[list[int]], per_para: list[dict], people: list[Person]) -> list[list[int]]:
+    """Two stories in a row about the same person are one story split by a
+    long aside (a long read's section on how the scheme works, between two
+    parts of her story): one candidate, with the aside, as a reader reads it."""
+    narrators = {p.name for p in people if p.narrator}
+    out: list[list[int]] = []
+    for st in stories:
+        if out and _main_person(st, per_para, narrators) and \
+                _main_person(st, per_para, narrators) == _main_person(out[-1], per_para, narrators):
+            out[-1] = out[-1] + list(range(out[-1][-1] + 1, st[0])) + st
+        else:
+            out.append(st)
+    return out
 
 
 def guess_role(person: Person, passage: str, main: str) -> str:
