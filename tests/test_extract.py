@@ -689,3 +689,60 @@ def test_a_pronoun_and_where_someone_is_from_are_no_people(tmp_path, base):
     [story] = r.stories
     assert set(story.fields["people"]) == {"Ivor Protheroe", "Kasia Wrona", "Debs"}, story.fields["people"]
     assert story.fields["organisations"] == ["Ellis Vale Homeshare"]
+
+
+def test_figures_in_reports_shapes_read_as_a_reader_reads_them(tmp_path, base):
+    """Misreadings the new documents showed: '12 were' lost its unit,
+    '312 older and disabled people' was 312 'older', "486 carer's
+    assessments" 486 'carer', 'Label: 318' nothing, a table whose columns
+    are quarters nothing at all, 'Quarter 2 Report' a figure of 2, a weekly
+    or annual cost no period, "(156 carers responded)" a count, not the
+    sample, "I'm 71 myself" a figure, 'All three agreed' 3 'agreed'."""
+    doc = tmp_path / "q2.md"
+    doc.write_text(
+        "# Social Prescribing Service: Quarter 2 Report\n\n"
+        "Of the 19 enterprises, 12 were still trading after a year.\n\n"
+        "Together the 40 micro-enterprises now support 312 older and disabled people in their homes.\n\n"
+        "In 2024-25 the Hub carried out 486 carer's assessments.\n\n"
+        "Assessments completed on behalf of the local authority: 318 (full year target 600).\n\n"
+        "| Measure | Q1 | Q2 | Target |\n|---|---|---|---|\n| Referrals received | 176 | 214 | 180 |\n\n"
+        "The average weekly cost of a placement was £612. Benefits advice secured £684,000 in additional annual income.\n\n"
+        "In the outcome survey (156 carers responded), 79% said they felt more able to continue caring.\n\n"
+        "\"I'm 71 myself so it's not easy,\" she says. All three agreed to share their stories with us.\n",
+        encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    read = {c.text: [(x["value"], x["unit"], x["period"]) for x in c.fields["numbers"]] for c in r.findings}
+    assert read["Of the 19 enterprises, 12 were still trading after a year."] == [(19, "enterprises", ""), (12, "enterprises", "")]
+    assert read["Together the 40 micro-enterprises now support 312 older and disabled people in their homes."][1][:2] == \
+        (312, "older and disabled people")
+    assert read["In 2024-25 the Hub carried out 486 carer's assessments."] == [(486, "carer's assessments", "")]
+    assert read["Assessments completed on behalf of the local authority: 318 (full year target 600)."][0] == (318, "assessments", "")
+    assert read["Referrals received: 176 referrals received (Q1), 214 referrals received (Q2), 180 referrals received (Target)."] == \
+        [(176, "referrals", ""), (214, "referrals", ""), (180, "referrals", "")]
+    assert read["The average weekly cost of a placement was £612."] == [(612, "GBP", "week")]
+    assert read["Benefits advice secured £684,000 in additional annual income."] == [(684000, "GBP", "year")]
+    [survey] = [c for c in r.findings if "79%" in c.text]
+    assert survey.fields["sample_size"] == 156 and [x["value"] for x in survey.fields["numbers"]] == [79]
+    assert not any("Quarter 2" in c.text or "71 myself" in c.text or "agreed" in c.text for c in r.findings), list(read)
+
+
+def test_who_cares_for_whom_and_the_signer_of_a_first_person_piece(tmp_path, base):
+    """A carer's story gave the carer 'person supported' and the wife she
+    cares for 'family carer' (the kin word before her name); a narrator who
+    says she is a carer is one; the name signing a first-person piece at its
+    foot ('Geoff Ingram, Robin Hood's Bay') was lost, and the place after it
+    proposed as people ('Robin Hood', 'Bay')."""
+    news, piece = tmp_path / "news.md", tmp_path / "piece.md"
+    news.write_text("Dennis Oldroyd cares for his wife Pat, who has Parkinson's. Dennis says the Monday calls from "
+                    "Gillian Marsh, who cared for her own mother for ten years, keep him going.\n\n"
+                    "Dennis now goes to the carers' coffee morning, and Pat comes along too.\n", encoding="utf-8")
+    piece.write_text("When Margaret was diagnosed with Alzheimer's, I stopped taking her out. I didn't think of myself "
+                     "as a carer then. I just did it.\n\nMargaret took to the café straight away, and I talk to the other "
+                     "husbands while she sings.\n\nIf you are caring for someone, please find your nearest café. You don't "
+                     "have to explain anything.\n\nGeoff Ingram, Robin Hood's Bay\n", encoding="utf-8")
+    r = extract(base, [news, piece], FakeEmbedder())
+    roles = {c.fields["person"]: {x["name"]: x["role"] for x in c.fields["roles"]} for c in r.stories}
+    assert roles["Dennis Oldroyd"]["Dennis Oldroyd"] == "family carer" and roles["Dennis Oldroyd"]["Pat"] == "person supported"
+    assert roles["Dennis Oldroyd"]["Gillian Marsh"] != "person supported"
+    assert roles["Margaret"] == {"Margaret": "person supported", "Geoff Ingram": "family carer"}, roles
+    assert r.stories[1].text.endswith("Geoff Ingram, Robin Hood's Bay")

@@ -213,6 +213,18 @@ def _header(cells: list[str]) -> bool:
     return len(cells) >= 2 and all(len(c) <= 40 and not any(ch.isdigit() for ch in c) and not c.endswith(".") for c in cells)
 
 
+# a column that is a time or a benchmark, not a measure: 'Q1', '2024/25', 'Year 2', 'Target', 'Baseline'
+_PERIOD_CELL = re.compile(r"^(?:Q[1-4]|Quarter [1-4]|(?:19|20)\d\d(?:\s*[-/–]\s*\d{2,4})?|(?:Year|Month|Wave|Phase) \d+|"
+                          r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*(?: \d{2,4})?|Target|Baseline|Actual|"
+                          r"Total|Change|Last year|This year|Previous year|YTD|Year to date|Forecast|Plan)$", re.I)
+
+
+def _period_header(cells: list[str]) -> bool:
+    """A header whose columns are periods ('Measure | Q1 | Q2 | Target'): each
+    row's label, not the column, says what is counted."""
+    return len(cells) >= 2 and not any(ch.isdigit() for ch in cells[0]) and all(_PERIOD_CELL.match(c) for c in cells[1:])
+
+
 def _tables(lines: list[str]) -> list[str]:
     """A table's rows as sentences a reader of figures reads: under the header
     'Service  Carers supported  Hours of support', the row 'Carers' breaks  311
@@ -220,16 +232,29 @@ def _tables(lines: list[str]) -> list[str]:
     (the numbers alone have no unit). Every row is a paragraph of its own."""
     out: list[str] = []
     header: list[str] | None = None
+    periods = False
     for line in lines:
         cells = _cells(line) if _GAP.search(line.strip()) else []
         data = len(cells) >= 2 and any(_NUMBER_CELL.match(c) for c in cells[1:])
-        if data and header and len(header) == len(cells):
-            row = f"{cells[0]}: " + ", ".join(f"{c} {h[:1].lower() + h[1:]}" for c, h in zip(cells[1:], header[1:])) + "."
+        if _period_header(cells) and not any(_NUMBER_CELL.match(c) for c in cells[1:]) or \
+                (len(cells) >= 3 and not any(ch.isdigit() for ch in cells[0])
+                 and all(re.match(r"^(?:19|20)\d\d(?:\s*[-/–]\s*\d{2,4})?$", c) for c in cells[1:])):
+            header, periods = cells, True  # 'Measure  Q1  Q2  Target', 'Service  2023  2024'
+            out += ["", "  ".join(cells), ""]
+        elif data and header and periods and len(header) == len(cells):
+            # 'Referrals received | 176 | 214': '176 referrals received (Q1), 214 referrals received (Q2)'
+            what = cells[0][:1].lower() + cells[0][1:]
+            row = f"{cells[0]}: " + ", ".join(f"{c} {what} ({h})" for c, h in zip(cells[1:], header[1:])
+                                              if _NUMBER_CELL.match(c)) + "."
+            out += ["", row, ""]
+        elif data and header and len(header) == len(cells):
+            row = f"{cells[0]}: " + ", ".join(f"{c} {h[:1].lower() + h[1:]}" for c, h in zip(cells[1:], header[1:])
+                                              if _NUMBER_CELL.match(c)) + "."  # an empty cell ('-') says nothing
             out += ["", row, ""]
         elif data:
             out += ["", "  ".join(cells), ""]
         elif _header(cells):
-            header = cells
+            header, periods = cells, False
             out += ["", "  ".join(cells), ""]
         else:
             if line.strip():
@@ -323,10 +348,18 @@ def _dehyphenated(text: str) -> str:
 
 
 def _other_language(paragraph: str) -> bool:
-    """A sentence or more in another language (the Welsh half of a bilingual
-    page): eight words or more and not one of English's commonest words."""
-    words = re.findall(r"[^\W\d_]+", paragraph.lower())
-    return len(words) >= 8 and bool(_SENTENCE_END.search(paragraph.strip())) and not set(words) & _ENGLISH
+    """A sentence or more in Welsh or Gaelic (the other half of a bilingual
+    page): six words or more, none of English's commonest words, and two of
+    the other language's own (a table's row 'Referrals received: 176 ...' has
+    neither)."""
+    words = set(re.findall(r"[^\W\d_]+", paragraph.lower()))
+    return len(words) >= 6 and not words & _ENGLISH and len(words & _CELTIC) >= 2
+
+
+# function words of Welsh and of Scottish and Irish Gaelic that English does not write
+_CELTIC = {"yn", "yr", "ac", "ei", "eu", "gyda", "mae", "roedd", "wedi", "bod", "ddim", "fel", "ond", "hefyd", "gan",
+           "ein", "eich", "hyn", "hwn", "sydd", "bydd", "nhw", "ni", "chi", "ar", "dros", "rydym", "ydy", "oedd",
+           "agus", "tha", "bha", "ann", "aig", "gu", "leis", "seo", "sin", "bhi", "ag", "nach", "agam"}
 
 
 _ENGLISH = {"the", "and", "of", "is", "was", "are", "were", "he", "she", "his", "her", "they", "we", "our", "you",

@@ -356,6 +356,11 @@ def _narrated_intro(story: list[int], pairs, per_para: list[dict], taken: set[in
     return out
 
 
+def _first_person(story: list[int], pairs) -> bool:
+    """Told in the first person: 'I', 'my', 'me' three times or more outside quotes."""
+    return sum(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) for k in story) >= 3
+
+
 _YOU = re.compile(r"\b(you|your|yourself)\b", re.I)
 _LINK = re.compile(r"https?://|www\.|@\w|\.(?:org|com|co\.uk)\b", re.I)
 
@@ -365,7 +370,7 @@ def _closing_appeal(story: list[int], pairs, per_para: list[dict], taken: set[in
     first person ('If you care for someone ..., ask about a circle'), under a
     heading of their own or not: part of the piece, as a curator reads it. At
     most one paragraph; none that names someone or carries a link."""
-    if sum(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) >= 2 for k in story) < 2:
+    if not _first_person(story, pairs):
         return []
     k = story[-1] + 1
     head = [k] if k < len(pairs) and _heading(pairs[k][0]) and not per_para[k] else []
@@ -445,9 +450,33 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         appeal = _closing_appeal(st, pairs, per_para, taken)
         st += appeal
         taken.update(appeal)
+        sign = _signature(st, pairs, per_para, taken)
+        st += sign
+        taken.update(sign)
     for p in people:
         p.narrator = p.narrator or p.name in narrators
     return stories
+
+
+_SIGNED = re.compile(r"^\W*(?:by\s+|from\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,2})\W*(?:,\s*[^.!?]{1,40})?\W*$")
+
+
+def _signature(story: list[int], pairs, per_para: list[dict], taken: set[int]) -> list[int]:
+    """The line that signs a piece told in the first person ('Geoff Ingram,
+    Robin Hood's Bay', '— Claire Hennessy'): its writer's name, part of the
+    story (after its closing words), so the narrator is among its people."""
+    k = story[-1] + 1
+    if k >= len(pairs) or k in taken or not per_para[k] or len(pairs[k][0]) > 80:
+        return []
+    if not _first_person(story, pairs):
+        return []
+    m = _SIGNED.match(pairs[k][0].strip())
+    name = next((n for n in per_para[k] if m and m.group(1) == n), "")
+    if not name:
+        return []
+    # what follows the name is where the writer lives ('Robin Hood's Bay'), nobody
+    per_para[k] = {name: per_para[k][name]}
+    return [k]
 
 
 def _main_person(story: list[int], per_para: list[dict], narrators: set[str]) -> str:
@@ -509,4 +538,54 @@ def story_people(indices: list[int], people: list[Person], per_para: list[dict],
     if not ranked:
         return []
     main = ranked[0]
-    return [{"name": n, "role": guess_role(by_name[n], passage, main)} for n in ranked]
+    roles = {n: guess_role(by_name[n], passage, main) for n in ranked}
+    # who cares for whom: 'Dennis Oldroyd cares for his wife Pat' makes Dennis the family carer and Pat
+    # the person supported (the kin word before Pat's name made her the 'family carer'); a narrator who
+    # says 'I care for' or 'I didn't think of myself as a carer' is one, as is the signer of such a piece
+    narration = _QUOTED.sub(" ", passage)
+    for m in _CARES_FOR.finditer(passage):
+        carer = _named_at(ranked, by_name, passage[max(0, m.start() - 60): m.start()], last=True)
+        cared = _named_at(ranked, by_name, passage[m.end(): m.end() + 40], last=False, at_start=True)
+        if carer and cared and carer != cared:
+            roles[carer], roles[cared] = "family carer", "person supported"
+    if by_name[main].narrator and _I_CARE.search(narration):
+        roles[main] = "family carer"
+        for m in _MY_KIN.finditer(narration):
+            cared = _named_at(ranked, by_name, narration[m.end(): m.end() + 30], last=False, at_start=True)
+            if cared and cared != main:
+                roles[cared] = "person supported"
+    signer = ranked[-1] if indices and list(per_para[indices[-1]]) == [ranked[-1]] and counts[ranked[-1]] == 1 \
+        and _SIGNED.match(passage.rsplit("\n\n", 1)[-1].strip()) else None
+    if signer and signer != main:
+        roles[signer] = "family carer" if (_I_CARE.search(narration) or _MY_KIN.search(narration)
+                                           or main in KIN_NAMES or re.search(r"\bcaring for\b", narration)) \
+            else "volunteer" if ROLE_CUES[1][1].search(narration) else "other"
+    return [{"name": n, "role": roles[n]} for n in ranked]
+
+
+_KIN = r"(?:wife|husband|partner|mum|mother|dad|father|son|daughter|sister|brother|grandson|granddaughter|nan|gran)"
+_CARES_FOR = re.compile(rf"\b(?:cares|cared|caring|care|looks|looked|looking|look)\s+(?:for|after)\s+(?:his|her|their|my)\s+"
+                        rf"(?:\w+\s+)?{_KIN}\b,?\s*", re.I)
+_I_CARE = re.compile(r"\bI\s+(?:have\s+)?(?:care|cared|look|looked)\s+(?:for|after)\b|\bmyself as a carer\b|"
+                     r"\b(?:I'm|I’m|I am|I was|I became)\s+(?:a|his|her|their|the)\s+(?:full-time\s+|unpaid\s+|family\s+)?carer\b")
+_MY_KIN = re.compile(rf"\b[Mm]y\s+{_KIN}\b,?\s*")
+
+
+def _named_at(ranked: list[str], by_name: dict, text: str, last: bool, at_start: bool = False) -> str:
+    """The person of `ranked` named in `text`: the last named (before a verb) or the first (after it;
+    with `at_start`, only one named right at the start: 'his wife Pat', not a name a sentence later)."""
+    hits = []
+    for n in ranked:
+        for form in by_name[n].forms():
+            m = None
+            for m in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text):
+                if not last:
+                    break
+            if m:
+                hits.append((m.start(), n))
+                break
+    if at_start:
+        hits = [h for h in hits if h[0] == 0]
+    if not hits:
+        return ""
+    return (max(hits) if last else min(hits))[1]
