@@ -746,3 +746,20 @@ def test_who_cares_for_whom_and_the_signer_of_a_first_person_piece(tmp_path, bas
     assert roles["Dennis Oldroyd"]["Gillian Marsh"] != "person supported"
     assert roles["Margaret"] == {"Margaret": "person supported", "Geoff Ingram": "family carer"}, roles
     assert r.stories[1].text.endswith("Geoff Ingram, Robin Hood's Bay")
+
+
+def test_a_repeated_pull_quote_an_image_its_caption_and_a_credit_are_not_the_story(tmp_path, base):
+    """A Markdown post's image ('![Photo of Ivor](...)' was read '!Photo of
+    Ivor'), the italic caption under it and its photographer's credit, and
+    a pull quote repeating the story's own words in the middle of it, were
+    taken into the passage and its quotes."""
+    doc = tmp_path / "post.md"
+    doc.write_text("![Photo of Ivor and Kasia](/img/ivor.jpg)\n*Ivor and Kasia in the garden. Photo: Tom Reddy*\n\n"
+                   "Ivor Protheroe is 84 and registered blind. \"I'd be in bed by seven just to make the day end,\" he says.\n\n"
+                   "> \"I'd be in bed by seven just to make the day end.\"\n\n"
+                   "Ivor was matched with Kasia Wrona, a nursing student, who now cooks with him on weeknights.\n",
+                   encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert story.text.startswith("Ivor Protheroe is 84") and story.text.count("bed by seven") == 1, story.text
+    assert "Tom Reddy" not in story.text and "!Photo" not in story.text

@@ -412,6 +412,7 @@ def paragraphs(text: str) -> list[str]:
             following = lines[n + 1].strip() if n + 1 < len(lines) and not _MD_PREFIX.match(lines[n + 1]) else ""
             line = _MD_PREFIX.sub("", line).strip()
             line = re.sub(r"(\*\*|__|\*|`)", "", line)
+            line = _IMAGE.sub(_IMAGE_MARK, line)  # an image's alt text is no text (its mark drops its caption)
             line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)  # [text](url) -> text
             if not line:
                 continue
@@ -424,7 +425,40 @@ def paragraphs(text: str) -> list[str]:
                 current = []
         if current:
             out.append(" ".join(current))
-    return [piece for p in out if any(c.isalpha() for c in p) and not _other_language(p) for piece in _bounded(p)]
+    out = [p for p in out if any(c.isalpha() for c in p) and not _other_language(p)]
+    return [piece for p in _without_repeats_and_captions(out) for piece in _bounded(p)]
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_IMAGE_MARK = "\x00image\x00"
+# a photographer's credit ('... in the garden. Photo: Tom Reddy', 'Picture: Jane Lee/Echo')
+_CREDIT = re.compile(r"\b(?:Photo|Photograph|Picture|Image|Credit|Photography)\s*(?:by|:)\s*[A-Z][\w.'’ -]{1,40}\W*$")
+_QUOTE_MARK = re.compile(r"^\s*[\"“‘']")
+
+
+def _without_repeats_and_captions(paras: list[str]) -> list[str]:
+    """Leave out a pull quote, a quote the page repeats from the story ('"I'd be in bed by seven..."'
+    set apart in the middle of it), an image ('![Photo of Ivor](...)') and the caption under it,
+    and a photographer's credit: none is a paragraph of the story."""
+    keyed = [re.sub(r"[^\w ]", "", p.lower()).split() for p in paras]
+    flat = [" ".join(k) for k in keyed]
+    out: list[str] = []
+    after_image = False
+    for n, p in enumerate(paras):
+        image = _IMAGE_MARK in p
+        rest = p.replace(_IMAGE_MARK, "").strip()
+        if image and not any(c.isalpha() for c in rest):
+            after_image = True
+            continue
+        if after_image and len(p) < 200 and not re.search(r"[.!?][\"”’)]*\s+[A-Z]", p.strip()[:-1]) or _CREDIT.search(p):
+            after_image = False  # the caption under an image (one sentence), or a credit
+            continue
+        after_image = False
+        if _QUOTE_MARK.match(p) and len(flat[n]) >= 25 and any(
+                j != n and len(flat[j]) > len(flat[n]) and flat[n] in flat[j] for j in range(len(paras))):
+            continue  # a pull quote: its words are a longer paragraph's
+        out.append(rest if image else p)
+    return [p for p in out if p]
 
 
 MAX_PARAGRAPH = 10_000  # characters: a text saved as one line (a PDF export) is one "paragraph" otherwise
