@@ -283,6 +283,15 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
                     p.mentions += extra
                     p.paragraphs.add(k)
                     per_para[k][p.name] = per_para[k].get(p.name, 0) + extra
+    # a heading's title case hides a name from the rules above ('Meet Linda', 'Introducing Kofi'): a
+    # heading that names nobody yet, but writes the first name of someone the document names, names her
+    for k, (text, _) in enumerate(pairs):
+        if not per_para[k] and _heading(text):
+            hits = [p for p in people if p.first and len(p.first) > 1 and p.mentions
+                    and re.search(rf"(?<![\w-]){re.escape(p.first)}(?![\w-])", text)]
+            if len({p.first for p in hits}) == 1 and len(hits) == 1:
+                per_para[k][hits[0].name] = 1
+                hits[0].paragraphs.add(k)
     _heading_names(pairs, people, per_para)
     m = _MY_NAME.search(whole)
     if m:
@@ -410,6 +419,13 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         named = set(per_para[k])
         heading = _heading(text)
         new_main = (named & main) - cast
+        # a heading that names someone else than the person of the story so far ('Kofi's story' after
+        # Harold's, where Kofi was Harold's volunteer) starts that person's story
+        if cur is not None and heading and len(named & main) == 1 and \
+                named & main != {_main_person(cur, per_para, narrators)}:
+            close()
+            cur, gap = None, []
+            continue
         narration = _QUOTED.sub(" ", text)  # 'I' inside a quote is the speaker's, not the narrator's
         if cur is not None and len(cur) <= 2 and not first_person and len(_I.findall(narration)) >= 2:
             first_person = True  # an introduction ('Sunita Desai lives in Leicester') and then her own words
@@ -548,6 +564,13 @@ def story_people(indices: list[int], people: list[Person], per_para: list[dict],
         cared = _named_at(ranked, by_name, passage[m.end(): m.end() + 40], last=False, at_start=True)
         if carer and cared and carer != cared:
             roles[carer], roles[cared] = "family carer", "person supported"
+    # the story of a volunteer or a carer ('Kofi signed up as a befriender', 'Linda ... became a Shared
+    # Lives carer'): the story's person, in that role
+    for f in sorted(by_name[main].forms(), key=len, reverse=True):
+        m = re.search(rf"(?<!\w){re.escape(f)}(?!\w)[^.!?\"“]{{0,60}}?(?:{_VOLUNTEERS.pattern})", passage)
+        if m:
+            roles[main] = "carer" if re.search(r"carer", m.group(0), re.I) else "volunteer"
+            break
     if by_name[main].narrator and _I_CARE.search(narration):
         roles[main] = "family carer"
         for m in _MY_KIN.finditer(narration):
@@ -563,6 +586,9 @@ def story_people(indices: list[int], people: list[Person], per_para: list[dict],
     return [{"name": n, "role": roles[n]} for n in ranked]
 
 
+_VOLUNTEERS = re.compile(r"\b(?:signed up as|became|is|has been|was|works as|trained as)\s+(?:a|an|one of our)\s+"
+                         r"(?:\w+\s+)?(?:volunteers?|befrienders?|buddy|buddies|mentors?|runners?|Compassionate Neighbours?|"
+                         r"Shared Lives carers?|foster carers?)\b|\bvolunteers\s+(?:with|at|for)\b")
 _KIN = r"(?:wife|husband|partner|mum|mother|dad|father|son|daughter|sister|brother|grandson|granddaughter|nan|gran)"
 _CARES_FOR = re.compile(rf"\b(?:cares|cared|caring|care|looks|looked|looking|look)\s+(?:for|after)\s+(?:his|her|their|my)\s+"
                         rf"(?:\w+\s+)?{_KIN}\b,?\s*", re.I)
