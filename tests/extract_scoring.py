@@ -175,12 +175,16 @@ def score_documents(result, expected_path: Path = DOCS / "expected.yml") -> dict
                 got = [(x["value"], x["unit"]) for c in hits for x in c.fields.get("numbers") or []]
                 out["failures"].append(f"{file}: figure {f['value']} {f['unit']} ({f['text'][:40]}...) read as {got or 'nothing'}")
         out["kept"] += len(kept)
+    key_files = {d["file"] for d in key}
     for c in result.stories + result.findings:
         for m in c.merged:
             same_file = m["occurrence"]["file"] == c.occurrences[0]["file"]
+            # no two documents of the key tell the same story: a story merged across two of them is wrong
+            across = m["occurrence"]["file"] in key_files and c.occurrences[0]["file"] in key_files and not same_file
             if (c.kind == "finding" and m.get("values") != sorted(float(x["value"]) for x in c.fields.get("numbers") or [])) \
-                    or (c.kind == "story" and same_file and m["how"] == "near"):
+                    or (c.kind == "story" and ((same_file and m["how"] == "near") or across)):
                 out["wrong_merges"] += 1
+                out["failures"].append(f"{c.occurrences[0]['file']}: {c.kind} merged with one of {m['occurrence']['file']}")
     return out
 
 
