@@ -382,6 +382,57 @@ def _page_breaks_joined(blocks: list[str]) -> list[str]:
     return out
 
 
+def _prose(part: str) -> bool:
+    words = re.findall(r"[A-Za-z][a-z'’-]*", part)
+    return len(words) >= 3 and sum(c.isdigit() for c in part) <= len(part) // 8
+
+
+def _two_columns(text: str) -> str:
+    """A page laid out in two columns and exported line by line (pdftotext
+    -layout) interleaves them: 'Nadia Hussain is 67 and lives in Rochdale.
+    "I feel like myself again," Nadia says.' The lines where the right
+    column starts at one position after a gap, with prose on both sides,
+    are read as the left column and then the right one."""
+    lines = text.split("\n")
+    starts: dict[int, int] = {}
+    for line in lines:
+        for m in re.finditer(r"\S {3,}(?=\S)", line):
+            starts[m.end()] = starts.get(m.end(), 0) + 1
+    for x, count in sorted(starts.items(), key=lambda kv: -kv[1]):
+        if count < 4:
+            break
+
+        def split(line: str) -> tuple[str, str] | None:
+            """(left, right) of a line in the columns' run, or None where the run ends."""
+            if not line.strip() or len(line.rstrip()) <= x - 2:
+                return line.rstrip(), ""
+            if len(line) > x and line[x - 2: x] == "  " and line[x] != " ":
+                return line[:x].rstrip(), line[x:].rstrip()
+            return None
+
+        out: list[str] = []
+        k, changed = 0, False
+        while k < len(lines):
+            run: list[tuple[str, str]] = []
+            j = k
+            while j < len(lines) and split(lines[j]) is not None:
+                run.append(split(lines[j]))
+                j += 1
+            both = [(a, b) for a, b in run if a.strip() and b.strip()]
+            if len(both) >= 4 and sum(_prose(a) and _prose(b) for a, b in both) >= 0.75 * len(both) \
+                    and sum(len(a.strip()) >= 25 for a, _ in both) >= 0.75 * len(both):
+                out += [a for a, _ in run] + [""] + [b for _, b in run]
+                changed = True
+            else:
+                out += lines[k:j]
+            if j < len(lines):
+                out.append(lines[j])
+            k = j + 1
+        if changed:
+            return "\n".join(out)
+    return text
+
+
 def paragraphs(text: str) -> list[str]:
     """Paragraphs of a text: blocks between blank lines (or drawn rules); inside
     a block, a line ending a sentence (or a short heading) ends a paragraph,
@@ -397,7 +448,7 @@ def paragraphs(text: str) -> list[str]:
     lines = text.split("\n")
     furniture = _page_furniture(lines)
     text = "\n".join("" if (x in furniture or _PAGE_NUMBER.match(x)) else x for x in lines)
-    text = _dehyphenated(text)
+    text = _dehyphenated(_two_columns(text))
     text = _ODD_SPACES.sub(" ", "\n".join(_tables(_clean_lines(text))))
     width = _wrap_width([x.strip() for x in text.split("\n")])
     for block in _page_breaks_joined(re.split(r"\n\s*\n", text)):
