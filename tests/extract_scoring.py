@@ -110,7 +110,7 @@ def score_documents(result, expected_path: Path = DOCS / "expected.yml") -> dict
     key = [d for d in yaml.safe_load(expected_path.read_text(encoding="utf-8"))["documents"] if d["file"] in read]
     out = {"documents": 0, "docs_one_per_story": 0, "stories": 0, "stories_once": 0, "person_named": 0,
            "approach_named": 0, "approach_right": 0, "orgs": 0, "orgs_found": 0, "places": 0, "places_found": 0,
-           "figures": 0, "figures_right": 0, "candidates": 0, "kept": 0, "wrong_merges": 0, "false_people": 0,
+           "figures": 0, "figures_right": 0, "people": 0, "people_found": 0, "roles_right": 0, "candidates": 0, "kept": 0, "wrong_merges": 0, "false_people": 0,
            "failures": []}
     for d in key:
         file = d["file"]
@@ -150,6 +150,16 @@ def score_documents(result, expected_path: Path = DOCS / "expected.yml") -> dict
                 out["orgs_found"] += sum(_n(o) in got_orgs for o in s["organisations"])
                 out["places"] += len(s["places"])
                 out["places_found"] += sum(_n(o) in got_places for o in s["places"])
+                # every person of the story, by name or alias, and the role guessed for them
+                roles = {r["name"]: r["role"] for r in c.fields.get("roles") or []}
+                for p in s["people"]:
+                    out["people"] += 1
+                    forms = [p["name"]] + list(p.get("aliases") or [])
+                    got = next((f for f in forms if f in roles), None)
+                    out["people_found"] += got is not None
+                    out["roles_right"] += got is not None and roles[got] == p["role"]
+                    if got is None:
+                        out["failures"].append(f"{file}: {p['name']} ({p['role']}) not among the people {sorted(roles)}")
                 not_people = {_n(x) for x in d.get("not_people") or []}
                 out["false_people"] += sum(_n(p) in not_people for p in c.fields.get("people") or [])
         out["docs_one_per_story"] += doc_ok
@@ -165,12 +175,16 @@ def score_documents(result, expected_path: Path = DOCS / "expected.yml") -> dict
                 got = [(x["value"], x["unit"]) for c in hits for x in c.fields.get("numbers") or []]
                 out["failures"].append(f"{file}: figure {f['value']} {f['unit']} ({f['text'][:40]}...) read as {got or 'nothing'}")
         out["kept"] += len(kept)
+    key_files = {d["file"] for d in key}
     for c in result.stories + result.findings:
         for m in c.merged:
             same_file = m["occurrence"]["file"] == c.occurrences[0]["file"]
+            # no two documents of the key tell the same story: a story merged across two of them is wrong
+            across = m["occurrence"]["file"] in key_files and c.occurrences[0]["file"] in key_files and not same_file
             if (c.kind == "finding" and m.get("values") != sorted(float(x["value"]) for x in c.fields.get("numbers") or [])) \
-                    or (c.kind == "story" and same_file and m["how"] == "near"):
+                    or (c.kind == "story" and ((same_file and m["how"] == "near") or across)):
                 out["wrong_merges"] += 1
+                out["failures"].append(f"{c.occurrences[0]['file']}: {c.kind} merged with one of {m['occurrence']['file']}")
     return out
 
 

@@ -53,11 +53,11 @@ def docs_run():
 
 
 def test_documents_goals(docs_run):
-    """The 25 hand-written documents against tests/extract_docs/expected.yml."""
+    """The 39 hand-written documents against tests/extract_docs/expected.yml."""
     from extract_scoring import score_documents
 
     s = score_documents(docs_run)
-    assert s["documents"] == 25
+    assert s["documents"] == 39
     assert s["docs_one_per_story"] / s["documents"] >= 0.9, s["failures"]
     assert s["person_named"] / s["stories"] >= 0.9, s["failures"]
     assert s["approach_right"] / s["approach_named"] >= 0.9, s["failures"]
@@ -72,7 +72,7 @@ def test_people_are_people(docs_run):
     not_people = {x for d in key for x in d.get("not_people") or []}
     proposed = {p for c in docs_run.stories for p in c.fields["people"]}
     assert {"Mr Haddad", "Mrs Nowak", "Kenneth Baines", "Peggy Oxley"} <= proposed
-    assert len(proposed & not_people) <= 1, proposed & not_people
+    assert not proposed & not_people, proposed & not_people  # measured 0 (was 1, "He", before the 37)
 
 
 def test_figures_read_as_a_reader(tmp_path, base):
@@ -538,3 +538,267 @@ def test_a_markdown_table_and_a_case_study_named_only_in_its_heading(tmp_path, b
     r = extract(base, [doc], FakeEmbedder())
     assert [(c.text, c.fields["unit"]) for c in r.findings] == [("Befriending: 212 people supported.", "people")]
     assert [c.fields["person"] for c in r.stories] == ["Bob"] and r.stories[0].text.startswith("At 91")
+
+
+# ---------------------------------------------------------------------------
+# Documents in the shapes of 26-37 (attack 8): each test names the fault it found
+
+def test_a_pages_sidebar_and_navigation_are_no_stories_and_another_languages_paragraphs_are_left_out(tmp_path, base):
+    """Related-stories teasers in a sidebar outside the article name other
+    people ('Tang Hall' was proposed as a person); a fact box inside the
+    article is kept; the Welsh half of a bilingual page (lang="cy", or
+    Welsh prose in plain text) is no second story and no finding."""
+    page = tmp_path / "page.html"
+    page.write_text("""<!DOCTYPE html><html lang="cy"><body>
+<nav><a href="/">Home</a> <a href="/stories">Stories by Bill Archer</a></nav>
+<main><h1>Stories</h1>
+<p lang="cy">Mae Gethin Pritchard yn 41 oed ac yn byw ar ei ben ei hun yn Llanrwst ers blynyddoedd.</p>
+<p lang="en">Gethin Pritchard is 41 and lives alone in Llanrwst. He met a Local Area Coordinator at the repair café.</p>
+<p lang="cy">Erbyn hyn mae Gethin yn rhedeg gweithdy beiciau bob dydd Sadwrn gyda dau wirfoddolwr arall.</p>
+<p lang="en">Gethin now runs a bike workshop every Saturday. “I feel part of the place again,” Gethin says.</p>
+<aside class="factbox"><p>This year our coordinators supported 287 people.</p></aside>
+</main>
+<aside><h2>Related stories</h2><ul><li><a href="/m">Maureen Tate on knitting</a><p>How a knitting circle in Tang Hall kept Maureen going after her operation.</p></li>
+<li><p>Bill and Sunil have never met but talk every Thursday, and Bill says Sunil is his best friend.</p></li></ul></aside>
+<div class="related-stories"><p>Margaret Hale says the café changed her life, and Margaret now goes every week.</p></div>
+</body></html>""", encoding="utf-8")
+    text = tmp_path / "bilingual.txt"
+    text.write_text("Eleni bu ein chwe cydlynydd yn cefnogi dau gant wyth deg saith o bobl ar draws y sir.\n\n"
+                    "This year our six coordinators supported 287 people across the county.\n", encoding="utf-8")
+    r = extract(base, [page, text], FakeEmbedder())
+    assert [c.fields["person"] for c in r.stories] == ["Gethin Pritchard"], [c.fields["people"] for c in r.stories]
+    assert "Mae Gethin" not in r.stories[0].text and "Erbyn" not in r.stories[0].text
+    assert [c.text for c in r.findings] == ["This year our coordinators supported 287 people.",
+                                            "This year our six coordinators supported 287 people across the county."]
+
+
+def test_a_pdf_exports_hyphenation_page_furniture_and_page_breaks(tmp_path, base):
+    """A word hyphenated across lines is one word ('arrange-/ments' was read
+    'arrange- ments' and its finding lost), a compound keeps its hyphen, a
+    running footer and a page number are no text, and a paragraph broken by
+    a page's end is one paragraph, so the story is one candidate."""
+    doc = tmp_path / "report.txt"
+    doc.write_text(
+        "This year 64 people were supported in long-term arrange-\n"
+        "ments and a further 23 people used our short breaks serv-\n"
+        "ice, which is run with self-\nadvocates.\n\n"
+        "Terry Gallagher is 52 and lived for nineteen years in a care home near Wake-\n"
+        "field. He moved in with Shared Lives carers Bev and Errol Campbell in the\n\n\n"
+        "Brookdale Shared Lives – Annual Report 2024-25                 Page 6\n\n\n"
+        "spring, and now he has been to Blackpool twice with Errol and the grandchildren.\n\n"
+        "\"I like it here,\" Terry says. \"I have my own key and I make the tea for everybody.\"\n\n\n"
+        "Brookdale Shared Lives – Annual Report 2024-25                 Page 7\n\n"
+        "Page 8 of 12\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert "Wakefield" in story.text and "in the spring, and now" in story.text, story.text
+    assert "Page" not in story.text and "Annual Report" not in story.text
+    assert story.fields["places"][:1] == ["Wakefield"] and "Blackpool" in story.fields["places"]
+    [fig] = [c for c in r.findings if "64" in c.text]
+    assert "long-term arrangements and a further 23 people used our short breaks service, which is run with self-advocates" in fig.text
+    assert [(x["value"], x["unit"]) for x in fig.fields["numbers"]] == [(64, "people"), (23, "people")]
+
+
+def test_a_word_exports_tracked_changes_and_comments_are_not_text(tmp_path, base):
+    """Comment anchors ('Hicks.[MH1]' hid Morwenna Hicks's surname), the
+    comments listed at the foot (which joined the story), deletions and
+    insertions (pandoc's spans) read as the document now reads."""
+    doc = tmp_path / "draft.txt"
+    doc.write_text(
+        "Daniel Trevithick set up his gardening round with our coordinator, Morwenna Hicks.[MH1] He had applied for "
+        "jobs for four years[, and had almost given up]{.deletion author=\"Jago Pascoe\" date=\"2025-05-02T09:14:00Z\"}.\n\n"
+        "Daniel now has [fourteen ]{.insertion author=\"Morwenna Hicks\"}regular customers. \"I'm my own boss,\" Daniel says.\n\n"
+        "________________________________\n"
+        "[MH1]Morwenna Hicks: Daniel has agreed to his name being used.\n"
+        "[JP2]Jago Pascoe: check the villages with Daniel.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert story.fields["people"] == ["Daniel Trevithick", "Morwenna Hicks"], story.fields["people"]
+    assert "[MH1]" not in story.text and "given up" not in story.text and "has fourteen regular customers" in story.text
+    assert "Jago" not in story.text and "agreed" not in story.text
+
+
+def test_a_name_given_after_who_the_person_is_is_a_person(tmp_path, base):
+    """Names off the first-name list after 'his mum,', 'her boyfriend,',
+    'daughter' were missed ('Lowenna Trevithick', 'Bartek', 'Siân')."""
+    doc = tmp_path / "story.md"
+    doc.write_text("Ivor Protheroe is 84 and lives in the lock cottage near Brecon. On Sundays her boyfriend, Bartek, "
+                   "comes to lunch. Ivor's daughter Siân, who lives in Cardiff, rings less often now.\n\n"
+                   "His mum, Lowenna Trevithick, says Ivor sounds happy. \"He answers the phone now,\" Ivor's friend said.\n",
+                   encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert {"Bartek", "Siân", "Lowenna Trevithick"} <= set(story.fields["people"]), story.fields["people"]
+
+
+def test_one_persons_long_story_split_by_an_aside_is_one_candidate(tmp_path, base):
+    """A long read whose section on how the scheme works (three paragraphs
+    naming nobody) came between two parts of Kieran's story gave two
+    candidates, neither covering the story; two stories in a row about the
+    same person are one."""
+    doc = tmp_path / "long.md"
+    body = ("# A year in Kieran's circle\n\n## Before\n\nKieran Fairclough was 23 when his mum heard about circles. "
+            "He spent most days in his room.\n\nKieran met Norman at the model railway club, and he went back every week.\n\n"
+            "## How circles work\n\nCircles have run since 2019. Each has a paid facilitator for eighteen months and "
+            "meets about once a month.\n\nThe programme supported 38 circles last year, with an average of seven "
+            "volunteers in each one of them.\n\nAn evaluation followed 31 people with circles over two years and found "
+            "more contact with people outside the family.\n\n## A year on\n\nKieran started an apprenticeship in "
+            "January. \"They're my people now,\" Kieran says.\n")
+    doc.write_text(body, encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    assert len(r.stories) == 1, [c.text[:40] for c in r.stories]
+    assert r.stories[0].text.startswith("Kieran Fairclough was 23") and r.stories[0].text.endswith("Kieran says.")
+
+
+def test_two_documents_stories_that_share_only_a_volunteer_are_not_merged(tmp_path, base):
+    """Two family carers' pieces that both mention a volunteer called Doreen
+    were merged as one story told twice (the second document's story lost):
+    a story told again names the person it is about."""
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    story = ("{p} was diagnosed with dementia four years ago and stopped going out. A volunteer called Doreen Ainsley "
+             "sat with {p} at the memory café, and now {p} looks for Doreen as soon as we arrive. \"There's my friend,\" "
+             "{p} says. The café runs on Saturday mornings with tea, cake and a sing-song.\n")
+    a.write_text(story.format(p="Margaret"), encoding="utf-8")
+    b.write_text(story.format(p="Winifred"), encoding="utf-8")
+    r = extract(base, [a, b], _SameVectors())
+    assert sorted(c.fields["person"] for c in r.stories) == ["Margaret", "Winifred"]
+
+
+class _SameVectors:
+    """An embedder for which every text is the same: only the rules keep stories apart."""
+    model_id = "same"
+
+    def encode(self, texts):
+        import numpy as np
+        v = np.zeros((len(texts), 4), dtype="float32")
+        v[:, 0] = 1.0
+        return v
+
+
+def test_a_pronoun_and_where_someone_is_from_are_no_people(tmp_path, base):
+    """'"He said ...," Jenny says' made 'He' a person; 'a nursing student from
+    Kraków who' made Kraków one (while 'we heard from Debs who' is Debs); a
+    month before an organisation ('Last November Ellis Vale Homeshare') is
+    no part of its name."""
+    doc = tmp_path / "story.md"
+    doc.write_text("Last November Ellis Vale Homeshare matched Ivor Protheroe with Kasia Wrona, a nursing student from "
+                   "Kraków who needed somewhere to live. \"He said it was for old people,\" Kasia says. \"He's lovely.\"\n\n"
+                   "Ivor says Kasia reads him the paper. At the café we heard from Debs who talked about painting.\n",
+                   encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert set(story.fields["people"]) == {"Ivor Protheroe", "Kasia Wrona", "Debs"}, story.fields["people"]
+    assert story.fields["organisations"] == ["Ellis Vale Homeshare"]
+
+
+def test_figures_in_reports_shapes_read_as_a_reader_reads_them(tmp_path, base):
+    """Misreadings the new documents showed: '12 were' lost its unit,
+    '312 older and disabled people' was 312 'older', "486 carer's
+    assessments" 486 'carer', 'Label: 318' nothing, a table whose columns
+    are quarters nothing at all, 'Quarter 2 Report' a figure of 2, a weekly
+    or annual cost no period, "(156 carers responded)" a count, not the
+    sample, "I'm 71 myself" a figure, 'All three agreed' 3 'agreed'."""
+    doc = tmp_path / "q2.md"
+    doc.write_text(
+        "# Social Prescribing Service: Quarter 2 Report\n\n"
+        "Of the 19 enterprises, 12 were still trading after a year.\n\n"
+        "Together the 40 micro-enterprises now support 312 older and disabled people in their homes.\n\n"
+        "In 2024-25 the Hub carried out 486 carer's assessments.\n\n"
+        "Assessments completed on behalf of the local authority: 318 (full year target 600).\n\n"
+        "| Measure | Q1 | Q2 | Target |\n|---|---|---|---|\n| Referrals received | 176 | 214 | 180 |\n\n"
+        "The average weekly cost of a placement was £612. Benefits advice secured £684,000 in additional annual income.\n\n"
+        "In the outcome survey (156 carers responded), 79% said they felt more able to continue caring.\n\n"
+        "\"I'm 71 myself so it's not easy,\" she says. All three agreed to share their stories with us.\n",
+        encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    read = {c.text: [(x["value"], x["unit"], x["period"]) for x in c.fields["numbers"]] for c in r.findings}
+    assert read["Of the 19 enterprises, 12 were still trading after a year."] == [(19, "enterprises", ""), (12, "enterprises", "")]
+    assert read["Together the 40 micro-enterprises now support 312 older and disabled people in their homes."][1][:2] == \
+        (312, "older and disabled people")
+    assert read["In 2024-25 the Hub carried out 486 carer's assessments."] == [(486, "carer's assessments", "")]
+    assert read["Assessments completed on behalf of the local authority: 318 (full year target 600)."][0] == (318, "assessments", "")
+    assert read["Referrals received: 176 referrals received (Q1), 214 referrals received (Q2), 180 referrals received (Target)."] == \
+        [(176, "referrals", ""), (214, "referrals", ""), (180, "referrals", "")]
+    assert read["The average weekly cost of a placement was £612."] == [(612, "GBP", "week")]
+    assert read["Benefits advice secured £684,000 in additional annual income."] == [(684000, "GBP", "year")]
+    [survey] = [c for c in r.findings if "79%" in c.text]
+    assert survey.fields["sample_size"] == 156 and [x["value"] for x in survey.fields["numbers"]] == [79]
+    assert not any("Quarter 2" in c.text or "71 myself" in c.text or "agreed" in c.text for c in r.findings), list(read)
+
+
+def test_who_cares_for_whom_and_the_signer_of_a_first_person_piece(tmp_path, base):
+    """A carer's story gave the carer 'person supported' and the wife she
+    cares for 'family carer' (the kin word before her name); a narrator who
+    says she is a carer is one; the name signing a first-person piece at its
+    foot ('Geoff Ingram, Robin Hood's Bay') was lost, and the place after it
+    proposed as people ('Robin Hood', 'Bay')."""
+    news, piece = tmp_path / "news.md", tmp_path / "piece.md"
+    news.write_text("Dennis Oldroyd cares for his wife Pat, who has Parkinson's. Dennis says the Monday calls from "
+                    "Gillian Marsh, who cared for her own mother for ten years, keep him going.\n\n"
+                    "Dennis now goes to the carers' coffee morning, and Pat comes along too.\n", encoding="utf-8")
+    piece.write_text("When Margaret was diagnosed with Alzheimer's, I stopped taking her out. I didn't think of myself "
+                     "as a carer then. I just did it.\n\nMargaret took to the café straight away, and I talk to the other "
+                     "husbands while she sings.\n\nIf you are caring for someone, please find your nearest café. You don't "
+                     "have to explain anything.\n\nGeoff Ingram, Robin Hood's Bay\n", encoding="utf-8")
+    r = extract(base, [news, piece], FakeEmbedder())
+    roles = {c.fields["person"]: {x["name"]: x["role"] for x in c.fields["roles"]} for c in r.stories}
+    assert roles["Dennis Oldroyd"]["Dennis Oldroyd"] == "family carer" and roles["Dennis Oldroyd"]["Pat"] == "person supported"
+    assert roles["Dennis Oldroyd"]["Gillian Marsh"] != "person supported"
+    assert roles["Margaret"] == {"Margaret": "person supported", "Geoff Ingram": "family carer"}, roles
+    assert r.stories[1].text.endswith("Geoff Ingram, Robin Hood's Bay")
+
+
+def test_a_repeated_pull_quote_an_image_its_caption_and_a_credit_are_not_the_story(tmp_path, base):
+    """A Markdown post's image ('![Photo of Ivor](...)' was read '!Photo of
+    Ivor'), the italic caption under it and its photographer's credit, and
+    a pull quote repeating the story's own words in the middle of it, were
+    taken into the passage and its quotes."""
+    doc = tmp_path / "post.md"
+    doc.write_text("![Photo of Ivor and Kasia](/img/ivor.jpg)\n*Ivor and Kasia in the garden. Photo: Tom Reddy*\n\n"
+                   "Ivor Protheroe is 84 and registered blind. \"I'd be in bed by seven just to make the day end,\" he says.\n\n"
+                   "> \"I'd be in bed by seven just to make the day end.\"\n\n"
+                   "Ivor was matched with Kasia Wrona, a nursing student, who now cooks with him on weeknights.\n",
+                   encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert story.text.startswith("Ivor Protheroe is 84") and story.text.count("bed by seven") == 1, story.text
+    assert "Tom Reddy" not in story.text and "!Photo" not in story.text
+
+
+def test_a_profile_of_the_volunteer_after_the_story_she_is_in_is_her_own_story(tmp_path, base):
+    """'## Kofi's story' after Harold's story (in which Kofi is his
+    volunteer) was merged into Harold's, with Kofi as its person; a heading
+    in title case ('Meet Linda') named nobody. Each is its own story, and the
+    volunteer or Shared Lives carer it is about has that role."""
+    doc = tmp_path / "two.md"
+    doc.write_text("# Stories\n\n## Harold's story\n\nHarold Pickering is 88 and lives on his own in Haxby. After his wife "
+                   "died he stopped going out.\n\nOur volunteer Kofi Asante has visited him every Wednesday since February, "
+                   "and Harold now goes to the club on his own.\n\n\"Kofi got me back into it,\" Harold told us.\n\n"
+                   "## Meet Kofi\n\nKofi Asante retired from the Royal Mail two years ago. He says he missed the people more "
+                   "than the work.\n\nKofi signed up as a befriender after seeing a poster. \"I get as much out of it as "
+                   "Harold does,\" he says.\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    assert [c.fields["person"] for c in r.stories] == ["Harold Pickering", "Kofi Asante"], [c.text[:30] for c in r.stories]
+    assert r.stories[0].text.endswith("Harold told us.") and r.stories[1].text.startswith("Kofi Asante retired")
+    assert r.stories[1].fields["roles"][0] == {"name": "Kofi Asante", "role": "volunteer"}
+
+
+def test_a_two_column_pdf_page_exported_with_its_layout_reads_column_by_column(tmp_path, base):
+    """pdftotext -layout puts a page's two columns side by side on each
+    line; the story and its figures were read across the columns ('a keen
+    The navigator service supported 412 gardener': 412 'gardener')."""
+    left = ["Nadia Hussain is 67 and lives in Rochdale.", "After her husband died she stopped going",
+            "to the market and rarely spoke to anyone.", "Her GP referred her to the navigator",
+            "service, and Owen Pryce visited her.", "", "Owen found that Nadia had been a keen",
+            "gardener, and she now goes to the allotment."]
+    right = ['"I feel like myself again," Nadia says.', '"The women at the allotment are my', 'friends now."', "",
+             "The navigator service supported 412", "people in Rochdale last year, and 68%",
+             "of those asked said they felt less", "lonely after three months."]
+    doc = tmp_path / "page.txt"
+    doc.write_text("\n".join(f"{a:<48}      {b}".rstrip() for a, b in zip(left, right)) + "\n", encoding="utf-8")
+    r = extract(base, [doc], FakeEmbedder())
+    [story] = r.stories
+    assert "Rochdale. After her husband died" in story.text and "keen gardener, and she" in story.text, story.text
+    assert '"I feel like myself again," Nadia says. "The women at the allotment are my friends now."' in story.text
+    [fig] = [c for c in r.findings if "412" in c.text]
+    assert fig.text == "The navigator service supported 412 people in Rochdale last year, and 68% of those asked said they felt less lonely after three months."

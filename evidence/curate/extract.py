@@ -237,11 +237,13 @@ def _numbers(c: Candidate) -> list:
 
 
 def _same_people(people: list[str] | None, other_text: str) -> bool:
-    """A story told again names its person again (or names nobody both times)."""
+    """A story told again names its person again (or names nobody both times):
+    the person it is about, not only someone else in it (two carers' pieces
+    that both mention a volunteer called Doreen are two stories)."""
     if not people:
         return True
     return any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", other_text)
-               for p in people[:2] for w in p.split() if w[:1].isupper() and len(w) > 2 and w.rstrip(".") not in TITLES)
+               for w in people[0].split() if w[:1].isupper() and len(w) > 2 and w.rstrip(".") not in TITLES)
 
 
 def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, threshold: float) -> int:
@@ -264,7 +266,8 @@ def _dedupe(cands: list[Candidate], existing: list[tuple[str, str]], embedder, t
             if _numbers(c) != _numbers(cands[k]):
                 continue  # two figures whose numbers differ are never one finding
             if c.kind == "story" and (c.occurrences[0]["file"] == cands[k].occurrences[0]["file"]
-                                      or not _same_people(c.fields.get("people"), cands[k].text)):
+                                      or not _same_people(c.fields.get("people"), cands[k].text)
+                                      or not _same_people(cands[k].fields.get("people"), c.text)):
                 continue  # two stories of one document, or about different people, are two stories
             if vecs is not None:
                 sim = float(vecs[i] @ vecs[k])

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
-_PERIOD = re.compile(r"\b(?:a|an|per|each|every)\s+(year|month|week|day|night|hour|annum|fortnight)\b", re.I)
+# 'after a year', 'within a month' are how long, not how often
+_PERIOD = re.compile(r"(?<!after )(?<!within )(?<!for )(?<!over )(?<!in )(?<!than )"
+                     r"\b(?:a|an|per|each|every)\s+(year|month|week|day|night|hour|annum|fortnight)\b", re.I)
 _PERIOD_BEFORE = re.compile(r"\b(?:for|during|over|in)\s+the\s+(year|month|week)\b", re.I)
 _TIME_UNITS = {"year", "years", "month", "months", "week", "weeks", "day", "days", "hour", "hours", "minute",
                "minutes", "night", "nights"}
@@ -27,15 +29,27 @@ _UNIT_STOP = {"the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for"
               "says", "ago", "old", "now", "so", "far", "between", "into", "across", "during",
               # a conjunction or adverb after a bare number is no unit: 'in bed by eight because'
               "because", "when", "while", "but", "if", "unless", "until", "before", "after", "since", "though",
-              "although", "where", "then", "there", "here", "not", "just", "only", "again", "yet"}
+              "although", "where", "then", "there", "here", "not", "just", "only", "again", "yet",
+              # a verb after a bare number is no unit: 'Of the 19 enterprises, 12 were still trading'
+              "found", "felt", "told", "got", "went", "came", "took", "left", "say", "said", "say", "think", "thought",
+              "still", "reported", "agreed", "received", "became", "did", "do", "does", "will", "would", "can",
+              "could", "may", "might", "must", "should", "myself", "himself", "herself", "yourself", "ourselves",
+              "themselves", "itself"}
+# a number after one of these words names a thing, not how many ('Quarter 2 Report', 'Table 2', 'Page 6')
+_LABEL_WORDS = {"quarter", "q", "table", "figure", "fig", "page", "item", "section", "phase", "year", "wave", "chapter",
+                "appendix", "part", "step", "round", "version", "cohort", "ward", "tier", "level", "stage", "annex",
+                "vignette", "case", "no", "number", "unit", "room", "flat", "line", "question", "issue", "volume"}
 _SAMPLE = [
     re.compile(r"\b(?:survey|audit|sample|study|evaluation|poll|questionnaire)\s+of\s+(\d[\d,]*)", re.I),
     re.compile(r"\bof\s+the\s+(\d[\d,]*)\s+[a-z ]{0,30}?(?:who\s+(?:replied|responded|answered|took part)|surveyed|interviewed|asked)\b", re.I),
     re.compile(r"\(\s*n\s*=\s*(\d[\d,]*)", re.I),
     re.compile(r"\b(\d[\d,]*)\s+(?:respondents|participants)\b", re.I),
     re.compile(r"\b(\d[\d,]*)\s+[a-z ]{0,20}?who\s+(?:replied|responded|took part)\b", re.I),
+    re.compile(r"\(\s*(\d[\d,]*)\s+[a-z ]{0,20}?(?:replied|responded|took part)\s*\)", re.I),  # '(156 carers responded)'
 ]
-_AGE_BEFORE = re.compile(r"(\b(?:is|was|aged|age|turned|at)\s*|,\s*)$", re.I)
+_VERB_AFTER = re.compile(r"(?:were|was|are|is|had|have|said|say|reported|felt|told|found|still|now|did|went|got|"
+                         r"became|moved|received|took|remain|remained)\b")
+_AGE_BEFORE = re.compile(r"(\b(?:is|was|aged|age|turned|at|am)\s*|\w['’]m\s*|,\s*)$", re.I)
 _PERSONAL_DURATION = re.compile(r"\b(for|since|ago|after|almost|nearly)\b", re.I)
 # a clock time ('10am', '5 p.m.') is when, and a file's size ('PDF, 2.1 MB') is a download link's: neither is a figure
 _CLOCK = {"am", "pm", "a.m.", "p.m.", "a.m", "p.m"}
@@ -65,6 +79,16 @@ def _unit_after(doc, j: int, skip: set[int]) -> tuple[str, int]:
             entity_word = t.text if t.is_alpha or "-" in t.text else entity_word
             k += 1
             continue
+        if t.text in ("'s", "’s") and words and k + 1 < len(doc) and doc[k + 1].is_alpha:
+            words[-1] += t.text  # '486 carer's assessments'
+            k += 1
+            continue
+        if t.lower_ in ("and", "or") and words and not _plural(words[-1]) and k + 2 < len(doc) \
+                and doc[k + 1].is_alpha and doc[k + 1].lower_ not in _UNIT_STOP \
+                and any(_plural(x.text) for x in doc[k + 1: k + 3] if x.is_alpha):
+            words.append(t.text)  # '312 older and disabled people'
+            k += 1
+            continue
         if not (t.is_alpha or "-" in t.text and t.text.replace("-", "").isalpha()) or t.lower_ in _UNIT_STOP:
             break
         words.append(t.text)
@@ -76,6 +100,10 @@ def _unit_after(doc, j: int, skip: set[int]) -> tuple[str, int]:
             break
     if words and not _plural(words[-1]):
         words = words[:1] if words[0].lower() not in _DROP_ADJ else []
+        if words and re.match(r"^[a-z]+ed$", words[0]):
+            words = []  # a verb: 'All three agreed', 'the first 12 found that'
+        if words and words[0].lower() in ("and", "or"):
+            words = []
     while words and words[0].lower() in _DROP_ADJ and len(words) > 1:
         words = words[1:]
     if words and words[0].lower() in _DROP_ADJ:
@@ -101,12 +129,16 @@ def read_numbers(sent) -> list[dict]:
         num_tok = next((t for t in e if t.like_num or t.text[:1].isdigit()), e[0])
         item = {"text": text, "value": value, "value_max": None, "unit": "", "period": "", "kind": "count",
                 "qualifier": qualifier, "role": "value"}
-        if e.label_ == "DATE" or (e.end < len(doc) and doc[e.end].text in [m for m in (
+        if e.label_ == "DATE" or (e.end < len(doc) and doc[e.end].text.title() in [m for m in (
                 "January February March April May June July August September October November December".split())]) \
-                or unit in ("January February March April May June July August September October November December".split()):
+                or unit.title() in ("January February March April May June July August September October November December".split()):
             item["role"] = "date"
         after_words = doc[num_tok.i + 1: num_tok.i + 4]
-        if unit.lower() in _CLOCK or doc[e.end: e.end + 1].text.lower() in _CLOCK:
+        label = e.start > sent.start and doc[e.start - 1].lower_.rstrip(".") in _LABEL_WORDS \
+            and doc[e.start - 1].text[:1].isupper() and float(value).is_integer() and unit not in ("%", "GBP", "USD", "EUR")
+        if label:
+            item["role"] = "label"
+        elif unit.lower() in _CLOCK or doc[e.end: e.end + 1].text.lower() in _CLOCK:
             item["role"] = "date"
         elif after_words and after_words[0].text[:1].isupper() and any(t.text.rstrip(".") in _STREET for t in after_words):
             item["role"] = "address"
@@ -116,7 +148,7 @@ def read_numbers(sent) -> list[dict]:
             item["unit"], item["kind"] = "%", "percent"
         elif unit in ("GBP", "USD", "EUR"):
             item["unit"], item["kind"] = unit, "money"
-        elif item["role"] != "date":
+        elif item["role"] not in ("date", "label"):
             # 'between 2 and 11 years': the unit after the second number
             nxt = ents[n + 1] if n + 1 < len(ents) else None
             if nxt is not None and doc[e.end: nxt.start].text.strip().lower() in ("and", "to", "-", "–") \
@@ -133,8 +165,13 @@ def read_numbers(sent) -> list[dict]:
             if not item["unit"] and between in ("of", "of the") and ents[n + 1]._.quantity[1] not in ("", "%", "GBP"):
                 item["unit"] = ents[n + 1]._.quantity[1]  # 'Three of the 23 matches'
             if not item["unit"] and out and out[-1]["unit"] and (re.search(r"\b(from|to|of|another|and)\s*$", before, re.I)
-                                                              or after.startswith(("in ", "who ", "which "))):
-                item["unit"] = out[-1]["unit"]  # 'up from 47', 'another 29 who': the unit said before
+                                                              or after.startswith(("in ", "who ", "which "))
+                                                              or re.match(_VERB_AFTER, after)):
+                item["unit"] = out[-1]["unit"]  # 'up from 47', 'another 29 who', '12 were': the unit said before
+            lead = doc[sent.start: e.start].text
+            if not item["unit"] and re.match(r"^[A-Z][^:.;]{2,80}:\s*$", lead):
+                head = next((w for w in re.findall(r"[A-Za-z][\w'-]*", lead) if _plural(w)), "")
+                item["unit"] = head.lower()  # 'Assessments completed for the council: 318': the label's noun
             if not item["unit"]:
                 m = re.search(r"\b([a-z]+s)\s+(?:(?:among|of|for|in|by)\s+[a-z ]{0,30}?)?(?:fell|rose|dropped|increased|decreased|went (?:up|down))\s+from\b",
                               doc[sent.start: e.start].text, re.I)
@@ -158,8 +195,13 @@ def read_numbers(sent) -> list[dict]:
         tail = doc[e.end: min(sent.end, e.end + 12)].text
         tail = re.split(r"[;:(]|,\s(?!\d)", tail)[0]
         m = _PERIOD.search(tail)
+        adj = re.search(r"\b(annual|annually|yearly|weekly|monthly|daily)\b", doc[sent.start: e.start].text
+                        + " " + tail, re.I) if item["kind"] == "money" else None
         if m:
             item["period"] = m.group(1).lower()
+        elif adj:  # 'the average weekly cost ... was £612', '£684,000 in additional annual income'
+            item["period"] = {"annual": "year", "annually": "year", "yearly": "year", "weekly": "week",
+                              "monthly": "month", "daily": "day"}[adj.group(1).lower()]
         else:
             m = _PERIOD_BEFORE.search(doc[sent.start: e.start].text)
             if m and item["kind"] == "money":

@@ -98,11 +98,17 @@ _VERBISH = {"is", "was", "has", "had", "says", "said", "will", "would", "can", "
 # a name standing after these is a person's even when it is also a place: 'her son Martin', 'a runner called Stanley'
 _APPOSITIVE = {"son", "daughter", "husband", "wife", "brother", "sister", "partner", "friend", "neighbour", "grandson",
                "granddaughter", "nephew", "niece", "called", "named", "carer", "volunteer", "mum", "dad", "mother",
-               "father", "grandmother", "grandfather", "cousin", "uncle", "aunt"}
+               "father", "grandmother", "grandfather", "cousin", "uncle", "aunt", "boyfriend", "girlfriend",
+               "fiancé", "fiancée", "befriender", "homesharer", "householder", "stepson", "stepdaughter"}
 # what a family writes for a parent or grandparent as a name ('Mum is 84', 'Dad's carers'): the person
 # a family carer's story is about, who has no other name in it
 KIN_NAMES = {"Mum", "Mam", "Mom", "Mummy", "Dad", "Daddy", "Nan", "Nana", "Nanna", "Gran", "Granny", "Grandma",
              "Grandad", "Granddad", "Grandpa"}
+_HEARD_FROM = {"heard", "hear", "hears", "came", "comes", "letter", "call", "calls", "message", "visit", "visits",
+               "help", "support", "email", "note", "card", "words", "story", "thanks"}
+# a pronoun is nobody's name, even as a speaker ('"He said it was for old people," Jenny says')
+_PRONOUNS = {"he", "she", "they", "we", "it", "you", "i", "his", "her", "him", "them", "us", "who", "someone",
+             "everyone", "nobody", "everybody", "somebody", "one", "this", "that", "there"}
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "of", "around", "outside", "into", "across", "towards", "via"}
 _DETERMINERS = {"the", "a", "an", "our", "their", "this", "that", "your", "its"}
 
@@ -165,8 +171,19 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
             surname = doc[j].text
         nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
         prev = doc[i - 1] if i > 0 else None
-        speaker = bool((nxt is not None and (_SPEECH.match(nxt.lower_) or nxt.lower_ == "who"))
+        # '... who' names a person ('we heard from Debs who'), except where someone is from ('a nursing
+        # student from Kraków who', 'a family in Leigh who'): a place's name after a noun and 'from' or 'in'
+        who = nxt is not None and nxt.lower_ == "who" and not (
+            not known and prev is not None and prev.lower_ in ("from", "in", "at", "near", "outside")
+            and i >= 2 and doc[i - 2].is_alpha and doc[i - 2].text.islower() and not doc[i - 2].is_stop
+            and doc[i - 2].lower_ not in _HEARD_FROM and not doc[i - 2].lower_.endswith("ed"))
+        speaker = bool((nxt is not None and _SPEECH.match(nxt.lower_)) or who
                        or (prev is not None and _SPEECH.match(prev.lower_)))
+        # a name given after who the person is, with or without a comma ('His mum, Lowenna Trevithick,
+        # says', 'her boyfriend, Bartek,', 'Ivor's daughter Siân'): a person, on the first-name list or not
+        kin = doc[i - 2] if prev is not None and prev.text == "," and i >= 2 else prev
+        speaker = speaker or bool(kin is not None and kin.lower_ in _APPOSITIVE and not tok.is_sent_start and not tok.is_stop
+                                  and (kin is prev or not kin.is_sent_start))
         inner = prev is not None and not tok.is_sent_start and prev.text[:1].isupper() and prev.is_alpha \
             and prev.text.rstrip(".") not in TITLES and not (prev.is_sent_start and prev.is_stop)
         # a first name that is also a language or a word the document writes in lower case ('Shona',
@@ -176,7 +193,7 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
         person_like = known and not tok.is_stop and (
             (bool(surname) and not (after is not None and after.text[:1].isupper() and after.is_alpha))  # not 'Key Performance Indicators'
             or speaker or first.lower() in also_first)
-        bad = (t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
+        bad = (t.lower() in _PRONOUNS or t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
                or (first in nouns and not surname)
                or (prev is not None and prev.lower_ in _DETERMINERS)
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})
@@ -266,6 +283,15 @@ def find_people(pairs: list[tuple[str, object]], place_names=frozenset()) -> tup
                     p.mentions += extra
                     p.paragraphs.add(k)
                     per_para[k][p.name] = per_para[k].get(p.name, 0) + extra
+    # a heading's title case hides a name from the rules above ('Meet Linda', 'Introducing Kofi'): a
+    # heading that names nobody yet, but writes the first name of someone the document names, names her
+    for k, (text, _) in enumerate(pairs):
+        if not per_para[k] and _heading(text):
+            hits = [p for p in people if p.first and len(p.first) > 1 and p.mentions
+                    and re.search(rf"(?<![\w-]){re.escape(p.first)}(?![\w-])", text)]
+            if len({p.first for p in hits}) == 1 and len(hits) == 1:
+                per_para[k][hits[0].name] = 1
+                hits[0].paragraphs.add(k)
     _heading_names(pairs, people, per_para)
     m = _MY_NAME.search(whole)
     if m:
@@ -339,6 +365,11 @@ def _narrated_intro(story: list[int], pairs, per_para: list[dict], taken: set[in
     return out
 
 
+def _first_person(story: list[int], pairs) -> bool:
+    """Told in the first person: 'I', 'my', 'me' three times or more outside quotes."""
+    return sum(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) for k in story) >= 3
+
+
 _YOU = re.compile(r"\b(you|your|yourself)\b", re.I)
 _LINK = re.compile(r"https?://|www\.|@\w|\.(?:org|com|co\.uk)\b", re.I)
 
@@ -348,7 +379,7 @@ def _closing_appeal(story: list[int], pairs, per_para: list[dict], taken: set[in
     first person ('If you care for someone ..., ask about a circle'), under a
     heading of their own or not: part of the piece, as a curator reads it. At
     most one paragraph; none that names someone or carries a link."""
-    if sum(len(_I.findall(_QUOTED.sub(" ", pairs[k][0]))) >= 2 for k in story) < 2:
+    if not _first_person(story, pairs):
         return []
     k = story[-1] + 1
     head = [k] if k < len(pairs) and _heading(pairs[k][0]) and not per_para[k] else []
@@ -374,15 +405,27 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
 
     def close() -> None:
         if cur is not None:
-            # a paragraph naming only people of an earlier story (notes, a quote after the figures) is not a new story
+            # a paragraph naming only people of an earlier story (notes, a quote after the figures) is not a new
+            # story; the last part of the story before it when it is about her and quotes her or says 'she'
             if not (len(cur) == 1 and any(cast <= c for c in casts)):
                 stories.append(cur)
                 casts.append(set(cast))
+            elif stories and cast <= casts[-1] and _main_person(cur, per_para, narrators) == \
+                    _main_person(stories[-1], per_para, narrators) and \
+                    (_QUOTED.search(pairs[cur[0]][0]) or _HE.search(pairs[cur[0]][0])):
+                stories[-1] += list(range(stories[-1][-1] + 1, cur[0])) + cur
 
     for k, (text, _) in enumerate(pairs):
         named = set(per_para[k])
         heading = _heading(text)
         new_main = (named & main) - cast
+        # a heading that names someone else than the person of the story so far ('Kofi's story' after
+        # Harold's, where Kofi was Harold's volunteer) starts that person's story
+        if cur is not None and heading and len(named & main) == 1 and \
+                named & main != {_main_person(cur, per_para, narrators)}:
+            close()
+            cur, gap = None, []
+            continue
         narration = _QUOTED.sub(" ", text)  # 'I' inside a quote is the speaker's, not the narrator's
         if cur is not None and len(cur) <= 2 and not first_person and len(_I.findall(narration)) >= 2:
             first_person = True  # an introduction ('Sunita Desai lives in Leicester') and then her own words
@@ -414,6 +457,7 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
                 close()
                 cur, gap = None, []
     close()
+    stories = _rejoined(stories, per_para, people)
     taken = {k for st in stories for k in st}
     for st in stories:
         intro = _narrated_intro(st, pairs, per_para, taken)
@@ -422,9 +466,56 @@ def segment(pairs: list[tuple[str, object]], people: list[Person], per_para: lis
         appeal = _closing_appeal(st, pairs, per_para, taken)
         st += appeal
         taken.update(appeal)
+        sign = _signature(st, pairs, per_para, taken)
+        st += sign
+        taken.update(sign)
     for p in people:
         p.narrator = p.narrator or p.name in narrators
     return stories
+
+
+_SIGNED = re.compile(r"^\W*(?:by\s+|from\s+)?([A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,2})\W*(?:,\s*[^.!?]{1,40})?\W*$")
+
+
+def _signature(story: list[int], pairs, per_para: list[dict], taken: set[int]) -> list[int]:
+    """The line that signs a piece told in the first person ('Geoff Ingram,
+    Robin Hood's Bay', '— Claire Hennessy'): its writer's name, part of the
+    story (after its closing words), so the narrator is among its people."""
+    k = story[-1] + 1
+    if k >= len(pairs) or k in taken or not per_para[k] or len(pairs[k][0]) > 80:
+        return []
+    if not _first_person(story, pairs):
+        return []
+    m = _SIGNED.match(pairs[k][0].strip())
+    name = next((n for n in per_para[k] if m and m.group(1) == n), "")
+    if not name:
+        return []
+    # what follows the name is where the writer lives ('Robin Hood's Bay'), nobody
+    per_para[k] = {name: per_para[k][name]}
+    return [k]
+
+
+def _main_person(story: list[int], per_para: list[dict], narrators: set[str]) -> str:
+    counts: dict[str, int] = {}
+    for k in story:
+        for name, c in per_para[k].items():
+            counts[name] = counts.get(name, 0) + c
+    return max(counts, key=lambda n: (n in narrators, counts[n]), default="")
+
+
+def _rejoined(stories: list[list[int]], per_para: list[dict], people: list[Person]) -> list[list[int]]:
+    """Two stories in a row about the same person are one story split by a
+    long aside (a long read's section on how the scheme works, between two
+    parts of her story): one candidate, with the aside, as a reader reads it."""
+    narrators = {p.name for p in people if p.narrator}
+    out: list[list[int]] = []
+    for st in stories:
+        if out and _main_person(st, per_para, narrators) and \
+                _main_person(st, per_para, narrators) == _main_person(out[-1], per_para, narrators):
+            out[-1] = out[-1] + list(range(out[-1][-1] + 1, st[0])) + st
+        else:
+            out.append(st)
+    return out
 
 
 def guess_role(person: Person, passage: str, main: str) -> str:
@@ -463,4 +554,64 @@ def story_people(indices: list[int], people: list[Person], per_para: list[dict],
     if not ranked:
         return []
     main = ranked[0]
-    return [{"name": n, "role": guess_role(by_name[n], passage, main)} for n in ranked]
+    roles = {n: guess_role(by_name[n], passage, main) for n in ranked}
+    # who cares for whom: 'Dennis Oldroyd cares for his wife Pat' makes Dennis the family carer and Pat
+    # the person supported (the kin word before Pat's name made her the 'family carer'); a narrator who
+    # says 'I care for' or 'I didn't think of myself as a carer' is one, as is the signer of such a piece
+    narration = _QUOTED.sub(" ", passage)
+    for m in _CARES_FOR.finditer(passage):
+        carer = _named_at(ranked, by_name, passage[max(0, m.start() - 60): m.start()], last=True)
+        cared = _named_at(ranked, by_name, passage[m.end(): m.end() + 40], last=False, at_start=True)
+        if carer and cared and carer != cared:
+            roles[carer], roles[cared] = "family carer", "person supported"
+    # the story of a volunteer or a carer ('Kofi signed up as a befriender', 'Linda ... became a Shared
+    # Lives carer'): the story's person, in that role
+    for f in sorted(by_name[main].forms(), key=len, reverse=True):
+        m = re.search(rf"(?<!\w){re.escape(f)}(?!\w)[^.!?\"“]{{0,60}}?(?:{_VOLUNTEERS.pattern})", passage)
+        if m:
+            roles[main] = "carer" if re.search(r"carer", m.group(0), re.I) else "volunteer"
+            break
+    if by_name[main].narrator and _I_CARE.search(narration):
+        roles[main] = "family carer"
+        for m in _MY_KIN.finditer(narration):
+            cared = _named_at(ranked, by_name, narration[m.end(): m.end() + 30], last=False, at_start=True)
+            if cared and cared != main:
+                roles[cared] = "person supported"
+    signer = ranked[-1] if indices and list(per_para[indices[-1]]) == [ranked[-1]] and counts[ranked[-1]] == 1 \
+        and _SIGNED.match(passage.rsplit("\n\n", 1)[-1].strip()) else None
+    if signer and signer != main:
+        roles[signer] = "family carer" if (_I_CARE.search(narration) or _MY_KIN.search(narration)
+                                           or main in KIN_NAMES or re.search(r"\bcaring for\b", narration)) \
+            else "volunteer" if ROLE_CUES[1][1].search(narration) else "other"
+    return [{"name": n, "role": roles[n]} for n in ranked]
+
+
+_VOLUNTEERS = re.compile(r"\b(?:signed up as|became|is|has been|was|works as|trained as)\s+(?:a|an|one of our)\s+"
+                         r"(?:\w+\s+)?(?:volunteers?|befrienders?|buddy|buddies|mentors?|runners?|Compassionate Neighbours?|"
+                         r"Shared Lives carers?|foster carers?)\b|\bvolunteers\s+(?:with|at|for)\b")
+_KIN = r"(?:wife|husband|partner|mum|mother|dad|father|son|daughter|sister|brother|grandson|granddaughter|nan|gran)"
+_CARES_FOR = re.compile(rf"\b(?:cares|cared|caring|care|looks|looked|looking|look)\s+(?:for|after)\s+(?:his|her|their|my)\s+"
+                        rf"(?:\w+\s+)?{_KIN}\b,?\s*", re.I)
+_I_CARE = re.compile(r"\bI\s+(?:have\s+)?(?:care|cared|look|looked)\s+(?:for|after)\b|\bmyself as a carer\b|"
+                     r"\b(?:I'm|I’m|I am|I was|I became)\s+(?:a|his|her|their|the)\s+(?:full-time\s+|unpaid\s+|family\s+)?carer\b")
+_MY_KIN = re.compile(rf"\b[Mm]y\s+{_KIN}\b,?\s*")
+
+
+def _named_at(ranked: list[str], by_name: dict, text: str, last: bool, at_start: bool = False) -> str:
+    """The person of `ranked` named in `text`: the last named (before a verb) or the first (after it;
+    with `at_start`, only one named right at the start: 'his wife Pat', not a name a sentence later)."""
+    hits = []
+    for n in ranked:
+        for form in by_name[n].forms():
+            m = None
+            for m in re.finditer(rf"(?<!\w){re.escape(form)}(?!\w)", text):
+                if not last:
+                    break
+            if m:
+                hits.append((m.start(), n))
+                break
+    if at_start:
+        hits = [h for h in hits if h[0] == 0]
+    if not hits:
+        return ""
+    return (max(hits) if last else min(hits))[1]

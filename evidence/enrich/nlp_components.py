@@ -7,6 +7,7 @@ downloaded. Loading the pipeline is evidence/enrich/nlp.py.
 """
 from __future__ import annotations
 
+import calendar
 import importlib.util
 import re
 from typing import Any, Iterable
@@ -436,6 +437,9 @@ def _cap(tok) -> bool:
     return (t[:1].isupper() and any(c.isalpha() for c in t)) or t in ("&",)
 
 
+_CALENDAR_WORDS = set(calendar.month_name[1:]) | set(calendar.day_name) | {d + "s" for d in calendar.day_name}
+
+
 @Language.factory("evidence_organisations", default_config={"label": "ORG", "suffixes": ["Trust", "Council"]})
 def make_organisations(nlp: Language, name: str, label: str, suffixes: list[str]):
     """Mark runs of capitalised words (with 'of', 'and', '&' inside) that end
@@ -474,8 +478,9 @@ def make_organisations(nlp: Language, name: str, label: str, suffixes: list[str]
                 break
             start = i
             while start < (last_end or i) and (doc[start].is_stop or doc[start].lower_ in _CONNECTORS or (
-                    doc[start].is_sent_start and doc[start].lower_.endswith(("ing", "ly")))):
-                start += 1  # 'The', 'Our', 'Every', 'Extending' open sentences, not names
+                    doc[start].is_sent_start and doc[start].lower_.endswith(("ing", "ly")))
+                    or doc[start].text in _CALENDAR_WORDS):
+                start += 1  # 'The', 'Our', 'Every', 'Extending' open sentences, not names; 'Last November' is when
             while last_end and last_end - 1 > start and not doc[last_end - 1].text[:1].isupper():
                 last_end -= 1  # 'Nidd Valley Homeshare scheme': the name ends at its last capital
             if last_end and last_end - start >= 2 and not (approach and last_end - start == len(approach_at.get(start, ())) if start in approach_at else False):

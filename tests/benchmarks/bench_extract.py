@@ -171,7 +171,8 @@ def main() -> None:
           f"(model already loaded); {len(run.stories)} story and {len(run.findings)} finding candidates")
     print(f"  one candidate per story: {pct(d['docs_one_per_story'], n)} documents; stories proposed once "
           f"{pct(d['stories_once'], d['stories'])}; person named {pct(d['person_named'], d['stories'])}; "
-          f"approach {pct(d['approach_right'], d['approach_named'])}")
+          f"approach {pct(d['approach_right'], d['approach_named'])}; people of the stories found "
+          f"{pct(d['people_found'], d['people'])}, with the right role {pct(d['roles_right'], d['people'])}")
     print(f"  organisations {pct(d['orgs_found'], d['orgs'])}; places {pct(d['places_found'], d['places'])}; "
           f"figures right (value and unit) {pct(d['figures_right'], d['figures'])}; candidates a curator would keep "
           f"{pct(d['kept'], d['candidates'])}; wrong merges {d['wrong_merges']}; not-people proposed as people "
