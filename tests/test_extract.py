@@ -802,3 +802,32 @@ def test_a_two_column_pdf_page_exported_with_its_layout_reads_column_by_column(t
     assert '"I feel like myself again," Nadia says. "The women at the allotment are my friends now."' in story.text
     [fig] = [c for c in r.findings if "412" in c.text]
     assert fig.text == "The navigator service supported 412 people in Rochdale last year, and 68% of those asked said they felt less lonely after three months."
+
+
+def test_a_figure_takes_the_documents_approach_only_when_the_document_is_about_it(tmp_path, base):
+    """A figure whose sentence and paragraph name no approach takes the
+    document's only when the document is about it (named twice, or in its
+    heading), not when one paragraph names it in passing."""
+    passing = tmp_path / "passing.md"
+    passing.write_text(
+        "# Notes from the spring conference\n\n"
+        "Speakers covered many things, from budgets to buses, and schemes such as Homeshare came up once.\n\n"
+        "In the survey, 212 of 300 delegates (71%) said the day changed how they plan services.\n",
+        encoding="utf-8")
+    about = tmp_path / "about.md"
+    about.write_text(
+        "# Notes from the spring conference\n\n"
+        "The day was about Homeshare. Homeshare matches people with a spare room with people who need a home.\n\n"
+        "In the survey, 212 of 300 delegates (71%) said the day changed how they plan services.\n",
+        encoding="utf-8")
+    titled = tmp_path / "titled.md"
+    titled.write_text(
+        "# Homeshare: notes from the spring conference\n\n"
+        "Speakers covered many things, from budgets to buses.\n\n"
+        "In the survey, 212 of 300 delegates (71%) said the day changed how they plan services.\n",
+        encoding="utf-8")
+    got = {}
+    for doc in (passing, about, titled):
+        r = extract(base, [doc], FakeEmbedder())
+        got[doc.stem] = next(c for c in r.findings if "212" in c.text).fields["approach"]
+    assert got == {"passing": "", "about": "homeshare", "titled": "homeshare"}

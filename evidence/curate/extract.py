@@ -162,12 +162,15 @@ def _unique(items) -> list[str]:
 def _finding_candidates(pairs, file: str, title: str) -> list[Candidate]:
     out: list[Candidate] = []
     doc_approaches, doc_places = _doc_entities(pairs)
-    main_approach = _ranked(doc_approaches)[0] if doc_approaches else ""
-    # the document's place for a figure that names none: only one the document
-    # is about (in its heading, or named more than once), not a place one
-    # story mentions in passing ('her daughter lives in Leeds'); a long
-    # "title" is the first paragraph of a document without a heading
+    # the document's place (and approach) for a figure that names none: only
+    # one the document is about (in its heading, or named more than once),
+    # not one a paragraph mentions in passing ('her daughter lives in Leeds',
+    # 'schemes such as Homeshare'); a long "title" is the first paragraph of
+    # a document without a heading
     heading = title.lower() if len(title) <= 100 else ""
+    in_heading = {e.ent_id_ for _, doc in pairs for e in doc.ents
+                  if e.label_ in ("APPROACH", "ORG") and e.ent_id_ and e.text.lower() in heading}
+    main_approach = next((a for a in _ranked(doc_approaches) if doc_approaches[a] >= 2 or a in in_heading), "")
     main_place = next((p for p in _ranked(doc_places) if doc_places[p] >= 2 or p.lower() in heading), "")
     section_approach = ""
     for pi, (ptext, doc) in enumerate(pairs):
