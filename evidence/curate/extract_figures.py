@@ -14,6 +14,7 @@ document's title) when the document gives them.
 """
 from __future__ import annotations
 
+import calendar
 import re
 
 # 'after a year', 'within a month' are how long, not how often
@@ -52,6 +53,7 @@ _VERB_AFTER = re.compile(r"(?:were|was|are|is|had|have|said|say|reported|felt|to
 _AGE_BEFORE = re.compile(r"(\b(?:is|was|aged|age|turned|at|am)\s*|\w['’]m\s*|,\s*)$", re.I)
 _PERSONAL_DURATION = re.compile(r"\b(for|since|ago|after|almost|nearly)\b", re.I)
 # a clock time ('10am', '5 p.m.') is when, and a file's size ('PDF, 2.1 MB') is a download link's: neither is a figure
+_MONTHS = frozenset(calendar.month_name[1:])  # "12 May" is a date, not 12 of anything
 _CLOCK = {"am", "pm", "a.m.", "p.m.", "a.m", "p.m"}
 _FILE_SIZE = {"kb", "mb", "gb", "tb", "kilobytes", "megabytes", "gigabytes"}
 # a number before a street's name is an address ('10 Borough Road', 'Unit 4, Market Street'), not a figure
@@ -129,9 +131,7 @@ def read_numbers(sent) -> list[dict]:
         num_tok = next((t for t in e if t.like_num or t.text[:1].isdigit()), e[0])
         item = {"text": text, "value": value, "value_max": None, "unit": "", "period": "", "kind": "count",
                 "qualifier": qualifier, "role": "value"}
-        if e.label_ == "DATE" or (e.end < len(doc) and doc[e.end].text.title() in [m for m in (
-                "January February March April May June July August September October November December".split())]) \
-                or unit.title() in ("January February March April May June July August September October November December".split()):
+        if e.label_ == "DATE" or (e.end < len(doc) and doc[e.end].text.title() in _MONTHS) or unit.title() in _MONTHS:
             item["role"] = "date"
         after_words = doc[num_tok.i + 1: num_tok.i + 4]
         label = e.start > sent.start and doc[e.start - 1].lower_.rstrip(".") in _LABEL_WORDS \

@@ -23,15 +23,14 @@ starts the next story.
 """
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 
 from evidence.enrich.gazetteer import first_names, languages
+from evidence.enrich.nlp_components import CALENDAR_WORDS
 
 TITLES = {"Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Doctor", "Prof", "Professor", "Sir", "Dame", "Lady", "Lord",
           "Rev", "Revd", "Reverend", "Councillor", "Cllr", "Nurse", "Sister", "Father"}
-_CALENDAR = set(calendar.month_name[1:]) | set(calendar.day_name) | {d + "s" for d in calendar.day_name}
 _SPEECH = re.compile(r"^(said|says|explains|explained|recalls|recalled|adds|added|told|tells|laughs|laughed|"
                      r"smiles|admits|admitted|remembers|remembered|agrees|agreed|wrote|writes)$")
 _ENT_LABELS = ("ORG", "PLACE", "APPROACH", "NORP")
@@ -167,7 +166,7 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
         known = first.lower() in firsts or first.split("-")[0].lower() in firsts
         surname = ""
         if j < n and doc[j].text[:1].isupper() and doc[j].is_alpha and (j not in blocked or (known and j in place_words)) \
-                and doc[j].text not in TITLES and doc[j].text not in _CALENDAR and doc[j].lower_ not in common:
+                and doc[j].text not in TITLES and doc[j].text not in CALENDAR_WORDS and doc[j].lower_ not in common:
             surname = doc[j].text
         nxt = doc[j + (1 if surname else 0)] if j + (1 if surname else 0) < n else None
         prev = doc[i - 1] if i > 0 else None
@@ -193,7 +192,7 @@ def names_in(doc, common: set[str], place_names=frozenset(), nouns: frozenset = 
         person_like = known and not tok.is_stop and (
             (bool(surname) and not (after is not None and after.text[:1].isupper() and after.is_alpha))  # not 'Key Performance Indicators'
             or speaker or first.lower() in also_first)
-        bad = (t.lower() in _PRONOUNS or t in _CALENDAR or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
+        bad = (t.lower() in _PRONOUNS or t in CALENDAR_WORDS or ((t in langs or first.lower() in common) and not person_like) or t.upper() == t or inner
                or (first in nouns and not surname)
                or (prev is not None and prev.lower_ in _DETERMINERS)
                or (not surname and prev is not None and prev.lower_ in _PLACE_PREPS - {"from", "to", "of"})

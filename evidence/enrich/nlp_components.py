@@ -50,8 +50,8 @@ def make_paragraph_breaks(nlp: Language, name: str):
             full_stop = full_stop_kind(t)
             if full_stop == "abbreviation":
                 t.is_sent_start = False  # "etc. and", "approx. 30", "No. 10", "Tues. 5th"
-            elif full_stop == "unit":
-                t.is_sent_start = True  # "cost £2.5m. It helped": the tokenizer took "m." for an abbreviation
+            elif full_stop == "ends":
+                t.is_sent_start = True  # "cost £2.5m. It helped" (the tokenizer took "m." for an abbreviation), "lonely... Now"
             starts_line = prev.is_space and "\n" in prev.text
             if starts_line:
                 after_heading = line_start is not None and is_heading_mark(line_start)
@@ -91,7 +91,7 @@ _ELLIPSIS = re.compile(r"\.{2,}|…+")
 def full_stop_kind(t: Any) -> str:
     """What the full stop before token `t` is, on one line: "abbreviation"
     when it closes a word of _ABBREVIATIONS and `t` opens with a small
-    letter or a digit (no new sentence), "unit" when it closes a unit after
+    letter or a digit (no new sentence), "ends" when it closes a unit after
     a number, or is an ellipsis, and `t` opens with a capital (a new
     sentence), else ""."""
     doc, i = t.doc, t.i
@@ -99,7 +99,7 @@ def full_stop_kind(t: Any) -> str:
     if prev is None or not prev.whitespace_ or "\n" in prev.whitespace_ or not t.text[:1].isalnum():
         return ""
     if _ELLIPSIS.fullmatch(prev.text) and t.text[0].isupper():
-        return "unit"  # "I was lonely... Now I have friends": the search's passages are cut there too
+        return "ends"  # "I was lonely... Now I have friends": the search's passages are cut there too
     if prev.text == "." and i >= 2 and not doc[i - 2].whitespace_:
         word, before = doc[i - 2].text, doc[i - 3] if i >= 3 else None
     elif prev.text.endswith(".") and len(prev.text) > 1 and "." not in prev.text[:-1]:
@@ -110,7 +110,7 @@ def full_stop_kind(t: Any) -> str:
         return "abbreviation"
     if (word.lower() in _NUMBER_UNITS and before is not None and not before.whitespace_ and before.like_num
             and t.text[0].isupper()):
-        return "unit"
+        return "ends"
     return ""
 
 
@@ -437,7 +437,8 @@ def _cap(tok) -> bool:
     return (t[:1].isupper() and any(c.isalpha() for c in t)) or t in ("&",)
 
 
-_CALENDAR_WORDS = set(calendar.month_name[1:]) | set(calendar.day_name) | {d + "s" for d in calendar.day_name}
+# month and day names ("Last November", "Mondays"): never part of a name
+CALENDAR_WORDS = frozenset(calendar.month_name[1:]) | frozenset(calendar.day_name) | {d + "s" for d in calendar.day_name}
 
 
 @Language.factory("evidence_organisations", default_config={"label": "ORG", "suffixes": ["Trust", "Council"]})
@@ -479,7 +480,7 @@ def make_organisations(nlp: Language, name: str, label: str, suffixes: list[str]
             start = i
             while start < (last_end or i) and (doc[start].is_stop or doc[start].lower_ in _CONNECTORS or (
                     doc[start].is_sent_start and doc[start].lower_.endswith(("ing", "ly")))
-                    or doc[start].text in _CALENDAR_WORDS):
+                    or doc[start].text in CALENDAR_WORDS):
                 start += 1  # 'The', 'Our', 'Every', 'Extending' open sentences, not names; 'Last November' is when
             while last_end and last_end - 1 > start and not doc[last_end - 1].text[:1].isupper():
                 last_end -= 1  # 'Nidd Valley Homeshare scheme': the name ends at its last capital
