@@ -72,11 +72,14 @@ def rows(path: str | Path) -> dict[str, list]:
         out: dict[str, list] = {}
         for table in record_tables(conn):
             cols = sorted(r[1] for r in conn.execute(f"PRAGMA table_info([{table}])"))
+            # ordered by every column in SQL (a total order up to equal rows),
+            # which costs far less than sorting the rows in Python
             data = [[_value(v) for v in r] for r in conn.execute(
-                f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{table}]")]
+                f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{table}] "
+                f"ORDER BY {', '.join(str(i) for i in range(1, len(cols) + 1))}")]
             if table == "meta" and "key" in cols:
                 data = [r for r in data if r[cols.index("key")] not in VOLATILE_META]
-            out[table] = [cols] + sorted(data, key=lambda r: json.dumps(r, default=str))
+            out[table] = [cols] + data
         out["user_version"] = [conn.execute("PRAGMA user_version").fetchone()[0]]
         return out
     finally:
@@ -87,5 +90,10 @@ def digest(path: str | Path | None) -> str:
     """Canonical SHA-256 of a database's records ('absent' for no file)."""
     if path is None or not Path(path).exists():
         return "absent"
-    blob = json.dumps(rows(path), sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    h = hashlib.sha256()
+    for table, data in sorted(rows(path).items()):
+        h.update(f"\0{table}\0".encode("utf-8"))
+        for row in data:
+            h.update(repr(row).encode("utf-8", "surrogatepass"))
+            h.update(b"\n")
+    return h.hexdigest()
