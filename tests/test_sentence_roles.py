@@ -173,3 +173,21 @@ def test_list_items_are_judged_on_what_they_say_and_headings_are_headlines():
     assert got["- Moira opens her own post again"] == "subject"
     assert got["- She walks with the group every week"] == "subject"
     assert got["- Local Area Coordination works with people of all ages"] == "commentary"
+
+
+def test_a_line_alone_before_a_blank_line_is_a_headline_though_it_names_the_person():
+    """A bold sub-heading or a 'Posted by' line, set apart by blank lines, is
+    a headline even when it names the person: the blank line after it is the
+    sentence's own last token, so 'nothing else on its line' must look
+    inside the sentence as well as after it."""
+    text = ("**Ruth has her Fridays back**\n\nPosted by Callum P, her son\n\n"
+            "Ruth Pryor is 79. She goes to the lunch club again.\n\n**What happened next**\n\n"
+            "She goes on Tuesdays too.")
+    doc = make_docs(load_nlp(ROOT), [text], [["Ruth Pryor", "Callum Pryor"]], roles=[["person supported", "her son"]],
+                    narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["**Ruth has her Fridays back**"] == "headline"
+    assert got["Posted by Callum P, her son"] == "headline"
+    assert got["**What happened next**"] == "headline"
+    assert got["She goes to the lunch club again."] == "subject"
+    assert got["She goes on Tuesdays too."] == "subject"

@@ -977,7 +977,10 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
     words = [t for t in s if t.is_alpha]
     outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
     rest = s.doc.text[s.end_char:]
-    line_alone = rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")  # nothing after it on its line
+    # nothing after it on its line: the line break is after the span or (a
+    # blank line after a paragraph is the span's own last token) inside it
+    tail = s.text[len(s.text.rstrip()):]
+    line_alone = "\n" in tail or rest.strip(" \t") == "" or rest.lstrip(" \t").startswith("\n")
     # a list item ("- Moira opens her own post") often has no full stop but
     # is no heading: it is judged on what it says
     if text.startswith("#") or (text and text[-1] not in ".!?\"”’')…:;,-–—" and len(words) <= 20 and line_alone
