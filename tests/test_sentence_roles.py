@@ -191,3 +191,30 @@ def test_a_line_alone_before_a_blank_line_is_a_headline_though_it_names_the_pers
     assert got["**What happened next**"] == "headline"
     assert got["She goes to the lunch club again."] == "subject"
     assert got["She goes on Tuesdays too."] == "subject"
+
+
+def test_a_letter_quoted_as_a_block_speaks_for_its_writer_not_the_narrator():
+    """A worker's post quoting a card: the card's 'I' is the person who signs
+    it (or whom the lead-in names), not the worker who narrates the post; a
+    block nobody signs is nobody's we know."""
+    signed = ("Hannah Okafor writes: this card came to the office last week and I have permission to share it.\n\n"
+              "> Dear all,\n>\n> After my fall I did not go into the garden at all.\n"
+              "> Now I sit out there every morning.\n>\n> With thanks,\n> Ivy Rendell\n\n"
+              "We were so pleased to read it.")
+    nlp = load_nlp(ROOT)
+    people, roles_ = [["Ivy Rendell", "Hannah Okafor"]], [["person supported", "volunteer coordinator"]]
+    doc = make_docs(nlp, [signed], people, roles=roles_, narrators=["Hannah Okafor"])[0]
+    got = {" ".join(doc.text[s:e].split()): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+
+    def role(words: str) -> str:
+        return next(r for t, r in got.items() if words in t)
+    assert role("did not go into the garden") == "subject"
+    assert role("Now I sit out there every morning.") == "subject"
+    assert role("I have permission to share it") == "worker"
+    assert role("We were so pleased to read it.") != "subject"
+    introduced = ("A note from Ivy arrived on Monday.\n\n> I did not go into the garden at all before you came.\n")
+    doc = make_docs(nlp, [introduced], people, roles=roles_, narrators=["Hannah Okafor"])[0]
+    assert [r for s, e, r in doc._.sentence_roles if "garden" in doc.text[s:e]] == ["subject"]
+    unsigned = "I run the Tuesday group.\n\n> I did not go into the garden at all before you came.\n"
+    doc = make_docs(nlp, [unsigned], people, roles=roles_, narrators=["Hannah Okafor"])[0]
+    assert [r for s, e, r in doc._.sentence_roles if "garden" in doc.text[s:e]] == ["other"]

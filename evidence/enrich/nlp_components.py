@@ -671,11 +671,20 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
             if t.text[:1].isupper() and t.lower_ in parts:
                 person_at[t.i] = parts[t.lower_]
         gender = _genders(doc, person_at, roles, len(names))
+        letters = _block_quotes(doc, person_at, kinds)
+        for lo, hi, _ in letters:  # a letter or card quoted as a block is quoted words
+            in_quote[lo:hi] = [True] * (hi - lo)
         speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)
         if narrator_i is None:
             narrator_i = _guess_narrator(doc, in_quote, person_at, kinds)
         if _relatives(doc, in_quote, person_at, speakers, narrator_i, kinds, gender, roles):
             speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)  # 'Mum said' attributes now
+        for lo, hi, writer in letters:  # its words are its writer's, not the narrator's
+            for t in doc.char_span(lo, hi, alignment_mode="expand") or []:
+                if writer is None:
+                    speakers.pop(t.i, None)
+                else:
+                    speakers[t.i] = writer
         recent: list[int] = []  # people in order of last mention (-1: someone not listed)
         focus = None  # who the previous sentence was first about: a pronoun's first choice
         history: list[list[int]] = []  # the references of each sentence
@@ -952,6 +961,32 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
             for i in range(a, b + 1):
                 out[i] = speaker
         prev_speaker, prev_end = speaker, b
+    return out
+
+
+_BLOCK_QUOTE = re.compile(r"(?m)(?:^[ \t]*>.*(?:\n|$))+")
+
+
+def _block_quotes(doc: Doc, person_at: list, kinds: list[str]) -> list[tuple[int, int, int | None]]:
+    """Markdown block quotes ('> ' lines: a letter, a card, an email quoted
+    whole) as (start, end, writer): the listed person who signs it (named in
+    its last two lines), else the one person named in the paragraph that
+    introduces it ('a card from Winifred:'), else None (someone unknown:
+    not the narrator)."""
+    text, out = doc.text, []
+    for m in _BLOCK_QUOTE.finditer(text):
+        lo, hi = m.start(), m.end()
+        lines = [(a.start(), a.end()) for a in re.finditer(r"[^\n]+", text[lo:hi]) if a.group().strip(" \t>")]
+        if not lines:
+            continue
+        sign_from = lo + lines[-2 if len(lines) > 1 else -1][0]
+        named = [person_at[t.i] for t in doc if sign_from <= t.idx < hi and person_at[t.i] is not None]
+        if not named:
+            para = text.rfind("\n\n", 0, max(0, lo - 2))
+            named = list(dict.fromkeys(person_at[t.i] for t in doc if para < t.idx < lo and person_at[t.i] is not None))
+            named = named if len(named) == 1 else []
+        subjects = [p for p in named if kinds[p] == "subject"]
+        out.append((lo, hi, (subjects or named or [None])[0]))
     return out
 
 
