@@ -218,3 +218,35 @@ def test_a_letter_quoted_as_a_block_speaks_for_its_writer_not_the_narrator():
     unsigned = "I run the Tuesday group.\n\n> I did not go into the garden at all before you came.\n"
     doc = make_docs(nlp, [unsigned], people, roles=roles_, narrators=["Hannah Okafor"])[0]
     assert [r for s, e, r in doc._.sentence_roles if "garden" in doc.text[s:e]] == ["other"]
+
+
+def test_transcripts_and_interviews_give_each_answer_to_its_speaker():
+    """A transcript's speaker labels and an interview's questions decide whose
+    'I' a paragraph holds: the interviewee's answers are theirs (even 'Very
+    quiet.', with no 'I'), the host's turns and an editor's note in italics
+    are not, whoever wrote the post up."""
+    nlp = load_nlp(ROOT)
+    people = [["Nesta Prothero", "Gareth Lunn"]]
+    roles_ = [["person supported", "programme coordinator and podcast host"]]
+    transcript = ("**[00:10] GARETH:** I'm Gareth and I run the project.\n\n"
+                  "**[00:20] NESTA:** I stopped going to chapel after my fall. I missed the singing.\n\n"
+                  "**[00:35] GARETH:** And now?\n\n**[00:40] NESTA:** I go every Sunday.\n")
+    doc = make_docs(nlp, [transcript], people, roles=roles_, narrators=["Gareth Lunn"])[0]
+    got = {" ".join(doc.text[s:e].split()): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["I missed the singing."] == "subject"
+    assert got["**[00:40] NESTA:** I go every Sunday."] == "subject"
+    assert got["**[00:10] GARETH:** I'm Gareth and I run the project."] == "worker"
+    interview = ("*Each month we talk to one of our members. This month it's Nesta Prothero, 84.*\n\n"
+                 "**1. What was life like before you joined, Nesta?**\n\nVery quiet. I sat in the house all day.\n\n"
+                 "**2. And now?**\n\nI go to the lunch club on Tuesdays.\n\n"
+                 "*The lunch club is open to anyone over 65 in the town.*\n")
+    doc = make_docs(nlp, [interview], people, roles=roles_, narrators=["Gareth Lunn"])[0]
+    got = {" ".join(doc.text[s:e].split()): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["Very quiet."] == "subject"
+    assert got["I sat in the house all day."] == "subject"
+    assert got["I go to the lunch club on Tuesdays."] == "subject"
+    assert got["*The lunch club is open to anyone over 65 in the town.*"] != "subject"
+    plain = "I run the Tuesday group. Nesta Prothero came along in May. I was glad."
+    doc = make_docs(nlp, [plain], people, roles=roles_, narrators=["Gareth Lunn"])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    assert got["I run the Tuesday group."] == "worker"  # no transcript: the narrator's 'I' as before

@@ -7,6 +7,7 @@ downloaded. Loading the pipeline is evidence/enrich/nlp.py.
 """
 from __future__ import annotations
 
+import bisect
 import calendar
 import importlib.util
 import re
@@ -45,31 +46,37 @@ def make_paragraph_breaks(nlp: Language, name: str):
 
     def paragraph_breaks(doc: Doc) -> Doc:
         line_start = doc[0] if len(doc) else None  # the first token of the current line
+        # decisions go into an array set once at the end: setting a token's
+        # sentence start checks the whole document each time (quadratic)
+        raw = doc.to_array("SENT_START")  # uint64, -1 stored wrapped
+        starts = raw.view("int64")
         for t in doc[1:]:
             prev = doc[t.i - 1]
             full_stop = full_stop_kind(t)
             if full_stop == "abbreviation":
-                t.is_sent_start = False  # "etc. and", "approx. 30", "No. 10", "Tues. 5th"
+                starts[t.i] = -1  # "etc. and", "approx. 30", "No. 10", "Tues. 5th"
             elif full_stop == "ends":
-                t.is_sent_start = True  # "cost £2.5m. It helped" (the tokenizer took "m." for an abbreviation), "lonely... Now"
+                starts[t.i] = 1  # "cost £2.5m. It helped" (the tokenizer took "m." for an abbreviation), "lonely... Now"
             starts_line = prev.is_space and "\n" in prev.text
             if starts_line:
                 after_heading = line_start is not None and is_heading_mark(line_start)
                 line_start = t
                 if after_heading or is_heading_mark(t) or is_list_marker(t):
-                    t.is_sent_start = True  # a list item, a Markdown heading, or the line after one
+                    starts[t.i] = 1  # a list item, a Markdown heading, or the line after one
                     if t.text.isdigit():  # "1" "." "first": the item's words stay with its number
                         for nxt in doc[t.i + 1:t.i + 3]:
-                            nxt.is_sent_start = False
+                            starts[nxt.i] = -1
                     continue
             if (prev.is_space and prev.text.count("\n") >= 2) or prev.whitespace_ and "\n\n" in prev.text_with_ws:
-                t.is_sent_start = True
+                starts[t.i] = 1
             elif (t.text in _OPENING_QUOTES and t.i + 1 < len(doc) and not t.whitespace_ and prev.whitespace_
                   and not doc[t.i + 1].is_space
                   and (prev.text[-1:] in _SENTENCE_END  # 'He rang. "Hello'
                        or (prev.text in _QUOTES and t.i >= 2 and doc[t.i - 2].text[-1:] in _SENTENCE_END))):  # '"Go." "Now
-                t.is_sent_start = True  # opens a quote after a full stop: starts the next sentence
-                doc[t.i + 1].is_sent_start = False
+                starts[t.i] = 1  # opens a quote after a full stop: starts the next sentence
+                starts[t.i + 1] = -1
+        if len(doc):
+            doc.from_array("SENT_START", raw)
         return doc
 
     return paragraph_breaks
@@ -210,7 +217,8 @@ def make_people(nlp: Language, name: str, label: str):
                 span = doc.char_span(m.start(), m.end(), label=label, kb_id=n.strip(), alignment_mode="expand")
                 if span is not None:
                     spans.append(span)
-        doc.ents = filter_spans(list(doc.ents) + [s for s in spans if not _overlaps(s, doc.ents)])
+        current = list(doc.ents)  # doc.ents walks every token at each call: read it once
+        doc.ents = filter_spans(current + [s for s in spans if not _overlaps(s, current)])
         return doc
 
     return people
@@ -348,20 +356,21 @@ def make_quantities(nlp: Language, name: str, label: str, max_unit_words: int, y
             found.append(span)
             i = j
         keep = []
+        current = list(doc.ents)  # read once: doc.ents walks every token at each call
         for s in found:
-            inside = [e for e in doc.ents if s.start < e.end and e.start < s.end]
+            inside = [e for e in current if s.start < e.end and e.start < s.end]
             if inside and all(e.start > _value_end(s) for e in inside):
                 # '120 Compassionate Neighbours': the number stands, the approach keeps its name
                 cut = Span(doc, s.start, min(e.start for e in inside), label=s.label_)
                 cut._.quantity = s._.quantity
                 s = cut
-            if not _overlaps(s, doc.ents):
+            if not _overlaps(s, current):
                 keep.append(s)
-        doc.ents = filter_spans(list(doc.ents) + keep)
-        for s in keep:  # filter_spans makes new Span objects: carry the values over
-            for e in doc.ents:
-                if e.start == s.start and e.end == s.end:
-                    e._.quantity = s._.quantity
+        doc.ents = filter_spans(current + keep)
+        values = {(s.start, s.end): s._.quantity for s in keep}
+        for e in doc.ents:  # filter_spans makes new Span objects: carry the values over
+            if (e.start, e.end) in values:
+                e._.quantity = values[(e.start, e.end)]
         return doc
 
     return quantities
@@ -403,12 +412,13 @@ def make_trained_ner(nlp: Language, name: str, model: str, label_map: dict[str, 
         if other is None:
             return doc
         spans = []
+        current = list(doc.ents)
         for e in other(doc.text).ents:
             if e.label_ in label_map:
                 span = doc.char_span(e.start_char, e.end_char, label=label_map[e.label_], alignment_mode="contract")
-                if span is not None and len(span) and not _overlaps(span, doc.ents):
+                if span is not None and len(span) and not _overlaps(span, current):
                     spans.append(span)
-        doc.ents = filter_spans(list(doc.ents) + spans)
+        doc.ents = filter_spans(current + spans)
         return doc
 
     return trained_ner
@@ -576,9 +586,10 @@ def make_places(nlp: Language, name: str, label: str, gazetteer: str | None, str
                     i += len(words) - 1
                     break
             i += 1
-        keep = [s for s in spans if not _overlaps(s, doc.ents)]
+        current = list(doc.ents)
+        keep = [s for s in spans if not _overlaps(s, current)]
         if keep:
-            doc.ents = filter_spans(list(doc.ents) + keep)
+            doc.ents = filter_spans(current + keep)
         return doc
 
     return places_component
@@ -664,7 +675,8 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         narrator = doc.user_data.get("narrator") or ""
         narrator_i = next((i for i, n in enumerate(names) if narrator and (
             n.strip().lower() == narrator.strip().lower() or narrator.strip().lower() in n.lower())), None)
-        in_quote = _quote_mask(doc.text)
+        doc_text = doc.text  # a Doc builds its text from the tokens at every call
+        in_quote = _quote_mask(doc_text)
         # people mentioned, token by token, for pronouns and quote speakers
         person_at = [None] * len(doc)
         for t in doc:
@@ -685,6 +697,10 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                     speakers.pop(t.i, None)
                 else:
                     speakers[t.i] = writer
+        turn_of = _turns(doc, person_at, kinds)  # transcripts and interviews: who speaks each paragraph
+        # entities once for the document (a span's .ents walks the whole doc: quadratic in a long text)
+        ents = [(e.start, e.label_) for e in doc.ents]
+        ent_starts = [e[0] for e in ents]
         recent: list[int] = []  # people in order of last mention (-1: someone not listed)
         focus = None  # who the previous sentence was first about: a pronoun's first choice
         history: list[list[int]] = []  # the references of each sentence
@@ -727,7 +743,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                     if ref != -1:
                         about[kinds[ref]] = True
                 elif low in _FIRST_SINGULAR:
-                    speaker = speakers.get(t.i) if quoted else narrator_i
+                    speaker = speakers.get(t.i) if quoted else turn_of.get(t.i, narrator_i)
                     if speaker is not None:
                         if kinds[speaker] == "subject":
                             first_subject = True
@@ -740,11 +756,18 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                 who = next(iter(said_by))
                 if who is not None and kinds[who] == "subject":
                     first_subject = True
+            # or said in their turn of an interview or a transcript
+            who = turn_of.get(s.start)
+            if who is not None and kinds[who] == "subject":
+                first_subject = True
             if here:
                 focus = here[0]
             history.append(here)
+            lo_e, hi_e = bisect.bisect_left(ent_starts, s.start), bisect.bisect_left(ent_starts, s.end)
+            names_org = any(label in ("APPROACH", "ORG") for _, label in ents[lo_e:hi_e])
             out.append((s.start_char, s.end_char, _role(s, about["subject"] or first_subject, about["worker"],
-                                                        in_quote, verbs, general, max_attribution_words)))
+                                                        in_quote, verbs, general, max_attribution_words, names_org,
+                                                        doc_text)))
 
         doc._.sentence_roles = out
         return doc
@@ -914,6 +937,7 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     """token index (inside a quote) -> the person who says it: the person or
     pronoun next to an attribution verb just after or before the quote; a
     quote with no attribution continues the previous one in its paragraph."""
+    text = doc.text  # built from the tokens at every call: once
     runs, cur = [], None  # [(first token, last token)]
     for t in doc:
         q = in_quote[t.idx] if t.idx < len(in_quote) else False
@@ -939,9 +963,9 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     prev_speaker, prev_end = None, -1
     for a, b in runs:
         speaker = None
-        para = doc.text.rfind("\n\n", 0, doc[a].idx)  # a quote's speaker is named in its paragraph
-        para_end = doc.text.find("\n\n", doc[b].idx)
-        para_end = len(doc.text) if para_end < 0 else para_end
+        para = text.rfind("\n\n", 0, doc[a].idx)  # a quote's speaker is named in its paragraph
+        para_end = text.find("\n\n", doc[b].idx)
+        para_end = len(text) if para_end < 0 else para_end
         for lo, hi in ((b + 1, min(len(doc), b + 9)), (max(0, a - 9), a), (max(0, a - 30), a)):
             window = [doc[i] for i in range(lo, hi) if not (in_quote[doc[i].idx] if doc[i].idx < len(in_quote) else False)
                       and para < doc[i].idx < para_end]
@@ -955,12 +979,101 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
                         break
                 if speaker is not None:
                     break
-        if speaker is None and prev_speaker is not None and "\n\n" not in doc.text[doc[prev_end].idx:doc[a].idx]:
+        if speaker is None and prev_speaker is not None and "\n\n" not in text[doc[prev_end].idx:doc[a].idx]:
             speaker = prev_speaker
         if speaker is not None:
             for i in range(a, b + 1):
                 out[i] = speaker
         prev_speaker, prev_end = speaker, b
+    return out
+
+
+def _tokens_in(doc: Doc, starts: list[int], lo: int, hi: int) -> range:
+    """The indices of the tokens that start in [lo, hi) (`starts`: every
+    token's character offset, in order), found by bisection."""
+    return range(bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi))
+
+
+# a transcript's speaker label at the start of a paragraph: '**[00:41] GLENYS:**',
+# 'Dave:', 'Q:', '(01:02) Mrs Ahmed:'
+_SPEAKER_LABEL = re.compile(
+    r"[ \t]*(?:[*_]{1,2})?[ \t]*(?:[\[(]?\d{1,2}:\d{2}(?::\d{2})?[\])]?[ \t]*)?(?:[*_]{1,2})?[ \t]*"
+    r"(?P<label>[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*){0,2})[ \t]*(?:[*_]{1,2})?[ \t]*:(?:[*_]{1,2})?[ \t]+(?=\S)")
+_ASKER_LABELS = {"q", "question", "interviewer", "presenter", "host"}
+_ANSWER_LABELS = {"a", "answer"}
+
+
+def _turns(doc: Doc, person_at: list, kinds: list[str]) -> dict[int, int | None]:
+    """Who speaks each paragraph of a transcript or an interview, as token
+    index -> person (None: someone not listed, e.g. a presenter). A
+    paragraph that opens with a speaker label ('GLENYS:', '[00:41] Dave:') is
+    that person's; 'Q:' / 'A:' and a question set apart (a short paragraph
+    ending in '?', bold or numbered) make the paragraphs after it, up to the
+    next question or heading, the interviewee's: the listed person the
+    question addresses ('..., Hamid?'), else the one named before the first
+    question, else the first person the story is about. First-person words
+    there are the speaker's, not the narrator's. Empty for other texts."""
+    text = doc.text
+    paras = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text)]
+    if len(paras) < 2:
+        return {}
+    starts = [t.idx for t in doc]
+    by_word: dict[str, int] = {}  # a listed person's name as the text writes it
+    for t in doc:
+        if person_at[t.i] is not None:
+            by_word.setdefault(t.lower_, person_at[t.i])
+
+    def named(lo: int, hi: int) -> list[int]:
+        return list(dict.fromkeys(person_at[i] for i in _tokens_in(doc, starts, lo, hi) if person_at[i] is not None))
+
+    def person_of(label: str) -> int | None:
+        return next((by_word[w.lower()] for w in re.findall(r"[\w'’-]+", label) if w.lower() in by_word), None)
+
+    labelled = {i: _SPEAKER_LABEL.match(text, lo, hi) for i, (lo, hi) in enumerate(paras)}
+    labelled = {i: m for i, m in labelled.items() if m}
+    questions = set()
+    for i, (lo, hi) in enumerate(paras):
+        body = text[lo:hi].strip()
+        m = labelled.get(i)
+        if m and m.group("label").lower() in _ASKER_LABELS:
+            questions.add(i)
+            continue
+        plain = re.sub(r"^(?:\d{1,2}[.)]|Q\d*[.:)]?)[ \t]+", "", body.strip("*_ \t"))
+        set_apart = body.startswith(("**", "__")) or re.match(r"(?:\d{1,2}[.)]|Q\d*[.:)]?)[ \t]", body) is not None
+        if set_apart and plain.rstrip("*_ \t").endswith("?") and len(plain.split()) <= 30:
+            questions.add(i)
+    real_labels = [i for i, m in labelled.items() if m.group("label").lower() not in _ASKER_LABELS | _ANSWER_LABELS]
+    if len(questions) < 2 and len(real_labels) < 2:
+        return {}
+    first_q = min(questions) if questions else None
+    before_first = named(0, paras[first_q][0]) if first_q is not None else []
+    subjects = [p for p in range(len(kinds)) if kinds[p] == "subject"]
+    interviewee = (before_first or subjects or [None])[0]
+    out: dict[int, int | None] = {}
+    answering = False
+    for i, (lo, hi) in enumerate(paras):
+        m = labelled.get(i)
+        body = text[lo:hi].lstrip()
+        # a heading, a rule or an editor's note in italics ends the interview
+        if body.startswith("#") or re.fullmatch(r"[-*_ \t]{3,}", body) or (
+                body[:1] in "*_" and body[1:2] not in "*_" and body.rstrip().endswith(body[0])):
+            answering = False
+            continue
+        if i in questions:
+            addressed = [p for p in named(lo, hi) if re.search(r",[ \t]*[\w'’ -]*\?", text[lo:hi])]
+            if addressed:
+                interviewee = addressed[-1]
+            answering = True
+            who = None
+        elif m and m.group("label").lower() not in _ANSWER_LABELS:
+            who = person_of(m.group("label"))
+            answering = False
+        elif answering or (m and m.group("label").lower() in _ANSWER_LABELS):
+            who = interviewee
+        else:
+            continue
+        for i in _tokens_in(doc, starts, lo, hi):
+            out[i] = who
     return out
 
 
@@ -974,16 +1087,18 @@ def _block_quotes(doc: Doc, person_at: list, kinds: list[str]) -> list[tuple[int
     introduces it ('a card from Winifred:'), else None (someone unknown:
     not the narrator)."""
     text, out = doc.text, []
+    starts = [t.idx for t in doc] if ">" in text else []
     for m in _BLOCK_QUOTE.finditer(text):
         lo, hi = m.start(), m.end()
         lines = [(a.start(), a.end()) for a in re.finditer(r"[^\n]+", text[lo:hi]) if a.group().strip(" \t>")]
         if not lines:
             continue
         sign_from = lo + lines[-2 if len(lines) > 1 else -1][0]
-        named = [person_at[t.i] for t in doc if sign_from <= t.idx < hi and person_at[t.i] is not None]
+        named = [person_at[i] for i in _tokens_in(doc, starts, sign_from, hi) if person_at[i] is not None]
         if not named:
             para = text.rfind("\n\n", 0, max(0, lo - 2))
-            named = list(dict.fromkeys(person_at[t.i] for t in doc if para < t.idx < lo and person_at[t.i] is not None))
+            named = list(dict.fromkeys(person_at[i] for i in _tokens_in(doc, starts, para + 1, lo)
+                                       if person_at[i] is not None))
             named = named if len(named) == 1 else []
         subjects = [p for p in named if kinds[p] == "subject"]
         out.append((lo, hi, (subjects or named or [None])[0]))
@@ -1007,11 +1122,11 @@ def _guess_narrator(doc: Doc, in_quote: list[bool], person_at: list, kinds: list
 
 
 def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool], verbs: set, general: set,
-          max_attribution_words: int) -> str:
+          max_attribution_words: int, names_org: bool, doc_text: str) -> str:
     text = s.text.strip()
     words = [t for t in s if t.is_alpha]
     outside = [t for t in words if not (in_quote[t.idx] if t.idx < len(in_quote) else False)]
-    rest = s.doc.text[s.end_char:]
+    rest = doc_text[s.end_char:]
     # nothing after it on its line: the line break is after the span or (a
     # blank line after a paragraph is the span's own last token) inside it
     tail = s.text[len(s.text.rstrip()):]
@@ -1027,6 +1142,6 @@ def _role(s: Span, about_subject: bool, about_worker: bool, in_quote: list[bool]
         return "attribution"
     if about_worker:
         return "worker"
-    if any(t.lower_ in general for t in words) or any(e.label_ in ("APPROACH", "ORG") for e in s.ents):
+    if any(t.lower_ in general for t in words) or names_org:
         return "commentary"
     return "other"
