@@ -250,3 +250,22 @@ def test_transcripts_and_interviews_give_each_answer_to_its_speaker():
     doc = make_docs(nlp, [plain], people, roles=roles_, narrators=["Gareth Lunn"])[0]
     got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
     assert got["I run the Tuesday group."] == "worker"  # no transcript: the narrator's 'I' as before
+
+
+def test_people_listed_by_an_initial_are_found_by_it():
+    """Anonymised case studies name people by an initial: 'Mr W' is the title
+    and the letter, 'J' the capital standing alone; 'A' and 'I' are words."""
+    nlp = load_nlp(ROOT)
+    text = ("Mr. W is 78 and lives alone. He fell in March. Mr W declined a care home.\n\n"
+            "J is 24. The rota ended at ten. J now goes to gigs twice a month.\n\n"
+            "A new scheme started in the town.")
+    doc = make_docs(nlp, [text], [["Mr W", "J", "A"]], roles=[["person supported", "person supported", "tenant"]],
+                    narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["Mr. W is 78 and lives alone."] == "subject"
+    assert got["He fell in March."] == "subject"
+    assert got["Mr W declined a care home."] == "subject"
+    assert got["J is 24."] == "subject"
+    assert got["J now goes to gigs twice a month."] == "subject"
+    assert got["The rota ended at ten."] != "subject"
+    assert got["A new scheme started in the town."] != "subject"  # the article, not a person listed as 'A'

@@ -98,8 +98,8 @@ def test_commentary_about_the_scheme_is_not_james_dignity(real_build: Path):
 # measured with tests/benchmarks/bench_story_tagging.py on 2026-11-30 (60
 # held-out stories, 1,494 sentences; one story of 60 moves a story figure by
 # about 0.01)
-HELD_OUT_FLOOR = {"sentence_micro_f1": 0.533, "sentence_macro_f1": 0.531, "story_precision": 0.850,
-                  "story_recall": 0.876, "story_f1": 0.863, "right_sentence": 0.764}
+HELD_OUT_FLOOR = {"sentence_micro_f1": 0.533, "sentence_macro_f1": 0.530, "story_precision": 0.848,
+                  "story_recall": 0.867, "story_f1": 0.857, "right_sentence": 0.783}
 HELD_OUT_MARGIN = 0.01
 
 

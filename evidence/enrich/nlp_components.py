@@ -682,6 +682,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         for t in doc:
             if t.text[:1].isupper() and t.lower_ in parts:
                 person_at[t.i] = parts[t.lower_]
+        _mark_initials(doc, names, person_at)
         gender = _genders(doc, person_at, roles, len(names))
         letters = _block_quotes(doc, person_at, kinds)
         for lo, hi, _ in letters:  # a letter or card quoted as a block is quoted words
@@ -986,6 +987,41 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
                 out[i] = speaker
         prev_speaker, prev_end = speaker, b
     return out
+
+
+_INITIAL_NAME = re.compile(r"^(?:(?P<title>mr|mrs|ms|miss|mx|dr)\.?\s+)?(?P<initial>[A-Z])\.?$", re.IGNORECASE)
+
+
+def _mark_initials(doc: Doc, names: list[str], person_at: list) -> None:
+    """People listed by an initial, as anonymised case studies write them:
+    'Mr W' is the title followed by W ('Mr W.', 'Mr. W'), 'J' the capital J
+    standing alone (never 'A' or 'I', which are words)."""
+    titled: dict[tuple[str, str], int] = {}
+    bare: dict[str, int] = {}
+    for i, n in enumerate(names):
+        m = _INITIAL_NAME.match(n.strip())
+        if not m or m.group("initial").upper() in ("A", "I"):
+            continue
+        letter = m.group("initial").upper()
+        if m.group("title"):
+            titled.setdefault((m.group("title").lower(), letter), i)
+        else:
+            bare.setdefault(letter, i)
+    if not titled and not bare:
+        return
+    for t in doc:
+        text = t.text.rstrip(".")
+        if len(text) != 1 or not text.isupper():
+            continue
+        if text in bare and person_at[t.i] is None:
+            person_at[t.i] = bare[text]
+        if t.i > 0:
+            prev = doc[t.i - 1]
+            title = prev.lower_.rstrip(".")
+            if prev.text == "." and t.i > 1:  # 'Mr. W' tokenised as 'Mr', '.', 'W'
+                title = doc[t.i - 2].lower_
+            if (title, text) in titled:
+                person_at[t.i] = titled[(title, text)]
 
 
 def _tokens_in(doc: Doc, starts: list[int], lo: int, hi: int) -> range:
