@@ -269,3 +269,25 @@ def test_people_listed_by_an_initial_are_found_by_it():
     assert got["J now goes to gigs twice a month."] == "subject"
     assert got["The rota ended at ten."] != "subject"
     assert got["A new scheme started in the town."] != "subject"  # the article, not a person listed as 'A'
+
+
+def test_a_person_the_story_never_names_is_found_by_description_and_pronoun():
+    """A story that keeps someone anonymous calls them 'the gentleman' or
+    only 'she': the description, and a pronoun before anyone else is named,
+    are theirs, not the volunteer's whom the story does name."""
+    nlp = load_nlp(ROOT)
+    text = ("I was matched with the gentleman in April. He did not answer the door at first.\n\n"
+            "The flat was cold. By June the gentleman had the heating on.")
+    doc = make_docs(nlp, [text], [["the gentleman", "Rosa Kell"]],
+                    roles=[["person supported", "volunteer"]], narrators=["Rosa Kell"])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["He did not answer the door at first."] == "subject"
+    assert got["By June the gentleman had the heating on."] == "subject"
+    unnamed = ("This month we hear from one of our members, who asked us to leave her name out.\n\n"
+               "She joined two winters ago, after her sight went. Hamza rings her every Wednesday.\n\n"
+               "She has not missed a Monday social since.")
+    doc = make_docs(nlp, [unnamed], [["Edith Marr", "Hamza Ali"]],
+                    roles=[["person supported", "volunteer phone friend"]], narrators=[""])[0]
+    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    assert got["She joined two winters ago, after her sight went."] == "subject"
+    assert got["She has not missed a Monday social since."] == "subject"

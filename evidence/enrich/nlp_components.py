@@ -683,6 +683,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
             if t.text[:1].isupper() and t.lower_ in parts:
                 person_at[t.i] = parts[t.lower_]
         _mark_initials(doc, names, person_at)
+        _mark_descriptions(doc, names, person_at)
         gender = _genders(doc, person_at, roles, len(names))
         letters = _block_quotes(doc, person_at, kinds)
         for lo, hi, _ in letters:  # a letter or card quoted as a block is quoted words
@@ -702,7 +703,12 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         # entities once for the document (a span's .ents walks the whole doc: quadratic in a long text)
         ents = [(e.start, e.label_) for e in doc.ents]
         ent_starts = [e[0] for e in ents]
-        recent: list[int] = []  # people in order of last mention (-1: someone not listed)
+        # people in order of last mention (-1: someone not listed); a person the
+        # story is about whom it never names ('our member', 'she' throughout)
+        # is in mind from the start, so its pronouns are theirs
+        named_somewhere = set(p for p in person_at if p is not None)
+        recent: list[int] = [i for i in range(min(len(names), len(kinds), len(gender)))
+                             if kinds[i] == "subject" and i not in named_somewhere][:1]
         focus = None  # who the previous sentence was first about: a pronoun's first choice
         history: list[list[int]] = []  # the references of each sentence
         out = []
@@ -1022,6 +1028,24 @@ def _mark_initials(doc: Doc, names: list[str], person_at: list) -> None:
                 title = doc[t.i - 2].lower_
             if (title, text) in titled:
                 person_at[t.i] = titled[(title, text)]
+
+
+def _mark_descriptions(doc: Doc, names: list[str], person_at: list) -> None:
+    """People listed by a description instead of a name ('the gentleman',
+    'our member'), as a story that keeps them anonymous writes them: each
+    place the text uses the description (any case) is theirs."""
+    text = None
+    for i, n in enumerate(names):
+        words = n.strip().split()
+        if not words or len(words) > 4 or _INITIAL_NAME.match(n.strip()):
+            continue
+        if any(w[:1].isupper() and len(w) >= 3 and w.lower() not in _TITLES for w in words):
+            continue  # a name: found by its parts
+        text = doc.text if text is None else text
+        for m in re.finditer(rf"(?<!\w){re.escape(' '.join(words))}(?!\w)", text, re.IGNORECASE):
+            span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+            if span is not None and len(span) and person_at[span[-1].i] is None:
+                person_at[span[-1].i] = i
 
 
 def _tokens_in(doc: Doc, starts: list[int], lo: int, hi: int) -> range:
