@@ -32,6 +32,12 @@ def roles():
     return {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
 
 
+def roles_in(text: str, people: list[str], roles: list[str], narrator: str = "") -> dict[str, str]:
+    """Each sentence of TEXT (stripped) -> its role, with these people listed."""
+    doc = make_docs(load_nlp(ROOT), [text], [people], roles=[roles], narrators=[narrator])[0]
+    return {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+
+
 def role_of(roles: dict, start: str) -> str:
     hits = [r for text, r in roles.items() if text.startswith(start)]
     assert len(hits) == 1, (start, roles)
@@ -183,9 +189,7 @@ def test_a_line_alone_before_a_blank_line_is_a_headline_though_it_names_the_pers
     text = ("**Ruth has her Fridays back**\n\nPosted by Callum P, her son\n\n"
             "Ruth Pryor is 79. She goes to the lunch club again.\n\n**What happened next**\n\n"
             "She goes on Tuesdays too.")
-    doc = make_docs(load_nlp(ROOT), [text], [["Ruth Pryor", "Callum Pryor"]], roles=[["person supported", "her son"]],
-                    narrators=[""])[0]
-    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(text, ["Ruth Pryor", "Callum Pryor"], ["person supported", "her son"])
     assert got["**Ruth has her Fridays back**"] == "headline"
     assert got["Posted by Callum P, her son"] == "headline"
     assert got["**What happened next**"] == "headline"
@@ -225,14 +229,12 @@ def test_transcripts_and_interviews_give_each_answer_to_its_speaker():
     'I' a paragraph holds: the interviewee's answers are theirs (even 'Very
     quiet.', with no 'I'), the host's turns and an editor's note in italics
     are not, whoever wrote the post up."""
-    nlp = load_nlp(ROOT)
-    people = [["Nesta Prothero", "Gareth Lunn"]]
-    roles_ = [["person supported", "programme coordinator and podcast host"]]
+    people = ["Nesta Prothero", "Gareth Lunn"]
+    roles_ = ["person supported", "programme coordinator and podcast host"]
     transcript = ("**[00:10] GARETH:** I'm Gareth and I run the project.\n\n"
                   "**[00:20] NESTA:** I stopped going to chapel after my fall. I missed the singing.\n\n"
                   "**[00:35] GARETH:** And now?\n\n**[00:40] NESTA:** I go every Sunday.\n")
-    doc = make_docs(nlp, [transcript], people, roles=roles_, narrators=["Gareth Lunn"])[0]
-    got = {" ".join(doc.text[s:e].split()): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(transcript, people, roles_, "Gareth Lunn")
     assert got["I missed the singing."] == "subject"
     assert got["**[00:40] NESTA:** I go every Sunday."] == "subject"
     assert got["**[00:10] GARETH:** I'm Gareth and I run the project."] == "worker"
@@ -240,28 +242,22 @@ def test_transcripts_and_interviews_give_each_answer_to_its_speaker():
                  "**1. What was life like before you joined, Nesta?**\n\nVery quiet. I sat in the house all day.\n\n"
                  "**2. And now?**\n\nI go to the lunch club on Tuesdays.\n\n"
                  "*The lunch club is open to anyone over 65 in the town.*\n")
-    doc = make_docs(nlp, [interview], people, roles=roles_, narrators=["Gareth Lunn"])[0]
-    got = {" ".join(doc.text[s:e].split()): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(interview, people, roles_, "Gareth Lunn")
     assert got["Very quiet."] == "subject"
     assert got["I sat in the house all day."] == "subject"
     assert got["I go to the lunch club on Tuesdays."] == "subject"
     assert got["*The lunch club is open to anyone over 65 in the town.*"] != "subject"
-    plain = "I run the Tuesday group. Nesta Prothero came along in May. I was glad."
-    doc = make_docs(nlp, [plain], people, roles=roles_, narrators=["Gareth Lunn"])[0]
-    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles}
+    got = roles_in("I run the Tuesday group. Nesta Prothero came along in May. I was glad.", people, roles_, "Gareth Lunn")
     assert got["I run the Tuesday group."] == "worker"  # no transcript: the narrator's 'I' as before
 
 
 def test_people_listed_by_an_initial_are_found_by_it():
     """Anonymised case studies name people by an initial: 'Mr W' is the title
     and the letter, 'J' the capital standing alone; 'A' and 'I' are words."""
-    nlp = load_nlp(ROOT)
     text = ("Mr. W is 78 and lives alone. He fell in March. Mr W declined a care home.\n\n"
             "J is 24. The rota ended at ten. J now goes to gigs twice a month.\n\n"
             "A new scheme started in the town.")
-    doc = make_docs(nlp, [text], [["Mr W", "J", "A"]], roles=[["person supported", "person supported", "tenant"]],
-                    narrators=[""])[0]
-    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(text, ["Mr W", "J", "A"], ["person supported", "person supported", "tenant"])
     assert got["Mr. W is 78 and lives alone."] == "subject"
     assert got["He fell in March."] == "subject"
     assert got["Mr W declined a care home."] == "subject"
@@ -275,19 +271,14 @@ def test_a_person_the_story_never_names_is_found_by_description_and_pronoun():
     """A story that keeps someone anonymous calls them 'the gentleman' or
     only 'she': the description, and a pronoun before anyone else is named,
     are theirs, not the volunteer's whom the story does name."""
-    nlp = load_nlp(ROOT)
     text = ("I was matched with the gentleman in April. He did not answer the door at first.\n\n"
             "The flat was cold. By June the gentleman had the heating on.")
-    doc = make_docs(nlp, [text], [["the gentleman", "Rosa Kell"]],
-                    roles=[["person supported", "volunteer"]], narrators=["Rosa Kell"])[0]
-    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(text, ["the gentleman", "Rosa Kell"], ["person supported", "volunteer"], "Rosa Kell")
     assert got["He did not answer the door at first."] == "subject"
     assert got["By June the gentleman had the heating on."] == "subject"
     unnamed = ("This month we hear from one of our members, who asked us to leave her name out.\n\n"
                "She joined two winters ago, after her sight went. Hamza rings her every Wednesday.\n\n"
                "She has not missed a Monday social since.")
-    doc = make_docs(nlp, [unnamed], [["Edith Marr", "Hamza Ali"]],
-                    roles=[["person supported", "volunteer phone friend"]], narrators=[""])[0]
-    got = {doc.text[s:e].strip(): r for s, e, r in doc._.sentence_roles if doc.text[s:e].strip()}
+    got = roles_in(unnamed, ["Edith Marr", "Hamza Ali"], ["person supported", "volunteer phone friend"])
     assert got["She joined two winters ago, after her sight went."] == "subject"
     assert got["She has not missed a Monday social since."] == "subject"
