@@ -262,7 +262,7 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
 # builds several evidence bases with the same training data (the curator's
 # workbench, a test run) fits once; the working database keeps them too
 _FITTED: dict[str, bytes] = {}
-_FITTED_KEEP = 2
+_FITTED_KEEP = 8  # a classifier is about 1 MB
 _FITTED_LOCK = threading.Lock()
 
 
