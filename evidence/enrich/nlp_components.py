@@ -676,6 +676,7 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
         narrator_i = next((i for i, n in enumerate(names) if narrator and (
             n.strip().lower() == narrator.strip().lower() or narrator.strip().lower() in n.lower())), None)
         doc_text = doc.text  # a Doc builds its text from the tokens at every call
+        starts = [t.idx for t in doc]  # each token's character offset, for bisection
         in_quote = _quote_mask(doc_text)
         # people mentioned, token by token, for pronouns and quote speakers
         person_at = [None] * len(doc)
@@ -683,9 +684,9 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
             if t.text[:1].isupper() and t.lower_ in parts:
                 person_at[t.i] = parts[t.lower_]
         _mark_initials(doc, names, person_at)
-        _mark_descriptions(doc, names, person_at)
+        _mark_descriptions(doc, doc_text, names, person_at)
         gender = _genders(doc, person_at, roles, len(names))
-        letters = _block_quotes(doc, person_at, kinds)
+        letters = _block_quotes(doc, doc_text, starts, person_at, kinds)
         for lo, hi, _ in letters:  # a letter or card quoted as a block is quoted words
             in_quote[lo:hi] = [True] * (hi - lo)
         speakers = _quote_speakers(doc, in_quote, person_at, verbs, gender)
@@ -699,14 +700,14 @@ def make_sentence_roles(nlp: Language, name: str, subject_roles: list[str], work
                     speakers.pop(t.i, None)
                 else:
                     speakers[t.i] = writer
-        turn_of = _turns(doc, person_at, kinds)  # transcripts and interviews: who speaks each paragraph
+        turn_of = _turns(doc, doc_text, starts, person_at, kinds)  # transcripts and interviews: who speaks each paragraph
         # entities once for the document (a span's .ents walks the whole doc: quadratic in a long text)
         ents = [(e.start, e.label_) for e in doc.ents]
         ent_starts = [e[0] for e in ents]
         # people in order of last mention (-1: someone not listed); a person the
         # story is about whom it never names ('our member', 'she' throughout)
         # is in mind from the start, so its pronouns are theirs
-        named_somewhere = set(p for p in person_at if p is not None)
+        named_somewhere = {p for p in person_at if p is not None}
         recent: list[int] = [i for i in range(min(len(names), len(kinds), len(gender)))
                              if kinds[i] == "subject" and i not in named_somewhere][:1]
         focus = None  # who the previous sentence was first about: a pronoun's first choice
@@ -995,7 +996,7 @@ def _quote_speakers(doc: Doc, in_quote: list[bool], person_at: list, verbs: set,
     return out
 
 
-_INITIAL_NAME = re.compile(r"^(?:(?P<title>mr|mrs|ms|miss|mx|dr)\.?\s+)?(?P<initial>[A-Z])\.?$", re.IGNORECASE)
+_INITIAL_NAME = re.compile(rf"^(?:(?P<title>{'|'.join(sorted(_TITLES))})\.?\s+)?(?P<initial>[A-Z])\.?$", re.IGNORECASE)
 
 
 def _mark_initials(doc: Doc, names: list[str], person_at: list) -> None:
@@ -1030,18 +1031,16 @@ def _mark_initials(doc: Doc, names: list[str], person_at: list) -> None:
                 person_at[t.i] = titled[(title, text)]
 
 
-def _mark_descriptions(doc: Doc, names: list[str], person_at: list) -> None:
+def _mark_descriptions(doc: Doc, text: str, names: list[str], person_at: list) -> None:
     """People listed by a description instead of a name ('the gentleman',
     'our member'), as a story that keeps them anonymous writes them: each
     place the text uses the description (any case) is theirs."""
-    text = None
     for i, n in enumerate(names):
         words = n.strip().split()
         if not words or len(words) > 4 or _INITIAL_NAME.match(n.strip()):
             continue
         if any(w[:1].isupper() and len(w) >= 3 and w.lower() not in _TITLES for w in words):
             continue  # a name: found by its parts
-        text = doc.text if text is None else text
         for m in re.finditer(rf"(?<!\w){re.escape(' '.join(words))}(?!\w)", text, re.IGNORECASE):
             span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
             if span is not None and len(span) and person_at[span[-1].i] is None:
@@ -1063,7 +1062,7 @@ _ASKER_LABELS = {"q", "question", "interviewer", "presenter", "host"}
 _ANSWER_LABELS = {"a", "answer"}
 
 
-def _turns(doc: Doc, person_at: list, kinds: list[str]) -> dict[int, int | None]:
+def _turns(doc: Doc, text: str, starts: list[int], person_at: list, kinds: list[str]) -> dict[int, int | None]:
     """Who speaks each paragraph of a transcript or an interview, as token
     index -> person (None: someone not listed, e.g. a presenter). A
     paragraph that opens with a speaker label ('GLENYS:', '[00:41] Dave:') is
@@ -1073,11 +1072,9 @@ def _turns(doc: Doc, person_at: list, kinds: list[str]) -> dict[int, int | None]
     question addresses ('..., Hamid?'), else the one named before the first
     question, else the first person the story is about. First-person words
     there are the speaker's, not the narrator's. Empty for other texts."""
-    text = doc.text
     paras = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text)]
     if len(paras) < 2:
         return {}
-    starts = [t.idx for t in doc]
     by_word: dict[str, int] = {}  # a listed person's name as the text writes it
     for t in doc:
         if person_at[t.i] is not None:
@@ -1132,22 +1129,22 @@ def _turns(doc: Doc, person_at: list, kinds: list[str]) -> dict[int, int | None]
             who = interviewee
         else:
             continue
-        for i in _tokens_in(doc, starts, lo, hi):
-            out[i] = who
+        for k in _tokens_in(doc, starts, lo, hi):
+            out[k] = who
     return out
 
 
 _BLOCK_QUOTE = re.compile(r"(?m)(?:^[ \t]*>.*(?:\n|$))+")
 
 
-def _block_quotes(doc: Doc, person_at: list, kinds: list[str]) -> list[tuple[int, int, int | None]]:
+def _block_quotes(doc: Doc, text: str, starts: list[int], person_at: list,
+                  kinds: list[str]) -> list[tuple[int, int, int | None]]:
     """Markdown block quotes ('> ' lines: a letter, a card, an email quoted
     whole) as (start, end, writer): the listed person who signs it (named in
     its last two lines), else the one person named in the paragraph that
     introduces it ('a card from Winifred:'), else None (someone unknown:
     not the narrator)."""
-    text, out = doc.text, []
-    starts = [t.idx for t in doc] if ">" in text else []
+    out = []
     for m in _BLOCK_QUOTE.finditer(text):
         lo, hi = m.start(), m.end()
         lines = [(a.start(), a.end()) for a in re.finditer(r"[^\n]+", text[lo:hi]) if a.group().strip(" \t>")]
