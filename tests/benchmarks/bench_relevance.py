@@ -6,9 +6,9 @@ tests/relevance.yml.
                                                [--passage-context title,summary]
 
 Without --db it builds the measuring corpus (tests/support/measuring.py: the
-seed stories, every finding and the 80 invented stories of
+seed stories, every finding and the 234 invented stories of
 tests/corpus/stories/) with the real model (all-MiniLM-L6-v2) in a temporary
-folder first: a few minutes on two shared cores. --passage-context overrides
+folder first: about five minutes on two idle cores. --passage-context overrides
 pipelines/embedding.yml's passage_context for that build (e.g. `title`, the
 setting before issue 17, to measure the old passages). --quick builds only
 the seed stories, the findings and the corpus stories that the first 8
@@ -37,13 +37,14 @@ def _build(tmp: Path, cases: list[dict], quick: bool, context: str | None) -> Pa
     from evidence.build import BuildOptions, build
     from evidence.enrich import embeddings
     from evidence.models.embedder import get_embedder
+    from support.content import corpus_story_ids
     from support.measuring import copy_measuring_base
 
     base = copy_measuring_base(tmp / "base")
     if quick:
         wanted = {c["expect"] for c in cases} | {a for c in cases for a in c.get("also") or []}
-        for path in (base / "stories").glob("c-*.md"):
-            if path.stem not in wanted:
+        for path in (base / "stories").glob("*.md"):
+            if path.stem in corpus_story_ids() and path.stem not in wanted:
                 path.unlink()
     if context is not None:
         cfg_path = base / "pipelines" / "embedding.yml"

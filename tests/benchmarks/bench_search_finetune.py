@@ -39,12 +39,13 @@ def _build(dest: Path, model: str, quick_ids: set[str] | None) -> Path:
     from evidence.build import BuildOptions, build
     from evidence.enrich import embeddings
     from evidence.models.embedder import get_embedder
+    from support.content import corpus_story_ids
     from support.measuring import copy_measuring_base
 
     base = copy_measuring_base(dest)
     if quick_ids is not None:
-        for path in (base / "stories").glob("c-*.md"):
-            if path.stem not in quick_ids:
+        for path in (base / "stories").glob("*.md"):
+            if path.stem in corpus_story_ids() and path.stem not in quick_ids:
                 path.unlink()
     build(base, options=BuildOptions(embedder=get_embedder(name=model), enrich_steps=(embeddings.enrich,), root=base))
     return base

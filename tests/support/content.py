@@ -10,12 +10,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ("stories", "findings", "approaches", "pipelines", "metadata.yml")
 CORPUS_STORIES = ROOT / "tests" / "corpus" / "stories"  # the invented stories (not in the evidence base)
-# The search questions (tests/relevance.yml, tests/corpus/questions_*.yml) were
-# judged against the first 80 corpus stories (ids c-...). The stories added
-# for tagging on 2026-11-30 (24 d-..., 20 e-...) were not: a question may
-# rightly find one of them first, so they stay out of the measuring corpus
-# until the questions are judged against them.
-SEARCH_JUDGED = "c-"
+# The search questions (tests/relevance.yml) are judged against every corpus
+# story: those written for search (c-...) and those written for tagging
+# (d-... to h-...), pooled and judged by two judges on 2026-11-30
+# (tests/corpus/judgements/README.md), so the measuring corpus holds them all.
+SEARCH_JUDGED = ""
+
+
+def corpus_story_ids() -> set[str]:
+    """The ids of the corpus stories the measuring corpus adds."""
+    return {path.stem for path in CORPUS_STORIES.glob(f"{SEARCH_JUDGED}*.md")}
 
 
 def copy_base(dest: Path, *, corpus_stories: bool = False) -> Path:
