@@ -140,6 +140,8 @@ EXPECTED = {
     # strength of evidence (issue 13): confidence computed from publishable stories only; no curator names
     ("table", "confidence"): ["approach", "domain", "framework", "confidence", "confidence_reasons", "assessed",
                               "stories", "stories_confirmed", "components"],
+    # the glossary search expands (issue 17): settings, no story content
+    ("table", "abbreviations"): ["abbreviation", "expansion"],
 }
 # never public, whatever table they would sit in
 FORBIDDEN_COLUMNS = {"consent_basis", "consent_scope", "consent_identity", "consent_pseudonym", "consent_date",

@@ -13,12 +13,14 @@ happens inside the build's transaction.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Iterable
 
 import numpy as np
 
 from sqlite_utils.utils import chunks
 
+from evidence.content.abbreviations import Glossary, load_glossary
 from evidence.store import schema as store
 from evidence.store.writes import CHUNK, delete_in, select_in
 from evidence.enrich.passages import CHUNKER_VERSION, CONTEXTS, FINDING_CONTEXTS, Passage, finding_passages, roles_text, story_passages
@@ -39,18 +41,34 @@ def from_blob(blob: bytes) -> np.ndarray:
 
 
 def item_passages(item_type: str, row: dict, size: int, stride: int,
-                  context: tuple[str, ...] = ("title",)) -> list[Passage]:
+                  context: tuple[str, ...] = ("title",), glossary: Glossary | None = None) -> list[Passage]:
     """The passages of one stories or findings row of the working database
-    (`context`: what goes before each passage, see passages.CONTEXTS)."""
+    (`context`: what goes before each passage, see passages.CONTEXTS), the
+    text the model embeds with the glossary's abbreviations expanded."""
     if item_type == "story":
         try:
             people = json.loads(row.get("public_people") or "[]")
         except ValueError:
             people = []
-        return story_passages(row["public_title"] or "", row["public_summary"] or "", row["public_body"] or "",
-                              size, stride, context=context, roles=roles_text(people))
-    return finding_passages(row["statement"] or "", row.get("study_title") or "", context=context,
-                            population=row.get("population") or "")
+        out = story_passages(row["public_title"] or "", row["public_summary"] or "", row["public_body"] or "",
+                             size, stride, context=context, roles=roles_text(people))
+    else:
+        out = finding_passages(row["statement"] or "", row.get("study_title") or "", context=context,
+                               population=row.get("population") or "")
+    if glossary:
+        out = [replace(p, embed_text=glossary.expand(p.embed_text)) for p in out]
+    return out
+
+
+def _write_glossary(db, glossary: Glossary) -> int:
+    """Make the abbreviations table hold the glossary; rows written."""
+    rows = {r[0]: r[1] for r in db.execute("SELECT abbreviation, expansion FROM abbreviations")}
+    if rows == glossary.entries:
+        return 0
+    db.execute("DELETE FROM abbreviations")
+    db["abbreviations"].insert_all([{"abbreviation": a, "expansion": e} for a, e in glossary.entries.items()],
+                                   pk="abbreviation")
+    return max(1, len(glossary.entries))
 
 
 def passage_context(cfg: dict) -> tuple[str, ...]:
@@ -129,11 +147,12 @@ def enrich(db, summary: Any, options: Any) -> None:
     cfg = settings(options.root)
     size, stride = int(cfg["passage_sentences"]), int(cfg["passage_stride"])
     context = passage_context(cfg)
+    glossary = load_glossary(options.root)
     embedder = options.embedder if options.embedder is not None else get_embedder(options.root)
     model = embedder.model_id
-    config = json.dumps([model, size, stride, CHUNKER_VERSION, list(context)])
+    config = json.dumps([model, size, stride, CHUNKER_VERSION, list(context)] + ([glossary.digest] if glossary else []))
     full = store.get_meta(db, "embedding_config") != config
-    written = 0
+    written = _write_glossary(db, glossary)
     removed = {t: list(summary.removed_ids.get(ITEM_TABLES[t], [])) for t in ITEM_TABLES}
     for item_type, ids in removed.items():
         written += delete_items(db, item_type, ids)
@@ -150,7 +169,7 @@ def enrich(db, summary: Any, options: Any) -> None:
         written += delete_items(db, "story", gone)
         targets["story"] = sorted(set(targets["story"]) - set(gone))
     if any(targets.values()):
-        written += _embed_items(db, targets, embedder, model, size, stride, options.progress, context)
+        written += _embed_items(db, targets, embedder, model, size, stride, options.progress, context, glossary)
     if full:
         db.execute("DELETE FROM embeddings WHERE model != ?", [model])
         store.set_meta(db, "embedding_config", config)
@@ -161,13 +180,13 @@ def enrich(db, summary: Any, options: Any) -> None:
 
 
 def _embed_items(db, targets: dict[str, list[str]], embedder, model: str, size: int, stride: int,
-                 progress, context: tuple[str, ...] = ("title",)) -> int:
+                 progress, context: tuple[str, ...] = ("title",), glossary: Glossary | None = None) -> int:
     """Cut the target items into passages, reuse stored vectors by content
     hash, embed the rest, and replace the items' rows."""
     plan: list[tuple[str, str, list[Passage]]] = []
     for item_type, ids in targets.items():
         for row in _rows(db, item_type, ids):
-            plan.append((item_type, row["id"], item_passages(item_type, row, size, stride, context)))
+            plan.append((item_type, row["id"], item_passages(item_type, row, size, stride, context, glossary)))
     hashes = sorted({p.text_hash for _, _, ps in plan for p in ps})
     known: dict[str, bytes] = {}
     known.update(dict(select_in(db, "SELECT text_hash, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",

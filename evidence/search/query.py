@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evidence.content.abbreviations import Glossary
 from evidence.errors import EvidenceError
 from evidence.search.filters import Filters, columns, filter_mask
 from evidence.search.index import TYPES, VectorIndex, connect, get_index
@@ -101,6 +102,34 @@ def clean_query(query: str) -> str:
     if m and query[m.end():].strip():
         return query[m.end():].strip()
     return query
+
+
+# ---------------------------------------------------------------------------
+# abbreviations: the glossary the passages were embedded with (the table
+# abbreviations, from pipelines/abbreviations.yml), read once per database
+# version
+
+_glossaries: dict[tuple, Glossary] = {}
+
+
+def glossary(idx: VectorIndex, conn: sqlite3.Connection | None = None) -> Glossary:
+    """The database's glossary (empty for a database built before it)."""
+    key = (idx.path, idx.stamp)
+    if key not in _glossaries:
+        own = conn is None
+        conn = connect(idx.path) if own else conn
+        try:
+            try:
+                rows = conn.execute("SELECT abbreviation, expansion FROM abbreviations").fetchall()
+            except sqlite3.OperationalError:  # no such table: built before the glossary
+                rows = []
+        finally:
+            if own:
+                conn.close()
+        if len(_glossaries) > 16:
+            _glossaries.clear()
+        _glossaries[key] = Glossary(dict(rows))
+    return _glossaries[key]
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +341,7 @@ def search(db_path: str | Path, query: str, *, filters: Filters | None = None, l
     idx = get_index(db_path)
     conn = connect(idx.path)
     try:
+        query = glossary(idx, conn).expand(query)
         mask = filter_mask(idx, conn, filters)
         passages: dict[int, int] = {}
         if mode == "fts":
@@ -379,7 +409,8 @@ def similar_json(db_path: str | Path, query: str, k: int = 10, item_type: str | 
         if item_type not in TYPES:
             raise EvidenceError(f"unknown type '{item_type}'; use story or finding")
         mask = idx.item_type == TYPES.index(item_type)
-    ranked = idx.top_k(embed_query(idx.model, query.strip()), max(1, min(int(k), MAX_LIMIT)), mask)
+    query = glossary(idx).expand(query.strip())
+    ranked = idx.top_k(embed_query(idx.model, query), max(1, min(int(k), MAX_LIMIT)), mask)
     return json.dumps([{"id": idx.item_ids[i], "type": TYPES[idx.item_type[i]], "score": round(s, 6)}
                        for i, s in ranked])
 
@@ -434,6 +465,6 @@ def weak_match(db_path: str | Path, query: str, *, filters: Filters | None = Non
         mask = filter_mask(idx, conn, filters or Filters())
     finally:
         conn.close()
-    best = idx.top_k(embed_query(idx.model, query), 1, mask)
+    best = idx.top_k(embed_query(idx.model, glossary(idx).expand(query)), 1, mask)
     score = float(best[0][1]) if best else 0.0
     return score < threshold, score

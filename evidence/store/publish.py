@@ -47,6 +47,8 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
     "domains": ("1", [(c, f"s.{c}") for c in (
         "id", "framework_id", "domain_id", "label", "description", "examples", "position")], ("id",)),
     "crosswalk": ("1", [("from_domain", "s.from_domain"), ("to_domain", "s.to_domain")], ("from_domain", "to_domain")),
+    # the glossary of abbreviations search expands (pipelines/abbreviations.yml)
+    "abbreviations": ("1", [("abbreviation", "s.abbreviation"), ("expansion", "s.expansion")], ("abbreviation",)),
     "studies": ("1", [(c, f"s.{c}") for c in (
         "id", "title", "authors", "organisation", "year", "url", "kind", "source_title", "source_author",
         "source_organisation", "source_publisher", "source_url", "source_date")], ("id",)),

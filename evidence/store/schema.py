@@ -232,6 +232,14 @@ def m011_privacy_holds(db: sqlite_utils.Database) -> None:
     db["privacy_checked"].create({"story_id": str, "key": str}, pk="story_id")
 
 
+@migrations()
+def m012_abbreviations(db: sqlite_utils.Database) -> None:
+    """The glossary search expands abbreviations with (pipelines/abbreviations.yml,
+    written by the embeddings step), published so that the query is expanded
+    as the passages were."""
+    db["abbreviations"].create({"abbreviation": str, "expansion": str}, pk="abbreviation")
+
+
 def check_readable(conn: sqlite3.Connection, path: str | Path) -> None:
     """Refuse, naming the file, a database file that is not SQLite or whose
     header is damaged (the first statement would fail with 'file is not a
