@@ -16,7 +16,8 @@ from evidence.search.query import search, weak_match
 from search_helpers import write_story
 
 GLOSSARY = Glossary({"MND": "motor neurone disease", "mnd": "motor neurone disease", "PAs": "personal assistants",
-                     "A&E": "accident and emergency", "SEND": "special educational needs and disabilities"})
+                     "A&E": "accident and emergency", "SEND": "special educational needs and disabilities",
+                     "VCSE": "voluntary, community and social enterprise sector"})
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -30,6 +31,7 @@ GLOSSARY = Glossary({"MND": "motor neurone disease", "mnd": "motor neurone disea
     ("Personal assistants and MND", "Personal assistants (PAs) and MND (motor neurone disease)"),
     ("SEND and send", "SEND (special educational needs and disabilities) and send"),  # the case as listed
     ("AMND, MNDs, PA, Pas, xA&E", "AMND, MNDs, PA, Pas, xA&E"),  # whole words only
+    ("she does voluntary work", "she does voluntary work"),  # a one-word full form stands for nothing
     ("", ""),
 ])
 def test_an_abbreviation_gets_its_expansion_after_it_once_and_only_as_a_whole_word(text, expected):

@@ -25,6 +25,7 @@ def _pairs(built, **kw):
 
 
 def test_a_sentence_is_paired_with_its_window_without_it(built):
+    (built / "pipelines" / "abbreviations.yml").unlink()  # text as written (the next test expands it)
     pairs = _pairs(built)
     conn = sqlite3.connect(built / "evidence.db")
     stories = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, public_title, public_body FROM stories")}
@@ -38,6 +39,20 @@ def test_a_sentence_is_paired_with_its_window_without_it(built):
         assert len(p.query.split()) >= 6
     titles = [p for p in pairs if p.kind == "title"]
     assert {p.item for p in titles} == set(stories) and all(p.query == stories[p.item][0] for p in titles)
+
+
+def test_the_pairs_expand_abbreviations_as_the_build_and_search_do(built):
+    from evidence.content.abbreviations import load_glossary
+
+    glossary = load_glossary(built)
+    plain = {(p.kind, p.item, p.query) for p in _pairs(built)}
+    assert plain
+    (built / "pipelines" / "abbreviations.yml").write_text("abbreviations:\n  SL: Shared Lives carer\n",
+                                                          encoding="utf-8")
+    pairs = _pairs(built)
+    assert any("Shared Lives carer (SL)" in p.passage for p in pairs)
+    assert any("Shared Lives carer (SL)" in p.query for p in pairs if p.kind == "sentence")
+    assert glossary and all("(SL)" not in q for _, _, q in plain)
 
 
 def test_excluded_items_give_no_pairs_and_the_cap_per_story_holds(built):

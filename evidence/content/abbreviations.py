@@ -11,8 +11,9 @@ changed.
 
 An abbreviation matches as a whole word, in the case it is written in the
 file; a form typed in lower case ("mnd") is listed as well when it is not
-also a word ("salt", "send"). A full form matches in any case, up to its
-first comma or bracket. Where both forms are in the text already, nothing
+also a word ("salt", "send"). A full form of two words or more matches in
+any case, up to its first comma or bracket (so an expansion's own name
+should hold no comma). Where both forms are in the text already, nothing
 is added.
 """
 from __future__ import annotations
@@ -39,10 +40,13 @@ class Glossary:
     def __post_init__(self) -> None:
         self._pattern = (re.compile(r"(?<![\w&'’-])(" + "|".join(re.escape(f) for f in sorted(self.entries, key=len, reverse=True))
                                     + r")(?![\w&-])") if self.entries else None)
-        # the full forms, each with the first abbreviation listed for it
+        # the full forms of two words or more (one word, "voluntary", is too
+        # common to stand for one thing), each with the first abbreviation
+        # listed for it
         self._short: dict[str, str] = {}
         for abbr, expansion in self.entries.items():
-            self._short.setdefault(core(expansion), abbr)
+            if len(core(expansion).split()) >= 2:
+                self._short.setdefault(core(expansion), abbr)
         self._full = (re.compile(r"(?<!\w)(" + "|".join(re.escape(c) for c in sorted(self._short, key=len, reverse=True))
                                  + r")(?!\w)", re.IGNORECASE) if self._short else None)
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
+from evidence.content.abbreviations import load_glossary
 from evidence.enrich.embeddings import _rows, item_passages, passage_context
 from evidence.enrich.passages import sentence_bounds
 from evidence.models.embedder import settings
@@ -103,5 +104,10 @@ def training_pairs(db_path: str | Path, embedder, *, questions: list[dict] = (),
                 pairs.append(Pair("question", q["expect"], q["query"], options[int(np.argmax(pv @ v))]))
     finally:
         db.close()
+    # the abbreviations expanded, as the build embeds passages and search
+    # embeds queries (pipelines/abbreviations.yml)
+    glossary = load_glossary(root) if root is not None else None
+    if glossary:
+        pairs = [replace(p, query=glossary.expand(p.query), passage=glossary.expand(p.passage)) for p in pairs]
     rng.shuffle(pairs)
     return pairs
