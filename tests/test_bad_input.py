@@ -515,9 +515,9 @@ def test_a_name_found_by_two_cues_is_one_warning(built: Path, cli):
 
 
 @pytest.mark.parametrize("edit,needles", [
-    (("threshold: 0.35", "threshold: -0.5"), ["'threshold'", "between 0 and 1"]),
-    (("threshold: 0.35", "threshold: 5"), ["'threshold'", "between 0 and 1"]),
-    (("threshold: 0.35", "threshold: true"), ["'threshold'", "number"]),
+    (("threshold: 0.4\n", "threshold: -0.5\n"), ["'threshold'", "between 0 and 1"]),
+    (("threshold: 0.4\n", "threshold: 5\n"), ["'threshold'", "between 0 and 1"]),
+    (("threshold: 0.4\n", "threshold: true\n"), ["'threshold'", "number"]),
     (("max_tags_per_framework: 4", "max_tags_per_framework: 2.7"), ["'max_tags_per_framework'", "whole number"]),
     (("max_tags_per_framework: 4", "max_tags_per_framework: -1"), ["'max_tags_per_framework'", "1 or more"]),
     (("similarity_low: 0.1", "similarity_low: 0.9"), ["'similarity_low'", "below 'similarity_high'"]),

@@ -120,7 +120,7 @@ def test_a_crosswalk_target_is_judged_on_its_own_score_and_passes_the_cap():
 
 def test_settings_file_is_read_and_checked(tmp_path):
     (tmp_path / "pipelines").mkdir()
-    assert load_settings(ROOT).threshold == pytest.approx(0.35)  # pipelines/tagging.yml
+    assert load_settings(ROOT).threshold == pytest.approx(0.4)  # pipelines/tagging.yml
     (tmp_path / "pipelines" / "tagging.yml").write_text("threshold: 0.7\nweights: {rule: 2}\n")
     s = load_settings(tmp_path)
     assert s.threshold == 0.7 and s.weights["rule"] == 2.0 and s.weights["embedding"] == 1.0
