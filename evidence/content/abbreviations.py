@@ -40,13 +40,14 @@ class Glossary:
     def __post_init__(self) -> None:
         self._pattern = (re.compile(r"(?<![\w&'’-])(" + "|".join(re.escape(f) for f in sorted(self.entries, key=len, reverse=True))
                                     + r")(?![\w&-])") if self.entries else None)
-        # the full forms of two words or more (one word, "voluntary", is too
-        # common to stand for one thing), each with the first abbreviation
-        # listed for it
-        self._short: dict[str, str] = {}
-        for abbr, expansion in self.entries.items():
-            if len(core(expansion).split()) >= 2:
-                self._short.setdefault(core(expansion), abbr)
+        # each abbreviation's full form, and each full form's abbreviations in
+        # the order listed; a full form of one word ("voluntary") is too
+        # common to stand for one thing, so only longer ones are matched
+        self._core = {abbr: core(expansion) for abbr, expansion in self.entries.items()}
+        self._forms: dict[str, list[str]] = {}
+        for abbr, full in self._core.items():
+            self._forms.setdefault(full, []).append(abbr)
+        self._short = {full: forms[0] for full, forms in self._forms.items() if len(full.split()) >= 2}
         self._full = (re.compile(r"(?<!\w)(" + "|".join(re.escape(c) for c in sorted(self._short, key=len, reverse=True))
                                  + r")(?!\w)", re.IGNORECASE) if self._short else None)
 
@@ -72,7 +73,7 @@ class Glossary:
         def long(m: re.Match) -> str:
             abbr = m.group(1)
             expansion = self.entries[abbr]
-            if expansion in done or core(expansion) in lower:
+            if expansion in done or self._core[abbr] in lower:
                 return abbr
             done.add(expansion)
             return f"{abbr} ({expansion})"
@@ -81,7 +82,7 @@ class Glossary:
             phrase = m.group(1)
             key = phrase.lower()
             abbr = self._short[key]
-            if key in done or any(a in words for a, e in self.entries.items() if core(e) == key):
+            if key in done or any(a in words for a in self._forms[key]):
                 return phrase
             done.add(key)
             return f"{phrase} ({abbr})"
