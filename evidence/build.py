@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from evidence.enrich import certainty, checks, embeddings, links, tagging
+from evidence.enrich import certainty, checks, embeddings, links, search_model, tagging
 from evidence.store import schema as store
 from evidence.store import writes
 from evidence.store.paths import default_paths
@@ -41,7 +41,7 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # from a removed story are swept. A step that fails rolls the whole build back.
 Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 
-ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
+ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, search_model.enrich, links.enrich)
 # certainty.assess comes after the personal-data check: the confidence in
 # what stories say counts only the stories that may be published
 CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, checks.linked_names_check,
@@ -59,6 +59,9 @@ class BuildOptions:
     enrich_steps: tuple[Step, ...] | None = None  # None: ENRICH_STEPS; tests inject their own
     check_steps: tuple[Step, ...] | None = None   # None: CHECK_STEPS
     force_publish: bool = False
+    # train the search model when it is due (enrich/search_model.py): minutes
+    # and torch, so `evidence build` asks for it and curators' actions do not
+    tune_search: bool = False
     progress: Progress | None = None
     root: Path = Path(".")
 

@@ -120,13 +120,16 @@ def build_cmd(
     db: DbOpt = None,
     public: PublicOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Rewrite the public database even if nothing changed.")] = False,
+    no_tune: Annotated[bool, typer.Option("--no-tune", help="Do not train the search model now, even if it is due "
+                                          "(it is trained when there are enough stories; see docs/search.md).")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Parse and validate every content file, update the working database
     (only what changed) and write the public database."""
-    from evidence.build import build
+    from evidence.build import BuildOptions, build
 
-    summary = build(root, db, public, progress=_progress(quiet), force_publish=force)
+    summary = build(root, db, public, options=BuildOptions(progress=_progress(quiet), force_publish=force,
+                                                           tune_search=not no_tune))
     _warn(summary)
     if not quiet:
         _err(summary.line())

@@ -171,7 +171,10 @@ def enrich(db, summary: Any, options: Any) -> None:
     if any(targets.values()):
         written += _embed_items(db, targets, embedder, model, size, stride, options.progress, context, glossary)
     if full:
-        db.execute("DELETE FROM embeddings WHERE model != ?", [model])
+        # other models' vectors go, but the search model's (enrich/search_model.py), which
+        # that step keeps or drops itself
+        db.execute("DELETE FROM embeddings WHERE model != ? AND model != COALESCE("
+                   "(SELECT value FROM meta WHERE key = 'search_model'), '')", [model])
         store.set_meta(db, "embedding_config", config)
         store.set_meta(db, "embedding_model", model)
         written = max(written, 1)  # republish: the public vectors' model or passages changed

@@ -75,16 +75,20 @@ def _story_pairs(row: dict, size: int, stride: int, context: tuple[str, ...], pe
     return out
 
 
-def training_pairs(db_path: str | Path, embedder, *, questions: list[dict] = (), exclude: set[str] = frozenset(),
-                   per_story: int = 12, seed: int = 7, root: Path | None = None) -> list[Pair]:
-    """Pairs from every story of the working database not in `exclude`, plus
-    one pair per question ({query, expect}) whose item is not excluded."""
+def training_pairs(db_path: str | Path | None, embedder, *, questions: list[dict] = (), exclude: set[str] = frozenset(),
+                   per_story: int = 12, seed: int = 7, root: Path | None = None, db=None,
+                   story_ids: list[str] | None = None) -> list[Pair]:
+    """Pairs from every story of the working database (at db_path, or the
+    open `db`) not in `exclude`, or from `story_ids` only, plus one pair per
+    question ({query, expect}) whose item is not excluded."""
     cfg = settings(root)
     size, stride, context = cfg["passage_sentences"], cfg["passage_stride"], passage_context(cfg)
     rng = random.Random(seed)
-    db = sqlite_utils.Database(str(db_path))
+    own = db is None
+    db = sqlite_utils.Database(str(db_path)) if own else db
     try:
-        ids = [r[0] for r in db.execute("SELECT id FROM stories ORDER BY id") if r[0] not in exclude]
+        ids = story_ids if story_ids is not None else [r[0] for r in db.execute("SELECT id FROM stories ORDER BY id")]
+        ids = [i for i in ids if i not in exclude]
         pairs: list[Pair] = []
         for row in _rows(db, "story", ids):
             pairs += _story_pairs(row, size, stride, context, per_story, rng)
@@ -103,7 +107,8 @@ def training_pairs(db_path: str | Path, embedder, *, questions: list[dict] = (),
                 pv = embedder.encode(options)
                 pairs.append(Pair("question", q["expect"], q["query"], options[int(np.argmax(pv @ v))]))
     finally:
-        db.close()
+        if own:
+            db.close()
     # the abbreviations expanded, as the build embeds passages and search
     # embeds queries (pipelines/abbreviations.yml)
     glossary = load_glossary(root) if root is not None else None

@@ -117,11 +117,20 @@ class SentenceTransformerEmbedder:
         return np.asarray(vecs, dtype=np.float32)
 
 
+# Fine-tuning a copy of the model for search (evidence/enrich/search_model.py):
+# on by default; it needs this many training pairs (about 10 per story, so
+# about 150 stories) and trains on at most max_pairs of them; `evidence
+# build` trains again when the stories that may be published have grown by
+# `growth` (0.25: a quarter) since the last training.
+SEARCH_TUNING = {"search_tuning": True, "search_tuning_min_pairs": 1500, "search_tuning_max_pairs": 2500,
+                 "search_tuning_growth": 0.25}
+
+
 def settings(root: Path | None = None) -> dict:
     """pipelines/embedding.yml (model, sha256, passage sizes, passage context),
     with defaults (passage_context is checked by evidence.enrich.embeddings)."""
     defaults = {"model": BUNDLED_NAME, "sha256": BUNDLED_SHA256, "passage_sentences": 3, "passage_stride": 2,
-                "passage_context": ["title", "summary", "population"]}
+                "passage_context": ["title", "summary", "population"], **SEARCH_TUNING}
     path = Path(root or ".") / "pipelines" / "embedding.yml"
     if path.exists():
         try:
@@ -140,6 +149,16 @@ def settings(root: Path | None = None) -> dict:
             value = data.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000):
                 raise EvidenceError(f"{path}: '{key}' must be a whole number from 1 to 1000, not {value!r}")
+        if data.get("search_tuning") is not None and not isinstance(data["search_tuning"], bool):
+            raise EvidenceError(f"{path}: 'search_tuning' must be true or false, not {data['search_tuning']!r}")
+        for key in ("search_tuning_min_pairs", "search_tuning_max_pairs"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 1_000_000):
+                raise EvidenceError(f"{path}: '{key}' must be a whole number from 2 to 1000000, not {value!r}")
+        value = data.get("search_tuning_growth")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100):
+            raise EvidenceError(f"{path}: 'search_tuning_growth' must be a number from 0 to 100 (0.25: a quarter more "
+                                f"stories), not {value!r}")
         defaults.update({k: v for k, v in data.items() if v is not None})
     if os.environ.get("EVIDENCE_MODEL"):
         defaults["model"] = os.environ["EVIDENCE_MODEL"]
@@ -177,9 +196,29 @@ def get_embedder(root: Path | None = None, name: str | None = None) -> Embedder:
 _query_embedders: dict[str, Embedder] = {}
 
 
-def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
+def search_model_path(model_id: str, near: str | Path | None) -> tuple[Path, str | None]:
+    """(folder, SHA-256 of its weights) of the search model `model_id` kept
+    beside the database at `near` (or in EVIDENCE_MODELS_DIR); a missing or
+    unfinished folder is a one-line error saying how to mend it."""
+    import json
+
+    where = Path(os.environ["EVIDENCE_MODELS_DIR"]) if os.environ.get("EVIDENCE_MODELS_DIR") else (
+        Path(near).resolve().parent / ".evidence-models" if near else Path(".evidence-models").resolve())
+    folder = where / model_id
+    try:
+        info = json.loads((folder / "evidence-model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise EvidenceError(f"the database was embedded with the search model '{model_id}', which is not in {where}; "
+                            "keep the .evidence-models folder beside the database (or set EVIDENCE_MODELS_DIR), "
+                            "or run 'evidence build' again") from None
+    return folder, info.get("sha256") or None
+
+
+def get_query_embedder(model_id: str, root: Path | None = None, near: str | Path | None = None) -> Embedder:
     """The embedder for search queries against vectors made by `model_id`
-    (the model recorded in the database, whatever the current setting is).
+    (the model recorded in the database, whatever the current setting is;
+    a search model, `search-...`, is looked for beside the database at
+    `near`, see evidence/enrich/search_model.py).
 
     BERT-family models run in numpy (evidence/models/numpy_encoder.py): no torch
     import, so a search starts in well under a second; other models fall
@@ -194,6 +233,8 @@ def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
     else:
         if model_id == BUNDLED_NAME:
             path, sha = bundled_path(), BUNDLED_SHA256
+        elif model_id.startswith("search-") and "/" not in model_id and "\\" not in model_id:
+            path, sha = search_model_path(model_id, near)
         else:
             path = Path(model_id)
             if not path.is_dir():
@@ -201,6 +242,6 @@ def get_query_embedder(model_id: str, root: Path | None = None) -> Embedder:
                                     "rebuild with 'evidence build' or install that model")
             cfg = settings(root)
             sha = cfg.get("sha256") if cfg["model"] == model_id else None
-        emb = NumpyBertEncoder(model_id, path, sha) if supported(path) else get_embedder(root, name=model_id)
+        emb = NumpyBertEncoder(model_id, path, sha) if supported(path) else get_embedder(root, name=str(path))
     with _cache_lock:
         return _query_embedders.setdefault(model_id, emb)

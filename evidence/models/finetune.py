@@ -39,15 +39,25 @@ def finetune(pairs: list[tuple[str, str]], out: Path, *, base: str = BUNDLED_NAM
         checked_weights(folder, BUNDLED_SHA256)
     else:
         folder = Path(base)
-    model = SentenceTransformer(str(folder), device="cpu")
     out = Path(out)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(out.parent / f".{out.name}-run"), num_train_epochs=epochs, per_device_train_batch_size=batch,
-        learning_rate=lr, warmup_steps=0.1, seed=seed, save_strategy="no", report_to=[], logging_steps=25,
-        use_cpu=True, batch_sampler=BatchSamplers.NO_DUPLICATES, disable_tqdm=not progress)
-    data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
-                                         loss=losses.MultipleNegativesRankingLoss(model))
-    trainer.train()
-    model.save(str(out))
+
+    def run() -> None:
+        model = SentenceTransformer(str(folder), device="cpu")
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(out.parent / f".{out.name}-run"), num_train_epochs=epochs, per_device_train_batch_size=batch,
+            learning_rate=lr, warmup_steps=0.1, seed=seed, save_strategy="no", report_to=[], logging_steps=25,
+            use_cpu=True, batch_sampler=BatchSamplers.NO_DUPLICATES, disable_tqdm=not progress)
+        data = Dataset.from_dict({"anchor": [q for q, _ in pairs], "positive": [p for _, p in pairs]})
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
+                                             loss=losses.MultipleNegativesRankingLoss(model))
+        trainer.train()
+        model.save(str(out))
+
+    if progress:
+        run()
+    else:  # quiet: the weights' loading bar, the trainer's log lines and the model card's bar
+        import contextlib  # would break into the build's progress lines
+
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            run()
     return out

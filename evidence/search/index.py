@@ -233,7 +233,14 @@ def _read(path: Path) -> VectorIndex:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         if "embeddings" not in tables:
             raise EvidenceError(f"{path.name} has no embeddings table; run 'evidence build' to embed stories and findings")
-        row = conn.execute("SELECT model, length(vector) FROM embeddings LIMIT 1").fetchone()
+        row = None
+        if "meta" in tables:  # a working database may hold two models' vectors: search uses the search model's
+            for key in ("search_model", "embedding_model"):
+                row = conn.execute("SELECT model, length(vector) FROM embeddings WHERE model = "
+                                   "(SELECT value FROM meta WHERE key = ?) LIMIT 1", [key]).fetchone()
+                if row is not None:
+                    break
+        row = row or conn.execute("SELECT model, length(vector) FROM embeddings LIMIT 1").fetchone()
         if row is None:
             raise EvidenceError(f"{path.name} holds no embeddings; run 'evidence build' to embed stories and findings")
         model, nbytes = row[0], row[1]

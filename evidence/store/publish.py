@@ -103,13 +103,15 @@ PUBLIC_TABLES: dict[str, tuple[str, list[tuple[str, str]], tuple[str, ...]]] = {
             "value", "unit", "qualifier")],
         ("item_type", "item_id", "start")),
     # passages and vectors (evidence/enrich/embeddings.py): findings, and stories
-    # that may be published; only the current model's vectors
+    # that may be published; only the vectors search uses: the search model's
+    # when there is one (enrich/search_model.py), else the current model's
     "passages": (
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
         [(c, f"s.{c}") for c in ("item_type", "item_id", "passage", "field", "start_char", "end_char", "text")],
         ("item_type", "item_id", "passage")),
     "embeddings": (
-        "s.model = (SELECT value FROM work.meta WHERE key = 'embedding_model') AND "
+        "s.model = COALESCE((SELECT value FROM work.meta WHERE key = 'search_model'), "
+        "(SELECT value FROM work.meta WHERE key = 'embedding_model')) AND "
         f"(s.item_type = 'finding' OR s.item_id IN (SELECT s.id FROM work.stories s WHERE {PUBLISHABLE_STORY}))",
         [(c, f"s.{c}") for c in ("model", "item_type", "item_id", "passage", "vector")],
         ("model", "item_type", "item_id", "passage")),

@@ -2,13 +2,16 @@
 ranking mode (hybrid, vector, fts) on the development and held-out sets of
 tests/relevance.yml.
 
-    python tests/benchmarks/bench_relevance.py [--db public.db] [--verbose] [--quick]
+    python tests/benchmarks/bench_relevance.py [--db public.db] [--no-tune] [--verbose] [--quick]
                                                [--passage-context title,summary]
 
 Without --db it builds the measuring corpus (tests/support/measuring.py: the
 seed stories, every finding and the 234 invented stories of
 tests/corpus/stories/) with the real model (all-MiniLM-L6-v2) in a temporary
-folder first: about five minutes on two idle cores. --passage-context overrides
+folder first, as `evidence build` does: the bundled model's vectors, then
+the search model trained on the stories' own pairs and its vectors (about
+ten minutes on two idle cores); --no-tune leaves the search model out, to
+measure the bundled model alone. --passage-context overrides
 pipelines/embedding.yml's passage_context for that build (e.g. `title`, the
 setting before issue 17, to measure the old passages). --quick builds only
 the seed stories, the findings and the corpus stories that the first 8
@@ -31,14 +34,11 @@ MODES = ("hybrid", "vector", "fts")
 QUICK = 8
 
 
-def _build(tmp: Path, cases: list[dict], quick: bool, context: str | None) -> Path:
+def _build(tmp: Path, cases: list[dict], quick: bool, context: str | None, tune: bool) -> Path:
     import yaml
 
-    from evidence.build import BuildOptions, build
-    from evidence.enrich import embeddings
-    from evidence.models.embedder import get_embedder
     from support.content import corpus_story_ids
-    from support.measuring import copy_measuring_base
+    from support.measuring import build_measuring, copy_measuring_base
 
     base = copy_measuring_base(tmp / "base")
     if quick:
@@ -52,10 +52,15 @@ def _build(tmp: Path, cases: list[dict], quick: bool, context: str | None) -> Pa
         cfg["passage_context"] = [w for w in context.split(",") if w]
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     start = time.perf_counter()
-    build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2"),
-                                     enrich_steps=(embeddings.enrich,), root=base))
+    summary = build_measuring(base, tune=tune)
     stories = len(list((base / "stories").glob("*.md")))
-    print(f"built {stories} stories and the findings with the real model in {time.perf_counter() - start:.1f}s")
+    import sqlite3
+
+    conn = sqlite3.connect(base / "evidence.db")
+    model = (conn.execute("SELECT value FROM meta WHERE key = 'search_model'").fetchone() or ["the bundled model"])[0]
+    conn.close()
+    print(f"built {stories} stories and the findings with the real model in {time.perf_counter() - start:.1f}s; "
+          f"search uses {model}" + (" (trained in this build)" if summary.enriched.get("search_model") else ""))
     return base / "public.db"
 
 
@@ -64,6 +69,8 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="a public database built with the real model")
     parser.add_argument("--cases", type=Path, default=ROOT / "tests" / "relevance.yml")
     parser.add_argument("--passage-context", help="comma-separated passage_context for the build (default: the setting)")
+    parser.add_argument("--no-tune", action="store_true",
+                        help="build without the search model (the bundled model's vectors, as before it)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each query that missed rank 1")
     parser.add_argument("--quick", action="store_true", help=f"the first {QUICK} questions of each set, on a small build")
     args = parser.parse_args()
@@ -75,7 +82,8 @@ def main() -> None:
     db, tmp = args.db, None
     if db is None:
         tmp = Path(tempfile.mkdtemp(prefix="relevance-"))
-        db = _build(tmp, [c for cases in sets.values() for c in cases], args.quick, args.passage_context)
+        db = _build(tmp, [c for cases in sets.values() for c in cases], args.quick, args.passage_context,
+                    not args.no_tune)
     print(f"{'mode':7s} {'set':9s} {'n':>4s}  hit@1  hit@3  MRR")
     for mode in MODES:
         for part, cases in sets.items():

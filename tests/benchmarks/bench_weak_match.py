@@ -41,7 +41,8 @@ def build_corpus(quick: bool) -> tuple[Path, Path]:
         for p in (ROOT / "tests" / "corpus" / "stories").glob("*.md"):
             shutil.copy(p, base / "stories" / p.name)
     start = time.perf_counter()
-    build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2")))
+    # as `evidence build` does: with the search model when the stories give enough pairs
+    build(base, options=BuildOptions(embedder=get_embedder(name="all-MiniLM-L6-v2"), tune_search=True))
     print(f"built {base} with the real model in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return tmp, base / "public.db"
 
@@ -88,9 +89,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="repository content only, a few questions")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every question's best score")
     args = parser.parse_args()
-    from evidence.search.query import WEAK_BELOW
+    from evidence.search.index import get_index
+    from evidence.search.query import weak_threshold
 
     tmp, db = (None, args.db) if args.db else build_corpus(args.quick)
+    model = get_index(db).model
+    in_use = weak_threshold(model)
     answerable, unanswerable = load(args.quick)
     a, u = scores(db, answerable), scores(db, unanswerable)
     tune_a, rep_a, tune_u, rep_u = a[0::2], a[1::2], u[0::2], u[1::2]
@@ -99,14 +103,14 @@ def main() -> None:
           f"unanswerable {len(u)} (unanswerable.yml)")
     print(f"best cosine, answerable:   min {min(a):.3f}  median {sorted(a)[len(a) // 2]:.3f}  max {max(a):.3f}")
     print(f"best cosine, unanswerable: min {min(u):.3f}  median {sorted(u)[len(u) // 2]:.3f}  max {max(u):.3f}")
-    print(f"threshold tuned on the even half: {t:.3f} (in use: {WEAK_BELOW.get('all-MiniLM-L6-v2')})")
+    print(f"threshold tuned on the even half: {t:.3f} (in use for {model}: {in_use})")
     for label, ans, un in (("tune half", tune_a, tune_u), ("report half", rep_a, rep_u)):
-        for name, thr in (("tuned", t), ("in use", WEAK_BELOW.get("all-MiniLM-L6-v2"))):
+        for name, thr in (("tuned", t), ("in use", in_use)) if in_use is not None else (("tuned", t),):
             f = figures(ans, un, thr)
             print(f"  {label:11s} threshold {name:6s} {thr:.3f}: precision {f['precision']:.3f} recall {f['recall']:.3f} "
                   f"F1 {f['f1']:.3f}; unanswerable flagged {f['flagged_unanswerable']}/{f['unanswerable']}, "
                   f"answerable flagged {f['flagged_answerable']}/{f['answerable']}")
-    thr = WEAK_BELOW.get("all-MiniLM-L6-v2")
+    thr = in_use if in_use is not None else t
     f = figures(a, u, thr)
     print(f"  all questions threshold in use {thr:.3f}: precision {f['precision']:.3f} recall {f['recall']:.3f}; "
           f"relevance set: {f['flagged_answerable']}/{f['answerable']} flagged weak (wrongly); "

@@ -72,7 +72,7 @@ def warm_up(datasette) -> threading.Thread:
             return
         try:
             idx = get_index(found[1])
-            embed_query(idx.model, "warm up")
+            embed_query(idx.model, "warm up", idx.path)
         except Exception as exc:  # the page reports the same error on use
             log.warning("evidence search warm-up failed: %s", exc)
 
