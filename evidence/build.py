@@ -41,11 +41,14 @@ COUNTED = ("stories", "findings", "studies", "approaches", "frameworks")
 # from a removed story are swept. A step that fails rolls the whole build back.
 Step = Callable[[Any, "BuildSummary", "BuildOptions"], None]
 
-ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, search_model.enrich, links.enrich)
+ENRICH_STEPS: tuple[Step, ...] = (tagging.enrich, embeddings.enrich, links.enrich)
 # certainty.assess comes after the personal-data check: the confidence in
 # what stories say counts only the stories that may be published
 CHECK_STEPS: tuple[Step, ...] = (checks.tombstone_check, checks.personal_data_check, checks.linked_names_check,
                                  writes.sweep_removed, certainty.assess)
+# enrichment that must know which stories may be published, so after the
+# checks (skipped with enrich=False, as ENRICH_STEPS are): the search model
+LATE_STEPS: tuple[Step, ...] = (search_model.enrich,)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class BuildOptions:
     embedder: Any = None
     enrich_steps: tuple[Step, ...] | None = None  # None: ENRICH_STEPS; tests inject their own
     check_steps: tuple[Step, ...] | None = None   # None: CHECK_STEPS
+    late_steps: tuple[Step, ...] | None = None    # None: LATE_STEPS
     force_publish: bool = False
     # train the search model when it is due (enrich/search_model.py): minutes
     # and torch, so `evidence build` asks for it and curators' actions do not
@@ -134,7 +138,9 @@ def _build(root: str | Path, db_path: str | Path | None = None, public_path: str
         parsed = _parse(db, changed, removed, progress, limits.max_findings_per_file)
         enrich_steps = options.enrich_steps if options.enrich_steps is not None else ENRICH_STEPS
         check_steps = options.check_steps if options.check_steps is not None else CHECK_STEPS
-        steps = (tuple(enrich_steps) if options.enrich else ()) + tuple(check_steps)
+        late_steps = options.late_steps if options.late_steps is not None else LATE_STEPS
+        steps = (tuple(enrich_steps) if options.enrich else ()) + tuple(check_steps) + (
+            tuple(late_steps) if options.enrich else ())
         if changed or removed or steps:
             with store.write_transaction(db):
                 if changed or removed:

@@ -12,7 +12,7 @@ database.
 
 The pairs are those any evidence base gives (evidence/enrich/search_pairs.py):
 a sentence of a story -> its passage without it, a title -> its summary,
-from the public texts of stories with consent to publish. A small evidence
+from the public texts of stories that may be published. A small evidence
 base gives too few of them to learn from; below `search_tuning_min_pairs`
 there is no search model and search uses the bundled model.
 
@@ -44,8 +44,11 @@ PAIRS_VERSION = "1"  # bump when search_pairs changes what it makes
 EPOCHS, LR, BATCH, SEED, PER_STORY = 1, 2e-5, 32, 7, 12
 MARKER = "evidence-model.json"  # written last: a folder without it is unfinished
 
-# stories whose public texts may train the search model: published, with
-# consent to publish (withdrawn stories have another status)
+# stories a model may go on using once it has learnt from them: published,
+# with consent to publish (withdrawn stories have another status). A
+# training takes only stories that may be published (PUBLISHABLE_STORY: also
+# cleared by the personal-data check and not held back; the step runs after
+# the checks, evidence/build.py LATE_STEPS).
 ELIGIBLE = "status = 'published' AND consent_scope = 'public'"
 
 
@@ -56,6 +59,12 @@ def models_dir(db_path: str | Path) -> Path:
 
 def _eligible(db) -> list[str]:
     return [r[0] for r in db.execute(f"SELECT id FROM stories WHERE {ELIGIBLE} ORDER BY id")]
+
+
+def _publishable(db) -> list[str]:
+    from evidence.store.publish import PUBLISHABLE_STORY
+
+    return [r[0] for r in db.execute(f"SELECT s.id FROM stories s WHERE {PUBLISHABLE_STORY} ORDER BY s.id")]
 
 
 def id_key(story_id: str) -> str:
@@ -169,7 +178,7 @@ def _embed_missing(db, model: str, folder: Path, options: Any, cfg: dict, change
 
 
 def enrich(db, summary: Any, options: Any) -> None:
-    """Build step (after embeddings): keep the search model and its vectors
+    """Build step (after the checks, so after embeddings): keep the search model and its vectors
     up to date, train it when `evidence build` asks (options.tune_search),
     or drop it (see the module's docstring)."""
     from evidence.models.embedder import FakeEmbedder, settings
@@ -193,6 +202,7 @@ def enrich(db, summary: Any, options: Any) -> None:
             written += _drop(db, folder_root, current)
             current = ""
     if tune:
+        stories = _publishable(db)
         trained = len(json.loads(store.get_meta(db, "search_model_stories") or "[]")) if current else 0
         grown = len(stories) >= max(1, trained) * (1 + float(cfg["search_tuning_growth"]))
         if (not current or grown) and len(stories) * (PER_STORY + 1) >= int(cfg["search_tuning_min_pairs"]):

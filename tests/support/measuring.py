@@ -28,11 +28,12 @@ def build_measuring(base: Path, embedder=None, tune: bool = True):
     embeddings and (with `tune`) the search model; the build's summary.
     `embedder` defaults to the real bundled model."""
     from evidence.build import BuildOptions, build
-    from evidence.enrich import embeddings, search_model
+    from evidence.enrich import embeddings
     from evidence.models.embedder import get_embedder
 
     embedder = embedder if embedder is not None else get_embedder(name="all-MiniLM-L6-v2")
-    return build(base, options=BuildOptions(embedder=embedder, enrich_steps=(embeddings.enrich, search_model.enrich),
+    # the search model is a late step (after the checks), which runs by default
+    return build(base, options=BuildOptions(embedder=embedder, enrich_steps=(embeddings.enrich,),
                                             tune_search=tune, root=base))
 
 
