@@ -15,16 +15,25 @@ from conftest import ROOT, copy_base
 
 pytestmark = pytest.mark.model
 
-# measured with tests/benchmarks/bench_relevance.py on 2026-11-30, on the
-# 280-item measuring corpus (dev: 152 questions, one is 0.0066; held-out: 92,
-# one is 0.011)
+# measured with tests/benchmarks/bench_relevance.py on 2026-12-01, on the
+# 280-item measuring corpus built as `evidence build` builds it, so with the
+# search model trained on its stories (evidence/enrich/search_model.py); the
+# bundled model alone scored hybrid 0.711 / 0.895 / 0.806 (dev) and 0.750 /
+# 0.913 / 0.838 (held-out), vector 0.579 / 0.783 / 0.691 and 0.652 / 0.826 /
+# 0.748: below every hit@1 and MRR floor here (its held-out hit@3 is one
+# question higher)
 FLOOR = {
-    ("hybrid", "dev"): {"hit1": 0.711, "hit3": 0.895, "mrr": 0.806},
-    ("hybrid", "held-out"): {"hit1": 0.750, "hit3": 0.913, "mrr": 0.838},
-    ("vector", "dev"): {"hit1": 0.579, "hit3": 0.783, "mrr": 0.691},
-    ("vector", "held-out"): {"hit1": 0.652, "hit3": 0.826, "mrr": 0.748},
+    ("hybrid", "dev"): {"hit1": 0.757, "hit3": 0.914, "mrr": 0.833},
+    ("hybrid", "held-out"): {"hit1": 0.826, "hit3": 0.902, "mrr": 0.879},
+    ("vector", "dev"): {"hit1": 0.651, "hit3": 0.796, "mrr": 0.734},
+    ("vector", "held-out"): {"hit1": 0.685, "hit3": 0.826, "mrr": 0.771},
 }
-MARGIN = 0.005
+# two questions of the set (dev 152: 0.013; held-out 92: 0.022): a training
+# is not bit-for-bit the same on another machine or thread count, and two
+# trainings of the same recipe (on 241 and on 240 stories) differed by up to
+# two questions a figure; the bundled model alone is more than two below
+# the hybrid held-out hit@1 floor
+MARGIN = {"dev": 2 / 152 + 0.001, "held-out": 2 / 92 + 0.001}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +49,9 @@ def real_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def measuring_db(tmp_path_factory):
-    """The measuring corpus built with the real model (embeddings only)."""
+    """The measuring corpus built with the real model, as `evidence build`
+    builds it: the bundled model's vectors, then the search model trained on
+    its stories (about ten minutes on two cores), then its vectors."""
     from support.measuring import build_measuring_base
 
     return build_measuring_base(tmp_path_factory.mktemp("measuring") / "base")
@@ -80,9 +91,24 @@ def test_relevance_does_not_fall_below_what_was_measured(measuring_db, mode, par
     cases = load_cases(ROOT / "tests" / "relevance.yml", part)
     scores = evaluate(measuring_db, cases, mode=mode)
     misses = [(q, e, r) for q, e, r in scores.ranks if r != 1]
-    assert scores.hit1 >= FLOOR[mode, part]["hit1"] - MARGIN, misses
-    assert scores.hit3 >= FLOOR[mode, part]["hit3"] - MARGIN, misses
-    assert scores.mrr >= FLOOR[mode, part]["mrr"] - MARGIN, misses
+    assert scores.hit1 >= FLOOR[mode, part]["hit1"] - MARGIN[part], misses
+    assert scores.hit3 >= FLOOR[mode, part]["hit3"] - MARGIN[part], misses
+    assert scores.mrr >= FLOOR[mode, part]["mrr"] - MARGIN[part], misses
+
+
+def test_the_measuring_corpus_is_searched_with_its_search_model(measuring_db):
+    """240 publishable stories give more than the 1,500 pairs the shipped
+    settings need, so the build trained a search model and published only
+    its vectors."""
+    import sqlite3
+
+    from evidence.search.index import get_index
+
+    model = get_index(measuring_db).model
+    assert model.startswith("search-") and (measuring_db.parent / ".evidence-models" / model / "model.safetensors").exists()
+    conn = sqlite3.connect(measuring_db)
+    assert [r[0] for r in conn.execute("SELECT DISTINCT model FROM embeddings")] == [model]
+    conn.close()
 
 
 def test_hybrid_is_the_default_and_beats_vector_on_the_dev_set(measuring_db):

@@ -447,9 +447,9 @@ def filter_values(db_path: str | Path) -> dict[str, list]:
 # tests/benchmarks/bench_weak_match.py. A model not measured here: no flag.
 # "search-": any search model (fine-tuned on an evidence base's own stories,
 # evidence/enrich/search_model.py), measured on the one the measuring corpus
-# of 280 items trains
+# of 280 items trains (a training on one more story gave 0.351)
 WEAK_BELOW = {"all-MiniLM-L6-v2": 0.345,  # 2026-11-30, tuned on the even half, on the title-and-summary passages
-              "search-": 0.351}  # 2026-12-01, tuned the same way
+              "search-": 0.364}  # 2026-12-01, tuned the same way
 
 
 def weak_threshold(model: str) -> float | None:
