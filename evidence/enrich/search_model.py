@@ -35,14 +35,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evidence.models.weights import SEARCH_MARKER as MARKER  # written last: a folder without it is unfinished
+from evidence.models.weights import SEARCH_MODELS_DIR as MODELS_DIR
+from evidence.models.weights import SEARCH_PREFIX as PREFIX
 from evidence.store import schema as store
 
 STEP = "search_model"  # its key in BuildSummary.enriched
-MODELS_DIR = ".evidence-models"
-PREFIX = "search-"
 PAIRS_VERSION = "1"  # bump when search_pairs changes what it makes
 EPOCHS, LR, BATCH, SEED, PER_STORY = 1, 2e-5, 32, 7, 12
-MARKER = "evidence-model.json"  # written last: a folder without it is unfinished
 
 # stories a model may go on using once it has learnt from them: published,
 # with consent to publish (withdrawn stories have another status). A
@@ -139,7 +139,7 @@ def _embed_missing(db, model: str, folder: Path, options: Any, cfg: dict, change
     """Give every passage a vector from the search model (new and changed
     items since the last build; all of them after a training)."""
     from evidence.content.abbreviations import load_glossary
-    from evidence.enrich.embeddings import BATCH as EMBED_BATCH, ITEM_TABLES, _rows, item_passages, passage_context, to_blob
+    from evidence.enrich.embeddings import BATCH as EMBED_BATCH, _rows, item_passages, passage_context, to_blob
     from evidence.models.embedder import get_embedder
 
     base_rows = db.execute("SELECT count(*) FROM passages").fetchone()[0]
@@ -191,12 +191,11 @@ def enrich(db, summary: Any, options: Any) -> None:
     tune = bool(cfg["search_tuning"] and not fake and base_model and getattr(options, "tune_search", False))
     if not current and not tune:
         return
-    stories = _eligible(db)
     written = 0
     if current:
         trained_on = set(json.loads(store.get_meta(db, "search_model_stories") or "[]"))
         if (not cfg["search_tuning"] or fake or store.get_meta(db, "search_model_config") != _config(cfg, base_model)
-                or not (folder_root / current / MARKER).exists() or trained_on - {id_key(s) for s in stories}):
+                or not (folder_root / current / MARKER).exists() or trained_on - {id_key(s) for s in _eligible(db)}):
             # switched off, another base model or settings, the folder gone,
             # or a story it learnt from may no longer be published
             written += _drop(db, folder_root, current)

@@ -22,7 +22,8 @@ import yaml
 
 from evidence.errors import EvidenceError
 
-from evidence.models.weights import BUNDLED_NAME, BUNDLED_SHA256, bundled_path, checked_weights
+from evidence.models.weights import (BUNDLED_NAME, BUNDLED_SHA256, SEARCH_MARKER, SEARCH_MODELS_DIR, bundled_path,
+                                     checked_weights, is_search_model)
 
 DIM = 384
 # At most this many texts in one encode() call go to the torch-free numpy
@@ -203,13 +204,13 @@ def search_model_path(model_id: str, near: str | Path | None) -> tuple[Path, str
     import json
 
     where = Path(os.environ["EVIDENCE_MODELS_DIR"]) if os.environ.get("EVIDENCE_MODELS_DIR") else (
-        Path(near).resolve().parent / ".evidence-models" if near else Path(".evidence-models").resolve())
+        Path(near).resolve().parent / SEARCH_MODELS_DIR if near else Path(SEARCH_MODELS_DIR).resolve())
     folder = where / model_id
     try:
-        info = json.loads((folder / "evidence-model.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / SEARCH_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise EvidenceError(f"the database was embedded with the search model '{model_id}', which is not in {where}; "
-                            "keep the .evidence-models folder beside the database (or set EVIDENCE_MODELS_DIR), "
+                            f"keep the {SEARCH_MODELS_DIR} folder beside the database (or set EVIDENCE_MODELS_DIR), "
                             "or run 'evidence build' again") from None
     return folder, info.get("sha256") or None
 
@@ -233,7 +234,7 @@ def get_query_embedder(model_id: str, root: Path | None = None, near: str | Path
     else:
         if model_id == BUNDLED_NAME:
             path, sha = bundled_path(), BUNDLED_SHA256
-        elif model_id.startswith("search-") and "/" not in model_id and "\\" not in model_id:
+        elif is_search_model(model_id):
             path, sha = search_model_path(model_id, near)
         else:
             path = Path(model_id)

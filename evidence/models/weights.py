@@ -12,6 +12,18 @@ from evidence.errors import EvidenceError
 BUNDLED_NAME = "all-MiniLM-L6-v2"
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
+# search models (evidence/enrich/search_model.py): fine-tuned copies kept in
+# MODELS_DIR beside the working database, each in a folder named PREFIX +
+# digest, finished when its MARKER (the record of what it learnt from) is written
+SEARCH_MODELS_DIR = ".evidence-models"
+SEARCH_PREFIX = "search-"
+SEARCH_MARKER = "evidence-model.json"
+
+
+def is_search_model(model_id: str) -> bool:
+    """Whether `model_id` names a search model (a bare folder name, no path)."""
+    return model_id.startswith(SEARCH_PREFIX) and "/" not in model_id and "\\" not in model_id
+
 _checked: set[tuple[str, str]] = set()
 _lock = threading.Lock()
 

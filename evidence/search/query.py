@@ -34,6 +34,7 @@ import numpy as np
 
 from evidence.content.abbreviations import Glossary
 from evidence.errors import EvidenceError
+from evidence.models.weights import SEARCH_PREFIX
 from evidence.search.filters import Filters, columns, filter_mask
 from evidence.search.index import TYPES, VectorIndex, connect, get_index
 
@@ -449,7 +450,7 @@ def filter_values(db_path: str | Path) -> dict[str, list]:
 # evidence/enrich/search_model.py), measured on the one the measuring corpus
 # of 280 items trains (a training on one more story gave 0.351)
 WEAK_BELOW = {"all-MiniLM-L6-v2": 0.345,  # 2026-11-30, tuned on the even half, on the title-and-summary passages
-              "search-": 0.364}  # 2026-12-01, tuned the same way
+              SEARCH_PREFIX: 0.364}  # 2026-12-01, tuned the same way
 
 
 def weak_threshold(model: str) -> float | None:
@@ -458,7 +459,7 @@ def weak_threshold(model: str) -> float | None:
     measuring corpus's search model; None when not measured."""
     if model in WEAK_BELOW:
         return WEAK_BELOW[model]
-    return WEAK_BELOW.get("search-") if model.startswith("search-") else None
+    return WEAK_BELOW.get(SEARCH_PREFIX) if model.startswith(SEARCH_PREFIX) else None
 
 
 def weak_match(db_path: str | Path, query: str, *, filters: Filters | None = None,
