@@ -122,6 +122,19 @@ def test_eval_leaves_out_the_training_csv_of_another_codebook_beside_its_own(tmp
     assert both["per_label"] == alone["per_label"]
 
 
+def test_a_fresh_build_trains_the_classifier_on_each_shipped_sentence_with_its_neighbours(built: Path):
+    """The shipped training CSV says which story each sentence is of, so the
+    build's classifier reads a sentence's neighbours beside it."""
+    from evidence.enrich.tagger import LinearClassifier
+
+    db = open_db(built / "evidence.db")
+    try:
+        stored = [LinearClassifier.from_bytes(bytes(r[0])) for r in db.execute("SELECT data FROM classifier_cache")]
+    finally:
+        db.close()
+    assert stored and all(c is not None and c.dense_dim == 2 * FakeEmbedder.dim for c in stored)
+
+
 def test_the_build_reads_a_training_csv_as_eval_does_labels_ids_and_keys(tmp_path):
     """A CSV written for `evidence eval --codebook` (labels or ids, not
     <framework>/<domain>) was refused when tagging.yml listed it; a label
@@ -139,8 +152,15 @@ def test_the_build_reads_a_training_csv_as_eval_does_labels_ids_and_keys(tmp_pat
     known = {r["id"] for r in db.query("SELECT id FROM domains")}
     path.write_text("text,labels\nShe had a weekend off.,Breathing space\n"
                     "He slept badly for months.,The carer's own health|staying well\n", encoding="utf-8")
-    texts, pos, _, _ = tagging.training_examples(db, tmp_path, settings, known)
+    texts, pos, _, _, stories = tagging.training_examples(db, tmp_path, settings, known)
     assert pos == [["carer-wellbeing/breathing-space"], ["carer-wellbeing/own-health", "home-life/own-health"]]
+    assert stories == ["", ""]  # no story column: each row stands alone
+    # with one, rows of a story are neighbours: the same story name in another file is another story
+    path.write_text("Text,Labels,Story\nShe had a weekend off.,Breathing space,ann\nIt helped.,,ann\nHe slept.,,\n",
+                    encoding="utf-8")
+    texts, _, _, _, stories = tagging.training_examples(db, tmp_path, settings, known)
+    assert texts == ["She had a weekend off.", "It helped.", "He slept."]
+    assert stories[0] == stories[1] != "" and stories[0].endswith("t.csv#ann") and stories[2] == ""
     path.write_text("text,labels\nHe slept badly for months.,own-health\n", encoding="utf-8")
     with pytest.raises(Exception) as err:
         tagging.training_examples(db, tmp_path, settings, known)
@@ -225,7 +245,7 @@ def test_a_curators_decision_teaches_only_the_framework_of_its_domain(base: Path
     db = open_db(base / "evidence.db")
     try:
         known = {r["id"] for r in db.query("SELECT id FROM domains")}
-        texts, pos, neg, scope = tagging.training_examples(db, base, load_settings(base), known)
+        texts, pos, neg, scope, _ = tagging.training_examples(db, base, load_settings(base), known)
     finally:
         db.close()
     row = texts.index("Agnes felt that isolation.")

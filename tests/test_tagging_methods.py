@@ -74,6 +74,64 @@ def test_a_domain_the_classifier_does_not_score_gets_the_codebook_threshold(tmp_
     assert load_settings(ROOT).codebook_threshold is not None  # the shipped file sets it
 
 
+def test_neighbours_are_the_mean_of_the_rows_around_within_a_story():
+    from evidence.enrich.tagger import neighbours, story_runs
+
+    assert story_runs(["a", "a", "a", "", "", "b", "b", "a"]) == [3, 1, 1, 2, 1]  # '' stands alone
+    v = np.array([[1, 0], [0, 1], [1, 1], [5, 5], [2, 0], [0, 2]], dtype=np.float32)
+    got = neighbours(v, [3, 1, 2])
+    assert got.tolist() == [[0, 1], [1, 0.5], [0, 1], [0, 0], [0, 2], [2, 0]]
+
+
+# the same words mean work after a sentence about fishing and company after
+# one about bingo: only the neighbours tell them apart
+_AFTER = "That made all the difference to him"
+_CONTEXT_STORIES = [(f"s{i}", first, label) for i in range(6) for first, label in (
+    ("He went fishing with his carer at the lake", "t/occupation"), ("Bingo night at the club with neighbours", "t/social"))]
+
+
+def _context_training():
+    texts, labels, stories = [], [], []
+    for n, (sid, first, label) in enumerate(_CONTEXT_STORIES):
+        texts += [first, _AFTER + "." * (1 + n % 3)]  # not one text repeated: each row is its own example
+        labels += [[label], [label]]
+        stories += [f"{sid}-{label}"] * 2
+    return texts, labels, stories
+
+
+def test_the_classifier_reads_a_sentence_with_its_neighbours_when_it_knows_them():
+    texts, labels, stories = _context_training()
+    occ, soc = (LABELS.index(next(lab for lab in LABELS if lab.key == k)) for k in ("t/occupation", "t/social"))
+    docs = [f"He went fishing with his carer at the lake. {_AFTER}.", f"Bingo night at the club with neighbours. {_AFTER}."]
+    with_context = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=2)).fit(texts, labels, stories=stories)
+    assert with_context.classifier.dense_dim == 2 * FakeEmbedder.dim
+    fishing, bingo = with_context.analyse(list(with_context.nlp.pipe(docs)))
+    assert fishing.classifier[1, occ] > 0.5 > fishing.classifier[1, soc]
+    assert bingo.classifier[1, soc] > 0.5 > bingo.classifier[1, occ]
+    # without a story for each row (a CSV with no story column): the sentence alone, as before
+    alone = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=2)).fit(texts, labels)
+    assert alone.classifier.dense_dim == FakeEmbedder.dim
+    fishing, bingo = alone.analyse(list(alone.nlp.pipe(docs)))
+    assert abs(fishing.classifier[1, occ] - bingo.classifier[1, occ]) < 0.05
+    off = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=2, context_weight=0.0))
+    assert off.fit(texts, labels, stories=stories).classifier.dense_dim == FakeEmbedder.dim
+
+
+def test_a_sentences_neighbours_are_part_of_its_training_example(tmp_path):
+    """A classifier fitted on rows with other neighbours is not the one to reuse."""
+    from evidence.enrich import tagging
+    from evidence.store.schema import open_db
+
+    db = open_db(tmp_path / "w.db")
+    texts, labels, stories = _context_training()
+    none = [[] for _ in texts]
+    tagger = lambda: Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=2))  # noqa: E731
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500, stories=stories) == "fitted"
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500, stories=stories) == "reused"
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "fitted"  # no neighbours now
+    db.close()
+
+
 def test_rejected_examples_are_negatives():
     t = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=1))
     t.fit(["tea with neighbours", "tea with the vicar"], [["t/social"], []], negatives=[[], ["t/social"]])
@@ -126,6 +184,9 @@ def test_settings_file_is_read_and_checked(tmp_path):
     assert s.threshold == 0.7 and s.weights["rule"] == 2.0 and s.weights["embedding"] == 1.0
     (tmp_path / "pipelines" / "tagging.yml").write_text("treshold: 0.7\n")
     with pytest.raises(EvidenceError, match="unknown setting 'treshold'"):
+        load_settings(tmp_path)
+    (tmp_path / "pipelines" / "tagging.yml").write_text("context_weight: 1.5\n")
+    with pytest.raises(EvidenceError, match="context_weight"):
         load_settings(tmp_path)
 
 
@@ -221,7 +282,7 @@ def test_training_rows_of_a_framework_the_base_does_not_load_are_left_out_a_typo
     db = open_db(tmp_path / "w.db")
     csv_path.write_text("text,labels\nShe made friends at the club.,wellbeing/connection|ascot/social-participation-and-involvement\n"
                         "He cooks for himself now.,ascot/food-and-drink\n", encoding="utf-8")
-    texts, pos, neg, _ = tagging.training_examples(db, tmp_path, settings, known)
+    texts, pos, neg, _, _ = tagging.training_examples(db, tmp_path, settings, known)
     assert texts == ["She made friends at the club.", "He cooks for himself now."]
     assert pos == [["wellbeing/connection"], []] and neg == [[], []]
     csv_path.write_text("text,labels\nShe made friends.,wellbeing/conection\n", encoding="utf-8")

@@ -95,11 +95,11 @@ def test_commentary_about_the_scheme_is_not_james_dignity(real_build: Path):
     assert not any("Shared Lives carers achieve" in r[0] for r in rows), rows
 
 
-# measured with tests/benchmarks/bench_story_tagging.py on 2026-11-30 (74
-# held-out stories, 1,986 sentences; one story's tags move a story figure by
-# about 0.005)
-HELD_OUT_FLOOR = {"sentence_micro_f1": 0.532, "sentence_macro_f1": 0.529, "story_precision": 0.863,
-                  "story_recall": 0.842, "story_f1": 0.852, "right_sentence": 0.762}
+# measured with tests/benchmarks/bench_story_tagging.py on 2026-12-01, with
+# the neighbours as context (74 held-out stories, 1,986 sentences; one
+# story's tags move a story figure by about 0.005)
+HELD_OUT_FLOOR = {"sentence_micro_f1": 0.539, "sentence_macro_f1": 0.537, "story_precision": 0.883,
+                  "story_recall": 0.840, "story_f1": 0.861, "right_sentence": 0.769}
 HELD_OUT_MARGIN = 0.01
 
 

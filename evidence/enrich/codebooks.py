@@ -129,7 +129,18 @@ def _rows(reader, path: Path):
 
 
 def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "error") -> tuple[list[str], list[list[str]]]:
-    """(texts, label lists) of a CSV with columns text and labels ('|'-separated).
+    """(texts, label lists) of a CSV with columns text and labels ('|'-separated);
+    see read_labelled_stories for the details."""
+    texts, labels, _ = read_labelled_stories(path, codebook, what, unknown)
+    return texts, labels
+
+
+def read_labelled_stories(path: Path, codebook: Codebook, what: str, unknown: str = "error"
+                          ) -> tuple[list[str], list[list[str]], list[str]]:
+    """(texts, label lists, stories) of a CSV with columns text and labels ('|'-separated),
+    and optionally story: rows with the same story, one after another, are
+    that story's sentences in order, so each has neighbours (the tagger's
+    context); '' where the column is absent or empty.
     A label that is not a domain of the codebook is an error, or left out
     (the row stays, with the labels it has here): with unknown="drop" any
     such label, with unknown="other-frameworks" one whose framework (the
@@ -149,14 +160,15 @@ def read_labelled(path: Path, codebook: Codebook, what: str, unknown: str = "err
         read = _read_labelled(path, raw, codebook, what, unknown)
         _READ.clear()  # one file kept: the training CSV a build reads
         _READ[key] = read
-    texts, labels = read
-    return list(texts), [list(labs) for labs in labels]
+    texts, labels, stories = read
+    return list(texts), [list(labs) for labs in labels], list(stories)
 
 
-_READ: dict[tuple, tuple[list[str], list[list[str]]]] = {}
+_READ: dict[tuple, tuple[list[str], list[list[str]], list[str]]] = {}
 
 
-def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknown: str) -> tuple[list[str], list[list[str]]]:
+def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknown: str
+                   ) -> tuple[list[str], list[list[str]], list[str]]:
     frameworks = {f.lower() for f in codebook.frameworks.values()} or \
         {k.split("/", 1)[0].lower() for k in codebook.aliases.values() if "/" in k}
     try:
@@ -183,7 +195,7 @@ def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknow
         hint = (f"; the columns are separated by {sep}: save it with commas" if sep else
                 "; a labelled CSV needs the columns text and labels")
         raise EvidenceError(f"{path} has no '{missing[0]}' column (columns: {', '.join(columns) or 'none'}){hint}")
-    texts, labels = [], []
+    texts, labels, stories = [], [], []
     for row in _rows(reader, path):
         extra = row.pop(_EXTRA, None)
         # the row's first line: it ends on line_num, and spans the line breaks quoted in its fields
@@ -226,6 +238,7 @@ def _read_labelled(path: Path, raw: bytes, codebook: Codebook, what: str, unknow
                 keys.append(key)
         texts.append(text)
         labels.append(keys)
+        stories.append((row.get("story") or "").strip())
     if not texts:
         raise EvidenceError(f"{path} has no rows with text; add labelled rows under the header")
-    return texts, labels
+    return texts, labels, stories

@@ -65,6 +65,11 @@ class Settings:
     # every sentence of a tag scoring at least max(threshold, best - support_margin)
     # is listed as supporting it (and highlighted)
     support_margin: float = 1.0
+    # the classifier also sees a sentence's neighbours (the mean vector of the
+    # sentences before and after it in the same story), times this weight,
+    # when its training data says which sentences are neighbours (a `story`
+    # column); 0: the sentence alone
+    context_weight: float = 0.35
 
     def threshold_for(self, keys: Sequence[str]) -> np.ndarray:
         """The threshold of each domain key (per-domain, else the default)."""
@@ -131,7 +136,8 @@ def load_settings(root: Path | None) -> Settings:
 _BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
     "threshold": (0, 1, False), "similarity_low": (-1, 1, False), "similarity_high": (-1, 1, False),
     "similarity_top_k": (1, None, True), "max_tags_per_framework": (1, None, True), "min_examples": (1, None, True),
-    "classifier_c": (1e-9, None, False), "support_margin": (0, None, False)}
+    "classifier_c": (1e-9, None, False), "support_margin": (0, None, False),
+    "context_weight": (0, 1, False)}
 
 
 def _setting_error(path: Path, key: str, message: str) -> EvidenceError:
@@ -292,7 +298,7 @@ class Tagger:
         flat = [u[2] for units in all_units for u in units]
         vecs = np.asarray(self.embedder.encode(flat, batch_size=batch_size), dtype=np.float32) if flat else np.zeros((0, 1), np.float32)
         sim = self._similarity(vecs) if flat else np.zeros((0, len(self.labels)), np.float32)
-        clf = self._predict(flat, vecs) if flat else None
+        clf = self._predict(flat, self._features(vecs, [len(u) for u in all_units])) if flat else None
         out, pos = [], 0
         lo, hi = self.settings.similarity_low, self.settings.similarity_high
         for doc, units in zip(docs, all_units):
@@ -313,6 +319,14 @@ class Tagger:
             pos += n
         return out
 
+    def _features(self, vecs: np.ndarray, runs: Sequence[int]) -> np.ndarray:
+        """The classifier's dense features of units whose vectors are `vecs`,
+        in runs of neighbours (a doc's units): the vectors, and when the
+        classifier was trained with context, their neighbours' mean beside."""
+        if self.classifier is None or self.classifier.dense_dim <= vecs.shape[1]:
+            return vecs
+        return np.hstack([vecs, self.settings.context_weight * neighbours(vecs, runs)])
+
     def _similarity(self, vecs: np.ndarray) -> np.ndarray:
         """units x labels: the mean of the `similarity_top_k` best cosines
         between a unit and the label's anchors (vectors are normalised, so a
@@ -329,15 +343,19 @@ class Tagger:
 
     def fit(self, texts: Sequence[str], label_sets: Sequence[Iterable[str]],
             negatives: Sequence[Iterable[str]] | None = None, vectors: np.ndarray | None = None,
-            scope: Sequence[Iterable[str] | None] | None = None) -> "Tagger":
+            scope: Sequence[Iterable[str] | None] | None = None, stories: Sequence[str] | None = None) -> "Tagger":
         """Train the classifier (one logistic regression per label, one-vs-rest,
         balanced classes) on labelled texts. `negatives[i]` names labels text i
         is known NOT to have (rejected tags). `scope[i]` names the labels text
         i was labelled for (None: all): for any other label it is neither a
         positive nor a negative and is left out of that label's regression (a
         CSV labelled for another codebook says nothing about this one's
-        domains). Labels with fewer than min_examples positives get no
-        classifier. Returns self."""
+        domains). `stories[i]` names the story text i is a sentence of
+        ('' for none): consecutive texts of one story are neighbours, and
+        with `context_weight` the classifier learns from each text's
+        neighbours too (the sentences' context, as a coder reads them).
+        Labels with fewer than min_examples positives get no classifier.
+        Returns self."""
         self.classifier, self.trained = None, np.zeros(len(self.labels), dtype=bool)
         if not texts:
             return self
@@ -367,6 +385,8 @@ class Tagger:
         from sklearn.linear_model import LogisticRegression
 
         vecs = np.asarray(self.embedder.encode(list(texts)) if vectors is None else vectors, dtype=np.float32)
+        if stories is not None and self.settings.context_weight > 0 and any(stories):
+            vecs = np.hstack([vecs, self.settings.context_weight * neighbours(vecs, story_runs(stories))])
         # words seen once are noise in a large training set but all there is in a small one
         tfidf = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2 if len(texts) >= 1000 else 1,
                                 max_features=200_000, token_pattern=LinearClassifier.TOKEN.pattern)
@@ -405,6 +425,36 @@ class Tagger:
         return self.classifier.predict(texts, vecs)
 
 
+def story_runs(stories: Sequence[str]) -> list[int]:
+    """The lengths of the runs of consecutive rows of one story (a row with
+    no story is a run of its own)."""
+    runs: list[int] = []
+    for i, sid in enumerate(stories):
+        if i and sid and sid == stories[i - 1]:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return runs
+
+
+def neighbours(vecs: np.ndarray, runs: Sequence[int]) -> np.ndarray:
+    """Each row's context: the mean of the rows just before and after it
+    within its run (zeros for a run of one)."""
+    out = np.zeros_like(vecs)
+    pos = 0
+    for n in runs:
+        if n > 1:
+            v = vecs[pos:pos + n]
+            total = np.zeros_like(v)
+            total[1:] += v[:-1]
+            total[:-1] += v[1:]
+            count = np.full((n, 1), 2.0, dtype=vecs.dtype)
+            count[0] = count[-1] = 1.0
+            out[pos:pos + n] = total / count
+        pos += n
+    return out
+
+
 class LinearClassifier:
     """The fitted classifier in plain numpy: tf-idf of words and word pairs
     (computed as scikit-learn's TfidfVectorizer does: lower case, words of
@@ -437,6 +487,11 @@ class LinearClassifier:
         return cls({str(k): int(v) for k, v in tfidf.vocabulary_.items()}, tfidf.idf_,
                    np.vstack([models[i].coef_[0] for i in order]) if order else np.zeros((0, 0)),
                    np.array([models[i].intercept_[0] for i in order]), order, n_labels, tfidf.ngram_range[1])
+
+    @property
+    def dense_dim(self) -> int:
+        """How many dense features (sentence vector, and context) it takes."""
+        return int(self.coef.shape[1] - len(self.idf)) if self.coef.size else 0
 
     def terms(self, text: str) -> list[str]:
         words = self.TOKEN.findall(text.lower())

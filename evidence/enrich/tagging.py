@@ -252,9 +252,9 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
     if not labels:
         return None, []
     tagger = Tagger(labels, embedder, nlp, settings)
-    texts, pos, neg, scope = training_examples(db, root, settings, set(tagger.keys))
+    texts, pos, neg, scope, stories = training_examples(db, root, settings, set(tagger.keys))
     if texts:
-        _fit_or_reuse(db, tagger, texts, pos, neg, items, scope)
+        _fit_or_reuse(db, tagger, texts, pos, neg, items, scope, stories)
     return tagger, labels
 
 
@@ -267,7 +267,8 @@ _FITTED_LOCK = threading.Lock()
 
 
 def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
-                  items: int = SMALL_BUILD + 1, scope: list[set[str] | None] | None = None) -> str:
+                  items: int = SMALL_BUILD + 1, scope: list[set[str] | None] | None = None,
+                  stories: list[str] | None = None) -> str:
     """Give the tagger its classifier: the one an earlier build fitted on
     exactly these examples, settings, domains and sentence model (kept in
     the working database, store/model_cache.py, and for the last few in
@@ -286,8 +287,14 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
 
     base = digest(LinearClassifier.FORMAT, tagger.settings.version(), tagger.embedder.model_id, json.dumps(tagger.keys))
     scope = scope if scope is not None else [None] * len(texts)
-    examples = sorted({digest(json.dumps([t, p, n] if s is None else [t, p, n, sorted(s)], ensure_ascii=False))[:16]
-                       for t, p, n, s in zip(texts, pos, neg, scope)})
+    # a sentence's neighbours are part of its example (the classifier's context)
+    near = [""] * len(texts)
+    for i, sid in enumerate(stories or []):
+        if sid:
+            near[i] = "\n".join(texts[j] if 0 <= j < len(texts) and stories[j] == sid else "" for j in (i - 1, i + 1))
+    examples = sorted({digest(json.dumps([t, p, n, *([sorted(s)] if s is not None else []), *([c] if c else [])],
+                                         ensure_ascii=False))[:16]
+                       for t, p, n, s, c in zip(texts, pos, neg, scope, near)})
     key = digest(base, *examples)
 
     def use(data: bytes | None) -> bool:
@@ -309,7 +316,7 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
             differ = len(set(last[1].decode("ascii").split()).symmetric_difference(examples))
             if differ <= max(STALE_EXAMPLES, STALE_SHARE * len(examples)) and use(last[2]):
                 return "reused-close"
-    tagger.fit(texts, pos, neg, scope=scope)
+    tagger.fit(texts, pos, neg, scope=scope, stories=stories)
     if tagger.classifier:
         data = tagger.classifier.to_bytes()
         model_cache.put(db, key, data, base=base, examples=" ".join(examples).encode("ascii"))
@@ -322,13 +329,13 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
 
 
 def training_examples(db, root: Path, settings, known: set[str]
-                      ) -> tuple[list[str], list[list[str]], list[list[str]], list[set[str] | None]]:
-    """(sentences, confirmed domains, rejected domains, scope) from every
+                      ) -> tuple[list[str], list[list[str]], list[list[str]], list[set[str] | None], list[str]]:
+    """(sentences, confirmed domains, rejected domains, scope, stories) from every
     curator decision that names its sentence, plus the rows of the training
     CSVs. A row's scope is the domains it was labelled for: every domain of
     the frameworks its decisions name, or that its CSV labels; it says
     nothing about the domains of any other (Tagger.fit)."""
-    from evidence.enrich.codebooks import codebook_of_domains, read_labelled
+    from evidence.enrich.codebooks import codebook_of_domains, read_labelled_stories
 
     label = {r["id"]: r["label"] for r in _rows(db, "SELECT id, label FROM domains")}
     domains = [(k, k.split("/", 1)[0], label.get(k) or k.split("/", 1)[-1]) for k in sorted(known)]
@@ -345,10 +352,11 @@ def training_examples(db, root: Path, settings, known: set[str]
     pos = [sorted(by_sentence[t][0]) for t in texts]
     neg = [sorted(by_sentence[t][1]) for t in texts]
     scope: list[set[str] | None] = [cb.covered([p + n]) for p, n in zip(pos, neg)]
+    stories = [""] * len(texts)  # a curator's sentence is an example on its own
     for path in training_files(root, settings):
         # labels of a framework this evidence base does not load (its
         # codebooks replaced) are left out; a typo inside one is an error
-        t, labs = read_labelled(path, cb, "training", unknown="other-frameworks")
+        t, labs, sids = read_labelled_stories(path, cb, "training", unknown="other-frameworks")
         covered = cb.covered(labs)
         if not covered:  # labels only frameworks this base does not load
             continue
@@ -356,7 +364,8 @@ def training_examples(db, root: Path, settings, known: set[str]
         pos += labs
         neg += [[] for _ in t]
         scope += [covered] * len(t)
-    return texts, pos, neg, scope
+        stories += [f"{path}#{sid}" if sid else "" for sid in sids]  # a story of one file
+    return texts, pos, neg, scope, stories
 
 
 def _find_sentence(sentence: str, units: list[tuple[int, int, str]]) -> int | None:

@@ -222,21 +222,22 @@ def measure(scored: list[Scored], keys: list[str], settings, crosswalk: dict, cs
 def build_tagger(labels, embedder, nlp, settings, train_stories=None):
     """A tagger as the build makes it: trained on `train_stories` (their
     resolved labels), or on the CSVs of settings.training."""
-    from evidence.enrich.codebooks import Codebook, read_labelled
+    from evidence.enrich.codebooks import Codebook, read_labelled_stories
     from evidence.enrich.tagger import Tagger
 
     tagger = Tagger(labels, embedder, nlp, settings)
     if train_stories is not None:
         texts = [s.text for st in train_stories for s in st.sentences]
         labs = [sorted(s.labels["resolved"]) for st in train_stories for s in st.sentences]
+        sids = [st.id for st in train_stories for _ in st.sentences]
     else:
-        texts, labs = [], []
+        texts, labs, sids = [], [], []
         cb = Codebook(name="evidence", labels=[], aliases={k.lower(): k for k in tagger.keys})
         for rel in settings.training:
-            t, l = read_labelled(ROOT / rel, cb, "training")
-            texts, labs = texts + t, labs + l
+            t, l, g = read_labelled_stories(ROOT / rel, cb, "training")
+            texts, labs, sids = texts + t, labs + l, sids + [f"{rel}#{x}" if x else "" for x in g]
     if texts:
-        tagger.fit(texts, labs)
+        tagger.fit(texts, labs, stories=sids)
     return tagger
 
 

@@ -14,9 +14,10 @@ training data.
   with one new story keeps it for development; a story whose tags or roles
   were looked at while the code was changed, listed in SEEN, is never held
   out), and no story ever moves from one split to the other.
-- pipelines/training/stories_dev.csv (text, labels): every sentence of the
-  development stories with its resolved labels (tests/corpus/labels/
-  resolved.csv); sentences with no label are kept, as negatives.
+- pipelines/training/stories_dev.csv (text, labels, story): every sentence
+  of the development stories with its resolved labels (tests/corpus/labels/
+  resolved.csv), in the story's order; sentences with no label are kept, as
+  negatives. The story column tells the tagger which rows are neighbours.
 
 Nothing in the held-out split is ever used for training or tuning.
 """
@@ -84,11 +85,11 @@ def main() -> None:
     n = 0
     with open(out, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["text", "labels"])
+        w.writerow(["text", "labels", "story"])
         for r in csv.DictReader(open(HERE / "sentences.csv", encoding="utf-8")):
             if split[r["story"]][0] == "dev":
                 text = r["text"][item_mark_end(r["text"]):]  # a list item's bullet, as the tagger's units
-                w.writerow([text, labels[r["sid"]]])
+                w.writerow([text, labels[r["sid"]], r["story"]])
                 n += 1
     held = sum(1 for v in split.values() if v[0] == "held-out")
     print(f"{len(split) - held} development stories ({n} sentences) -> {out.relative_to(ROOT)}; "
