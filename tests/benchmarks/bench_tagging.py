@@ -152,18 +152,18 @@ def throughput(n: int, train_limit: int | None = None) -> None:
     t0 = time.perf_counter()
     tagger = Tagger(labels, emb, nlp, settings)
     # trained as `evidence build` trains it: on the CSVs pipelines/tagging.yml lists
-    from evidence.enrich.codebooks import Codebook, read_labelled
+    from evidence.enrich.codebooks import Codebook, read_labelled_stories
     from evidence.enrich.tagging import training_files
 
     cb = Codebook(name="evidence", labels=[], aliases={k.lower(): k for k in tagger.keys})
-    texts, labs = [], []
+    texts, labs, sids = [], [], []
     for p in training_files(ROOT, settings):
-        t, lab = read_labelled(p, cb, "training")
-        texts, labs = texts + t, labs + lab
+        t, lab, g = read_labelled_stories(p, cb, "training")
+        texts, labs, sids = texts + t, labs + lab, sids + [f"{p}#{x}" if x else "" for x in g]
     if train_limit is not None:  # --quick: a smaller training set, so the smoke run stays short
-        texts, labs = texts[:train_limit], labs[:train_limit]
+        texts, labs, sids = texts[:train_limit], labs[:train_limit], sids[:train_limit]
     if texts:
-        tagger.fit(texts, labs)
+        tagger.fit(texts, labs, stories=sids)  # each sentence with its neighbours, as the build's classifier
     emb.encode(["warm up"])
     t1 = time.perf_counter()
     n_tags = n_ents = 0
@@ -180,7 +180,9 @@ def throughput(n: int, train_limit: int | None = None) -> None:
         print(f"\r{done}/{n} stories, {done / el:.1f} items/s", end="", file=sys.stderr, flush=True)
     el = time.perf_counter() - t1
     print(file=sys.stderr)
-    print(f"model {emb.model_id}; classifier trained on {len(texts)} sentences for {int(tagger.trained.sum())} domains; "
+    context = "with" if tagger.classifier is not None and tagger.classifier.dense_dim > emb.dim else "without"
+    print(f"model {emb.model_id}; classifier trained on {len(texts)} sentences ({context} their neighbours) "
+          f"for {int(tagger.trained.sum())} domains; "
           f"{n} stories, {words} words, {n_ents} entities, {n_tags} tags (before caps)")
     print(f"setup (model load, codebook anchors) {t1 - t0:.1f}s; tagging {el:.1f}s: "
           f"{n / el:.1f} items/s, {words / el:.0f} words/s on {os.cpu_count()} cores")
