@@ -132,6 +132,22 @@ def test_a_sentences_neighbours_are_part_of_its_training_example(tmp_path):
     db.close()
 
 
+def test_a_sentence_beside_the_best_supports_a_tag_a_little_below_its_threshold():
+    """The tag needs its threshold; another sentence needs the threshold less
+    support_below, where the classifier scores the domain (a codebook-only
+    domain keeps its own threshold for every sentence)."""
+    from evidence.enrich.tagger import supporting_units
+
+    keys = ["t/social", "t/occupation", "t/food"]
+    s = Settings(threshold=0.4, support_below=0.05, codebook_threshold=0.2).for_trained(keys, [True, True, False])
+    assert s.support_floors(keys).tolist() == pytest.approx([0.35, 0.35, 0.2])
+    c = np.array([[0.5, 0.1, 0.3], [0.37, 0.1, 0.19], [0.3, 0.1, 0.21]], dtype=np.float32)
+    floors = s.support_floors(keys)
+    assert supporting_units(c, 0, floors[0], s.support_margin) == [0, 1]  # 0.37: below 0.4, above 0.35
+    assert supporting_units(c, 2, floors[2], s.support_margin) == [0, 2]  # 0.19 is below the codebook's 0.2
+    assert Settings(threshold=0.4).for_trained(keys, [True] * 3).support_floors(keys).tolist() == pytest.approx([0.4] * 3)
+
+
 def test_rejected_examples_are_negatives():
     t = Tagger(LABELS, FakeEmbedder(), load_nlp(ROOT), Settings(min_examples=1))
     t.fit(["tea with neighbours", "tea with the vicar"], [["t/social"], []], negatives=[[], ["t/social"]])
@@ -187,6 +203,12 @@ def test_settings_file_is_read_and_checked(tmp_path):
         load_settings(tmp_path)
     (tmp_path / "pipelines" / "tagging.yml").write_text("context_weight: 1.5\n")
     with pytest.raises(EvidenceError, match="context_weight"):
+        load_settings(tmp_path)
+    (tmp_path / "pipelines" / "tagging.yml").write_text("support_below: -0.1\n")
+    with pytest.raises(EvidenceError, match="support_below"):
+        load_settings(tmp_path)
+    (tmp_path / "pipelines" / "tagging.yml").write_text("_unscored: [t/food]\n")  # not a setting
+    with pytest.raises(EvidenceError, match="unknown setting '_unscored'"):
         load_settings(tmp_path)
 
 

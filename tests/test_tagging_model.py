@@ -96,9 +96,9 @@ def test_commentary_about_the_scheme_is_not_james_dignity(real_build: Path):
 
 
 # measured with tests/benchmarks/bench_story_tagging.py on 2026-12-01, with
-# the neighbours as context (74 held-out stories, 1,986 sentences; one
+# the neighbours as context and support_below (74 held-out stories, 1,986 sentences; one
 # story's tags move a story figure by about 0.005)
-HELD_OUT_FLOOR = {"sentence_micro_f1": 0.539, "sentence_macro_f1": 0.537, "story_precision": 0.883,
+HELD_OUT_FLOOR = {"sentence_micro_f1": 0.543, "sentence_macro_f1": 0.539, "story_precision": 0.883,
                   "story_recall": 0.840, "story_f1": 0.861, "right_sentence": 0.769}
 HELD_OUT_MARGIN = 0.01
 

@@ -62,18 +62,30 @@ class Settings:
     # examples: a codebook with no training data), whose score is the rule
     # and embedding alone; None: `threshold`
     codebook_threshold: float | None = None
-    # every sentence of a tag scoring at least max(threshold, best - support_margin)
-    # is listed as supporting it (and highlighted)
+    # every sentence of a tag scoring at least max(threshold - support_below,
+    # best - support_margin) is listed as supporting it (and highlighted):
+    # the tag needs its threshold, a sentence beside its best a little less
     support_margin: float = 1.0
+    support_below: float = 0.0
     # the classifier also sees a sentence's neighbours (the mean vector of the
     # sentences before and after it in the same story), times this weight,
     # when its training data says which sentences are neighbours (a `story`
     # column); 0: the sentence alone
     context_weight: float = 0.35
+    # the domains the classifier does not score (for_trained sets it; not a setting)
+    _unscored: tuple[str, ...] = ()
 
     def threshold_for(self, keys: Sequence[str]) -> np.ndarray:
         """The threshold of each domain key (per-domain, else the default)."""
         return np.array([self.thresholds.get(k, self.threshold) for k in keys], dtype=np.float32)
+
+    def support_floors(self, keys: Sequence[str]) -> np.ndarray:
+        """The score a sentence beside a tag's best needs to support it, per
+        domain key: the domain's threshold, less `support_below` where the
+        classifier scores the domain (a codebook-only domain's threshold was
+        chosen for its sentences as they are: lower, they were worse)."""
+        below = np.array([0.0 if k in self._unscored else self.support_below for k in keys], dtype=np.float32)
+        return self.threshold_for(keys) - below
 
     def version(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -82,10 +94,11 @@ class Settings:
         """These settings as a tagger uses them once it knows which domains
         its classifier scores: a domain it does not score gets
         `codebook_threshold` (unless `thresholds` names it)."""
+        unscored = tuple(k for k, t in zip(keys, trained) if not t)
         if self.codebook_threshold is None:
-            return self
-        extra = {k: self.codebook_threshold for k, t in zip(keys, trained) if not t and k not in self.thresholds}
-        return replace(self, thresholds={**extra, **self.thresholds}) if extra else self
+            return replace(self, _unscored=unscored)
+        extra = {k: self.codebook_threshold for k in unscored if k not in self.thresholds}
+        return replace(self, thresholds={**extra, **self.thresholds}, _unscored=unscored)
 
 
 def load_settings(root: Path | None) -> Settings:
@@ -97,7 +110,7 @@ def load_settings(root: Path | None) -> Settings:
 
     s = Settings()
     path = Path(root or ".") / "pipelines" / "tagging.yml"
-    data = read_settings(path, tuple(Settings.__dataclass_fields__))
+    data = read_settings(path, tuple(k for k in Settings.__dataclass_fields__ if not k.startswith("_")))
 
     def number(key: str, value: Any, low: float | None = None, high: float | None = None, whole: bool = False,
                name: str | None = None) -> float:
@@ -136,7 +149,7 @@ def load_settings(root: Path | None) -> Settings:
 _BOUNDS: dict[str, tuple[float | None, float | None, bool]] = {
     "threshold": (0, 1, False), "similarity_low": (-1, 1, False), "similarity_high": (-1, 1, False),
     "similarity_top_k": (1, None, True), "max_tags_per_framework": (1, None, True), "min_examples": (1, None, True),
-    "classifier_c": (1e-9, None, False), "support_margin": (0, None, False),
+    "classifier_c": (1e-9, None, False), "support_margin": (0, None, False), "support_below": (0, 1, False),
     "context_weight": (0, 1, False)}
 
 

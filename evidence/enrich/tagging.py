@@ -398,7 +398,7 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> tu
     for r in _rows(db, "SELECT from_domain, to_domain FROM crosswalk ORDER BY from_domain, to_domain"):
         crosswalk[r["from_domain"]].append(r["to_domain"])
     keys = tagger.keys
-    thresholds = settings.threshold_for(keys)
+    floors = settings.support_floors(keys)
     analysed = tagger.analyse([d for _, d in tag_items], batch_size=128)
     rows, sentence_rows = [], []
     for (it, _), scores in zip(tag_items, analysed):
@@ -417,20 +417,20 @@ def _tag_rows(db, tagger, labels, tag_items, settings, run: dict, fk: str) -> tu
         chosen: dict[str, dict] = {}
         support: dict[str, list[int]] = {}
         for i in choose(c.max(axis=0), keys, settings, skip=decisions):
-            units = supporting_units(c, i, thresholds[i], settings.support_margin)
+            units = supporting_units(c, i, floors[i], settings.support_margin)
             chosen[keys[i]] = _row(it, fk, keys[i], i, units[0], scores, c, settings, "suggested", run)
             support[keys[i]] = units
         for key, d in decisions.items():
             i = tagger.index[key]
             u = _find_sentence(d.get("sentence", ""), scores.units) if d.get("sentence") else None
-            units = supporting_units(c, i, thresholds[i], settings.support_margin, first=u)
+            units = supporting_units(c, i, floors[i], settings.support_margin, first=u)
             row = _row(it, fk, key, i, units[0], scores, c, settings, d["status"], run)
             row["methods"] = "curator" + ("+" + row["methods"] if row["methods"] else "")
             chosen[key] = row
             support[key] = units
         sources = [key for key, row in chosen.items() if row["status"] != "rejected"]
         for j, key in crosswalk_targets(c.max(axis=0), sources, keys, crosswalk, settings, taken=chosen):
-            units = supporting_units(c, j, thresholds[j], settings.support_margin)
+            units = supporting_units(c, j, floors[j], settings.support_margin)
             row = _row(it, fk, keys[j], j, units[0], scores, c, settings, "suggested", run)
             chosen[keys[j]] = {**row, "via_crosswalk": 1, "via_domain": key, "methods": "+".join(["crosswalk", row["methods"]])}
             support[keys[j]] = units

@@ -177,7 +177,7 @@ def predict(scored: list[Scored], keys: list[str], settings, crosswalk: dict, cs
     the build chooses them (threshold, cap per framework, crosswalk)."""
     from evidence.enrich.tagger import choose, crosswalk_targets, supporting_units
 
-    thr = settings.threshold_for(keys)
+    floors = settings.support_floors(keys)
     cs = combined(scored, settings) if cs is None else cs
     out = {}
     for sc, c in zip(scored, cs):
@@ -185,9 +185,9 @@ def predict(scored: list[Scored], keys: list[str], settings, crosswalk: dict, cs
         if sc.item.units:
             best = c.max(axis=0)
             for i in choose(best, keys, settings):
-                tags[keys[i]] = supporting_units(c, i, thr[i], settings.support_margin)
+                tags[keys[i]] = supporting_units(c, i, floors[i], settings.support_margin)
             for j, _ in crosswalk_targets(best, list(tags), keys, crosswalk, settings):
-                tags[keys[j]] = supporting_units(c, j, thr[j], settings.support_margin)
+                tags[keys[j]] = supporting_units(c, j, floors[j], settings.support_margin)
         out[sc.story.id] = tags
     return out
 
