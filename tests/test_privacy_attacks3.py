@@ -304,8 +304,11 @@ def test_withdraw_takes_the_storys_sentences_out_of_the_training_data(built: Pat
     assert result.exit_code == 0 and "training" in result.output, result.output
     after = list(csv.DictReader(csv_path.open(encoding="utf-8")))
     assert not [r["text"] for r in after if "Andy" in r["text"]]
-    # every row that is not the story's stays, in order, labels and all (a line shared with another story too)
-    kept = [r for r in before if normalise_text(r["text"]) not in story]
+    # rows the story column gives to the story go too, a line shared with another story among them
+    assert any(r["story"] == "james-and-andy" for r in before)
+    assert not [r for r in after if r["story"] == "james-and-andy"]
+    # every other row stays, in order, labels and all (a line shared with another story too)
+    kept = [r for r in before if normalise_text(r["text"]) not in story and r["story"] != "james-and-andy"]
     assert [r for r in after if r in kept] == kept
     assert any("*Source:" in r["text"] for r in after)
     assert all(r in before for r in after)

@@ -162,11 +162,11 @@ def _other_texts(db_path, story_id: str) -> str:
     return "\n".join(normalise_text(t or "") for r in rows for t in r)
 
 
-def _remove_training_rows(root: Path, texts: list[str], others: str = "") -> dict[str, int]:
+def _remove_training_rows(root: Path, texts: list[str], others: str = "", story_id: str = "") -> dict[str, int]:
     """Take the rows of the tagger's training CSVs (pipelines/tagging.yml
     `training:`) whose sentence comes from the story (and from no other
-    story or finding) out of those files, every other row kept byte for
-    byte."""
+    story or finding), or whose `story` column names it, out of those
+    files, every other row kept byte for byte."""
     import csv
 
     from evidence.content.records import normalise_text
@@ -174,7 +174,7 @@ def _remove_training_rows(root: Path, texts: list[str], others: str = "") -> dic
     from evidence.enrich.tagger import load_settings
 
     haystack = "\n".join(normalise_text(t) for t in texts)
-    if not haystack.strip():
+    if not haystack.strip() and not story_id:
         return {}
     out: dict[str, int] = {}
     for rel in load_settings(root).training:
@@ -200,10 +200,12 @@ def _remove_training_rows(root: Path, texts: list[str], others: str = "") -> dic
         if "text" not in header:
             continue
         col = header.index("text")
+        scol = header.index("story") if "story" in header else None
         keep, dropped = [records[0][1]], 0
         for fields, raw in records[1:]:
             text = normalise_text(fields[col]) if col < len(fields) else ""
-            if len(text) >= _MIN_TRAINING_TEXT and text in haystack and text not in others:
+            named = story_id and scol is not None and scol < len(fields) and fields[scol].strip() == story_id
+            if named or (len(text) >= _MIN_TRAINING_TEXT and text in haystack and text not in others):
                 dropped += 1
             else:
                 keep.append(raw)
@@ -272,7 +274,7 @@ def withdraw(root: str | Path, story_id: str, reason: str = "consent-withdrawn",
         result.temp_removed += len(remove_stale_temp_files(root, [Path(public_path).parent]))
         texts = [t for t in (row or ()) if t] or [_narrative(row, path)]
         result.drafts_removed = _remove_drafts(root, story_id, texts, snippets)
-        result.training_rows_removed = _remove_training_rows(root, texts, _other_texts(db_path, story_id))
+        result.training_rows_removed = _remove_training_rows(root, texts, _other_texts(db_path, story_id), story_id)
         try:
             summary = build(root, db_path, public_path, force_publish=True)
             result.build_line = summary.line()
