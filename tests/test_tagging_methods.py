@@ -117,6 +117,49 @@ def test_the_classifier_reads_a_sentence_with_its_neighbours_when_it_knows_them(
     assert off.fit(texts, labels, stories=stories).classifier.dense_dim == FakeEmbedder.dim
 
 
+def test_a_reused_classifier_keeps_its_training_vectors_in_the_cache(tmp_path, monkeypatch):
+    """A build that reuses the classifier marks its training sentences' vectors
+    as used, so pruning after a large retag keeps them: a withdrawal refits
+    the classifier without the story's sentences, and with them gone it
+    would encode thousands of sentences again (torch, in a curator's action)."""
+    from evidence.enrich import tagging
+    from evidence.store import vector_cache
+    from evidence.store.schema import open_db
+
+    db = open_db(tmp_path / "w.db")
+    texts, labels = _training_rows(60)
+    keys = sorted({k for labs in labels for k in labs})
+    lab = [Label(k, k, k, [k]) for k in keys]
+    none = [[] for _ in texts]
+
+    def tagger():
+        return Tagger(lab, vector_cache.CachedEmbedder(db, FakeEmbedder()), load_nlp(ROOT), Settings())
+
+    tagging._FITTED.clear()
+    assert tagging._fit_or_reuse(db, tagger(), texts, labels, none, items=500) == "fitted"
+    later = tagger()  # the next build: it tags other sentences and reuses the classifier
+    later.embedder.encode([f"A sentence of another story, number {i}." for i in range(40)])
+    assert tagging._fit_or_reuse(db, later, texts, labels, none, items=1) == "reused"
+    monkeypatch.setattr(vector_cache, "CAP", 0)  # keep only what this build used
+    later.embedder.prune()
+    kept = {r[0] for r in db.execute("SELECT text_hash FROM vector_cache")}
+    assert {vector_cache.text_key(t) for t in texts} <= kept
+    db.close()
+    # another evidence base built by this process gets the classifier from
+    # memory, and the training vectors with it, even after a fit of another
+    # classifier in between (other settings, other sentences)
+    third = open_db(tmp_path / "third.db")
+    assert tagging._fit_or_reuse(third, Tagger(lab, vector_cache.CachedEmbedder(third, FakeEmbedder()), load_nlp(ROOT),
+                                               Settings(classifier_c=1.0)), texts[:30], labels[:30], none[:30],
+                                 items=500) == "fitted"
+    third.close()
+    other = open_db(tmp_path / "other.db")
+    given = Tagger(lab, vector_cache.CachedEmbedder(other, FakeEmbedder()), load_nlp(ROOT), Settings())
+    assert tagging._fit_or_reuse(other, given, texts, labels, none, items=500) == "reused"
+    assert {vector_cache.text_key(t) for t in texts} <= {r[0] for r in other.execute("SELECT text_hash FROM vector_cache")}
+    other.close()
+
+
 def test_a_sentences_neighbours_are_part_of_its_training_example(tmp_path):
     """A classifier fitted on rows with other neighbours is not the one to reuse."""
     from evidence.enrich import tagging

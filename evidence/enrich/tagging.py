@@ -264,6 +264,12 @@ def _tagger(db, root: Path, embedder: Any, nlp: Any, settings, items: int = SMAL
 _FITTED: dict[str, bytes] = {}
 _FITTED_KEEP = 8  # a classifier is about 1 MB
 _FITTED_LOCK = threading.Lock()
+# and their training sentences' vectors (model -> text hash -> bytes, at
+# most _VECTORS_KEEP a model; the shipped CSV's are about 6 MB): another
+# evidence base given one of those classifiers gets them in its vector cache
+# too, so its own refit (a withdrawal) does not encode them again
+_FITTED_VECTORS: dict[str, dict[str, bytes]] = {}
+_VECTORS_KEEP = 20_000
 
 
 def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[list[str]],
@@ -302,6 +308,9 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
         if stored is None or stored.n_labels != len(tagger.labels):
             return False
         tagger.use_classifier(stored)
+        keep = getattr(tagger.embedder, "keep", None)
+        if keep is not None:  # the working database's vector cache: a refit needs these sentences' vectors
+            keep(texts)
         return True
 
     if use(model_cache.get(db, key)):
@@ -309,6 +318,14 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
     remembered = _FITTED.get(key)
     if remembered is not None and use(remembered):
         model_cache.put(db, key, remembered, base=base, examples=" ".join(examples).encode("ascii"))
+        if hasattr(tagger.embedder, "add"):
+            from evidence.store.vector_cache import text_key
+
+            with _FITTED_LOCK:
+                known = _FITTED_VECTORS.get(tagger.embedder.model_id, {})
+                vectors = {h: known[h] for h in {text_key(t) for t in texts} if h in known}
+            if vectors:
+                tagger.embedder.add(vectors)
         return "reused"
     if items <= SMALL_BUILD:
         last = model_cache.latest(db, base)
@@ -320,11 +337,19 @@ def _fit_or_reuse(db, tagger, texts: list[str], pos: list[list[str]], neg: list[
     if tagger.classifier:
         data = tagger.classifier.to_bytes()
         model_cache.put(db, key, data, base=base, examples=" ".join(examples).encode("ascii"))
+        vectors = tagger.embedder.stored(texts) if hasattr(tagger.embedder, "stored") else {}
         with _FITTED_LOCK:  # builds of other evidence bases may run in other threads
             _FITTED.pop(key, None)
             _FITTED[key] = data
             while len(_FITTED) > _FITTED_KEEP:
                 _FITTED.pop(next(iter(_FITTED)))
+            if vectors:
+                known = _FITTED_VECTORS.setdefault(tagger.embedder.model_id, {})
+                for h in vectors:  # the newest last
+                    known.pop(h, None)
+                known.update(vectors)
+                for h in list(known)[:max(0, len(known) - _VECTORS_KEEP)]:
+                    del known[h]
     return "fitted"
 
 

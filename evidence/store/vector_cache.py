@@ -73,6 +73,31 @@ class CachedEmbedder:
         self.misses += len(todo)
         return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
 
+    def keep(self, texts: list[str]) -> None:
+        """Mark the stored vectors of `texts` as used by this build, so that
+        prune() keeps them: the training sentences of a classifier reused
+        from an earlier build, which a later refit needs (a withdrawal takes
+        a story's sentences out of the training data) and would otherwise
+        encode again, importing torch, once a large retag had pushed them out."""
+        unique = sorted({text_key(str(t)) for t in texts})
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            self.db.execute(f"UPDATE vector_cache SET used = ? WHERE model = ? AND text_hash IN ({','.join('?' * len(part))})",
+                            [self.generation, self.model_id, *part])
+
+    def stored(self, texts: list[str]) -> dict[str, bytes]:
+        """The stored vectors of `texts` (text hash -> bytes), for another
+        working database built by this process (add())."""
+        return {h: bytes(v) for h, v in select_in(
+            self.db, "SELECT text_hash, vector FROM vector_cache WHERE model = ? AND text_hash IN ({marks})",
+            sorted({text_key(str(t)) for t in texts}), params=[self.model_id])}
+
+    def add(self, vectors: dict[str, bytes]) -> None:
+        """Store vectors (text hash -> bytes) of this model, as used by this build."""
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO vector_cache (model, text_hash, vector, used) VALUES (?, ?, ?, ?)",
+            [(self.model_id, h, v, self.generation) for h, v in vectors.items()])
+
     def prune(self) -> int:
         """Drop rows beyond CAP that this build did not use; returns how many."""
         return self.db.execute(
