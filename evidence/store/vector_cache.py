@@ -63,12 +63,7 @@ class CachedEmbedder:
                 rows.append((self.model_id, k, np.asarray(v, dtype="<f4").tobytes(), self.generation))
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO vector_cache (model, text_hash, vector, used) VALUES (?, ?, ?, ?)", rows)
-        hit = [k for k in unique if k not in todo]
-        if hit:
-            for start in range(0, len(hit), 500):
-                part = hit[start:start + 500]
-                self.db.execute(f"UPDATE vector_cache SET used = ? WHERE model = ? AND text_hash IN ({','.join('?' * len(part))})",
-                                [self.generation, self.model_id, *part])
+        self._mark_used([k for k in unique if k not in todo])
         self.hits += len(texts) - sum(1 for k in keys if k in todo)
         self.misses += len(todo)
         return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
@@ -79,9 +74,12 @@ class CachedEmbedder:
         from an earlier build, which a later refit needs (a withdrawal takes
         a story's sentences out of the training data) and would otherwise
         encode again, importing torch, once a large retag had pushed them out."""
-        unique = sorted({text_key(str(t)) for t in texts})
-        for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
+        self._mark_used(sorted({text_key(str(t)) for t in texts}))
+
+    def _mark_used(self, hashes: list[str]) -> None:
+        """Set `used` of the stored rows of these text hashes to this build."""
+        for start in range(0, len(hashes), 500):
+            part = hashes[start:start + 500]
             self.db.execute(f"UPDATE vector_cache SET used = ? WHERE model = ? AND text_hash IN ({','.join('?' * len(part))})",
                             [self.generation, self.model_id, *part])
 
