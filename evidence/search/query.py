@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from evidence.content.abbreviations import Glossary
+from evidence.content.words import STOPWORDS
 from evidence.errors import EvidenceError
 from evidence.models.weights import SEARCH_PREFIX
 from evidence.search.filters import Filters, columns, filter_mask
@@ -48,10 +49,6 @@ TABLES = {"story": "stories", "finding": "findings"}
 RRF_K = 60
 CANDIDATES = 100  # per ranking, before fusion
 MAX_LIMIT = 1000
-STOPWORDS = frozenset("""a about after all also an and any are as at be been but by can could did do does for from
-had has have he her hers him his how i if in into is it its me more most my no not of on or our she so some such
-than that the their them then there these they this those to was we were what when where which who whom why will
-with would you your""".split())
 
 
 @dataclass
