@@ -30,8 +30,9 @@ def test_a_sentence_is_paired_with_its_window_without_it(built):
     conn = sqlite3.connect(built / "evidence.db")
     stories = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, public_title, public_body FROM stories")}
     conn.close()
+    assert len({p.item for p in pairs if p.kind in ("sentence", "keywords")}) == len(stories)  # every story gives pairs
     sentences = [p for p in pairs if p.kind == "sentence"]
-    assert len({p.item for p in sentences}) == len(stories)  # every story gives pairs
+    assert sentences
     for p in sentences:
         title, body = stories[p.item]
         assert p.query in body and p.query not in p.passage  # the cloze: the sentence is taken out
@@ -79,6 +80,39 @@ def test_excluded_items_give_no_pairs_and_the_cap_per_story_holds(built):
     db.close()
     assert questions[0].passage in [p.embed_text for p in item_passages("story", row, 3, 2, ("title", "summary"))]
     assert _pairs(built, exclude={ids[0]}, per_story=2) == _pairs(built, exclude={ids[0]}, per_story=2)  # seeded
+
+
+def test_keywords_drop_stop_words_and_names_and_keep_abbreviations():
+    from evidence.content.words import keywords
+
+    assert keywords("After his wife died, Frank stopped going out and rarely spoke to anyone in Leeds.") == \
+        "wife died stopped going out rarely spoke anyone"
+    assert keywords("Her PAs help with MND care at home every morning.") == "PAs help MND care home every morning"
+    assert keywords("One two three four five six", limit=4) == "one two three four"
+    assert keywords("It was what it was.") == ""
+
+
+def test_a_share_of_sentence_pairs_asks_in_keywords(built):
+    from evidence.content.words import keywords
+    from evidence.enrich.passages import sentence_bounds
+    from evidence.enrich.search_pairs import KEYWORD_SHARE, MIN_KEYWORDS
+
+    (built / "pipelines" / "abbreviations.yml").unlink()  # text as written
+    pairs = _pairs(built)
+    conn = sqlite3.connect(built / "evidence.db")
+    bodies = dict(conn.execute("SELECT id, public_body FROM stories"))
+    conn.close()
+    asked = [p for p in pairs if p.kind in ("sentence", "keywords")]
+    short = [p for p in asked if p.kind == "keywords"]
+    # a share near KEYWORD_SHARE (a sentence with too few content words stays a sentence)
+    assert 0.5 * KEYWORD_SHARE * len(asked) <= len(short) <= KEYWORD_SHARE * len(asked) * 1.3 + 2
+    for p in short:
+        body = bodies[p.item]
+        sources = [body[s:e].strip() for s, e in sentence_bounds(body)]
+        source = [t for t in sources if keywords(t) == p.query]
+        assert source, p.query  # the keywords of one of the story's sentences...
+        assert any(t not in p.passage for t in source)  # ...and that sentence is taken out of its window
+        assert len(p.query.split()) >= MIN_KEYWORDS and p.query != source[0]
 
 
 def _copy_bundled(tmp_path, pooling: dict):

@@ -17,16 +17,16 @@ pytestmark = pytest.mark.model
 
 # measured with tests/benchmarks/bench_relevance.py on 2026-12-01, on the
 # 280-item measuring corpus built as `evidence build` builds it, so with the
-# search model trained on its stories (evidence/enrich/search_model.py); the
-# bundled model alone scored hybrid 0.711 / 0.895 / 0.806 (dev) and 0.750 /
-# 0.913 / 0.838 (held-out), vector 0.579 / 0.783 / 0.691 and 0.652 / 0.826 /
-# 0.748: below every hit@1 and MRR floor here (its held-out hit@3 is one
-# question higher)
+# search model trained on its stories (evidence/enrich/search_model.py, with
+# keyword queries since PAIRS_VERSION 2); the bundled model alone scored
+# hybrid 0.711 / 0.895 / 0.806 (dev) and 0.750 / 0.913 / 0.838 (held-out),
+# vector 0.579 / 0.783 / 0.691 and 0.652 / 0.826 / 0.748: below every floor
+# here by more than the margin
 FLOOR = {
-    ("hybrid", "dev"): {"hit1": 0.757, "hit3": 0.914, "mrr": 0.833},
-    ("hybrid", "held-out"): {"hit1": 0.826, "hit3": 0.902, "mrr": 0.879},
-    ("vector", "dev"): {"hit1": 0.651, "hit3": 0.796, "mrr": 0.734},
-    ("vector", "held-out"): {"hit1": 0.685, "hit3": 0.826, "mrr": 0.771},
+    ("hybrid", "dev"): {"hit1": 0.803, "hit3": 0.934, "mrr": 0.869},
+    ("hybrid", "held-out"): {"hit1": 0.815, "hit3": 0.946, "mrr": 0.881},
+    ("vector", "dev"): {"hit1": 0.730, "hit3": 0.842, "mrr": 0.797},
+    ("vector", "held-out"): {"hit1": 0.728, "hit3": 0.870, "mrr": 0.817},
 }
 # two questions of the set (dev 152: 0.013; held-out 92: 0.022): on this
 # machine two trainings on the same pairs gave the same weights (the same

@@ -3,7 +3,7 @@ ranking mode (hybrid, vector, fts) on the development and held-out sets of
 tests/relevance.yml.
 
     python tests/benchmarks/bench_relevance.py [--db public.db] [--no-tune] [--verbose] [--quick]
-                                               [--passage-context title,summary]
+                                               [--passage-context title,summary] [--keep DIR]
 
 Without --db it builds the measuring corpus (tests/support/measuring.py: the
 seed stories, every finding and the 234 invented stories of
@@ -73,6 +73,8 @@ def main() -> None:
                         help="build without the search model (the bundled model's vectors, as before it)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each query that missed rank 1")
     parser.add_argument("--quick", action="store_true", help=f"the first {QUICK} questions of each set, on a small build")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="build in DIR (new or empty) and keep it, to measure its public.db again with --db")
     args = parser.parse_args()
     from evidence.search.relevance import SETS, evaluate, load_cases
 
@@ -81,7 +83,11 @@ def main() -> None:
         sets = {part: cases[:QUICK] for part, cases in sets.items()}
     db, tmp = args.db, None
     if db is None:
-        tmp = Path(tempfile.mkdtemp(prefix="relevance-"))
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            if any(args.keep.iterdir()):
+                sys.exit(f"bench_relevance: --keep {args.keep} is not empty: name a new or empty folder")
+        tmp = args.keep or Path(tempfile.mkdtemp(prefix="relevance-"))
         db = _build(tmp, [c for cases in sets.values() for c in cases], args.quick, args.passage_context,
                     not args.no_tune)
     print(f"{'mode':7s} {'set':9s} {'n':>4s}  hit@1  hit@3  MRR")
@@ -93,7 +99,7 @@ def main() -> None:
                 for query, expect, rank in s.ranks:
                     if rank != 1:
                         print(f"    {rank if rank else '-':>2}  {expect:40s} {query}")
-    if tmp:
+    if tmp and not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -11,7 +11,8 @@ side: items that no held-out question expects, and the development
 questions. Each pair is (a query, the passage text the model embeds):
 - a sentence of a story's narrative -> its window with that sentence taken
   out (the inverse cloze task: the model learns which story a sentence
-  belongs in, from the sentences around it);
+  belongs in, from the sentences around it); a share of these asked in
+  keywords instead of the whole sentence;
 - a story's title -> its summary passage;
 - a development question -> the expected item's best passage under the
   bundled model.
